@@ -1,0 +1,133 @@
+"""The Agent protocol: what every agent cfsal tests must offer.
+
+An agent maps a batch of stacked observations to action logits and a state value. Everything
+else (greedy/sampled actions, saliency, counterfactual rollouts) is built on that one call, so
+that a new kind of agent needs to implement only :meth:`Agent.logits_and_value`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from cfsal.envs.games import get_game
+
+
+@dataclass(frozen=True)
+class ObservationSpec:
+    """The preprocessing an agent was trained with; observations must match it exactly."""
+
+    shape: tuple[int, int, int] = (4, 84, 84)
+    frame_skip: int = 4
+    grayscale: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shape": list(self.shape), "frame_skip": self.frame_skip, "grayscale": self.grayscale}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ObservationSpec:
+        return cls(shape=tuple(int(s) for s in data["shape"]), frame_skip=int(data["frame_skip"]),
+                   grayscale=bool(data["grayscale"]))
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """Which game an agent plays, with which actions, on which observations."""
+
+    game: str
+    action_set: tuple[int, ...]
+    observation: ObservationSpec = field(default_factory=ObservationSpec)
+
+    @classmethod
+    def for_game(cls, game: str, observation: ObservationSpec | None = None) -> AgentSpec:
+        spec = get_game(game)
+        return cls(spec.name, spec.action_set, observation or ObservationSpec())
+
+    @property
+    def n_actions(self) -> int:
+        return len(self.action_set)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"game": self.game, "action_set": list(self.action_set),
+                "observation": self.observation.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AgentSpec:
+        return cls(game=data["game"], action_set=tuple(int(a) for a in data["action_set"]),
+                   observation=ObservationSpec.from_dict(data["observation"]))
+
+
+def as_float_batch(obs: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Observations (uint8 or float, one or a batch) as a float32 batch in the 0–255 scale.
+
+    Networks divide by 255 themselves, so saliency methods can perturb inputs in pixel units.
+    """
+    tensor = torch.as_tensor(obs)
+    if tensor.ndim == 3:
+        tensor = tensor.unsqueeze(0)
+    return tensor.to(torch.float32)
+
+
+class Agent(nn.Module):
+    """Base class of every agent: a torch module from observations to (logits, value).
+
+    Subclasses implement :meth:`forward` on float32 batches ``[B, *observation.shape]`` in the
+    0–255 scale and return ``(logits [B, n_actions], value [B])``. Being a module, any agent can
+    be differentiated (Jacobian saliency) and batched (perturbation saliency, rollouts).
+    """
+
+    def __init__(self, spec: AgentSpec, name: str = "agent") -> None:
+        super().__init__()
+        self.spec = spec
+        self.name = name
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def check_observation(self, obs: torch.Tensor) -> None:
+        expected = tuple(self.spec.observation.shape)
+        if tuple(obs.shape[1:]) != expected:
+            raise ValueError(
+                f"agent {self.name!r} expects observations of shape [batch, {', '.join(map(str, expected))}]"
+                f" (frame stack, height, width), got {list(obs.shape)}; make the environment "
+                f"with cfsal.envs.make({self.spec.game!r}) and the agent's observation settings."
+            )
+
+    @torch.no_grad()
+    def logits_and_value(self, obs: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batched logits and values, without gradients."""
+        batch = as_float_batch(obs)
+        self.check_observation(batch)
+        return self(batch)
+
+    def act(self, obs: np.ndarray | torch.Tensor, *, greedy: bool = False,
+            uniforms: np.ndarray | None = None, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Actions for a batch of observations.
+
+        Sampling uses inverse-CDF draws from ``uniforms`` (one per row) when given: two branches
+        that share their uniforms make the same choice whenever their policies agree closely,
+        which is how counterfactual rollouts get common random numbers.
+        """
+        logits, _ = self.logits_and_value(obs)
+        return actions_from_logits(logits, greedy=greedy, uniforms=uniforms, rng=rng)
+
+
+def actions_from_logits(logits: torch.Tensor, *, greedy: bool = False,
+                        uniforms: np.ndarray | None = None,
+                        rng: np.random.Generator | None = None) -> np.ndarray:
+    """Greedy or inverse-CDF-sampled actions for a batch of logits."""
+    if greedy:
+        return logits.argmax(dim=-1).cpu().numpy()
+    probs = torch.softmax(logits.double(), dim=-1).cpu().numpy()
+    if uniforms is None:
+        if rng is None:
+            raise ValueError("sampling actions needs `uniforms` or an `rng` (np.random.Generator); "
+                             "cfsal never uses the global RNG")
+        uniforms = rng.random(len(probs))
+    cdf = np.cumsum(probs, axis=1)
+    cdf[:, -1] = 1.0
+    return (cdf < np.asarray(uniforms)[:, None]).sum(axis=1)

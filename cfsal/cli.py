@@ -1,0 +1,133 @@
+"""The ``cfsal`` command: train, evaluate and list agents (and, later, saliency and reports).
+
+Every subcommand is a thin shell over a library function; errors cfsal raises on purpose are
+printed as one line (``cfsal: error: …``) with exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from importlib import import_module
+from typing import Sequence
+
+from cfsal.errors import CfsalError
+
+
+#: Modules that add their own subcommands: each has ``register(subparsers)``. Packages own their
+#: CLI surface this way (``cfsal saliency`` lives in cfsal.saliency, …) and cli.py stays small.
+_SUBCOMMAND_MODULES: list[str] = []
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from cfsal.agents.training import A2CSettings, train_a2c
+
+    if args.alg != "a2c":
+        raise CfsalError(f"--alg {args.alg!r} is not supported; cfsal trains 'a2c' (the paper's algorithm).")
+    torch.set_num_threads(args.threads)
+    command = "cfsal " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.command is None else args.command
+    result = train_a2c(args.game, args.steps, args.out, seed=args.seed,
+                       settings=A2CSettings(n_envs=args.n_envs), checkpoint_every=args.checkpoint_every,
+                       progress=not args.no_progress, command=command)
+    score = "n/a" if result.recent_mean_score is None else f"{result.recent_mean_score:.2f}"
+    print(f"wrote {result.checkpoint} after {result.steps} steps ({result.wall_seconds / 3600:.2f} h in total); "
+          f"mean training score over the last 100 games: {score}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from cfsal.agents.evaluation import evaluate
+    from cfsal.agents.zoo import load_agent
+
+    agent = load_agent(args.agent, game=args.game, trust=args.trust_code)
+    result = evaluate(agent, episodes=args.episodes, seed=args.seed, greedy=args.greedy,
+                      max_steps=args.max_steps, progress=not args.json and not args.no_progress)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        policy = "greedy" if args.greedy else "sampled"
+        print(f"{agent.name} on {agent.spec.game}: mean score {result.mean:.2f} "
+              f"(95% CI {result.ci_low:.2f} – {result.ci_high:.2f}) over {result.episodes} episodes, "
+              f"{policy} actions, seed {args.seed}")
+        lengths = result.lengths
+        print(f"episode length: mean {sum(lengths) / len(lengths):.0f}, min {min(lengths)}, max {max(lengths)} "
+              f"steps; {sum(result.truncated)} truncated at {args.max_steps}")
+    return 0
+
+
+def _cmd_zoo_list(args: argparse.Namespace) -> int:
+    from cfsal.agents.zoo import cards
+
+    zoo = cards()
+    if args.json:
+        print(json.dumps({name: card.to_dict() for name, card in zoo.items()}, indent=2))
+        return 0
+    print(f"{'name':<28}{'game':<16}{'kind':<16}{'eval mean [95% CI]':<26}description")
+    for card in zoo.values():
+        ev = card.evaluation
+        score = f"{ev['mean']:.1f} [{ev['ci_low']:.1f}, {ev['ci_high']:.1f}]" if ev else "—"
+        print(f"{card.name:<28}{card.game:<16}{card.kind:<16}{score:<26}{card.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cfsal", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="subcommand", required=True)
+
+    train = sub.add_parser("train", help="train an agent (resumes from --out if it exists)")
+    train.add_argument("--game", required=True, help="breakout, amidar, space_invaders or pong")
+    train.add_argument("--alg", default="a2c", help="training algorithm (a2c)")
+    train.add_argument("--steps", type=float, required=True, help="total agent steps (e.g. 1e7); a rerun resumes to it")
+    train.add_argument("--out", required=True, help="output checkpoint (.safetensors); training state goes beside it")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--n-envs", type=int, default=16)
+    train.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest per core for A2C's small batches)")
+    train.add_argument("--checkpoint-every", type=int, default=100_000, help="agent steps between checkpoints")
+    train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--command", help=argparse.SUPPRESS)
+    train.set_defaults(func=_cmd_train)
+
+    ev = sub.add_parser("eval", help="evaluate an agent over full games")
+    ev.add_argument("agent", help="zoo name or checkpoint path")
+    ev.add_argument("--episodes", type=int, default=30)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--greedy", action="store_true", help="argmax actions (default: sample from the policy, as A2C plays)")
+    ev.add_argument("--max-steps", type=int, default=27_000, help="truncate an episode after this many agent steps")
+    ev.add_argument("--game", help="the game, checked against the agent (required for SB3 zips / TorchScript)")
+    ev.add_argument("--trust-code", action="store_true", help="allow TorchScript files, which run code when loaded")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--no-progress", action="store_true")
+    ev.set_defaults(func=_cmd_eval)
+
+    zoo = sub.add_parser("zoo", help="the shipped agents")
+    zoo_sub = zoo.add_subparsers(dest="zoo_command", required=True)
+    zoo_list = zoo_sub.add_parser("list", help="list zoo agents with their model cards")
+    zoo_list.add_argument("--json", action="store_true")
+    zoo_list.set_defaults(func=_cmd_zoo_list)
+
+    for module_name in _SUBCOMMAND_MODULES:
+        import_module(module_name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if hasattr(args, "steps"):
+        args.steps = int(args.steps)
+    try:
+        return args.func(args)
+    except CfsalError as error:
+        print(f"cfsal: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cfsal: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""A gymnasium environment over ctoybox with the paper's observation pipeline, built in.
+
+The preprocessing of OpenAI baselines' ``wrap_deepmind`` (which the paper's A2C agents saw) is
+implemented *inside* one environment rather than as a wrapper stack, for one reason: a
+counterfactual rollout must be able to snapshot and restore the *whole* environment (the Toybox
+state with its RNG, the frame stack, the step counter, the no-op RNG) and replay bit-identically.
+With a wrapper stack, each wrapper hides part of that state. ALE-bound gymnasium wrappers cannot
+be used on Toybox anyway.
+
+Pipeline per agent step (baselines order): the ALE action is applied for ``frame_skip`` Toybox
+frames; the observation is the pixel-wise max of the last two grayscale frames, area-resized to
+84×84, pushed onto a stack of the last 4 such frames (channel-first, newest last). Episodes start
+with 1..``noop_max`` single-frame no-ops (baselines' ``NoopResetEnv`` sits below the frame skip)
+and, in Breakout, FIRE to serve. ``episodic_life`` and ``clip_rewards`` are for training only.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from PIL import Image
+
+from cfsal.envs.games import GameSpec, get_game
+from cfsal.errors import SnapshotError
+
+SNAPSHOT_SCHEMA_VERSION = 1
+_NOOP, _FIRE = 0, 1
+
+
+def preprocess_frame(gray: np.ndarray, screen_size: int = 84) -> np.ndarray:
+    """Area-resize one grayscale Toybox frame (H×W or H×W×1, uint8) to ``screen_size``².
+
+    PIL's BOX filter averages the covered source area, like cv2's INTER_AREA that baselines used.
+    """
+    if gray.ndim == 3:
+        gray = gray[..., 0]
+    image = Image.fromarray(np.ascontiguousarray(gray), mode="L")
+    return np.asarray(image.resize((screen_size, screen_size), Image.Resampling.BOX), dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class EnvSnapshot:
+    """Everything needed to put a :class:`ToyboxEnv` back exactly where it was.
+
+    The Toybox part is the game's own JSON state (which includes its RNG); the rest is the
+    preprocessing state that lives outside Toybox. JSON-serialisable through :meth:`to_dict`,
+    so snapshots cross process boundaries without pickling.
+    """
+
+    game: str
+    toybox_json: str
+    frame_stack: np.ndarray
+    steps: int
+    lives: int
+    episode_return: float
+    needs_real_reset: bool
+    np_random_state: dict[str, Any] = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SNAPSHOT_SCHEMA_VERSION,
+            "game": self.game,
+            "toybox_json": self.toybox_json,
+            "frame_stack": base64.b64encode(self.frame_stack.tobytes()).decode("ascii"),
+            "frame_stack_shape": list(self.frame_stack.shape),
+            "steps": self.steps,
+            "lives": self.lives,
+            "episode_return": self.episode_return,
+            "needs_real_reset": self.needs_real_reset,
+            "np_random_state": self.np_random_state,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EnvSnapshot:
+        version = data.get("schema_version")
+        if version != SNAPSHOT_SCHEMA_VERSION:
+            raise SnapshotError(
+                f"snapshot schema version {version!r} is not supported (this cfsal reads "
+                f"version {SNAPSHOT_SCHEMA_VERSION}); re-record it with this cfsal version."
+            )
+        stack = np.frombuffer(base64.b64decode(data["frame_stack"]), dtype=np.uint8)
+        return cls(
+            game=data["game"],
+            toybox_json=data["toybox_json"],
+            frame_stack=stack.reshape(data["frame_stack_shape"]).copy(),
+            steps=int(data["steps"]),
+            lives=int(data["lives"]),
+            episode_return=float(data["episode_return"]),
+            needs_real_reset=bool(data["needs_real_reset"]),
+            np_random_state=data["np_random_state"],
+        )
+
+
+class ToyboxEnv(gym.Env):
+    """One Toybox game as a gymnasium environment, preprocessed as the paper's agents saw it.
+
+    Observations are ``uint8`` arrays of shape ``(frame_stack, screen_size, screen_size)``,
+    newest frame last. Actions index :attr:`GameSpec.action_set`.
+
+    Seeding: Toybox is deterministic from a fixed start, so a seed varies the start twice over:
+    it seeds Toybox's own RNG (ball serve angles, enemy choices, …) and draws the number of
+    no-op frames. The same seed gives the same episode; different seeds give different ones.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
+
+    def __init__(
+        self,
+        game: str | GameSpec = "breakout",
+        *,
+        noop_max: int = 30,
+        frame_skip: int = 4,
+        frame_stack: int = 4,
+        screen_size: int = 84,
+        episodic_life: bool = False,
+        clip_rewards: bool = False,
+        fire_on_reset: bool | None = None,
+        max_episode_steps: int | None = 27_000,
+        render_mode: str | None = None,
+    ) -> None:
+        from ctoybox import Toybox
+
+        self.spec_game: GameSpec = get_game(game)
+        for name, value, low in (("noop_max", noop_max, 0), ("frame_skip", frame_skip, 1),
+                                 ("frame_stack", frame_stack, 1), ("screen_size", screen_size, 8)):
+            if not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer ≥ {low}, got {value!r}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.noop_max = noop_max
+        self.frame_skip = frame_skip
+        self.screen_size = screen_size
+        self.episodic_life = episodic_life
+        self.clip_rewards = clip_rewards
+        self.fire_on_reset = self.spec_game.fire_on_reset if fire_on_reset is None else fire_on_reset
+        self.max_episode_steps = max_episode_steps
+        self.render_mode = render_mode
+
+        self.toybox = Toybox(self.spec_game.name)
+        self._pong = self.spec_game.name == "pong"
+        self._pong_config = self.toybox.config_to_json() if self._pong else None
+        self.observation_space = gym.spaces.Box(
+            0, 255, shape=(frame_stack, screen_size, screen_size), dtype=np.uint8
+        )
+        self.action_space = gym.spaces.Discrete(self.spec_game.n_actions)
+        self._stack = np.zeros(self.observation_space.shape, dtype=np.uint8)
+        self._steps = 0
+        self._lives = self.toybox.get_lives()
+        self._return = 0.0
+        self._needs_real_reset = True
+
+    # -- the raw game --------------------------------------------------------------------------
+    @property
+    def game(self) -> str:
+        return self.spec_game.name
+
+    def get_toybox_state(self) -> dict[str, Any]:
+        """The game's Toybox JSON state as a dict (a fresh copy; edit it freely)."""
+        return self.toybox.state_to_json()
+
+    def set_toybox_state(self, state: dict[str, Any]) -> None:
+        """Replace the game state. The observation stack is *not* re-rendered; see
+        :meth:`refresh_observation`."""
+        if self._pong and "state" not in state:
+            state = {"config": self._pong_config, "state": state}
+        self.toybox.write_state_json(state)
+
+    def rgb_frame(self) -> np.ndarray:
+        """The current full-resolution RGB frame (H×W×3, uint8)."""
+        return self.toybox.get_rgb_frame()
+
+    def refresh_observation(self) -> np.ndarray:
+        """Re-render the newest stack slot from the current Toybox state and return the stack.
+
+        After a state edit the stack still shows the old frames; this makes the newest one show
+        the edit without advancing the game (stepping no-ops is the other way, and changes time).
+        """
+        self._stack[-1] = preprocess_frame(self.toybox.get_state(), self.screen_size)
+        return self._stack.copy()
+
+    @property
+    def lives(self) -> int:
+        return self.toybox.get_lives()
+
+    @property
+    def score(self) -> int:
+        return self.toybox.get_score()
+
+    @property
+    def steps(self) -> int:
+        return self._steps
+
+    @property
+    def observation(self) -> np.ndarray:
+        return self._stack.copy()
+
+    # -- gymnasium API ------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        if self.episodic_life and not self._needs_real_reset and seed is None:
+            # baselines' EpisodicLifeEnv: a lost life ends the training episode but not the game.
+            self._advance(_NOOP)
+        else:
+            self.toybox.set_seed(int(self.np_random.integers(0, 2**31 - 1)))
+            self.toybox.new_game()
+            self._stack[:] = 0
+            self._steps = 0
+            self._return = 0.0
+            for _ in range(int(self.np_random.integers(1, self.noop_max + 1)) if self.noop_max else 0):
+                self.toybox.apply_ale_action(_NOOP)
+            self._push(self.toybox.get_state())
+            self._needs_real_reset = False
+        if self.fire_on_reset:
+            self._advance(_FIRE)
+        self._lives = self.toybox.get_lives()
+        return self._stack.copy(), self._info()
+
+    def step(self, action):
+        if not self.action_space.contains(action):
+            raise ValueError(
+                f"action {action!r} is not valid for {self.game}: use an integer in "
+                f"[0, {self.action_space.n}) indexing {self.spec_game.action_meanings}"
+            )
+        reward, game_over = self._advance(self.spec_game.action_set[int(action)])
+        self._steps += 1
+        self._return += reward
+        lives = self.toybox.get_lives()
+        life_lost = lives < self._lives
+        self._lives = lives
+        terminated = game_over or (self.episodic_life and life_lost)
+        if game_over:
+            self._needs_real_reset = True
+        truncated = (
+            not terminated
+            and self.max_episode_steps is not None
+            and self._steps >= self.max_episode_steps
+        )
+        if truncated:
+            self._needs_real_reset = True
+        if self.clip_rewards:
+            reward = float(np.sign(reward))
+        info = self._info()
+        info["life_lost"] = life_lost
+        info["game_over"] = game_over
+        return self._stack.copy(), reward, terminated, truncated, info
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            return self.rgb_frame()
+        return None
+
+    def close(self) -> None:
+        pass
+
+    # -- snapshots ----------------------------------------------------------------------------
+    def snapshot(self) -> EnvSnapshot:
+        """Capture the whole environment; :meth:`restore` puts it back bit-identically."""
+        return EnvSnapshot(
+            game=self.game,
+            toybox_json=json.dumps(self.get_toybox_state()),
+            frame_stack=self._stack.copy(),
+            steps=self._steps,
+            lives=self._lives,
+            episode_return=self._return,
+            needs_real_reset=self._needs_real_reset,
+            np_random_state=self.np_random.bit_generator.state,
+        )
+
+    def restore(self, snapshot: EnvSnapshot) -> np.ndarray:
+        """Put the environment back to ``snapshot``; returns the observation at that point."""
+        if snapshot.game != self.game:
+            raise SnapshotError(
+                f"snapshot is of {snapshot.game!r} but this environment plays {self.game!r}; "
+                f"restore it into cfsal.envs.make({snapshot.game!r})."
+            )
+        if snapshot.frame_stack.shape != self._stack.shape:
+            raise SnapshotError(
+                f"snapshot frame stack has shape {snapshot.frame_stack.shape}, this environment "
+                f"uses {self._stack.shape}; make the environment with the same frame_stack and "
+                f"screen_size as the one that took the snapshot."
+            )
+        self.set_toybox_state(json.loads(snapshot.toybox_json))
+        self._stack[:] = snapshot.frame_stack
+        self._steps = snapshot.steps
+        self._lives = snapshot.lives
+        self._return = snapshot.episode_return
+        self._needs_real_reset = snapshot.needs_real_reset
+        self.np_random.bit_generator.state = snapshot.np_random_state
+        return self._stack.copy()
+
+    # -- internals ----------------------------------------------------------------------------
+    def _advance(self, ale_action: int) -> tuple[float, bool]:
+        """Apply one ALE action for ``frame_skip`` frames; push the max of the last two frames."""
+        tb = self.toybox
+        score_before = tb.get_score()
+        last: np.ndarray | None = None
+        previous: np.ndarray | None = None
+        game_over = False
+        for i in range(self.frame_skip):
+            tb.apply_ale_action(ale_action)
+            if i >= self.frame_skip - 2:
+                previous, last = last, tb.get_state()
+            if tb.game_over():
+                game_over = True
+                if last is None:
+                    last = tb.get_state()
+                break
+        frame = last if previous is None else np.maximum(previous, last)
+        self._push(frame)
+        return float(tb.get_score() - score_before), game_over
+
+    def _push(self, gray: np.ndarray) -> None:
+        self._stack[:-1] = self._stack[1:]
+        self._stack[-1] = preprocess_frame(gray, self.screen_size)
+
+    def _info(self) -> dict[str, Any]:
+        return {"lives": self.toybox.get_lives(), "score": self.toybox.get_score(),
+                "steps": self._steps, "episode_return": self._return}

@@ -1,0 +1,46 @@
+"""One exception hierarchy for cfsal.
+
+Every error cfsal raises on purpose derives from :class:`CfsalError`, so the CLI and the pytest
+plugin can turn it into a one-line message instead of a traceback from deep inside. Messages
+name the offending value, say why it is wrong, and say what to do instead.
+"""
+
+from __future__ import annotations
+
+
+class CfsalError(Exception):
+    """Base class: an error whose message is meant for the user, not a traceback."""
+
+
+class UnknownGameError(CfsalError, KeyError):
+    """A game name or gym id that cfsal does not know."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class AgentNotFoundError(CfsalError, KeyError):
+    """An agent name that is neither in the zoo nor an existing file."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class CheckpointError(CfsalError):
+    """A checkpoint that is corrupt, untrusted, or made for another game or observation shape."""
+
+
+class SnapshotError(CfsalError):
+    """An environment snapshot that does not fit the environment it is restored into."""
+
+
+class InterventionError(CfsalError, ValueError):
+    """An intervention with bad parameters or applied to the wrong game."""
+
+
+class HypothesisDeclarationError(CfsalError):
+    """A hypothesis declared with missing or contradictory settings."""
+
+
+class TrainingError(CfsalError):
+    """Training could not start or resume."""

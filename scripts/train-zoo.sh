@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Train (or resume) the zoo's A2C agents exactly as a user would, one game per core.
+# Re-running resumes each run from cfsal/zoo/<name>.safetensors(.train/) towards the same budget.
+# Usage: scripts/train-zoo.sh [breakout|amidar ...]   (default: breakout amidar)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+games=("${@:-breakout amidar}")
+for game in ${games[@]}; do
+  nice -n 19 cfsal train --game "$game" --alg a2c --steps 1e7 \
+    --out "cfsal/zoo/${game}-a2c.safetensors" --no-progress &
+done
+wait
