@@ -1,1 +1,150 @@
-"""pytest entry point (filled in below in this commit series)."""
+"""pytest entry point: options, the hypothesis call, verdict collection, summary and exit status.
+
+Thin by design: the experiment is :func:`cfsal.rollout.counterfactual`, the verdict is
+:func:`cfsal.stats.assess`; this module only adapts them to pytest.
+
+Outcome of a hypothesis test: SUPPORTED passes; REFUTED fails (a one-line reason, no
+traceback); INCONCLUSIVE is skipped with its reason, or fails with ``--cfsal-fail-on
+inconclusive``. Each test's outcome uses its own (raw) p-value; the summary table and the JSON
+also give every p-value adjusted across the session (Holm by default) and the verdict at the
+adjusted level, which is the one to cite.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from cfsal.errors import CfsalError
+from cfsal.plugin.fixtures import SESSION_KEY, agent, counterfactual, env, hypothesis_seed, spec_of  # noqa: F401
+from cfsal.plugin.session import PROPERTY, SessionState, Settings
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cfsal", "counterfactual saliency hypotheses")
+    group.addoption("--cfsal-seed", type=int, default=0, help="session seed: every random choice derives from it (default 0)")
+    group.addoption("--cfsal-samples", type=int, default=30, help="paired samples per hypothesis unless it says otherwise (default 30)")
+    group.addoption("--cfsal-alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    group.addoption("--cfsal-correction", choices=("holm", "bh", "none"), default="holm",
+                    help="multiple-testing correction across the session's hypotheses (default holm)")
+    group.addoption("--cfsal-fail-on", choices=("refuted", "inconclusive"), default="refuted",
+                    help="which verdicts fail the test: REFUTED only (default), or INCONCLUSIVE too")
+    group.addoption("--cfsal-json", metavar="PATH", default=None, help="write every verdict and its numbers to PATH")
+    group.addoption("--cfsal-agent", metavar="NAME", default=None, help="run every hypothesis on this agent instead")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cfsal(spec): a cfsal hypothesis (set by @cfsal.hypothesis)")
+    samples = config.getoption("--cfsal-samples")
+    alpha = config.getoption("--cfsal-alpha")
+    if samples < 2:
+        raise pytest.UsageError(f"--cfsal-samples must be ≥ 2, got {samples}")
+    if not 0 < alpha < 1:
+        raise pytest.UsageError(f"--cfsal-alpha must be in (0, 1), got {alpha}")
+    worker = hasattr(config, "workerinput")
+    state = config.stash[SESSION_KEY] = SessionState(Settings(
+        seed=config.getoption("--cfsal-seed"), samples=samples, alpha=alpha,
+        correction=config.getoption("--cfsal-correction"), fail_on=config.getoption("--cfsal-fail-on"),
+        json_path=None if worker else config.getoption("--cfsal-json"),
+        agent_override=config.getoption("--cfsal-agent"),
+    ))
+    if not worker:
+        config.pluginmanager.register(_VerdictCollector(state), "cfsal-verdict-collector")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    s = config.stash[SESSION_KEY].settings
+    return (f"cfsal: seed {s.seed}, samples {s.samples}, alpha {s.alpha}, correction {s.correction}, "
+            f"fail on {s.fail_on}" + (f", agent override {s.agent_override}" if s.agent_override else ""))
+
+
+def _claim_for(spec, alpha: float):
+    from cfsal.stats import Claim
+
+    return Claim(kind=spec.kind, alternative=spec.alternative, margin=spec.margin, alpha=alpha)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run a hypothesis, turn what it returns into a verdict, and set the test outcome."""
+    spec = spec_of(pyfuncitem)
+    if spec is None:
+        return None
+    import numpy as np
+
+    from cfsal.plugin.session import hypothesis_seed as seed_for
+    from cfsal.stats import assess
+
+    state = pyfuncitem.config.stash[SESSION_KEY]
+    seed = seed_for(state.settings.seed, pyfuncitem.nodeid)
+    record: dict[str, Any] = {"nodeid": pyfuncitem.nodeid, "claim": spec.claim, "spec": spec.to_dict(), "seed": seed}
+    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    started = time.perf_counter()
+    try:
+        result = pyfuncitem.obj(**args)
+        if not hasattr(result, "values") or not hasattr(result, "to_dict"):
+            raise CfsalError(
+                f"{pyfuncitem.name} returned {type(result).__name__}; a hypothesis must return the "
+                "result of counterfactual(...) (a CounterfactualResult)."
+            )
+        claim = _claim_for(spec, spec.alpha or state.settings.alpha)
+        verdict = assess(claim, np.asarray(result.values, dtype=float),
+                         rng=np.random.default_rng(np.random.SeedSequence([seed, 1])))
+    except CfsalError as error:
+        record.update(status="ERROR", error=str(error), seconds=round(time.perf_counter() - started, 2))
+        pyfuncitem.user_properties.append((PROPERTY, json.dumps(record)))
+        pytest.fail(f"cfsal: {error}", pytrace=False)
+    record.update(status=verdict.outcome, verdict=verdict.to_dict(), result=result.to_dict(),
+                  agent=result.agent, game=result.game, seconds=round(time.perf_counter() - started, 2))
+    pyfuncitem.user_properties.append((PROPERTY, json.dumps(record)))
+    message = (f"{verdict.outcome}: {spec.claim} — effect {verdict.effect:.4g} "
+               f"[{verdict.ci_low:.4g}, {verdict.ci_high:.4g}], p={verdict.p_value:.3g}, n={verdict.n}. "
+               f"{verdict.explanation}")
+    if verdict.outcome == "REFUTED":
+        pytest.fail(message, pytrace=False)
+    if verdict.outcome == "INCONCLUSIVE":
+        if state.settings.fail_on == "inconclusive":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return True
+
+
+class _VerdictCollector:
+    """Collects verdict records from test reports: in-process, or on the xdist controller."""
+
+    def __init__(self, state: SessionState) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == PROPERTY:
+                self.state.add(json.loads(value))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash[SESSION_KEY]
+    if state.settings.json_path and not hasattr(session.config, "workerinput"):
+        state.write_json(state.settings.json_path, partial=exitstatus == pytest.ExitCode.INTERRUPTED)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash[SESSION_KEY]
+    if not state.records or hasattr(config, "workerinput"):
+        return
+    from cfsal.report.table import verdict_table
+
+    s = state.settings
+    terminalreporter.section("cfsal verdicts")
+    terminalreporter.write_line(
+        f"seed {s.seed} · α {s.alpha} · correction {s.correction} over {len(state.records)} hypotheses · "
+        f"verdicts at the adjusted level"
+    )
+    for line in verdict_table(state.final_records()):
+        terminalreporter.write_line(line)
+    if s.json_path:
+        terminalreporter.write_line(f"results: {s.json_path}")

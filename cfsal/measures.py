@@ -1,0 +1,94 @@
+"""Behaviour measures on a factual/intervened pair: plain functions, ``(factual, intervened) -> float``.
+
+Every measure returns a *paired difference*: a number that is exactly 0 when the intervention
+changes nothing the measure looks at. That makes "no effect" the null hypothesis of every
+paired test in cfsal.stats, whatever the measure. A user's own measure is any function of this
+shape; :func:`difference_of` turns a per-trace quantity into one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from cfsal.rollout.paired import Trace
+
+Measure = Callable[["Trace", "Trace"], float]
+
+
+def _common(factual: Trace, intervened: Trace) -> int:
+    return min(factual.length, intervened.length)
+
+
+def action_disagreement(factual: Trace, intervened: Trace) -> float:
+    """Fraction of the common steps on which the two continuations took different actions."""
+    n = _common(factual, intervened)
+    if n == 0:
+        return 0.0
+    return float(np.mean(factual.actions[:n] != intervened.actions[:n]))
+
+
+def first_action_changed(factual: Trace, intervened: Trace) -> float:
+    """1 if the agent's most likely action right after the intervention differs, else 0."""
+    return float(factual.logits[0].argmax() != intervened.logits[0].argmax())
+
+
+def policy_total_variation(factual: Trace, intervened: Trace) -> float:
+    """Total-variation distance between the policies right after the intervention (0 to 1)."""
+    return float(0.5 * np.abs(factual.policies[0] - intervened.policies[0]).sum())
+
+
+def policy_kl(factual: Trace, intervened: Trace) -> float:
+    """KL(π_factual ‖ π_intervened) right after the intervention, in nats."""
+    p, q = factual.policies[0].astype(float), intervened.policies[0].astype(float)
+    return float(np.sum(p * (np.log(np.clip(p, 1e-12, None)) - np.log(np.clip(q, 1e-12, None)))))
+
+
+def value_change(factual: Trace, intervened: Trace) -> float:
+    """V(intervened) − V(factual) right after the intervention."""
+    return float(intervened.values[0] - factual.values[0])
+
+
+def return_difference(factual: Trace, intervened: Trace) -> float:
+    """Points earned over the horizon, intervened minus factual.
+
+    Caution (seed paper): Toybox's reward is the change of the displayed score, so an
+    intervention that rewrites the score itself moves this measure; prefer other measures there.
+    """
+    return float(intervened.rewards.sum() - factual.rewards.sum())
+
+
+def steps_diverged(factual: Trace, intervened: Trace) -> float:
+    """Steps from the first differing action to the end of the common horizon (0 if none differ).
+
+    The trajectory divergence step is ``horizon − steps_diverged``; this form is 0 under no effect.
+    """
+    n = _common(factual, intervened)
+    differ = np.flatnonzero(factual.actions[:n] != intervened.actions[:n])
+    return float(n - differ[0]) if differ.size else 0.0
+
+
+def difference_of(quantity: Callable[["Trace"], float], name: str | None = None) -> Measure:
+    """Turn a per-trace quantity into a paired measure: ``quantity(intervened) − quantity(factual)``."""
+
+    def measure(factual: Trace, intervened: Trace) -> float:
+        return float(quantity(intervened) - quantity(factual))
+
+    measure.__name__ = name or f"difference_of_{getattr(quantity, '__name__', 'quantity')}"
+    measure.__doc__ = f"Paired difference of {getattr(quantity, '__name__', 'a quantity')} (intervened − factual)."
+    return measure
+
+
+def steps_survived(trace: Trace) -> float:
+    """Steps until the first life was lost (the whole trace if none was)."""
+    lost = np.flatnonzero(np.diff(np.concatenate([[trace.lives[0]], trace.lives])) < 0) if trace.length else []
+    return float(lost[0]) if len(lost) else float(trace.length)
+
+
+time_to_life_loss = difference_of(steps_survived, "time_to_life_loss")
+
+BUILTIN: dict[str, Measure] = {m.__name__: m for m in (
+    action_disagreement, first_action_changed, policy_total_variation, policy_kl, value_change,
+    return_difference, steps_diverged, time_to_life_loss)}

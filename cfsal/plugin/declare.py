@@ -1,0 +1,86 @@
+"""Declaring a hypothesis: ``@cfsal.hypothesis(...)`` on a test function.
+
+The decorator records *what is claimed* (text, kind, direction, margin), *about which agent*, and
+the statistical settings, and marks the test for the plugin. The test body runs the experiment
+and returns its result; the plugin turns that into a verdict. (Never a module named
+``hypothesis``: it would shadow the Hypothesis package.)
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import pytest
+
+from cfsal.errors import HypothesisDeclarationError
+
+KINDS = ("effect", "direction", "no_effect", "correlation")
+ALTERNATIVES = ("two-sided", "greater", "less")
+
+
+@dataclass(frozen=True)
+class HypothesisSpec:
+    """What a hypothesis claims and how it is to be tested."""
+
+    claim: str
+    agent: str | None = None
+    kind: str = "effect"
+    alternative: str = "two-sided"
+    margin: float | None = None
+    alpha: float | None = None
+    samples: int | None = None
+
+    def __post_init__(self) -> None:
+        where = "@cfsal.hypothesis"
+        if self.kind not in KINDS:
+            raise HypothesisDeclarationError(f"{where}: kind={self.kind!r} is not one of {KINDS}.")
+        if self.alternative not in ALTERNATIVES:
+            raise HypothesisDeclarationError(f"{where}: alternative={self.alternative!r} is not one of {ALTERNATIVES}.")
+        if self.kind == "direction" and self.alternative == "two-sided":
+            raise HypothesisDeclarationError(
+                f"{where}: a 'direction' claim needs alternative='greater' or 'less' (which way the "
+                "intervention moves the measure); for 'it changes, either way' use kind='effect'."
+            )
+        if self.kind == "effect" and self.alternative != "two-sided":
+            raise HypothesisDeclarationError(
+                f"{where}: kind='effect' is two-sided; for a one-sided claim use kind='direction' "
+                f"with alternative={self.alternative!r}."
+            )
+        if self.kind == "no_effect" and (self.margin is None or not self.margin > 0):
+            raise HypothesisDeclarationError(
+                f"{where}: a 'no_effect' claim needs margin > 0, the largest effect you would still "
+                f"call 'no effect' (got margin={self.margin!r}); e.g. margin=0.05 for action disagreement."
+            )
+        if self.margin is not None and not self.margin > 0:
+            raise HypothesisDeclarationError(f"{where}: margin must be > 0, got {self.margin!r}.")
+        if self.alpha is not None and not 0 < self.alpha < 1:
+            raise HypothesisDeclarationError(f"{where}: alpha must be in (0, 1), got {self.alpha!r}.")
+        if self.samples is not None and (not isinstance(self.samples, int) or self.samples < 2):
+            raise HypothesisDeclarationError(f"{where}: samples must be an integer ≥ 2, got {self.samples!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def hypothesis(claim: str | None = None, *, agent: str | None = None, kind: str = "effect",
+               alternative: str = "two-sided", margin: float | None = None, alpha: float | None = None,
+               samples: int | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a test function as a hypothesis about an agent.
+
+    ``claim`` defaults to the first paragraph of the function's docstring. The function returns a
+    :class:`cfsal.rollout.CounterfactualResult` (e.g. from the ``counterfactual`` fixture).
+    """
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        text = claim or (inspect.getdoc(function) or "").split("\n\n")[0].replace("\n", " ").strip()
+        if not text:
+            raise HypothesisDeclarationError(
+                f"@cfsal.hypothesis on {function.__name__}: state the claim, as claim='…' or as the "
+                "function's docstring."
+            )
+        spec = HypothesisSpec(text, agent, kind, alternative, margin, alpha, samples)
+        return pytest.mark.cfsal(spec=spec)(function)
+
+    return decorate

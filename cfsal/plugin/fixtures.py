@@ -1,0 +1,74 @@
+"""Fixtures a hypothesis touches: ``agent``, ``env``, ``counterfactual``, ``hypothesis_seed``.
+
+Torch and ctoybox are imported inside the fixtures, so a pytest run that uses no cfsal fixture
+pays nothing for the plugin. A user's own ``agent`` fixture in a conftest overrides this one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cfsal.errors import HypothesisDeclarationError
+from cfsal.plugin.declare import HypothesisSpec
+from cfsal.plugin.session import SessionState, hypothesis_seed as _hypothesis_seed
+
+SESSION_KEY = pytest.StashKey[SessionState]()
+
+
+def spec_of(item: pytest.Item) -> HypothesisSpec | None:
+    marker = item.get_closest_marker("cfsal")
+    return None if marker is None else marker.kwargs.get("spec")
+
+
+@pytest.fixture
+def hypothesis_seed(request: pytest.FixtureRequest) -> int:
+    """This hypothesis's seed, derived from ``--cfsal-seed`` and the test id."""
+    return _hypothesis_seed(request.config.stash[SESSION_KEY].settings.seed, request.node.nodeid)
+
+
+@pytest.fixture
+def agent(request: pytest.FixtureRequest):
+    """The agent the hypothesis names (``@cfsal.hypothesis(agent=…)``), or ``--cfsal-agent``."""
+    from cfsal.agents.zoo import load_agent
+
+    state = request.config.stash[SESSION_KEY]
+    spec = spec_of(request.node)
+    name = state.settings.agent_override or (spec.agent if spec else None)
+    if name is None:
+        raise HypothesisDeclarationError(
+            f"{request.node.nodeid}: no agent named. Declare @cfsal.hypothesis(agent='breakout-expert'), "
+            "pass --cfsal-agent NAME, or define an `agent` fixture in conftest.py."
+        )
+    if name not in state.agents:
+        state.agents[name] = load_agent(name)
+    return state.agents[name]
+
+
+@pytest.fixture
+def env(agent, hypothesis_seed: int):
+    """A fresh environment of the agent's game, reset with the hypothesis seed."""
+    from cfsal.envs import make
+
+    return make(agent.spec.game, seed=hypothesis_seed)
+
+
+@pytest.fixture
+def counterfactual(request: pytest.FixtureRequest, agent, hypothesis_seed: int):
+    """Run paired counterfactual rollouts on ``agent``: ``counterfactual(intervention, **settings)``.
+
+    Settings are those of :func:`cfsal.rollout.counterfactual`; ``samples`` defaults to the
+    hypothesis's ``samples`` or ``--cfsal-samples``, and ``seed`` to the hypothesis seed.
+    """
+    from cfsal.rollout import counterfactual as run
+
+    state = request.config.stash[SESSION_KEY]
+    spec = spec_of(request.node)
+
+    def counterfactual(intervention: Any, **settings: Any):
+        settings.setdefault("samples", (spec.samples if spec and spec.samples else state.settings.samples))
+        settings.setdefault("seed", hypothesis_seed)
+        return run(agent, intervention, **settings)
+
+    return counterfactual

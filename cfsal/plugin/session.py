@@ -1,0 +1,99 @@
+"""State of one pytest session: settings, loaded agents, and the verdict records.
+
+Records reach this object through test reports (``user_properties``), never through shared
+memory, so the same code collects them in-process and on the xdist controller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS_SCHEMA_VERSION = 1
+PROPERTY = "cfsal"
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int = 0
+    samples: int = 30
+    alpha: float = 0.05
+    correction: str = "holm"
+    fail_on: str = "refuted"
+    json_path: str | None = None
+    agent_override: str | None = None
+
+
+def hypothesis_seed(session_seed: int, nodeid: str) -> int:
+    """A per-hypothesis seed from the session seed and the test id: stable across runs and workers."""
+    digest = int.from_bytes(hashlib.sha256(nodeid.encode()).digest()[:8], "little")
+    return int(np.random.SeedSequence([session_seed, digest]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+@dataclass
+class SessionState:
+    settings: Settings
+    started: float = field(default_factory=time.time)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    agents: dict[str, Any] = field(default_factory=dict)
+    finalized: list[dict[str, Any]] | None = None
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        self.finalized = None
+        if self.settings.json_path:
+            self.write_json(self.settings.json_path, partial=True)
+
+    def final_records(self) -> list[dict[str, Any]]:
+        """Records with p-values adjusted for multiple testing across the session."""
+        if self.finalized is None:
+            from cfsal.stats import Verdict, adjust
+
+            records = sorted(self.records, key=lambda r: r["nodeid"])
+            judged = [r for r in records if r.get("verdict")]
+            verdicts = [Verdict.from_dict(r["verdict"]) for r in judged]
+            adjusted = adjust(verdicts, method=self.settings.correction) if verdicts else []
+            for record, verdict in zip(judged, adjusted):
+                record["adjusted_verdict"] = verdict.to_dict()
+            self.finalized = records
+        return self.finalized
+
+    def summary(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for record in self.final_records():
+            outcome = (record.get("adjusted_verdict") or {}).get("outcome", record.get("status", "ERROR"))
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return counts
+
+    def to_dict(self, partial: bool = False) -> dict[str, Any]:
+        import cfsal
+        import torch
+
+        records = self.final_records()
+        return {
+            "schema_version": RESULTS_SCHEMA_VERSION,
+            "partial": partial,
+            "settings": {k: v for k, v in vars(self.settings).items() if k != "json_path"},
+            "counts": self.summary(),
+            "versions": {"cfsal": cfsal.__version__, "torch": torch.__version__,
+                         "python": platform.python_version()},
+            "started": self.started,
+            "duration_seconds": round(time.time() - self.started, 2),
+            "hypotheses": records,
+        }
+
+    def write_json(self, path: str | os.PathLike, partial: bool = False) -> None:
+        """Write atomically, so an interrupted session leaves the last complete file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(partial=partial), indent=2, sort_keys=True))
+        os.replace(tmp, path)

@@ -1,0 +1,70 @@
+"""Branch points: exact snapshots taken while an agent plays, to branch counterfactuals from.
+
+The paper re-ran a pickled list of actions up to the intervention step for every run. Here the
+agent plays once and the environment is snapshotted (Toybox JSON incl. RNG + frame stack) at each
+branch point, so any number of continuations can start from exactly that state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from cfsal.agents.base import Agent, actions_from_logits
+from cfsal.envs import EnvSnapshot, make
+
+
+@dataclass(frozen=True)
+class BranchPoint:
+    """Where a counterfactual starts: which episode and step, and the exact environment state."""
+
+    episode: int
+    step: int
+    snapshot: EnvSnapshot
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"episode": self.episode, "step": self.step, "snapshot": self.snapshot.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BranchPoint:
+        return cls(int(data["episode"]), int(data["step"]), EnvSnapshot.from_dict(data["snapshot"]))
+
+
+def collect_branch_points(agent: Agent, *, count: int, branch_every: int, seed: np.random.SeedSequence | int,
+                          first_branch: int | None = None, max_episode_steps: int = 27_000,
+                          max_episodes: int = 1_000, greedy: bool = False,
+                          accept: Callable[[BranchPoint], bool] | None = None) -> list[BranchPoint]:
+    """Let ``agent`` play seeded episodes and snapshot every ``branch_every`` steps until ``count``.
+
+    Episodes run one after another (each from its own child seed) so that the set of branch
+    points depends on ``seed`` only, not on how many are asked for beyond a prefix. ``accept``
+    filters candidates (e.g. "the intervention applies here": a ball is in play).
+    """
+    if count < 1 or branch_every < 1:
+        raise ValueError(f"count and branch_every must be ≥ 1, got count={count}, branch_every={branch_every}")
+    first = branch_every if first_branch is None else first_branch
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    points: list[BranchPoint] = []
+    env = make(agent.spec.game, max_episode_steps=max_episode_steps)
+    for episode, child in enumerate(root.spawn(max_episodes)):
+        env_seed, action_seed = child.spawn(2)
+        obs, _ = env.reset(seed=int(env_seed.generate_state(1)[0]))
+        rng = np.random.default_rng(action_seed)
+        done = False
+        while not done and len(points) < count:
+            if env.steps >= first and (env.steps - first) % branch_every == 0:
+                point = BranchPoint(episode, env.steps, env.snapshot())
+                if accept is None or accept(point):
+                    points.append(point)
+            logits, _ = agent.logits_and_value(obs)
+            action = actions_from_logits(logits, greedy=greedy, uniforms=rng.random(1))[0]
+            obs, _, terminated, truncated, _ = env.step(int(action))
+            done = terminated or truncated
+        if len(points) >= count:
+            return points
+    raise RuntimeError(
+        f"only {len(points)} branch points in {max_episodes} episodes of {agent.name}; lower "
+        f"first_branch ({first}) or branch_every ({branch_every}), or ask for fewer samples."
+    )

@@ -1,0 +1,145 @@
+"""Paired counterfactual continuations: factual vs. intervened, batched, with common random numbers.
+
+From each branch point two copies of the environment are restored from the same snapshot; the
+intervention is applied to one. Both then run for ``horizon`` steps *in lockstep with every
+other branch*: each step is a single batched forward pass of the agent over all live branches.
+Sampled actions use common random numbers: the two members of a pair draw their action from the
+same uniform at every step (inverse-CDF sampling), so whenever the intervention leaves the
+policy unchanged, the pair takes identical actions and the paired difference is exactly zero.
+
+Each branch point has its own seed (uniforms, intervention randomness), so a set of branch
+points can be split across workers and give the same numbers as one process.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from cfsal.agents.base import Agent, actions_from_logits
+from cfsal.envs import ToyboxEnv, make
+from cfsal.rollout.branching import BranchPoint
+
+
+class InterventionLike(Protocol):
+    """What the engine needs of an intervention (cfsal.interventions implements it)."""
+
+    name: str
+    game: str
+
+    def apply(self, state: dict[str, Any], rng: np.random.Generator | None = None) -> dict[str, Any]: ...
+
+    def apply_to_env(self, env: ToyboxEnv, rng: np.random.Generator | None = None, settle: Any = "refresh") -> Any: ...
+
+    def took_effect(self, before: dict[str, Any], after: dict[str, Any]) -> bool: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One continuation from a branch point; arrays have one entry per step taken."""
+
+    actions: np.ndarray
+    logits: np.ndarray
+    values: np.ndarray
+    rewards: np.ndarray
+    lives: np.ndarray
+    ended: bool
+    first_observation: np.ndarray = field(repr=False)
+
+    @property
+    def length(self) -> int:
+        return len(self.actions)
+
+    @property
+    def policies(self) -> np.ndarray:
+        shifted = self.logits - self.logits.max(axis=1, keepdims=True)
+        probs = np.exp(shifted)
+        return probs / probs.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class PairedBranch:
+    """The factual and intervened continuations from one branch point."""
+
+    episode: int
+    step: int
+    factual: Trace
+    intervened: Trace
+    took_effect: bool
+
+
+def _trace_arrays(horizon: int, n_actions: int) -> dict[str, np.ndarray]:
+    return {"actions": np.zeros(horizon, dtype=np.int64), "logits": np.zeros((horizon, n_actions), np.float32),
+            "values": np.zeros(horizon, np.float32), "rewards": np.zeros(horizon, np.float32),
+            "lives": np.zeros(horizon, np.int64)}
+
+
+def run_paired(agent: Agent, points: list[BranchPoint], intervention: InterventionLike, *, horizon: int,
+               seeds: list[np.random.SeedSequence], greedy: bool = False,
+               settle: Any = "refresh") -> list[PairedBranch]:
+    """Run factual and intervened continuations from every point, all branches in lockstep."""
+    if len(seeds) != len(points):
+        raise ValueError(f"need one seed per branch point ({len(points)}), got {len(seeds)}")
+    if horizon < 1:
+        raise ValueError(f"horizon must be ≥ 1 step, got {horizon}")
+    n_pairs = len(points)
+    envs: list[ToyboxEnv] = [make(agent.spec.game) for _ in range(2 * n_pairs)]
+    uniforms = np.empty((n_pairs, horizon))
+    took_effect = []
+    observations = np.empty((2 * n_pairs, *agent.spec.observation.shape), dtype=np.uint8)
+    for i, (point, seed) in enumerate(zip(points, seeds)):
+        action_seed, intervention_seed = seed.spawn(2)
+        uniforms[i] = np.random.default_rng(action_seed).random(horizon)
+        factual, intervened = envs[2 * i], envs[2 * i + 1]
+        observations[2 * i] = factual.restore(point.snapshot)
+        intervened.restore(point.snapshot)
+        before = intervened.get_toybox_state()
+        intervention.apply_to_env(intervened, rng=np.random.default_rng(intervention_seed), settle=settle)
+        took_effect.append(bool(intervention.took_effect(before, intervened.get_toybox_state())))
+        observations[2 * i + 1] = intervened.observation
+    first_observations = observations.copy()
+
+    records = [_trace_arrays(horizon, agent.spec.n_actions) for _ in envs]
+    lengths = np.zeros(len(envs), dtype=int)
+    alive = np.ones(len(envs), dtype=bool)
+    pair_of = np.arange(len(envs)) // 2
+    for t in range(horizon):
+        index = np.flatnonzero(alive)
+        if index.size == 0:
+            break
+        logits, values = agent.logits_and_value(observations[index])
+        actions = actions_from_logits(logits, greedy=greedy, uniforms=uniforms[pair_of[index], t])
+        logits_np, values_np = logits.numpy(), values.numpy()
+        for j, k in enumerate(index):
+            observations[k], reward, terminated, truncated, info = envs[k].step(int(actions[j]))
+            rec = records[k]
+            rec["actions"][t], rec["logits"][t], rec["values"][t] = actions[j], logits_np[j], values_np[j]
+            rec["rewards"][t], rec["lives"][t] = reward, info["lives"]
+            lengths[k] = t + 1
+            if terminated or truncated:
+                alive[k] = False
+
+    def trace(k: int) -> Trace:
+        rec = records[k]
+        n = lengths[k]
+        return Trace(rec["actions"][:n], rec["logits"][:n], rec["values"][:n], rec["rewards"][:n],
+                     rec["lives"][:n], ended=not alive[k], first_observation=first_observations[k])
+
+    return [PairedBranch(point.episode, point.step, trace(2 * i), trace(2 * i + 1), took_effect[i])
+            for i, point in enumerate(points)]
+
+
+def applicable(intervention: InterventionLike, point: BranchPoint) -> bool:
+    """Whether the intervention can be applied at this branch point (e.g. a ball is in play)."""
+    from cfsal.errors import InterventionError
+
+    try:
+        intervention.apply(json.loads(point.snapshot.toybox_json), rng=np.random.default_rng(0))
+    except InterventionError:
+        return False
+    return True

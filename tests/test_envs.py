@@ -1,0 +1,142 @@
+"""The Toybox environments: gymnasium compliance, preprocessing, exact snapshots, seeding."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from cfsal.envs import GAMES, EnvSnapshot, ToyboxEnv, get_game, make
+from cfsal.errors import SnapshotError, UnknownGameError
+
+
+def play(env: ToyboxEnv, actions) -> tuple[list[np.ndarray], list[float], list[dict]]:
+    observations, rewards, infos = [], [], []
+    for action in actions:
+        obs, reward, terminated, truncated, info = env.step(int(action))
+        observations.append(obs)
+        rewards.append(reward)
+        infos.append(info)
+        if terminated or truncated:
+            break
+    return observations, rewards, infos
+
+
+@pytest.mark.parametrize("game", list(GAMES))
+def test_every_game_passes_gymnasium_check_env(game):
+    env = make(game)
+    check_env(env, skip_render_check=True)
+    assert env.observation_space.shape == (4, 84, 84)
+    assert env.action_space.n == len(GAMES[game].action_set)
+
+
+@pytest.mark.parametrize("env_id", ["cfsal/Breakout-v0", "BreakoutToyboxNoFrameskip-v4",
+                                    "AmidarToyboxNoFrameskip-v4", "cfsal/SpaceInvaders-v0", "cfsal/Pong-v0"])
+def test_registered_ids_make_the_right_game(env_id):
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8
+    assert env.unwrapped.game == get_game(env_id).name
+
+
+def test_unknown_game_names_the_valid_ones():
+    with pytest.raises(UnknownGameError, match="breakout, amidar, space_invaders, pong"):
+        make("chess")
+
+
+@pytest.mark.parametrize("game", list(GAMES))
+def test_snapshot_restore_replays_bit_identically(game):
+    env = make(game, seed=7)
+    rng = np.random.default_rng(0)
+    play(env, rng.integers(0, env.action_space.n, 40))
+    snapshot = env.snapshot()
+    actions = rng.integers(0, env.action_space.n, 60)
+    first = play(env, actions)
+    env.restore(snapshot)
+    second = play(env, actions)
+    assert len(first[0]) == len(second[0])
+    for a, b in zip(first[0], second[0]):
+        np.testing.assert_array_equal(a, b)
+    assert first[1] == second[1]
+    assert first[2] == second[2]
+
+
+@pytest.mark.parametrize("game", ["breakout", "pong"])
+def test_snapshot_survives_json_into_a_fresh_environment(game):
+    env = make(game, seed=3)
+    play(env, [1, 2, 3, 0] * 10)
+    snapshot = EnvSnapshot.from_dict(json.loads(json.dumps(env.snapshot().to_dict())))
+    expected = play(env, [2, 3] * 20)
+    fresh = make(game)
+    fresh.restore(snapshot)
+    replayed = play(fresh, [2, 3] * 20)
+    for a, b in zip(expected[0], replayed[0]):
+        np.testing.assert_array_equal(a, b)
+    assert expected[1] == replayed[1]
+
+
+def test_restoring_another_games_snapshot_is_refused():
+    snapshot = make("breakout", seed=0).snapshot()
+    with pytest.raises(SnapshotError, match="restore it into cfsal.envs.make\\('breakout'\\)"):
+        make("amidar").restore(snapshot)
+
+
+def test_same_seed_same_episode_different_seed_different_episode():
+    actions = np.random.default_rng(1).integers(0, 4, 150)
+    runs = {}
+    for seed in (11, 11, 12):
+        env = make("breakout")
+        obs, _ = env.reset(seed=seed)
+        runs.setdefault(seed, []).append([obs, *play(env, actions)[0]])
+    same_a, same_b = runs[11]
+    assert all(np.array_equal(a, b) for a, b in zip(same_a, same_b))
+    assert not all(np.array_equal(a, b) for a, b in zip(same_a, runs[12][0]))
+
+
+def test_seeds_vary_the_toybox_rng_and_noop_count():
+    states = [make("amidar", seed=s).get_toybox_state() for s in range(6)]
+    assert len({json.dumps(s["rand"]) for s in states}) == 6
+
+
+def test_breakout_serves_the_ball_on_reset():
+    env = make("breakout", seed=0)
+    assert env.get_toybox_state()["balls"], "FIRE on reset should put a ball in play"
+
+
+def test_observation_is_max_of_last_two_frames_resized():
+    env = make("breakout", seed=0, frame_skip=4)
+    obs, *_ = env.step(0)
+    assert obs.dtype == np.uint8 and obs.shape == (4, 84, 84)
+    np.testing.assert_array_equal(obs[:-1], env.observation[:-1])
+    assert obs[-1].max() > 0
+
+
+def test_episodic_life_ends_a_training_episode_at_a_lost_life_but_not_the_game():
+    env = make("breakout", seed=0, episodic_life=True, clip_rewards=True)
+    start_lives = env.lives
+    for _ in range(5000):
+        _, reward, terminated, truncated, info = env.step(0)
+        assert reward in (-1.0, 0.0, 1.0)
+        if terminated:
+            break
+    assert info["life_lost"] and not info["game_over"]
+    env.reset()
+    assert env.lives == start_lives - 1
+
+
+def test_truncation_after_max_episode_steps():
+    env = make("breakout", seed=0, max_episode_steps=5)
+    flags = [env.step(0)[3] for _ in range(5)]
+    assert flags == [False] * 4 + [True]
+
+
+def test_rgb_frame_and_raw_state_are_available():
+    env = make("breakout", seed=0, render_mode="rgb_array")
+    assert env.render().shape == (160, 240, 3)
+    assert "paddle" in env.get_toybox_state()
+
+
+def test_bad_action_is_rejected_with_the_valid_range():
+    with pytest.raises(ValueError, match=r"\[0, 4\)"):
+        make("breakout", seed=0).step(7)

@@ -1,0 +1,64 @@
+"""Training (SB3 A2C on cfsal envs, resumable) and evaluation."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from cfsal.agents import load_checkpoint
+from cfsal.agents.evaluation import evaluate
+from cfsal.agents.networks import ConstantAgent
+from cfsal.agents.base import AgentSpec
+from cfsal.agents.training import A2CSettings, train_a2c, training_dir
+from cfsal.errors import TrainingError
+
+SMALL = A2CSettings(n_envs=2)
+
+
+def test_train_writes_a_loadable_checkpoint_with_provenance(tmp_path):
+    out = tmp_path / "b.safetensors"
+    result = train_a2c("breakout", 300, out, settings=SMALL, checkpoint_every=100, progress=False, command="test")
+    assert result.steps >= 300
+    agent = load_checkpoint(out, game="breakout")
+    assert agent.provenance["steps"] == result.steps and agent.provenance["command"] == "test"
+    rows = list(csv.DictReader((training_dir(out) / "curve.csv").open()))
+    assert [int(r["steps"]) for r in rows] == sorted(int(r["steps"]) for r in rows) and len(rows) >= 3
+
+
+def test_training_resumes_towards_the_same_budget(tmp_path):
+    out = tmp_path / "a.safetensors"
+    train_a2c("amidar", 200, out, settings=SMALL, checkpoint_every=10**9, progress=False)
+    result = train_a2c("amidar", 400, out, settings=SMALL, checkpoint_every=10**9, progress=False)
+    assert 400 <= result.steps < 420
+    run = json.loads((training_dir(out) / "run.json").read_text())
+    assert run["steps_done"] == result.steps and run["total_steps"] == 400
+
+
+def test_resume_from_committed_checkpoint_without_the_sb3_zip(tmp_path):
+    out = tmp_path / "b.safetensors"
+    train_a2c("breakout", 200, out, settings=SMALL, checkpoint_every=10**9, progress=False)
+    before = load_checkpoint(out).state_dict()
+    (training_dir(out) / "sb3_model.zip").unlink()
+    result = train_a2c("breakout", 400, out, settings=SMALL, checkpoint_every=10**9, progress=False)
+    assert result.steps >= 400
+    after = load_checkpoint(out).state_dict()
+    changed = [k for k in before if not np.allclose(before[k].numpy(), after[k].numpy())]
+    close = all(np.abs(before[k].numpy() - after[k].numpy()).max() < 0.1 for k in before)
+    assert changed and close, "resumed training should continue from the saved weights"
+
+
+def test_resuming_another_games_run_is_refused(tmp_path):
+    out = tmp_path / "x.safetensors"
+    train_a2c("breakout", 100, out, settings=SMALL, progress=False)
+    with pytest.raises(TrainingError, match="holds a breakout run"):
+        train_a2c("amidar", 200, out, settings=SMALL, progress=False)
+
+
+def test_evaluate_is_reproducible_and_reports_a_ci():
+    agent = ConstantAgent(AgentSpec.for_game("breakout"), action=1, name="fire")
+    first = evaluate(agent, episodes=3, seed=5)
+    second = evaluate(agent, episodes=3, seed=5)
+    assert first == second
+    assert first.ci_low <= first.mean <= first.ci_high
+    assert len(first.scores) == 3 and all(n > 0 for n in first.lengths)
