@@ -74,6 +74,33 @@ def _cmd_zoo_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_zoo_add(args: argparse.Namespace) -> int:
+    from cfsal.agents.zoo import ZOO_DIR, ModelCard, refresh_card
+    from cfsal.envs import get_game
+
+    card = ModelCard(name=args.name, kind=args.kind, game=get_game(args.game).name, description=args.description,
+                     checkpoint=args.checkpoint, base=args.base, seed=args.randomize_seed, action=args.action)
+    if card.kind == "checkpoint" and not (card.checkpoint and (ZOO_DIR / card.checkpoint).is_file()):
+        raise CfsalError(f"--checkpoint must name a file in {ZOO_DIR} for kind 'checkpoint', got {card.checkpoint!r}")
+    card = refresh_card(card, episodes=args.episodes, progress=True)
+    ev = card.evaluation
+    print(f"{card.name}: {ev['mean']:.2f} [{ev['ci_low']:.2f}, {ev['ci_high']:.2f}] over {ev['episodes']} episodes")
+    return 0
+
+
+def _cmd_zoo_refresh(args: argparse.Namespace) -> int:
+    from cfsal.agents.zoo import cards, refresh_card
+
+    zoo = cards()
+    for name in args.names or list(zoo):
+        if name not in zoo:
+            raise CfsalError(f"no zoo card named {name!r}; known: {', '.join(zoo)}")
+        card = refresh_card(zoo[name], episodes=args.episodes, progress=True)
+        ev = card.evaluation
+        print(f"{card.name}: {ev['mean']:.2f} [{ev['ci_low']:.2f}, {ev['ci_high']:.2f}] over {ev['episodes']} episodes")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cfsal", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="subcommand", required=True)
@@ -108,6 +135,21 @@ def build_parser() -> argparse.ArgumentParser:
     zoo_list = zoo_sub.add_parser("list", help="list zoo agents with their model cards")
     zoo_list.add_argument("--json", action="store_true")
     zoo_list.set_defaults(func=_cmd_zoo_list)
+    zoo_add = zoo_sub.add_parser("add", help="add an agent to the zoo: hash, evaluate and write its card")
+    zoo_add.add_argument("name")
+    zoo_add.add_argument("--kind", required=True, choices=("checkpoint", "constant", "uniform_random", "randomized"))
+    zoo_add.add_argument("--game", required=True)
+    zoo_add.add_argument("--description", required=True)
+    zoo_add.add_argument("--checkpoint", help="file name inside cfsal/zoo/ (kind checkpoint)")
+    zoo_add.add_argument("--base", help="zoo agent whose weights are randomised (kind randomized)")
+    zoo_add.add_argument("--randomize-seed", type=int, help="seed of the re-initialisation (kind randomized)")
+    zoo_add.add_argument("--action", type=int, help="action index (kind constant)")
+    zoo_add.add_argument("--episodes", type=int, default=30)
+    zoo_add.set_defaults(func=_cmd_zoo_add)
+    zoo_refresh = zoo_sub.add_parser("refresh", help="re-hash and re-evaluate zoo agents, rewriting their cards")
+    zoo_refresh.add_argument("names", nargs="*")
+    zoo_refresh.add_argument("--episodes", type=int, default=30)
+    zoo_refresh.set_defaults(func=_cmd_zoo_refresh)
 
     for module_name in _SUBCOMMAND_MODULES:
         import_module(module_name).register(sub)

@@ -62,3 +62,12 @@ def test_evaluate_is_reproducible_and_reports_a_ci():
     assert first == second
     assert first.ci_low <= first.mean <= first.ci_high
     assert len(first.scores) == 3 and all(n > 0 for n in first.lengths)
+
+
+def test_an_episodes_score_depends_only_on_the_seed_and_its_index():
+    from cfsal.testing import tiny_agent
+
+    agent = tiny_agent()
+    long = evaluate(agent, episodes=3, seed=2, max_steps=200)
+    short = evaluate(agent, episodes=2, seed=2, max_steps=200)
+    assert long.scores[:2] == short.scores and long.lengths[:2] == short.lengths

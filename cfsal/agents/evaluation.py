@@ -1,8 +1,10 @@
 """Evaluate an agent: scores over whole games, with a bootstrap CI of the mean.
 
-All episodes run in lockstep so that each step is one batched forward pass of the agent. Each
-episode's environment seed and the action-sampling uniforms come from one ``seed`` through
-``numpy.random.SeedSequence``, so an evaluation is reproducible to the last digit.
+All episodes run in lockstep so that each step is one batched forward pass of the agent. Episode
+*i* gets its own environment seed and action-sampling stream, both children of one ``seed``
+(``numpy.random.SeedSequence``), so its score depends only on ``(seed, i)``: a 3-episode
+evaluation reproduces the first 3 scores of a 30-episode one exactly, which is how the zoo's
+cards are checked cheaply in CI.
 """
 
 from __future__ import annotations
@@ -48,12 +50,12 @@ def evaluate(agent: Agent, *, episodes: int = 30, seed: int = 0, greedy: bool = 
     """Play ``episodes`` full games (no episodic life, unclipped score) and summarise them."""
     if episodes < 1:
         raise ValueError(f"episodes must be ≥ 1, got {episodes}")
-    root = np.random.SeedSequence(seed)
-    env_seeds, action_seed, ci_seed = root.spawn(3)
+    episodes_root, ci_seed = np.random.SeedSequence(seed).spawn(2)
+    per_episode = [child.spawn(2) for child in episodes_root.spawn(episodes)]
     envs = [make(agent.spec.game, max_episode_steps=max_steps) for _ in range(episodes)]
-    obs = np.stack([env.reset(seed=int(s.generate_state(1)[0]))[0]
-                    for env, s in zip(envs, env_seeds.spawn(episodes))])
-    action_rng = np.random.default_rng(action_seed)
+    obs = np.stack([env.reset(seed=int(env_seed.generate_state(1)[0]))[0]
+                    for env, (env_seed, _) in zip(envs, per_episode)])
+    action_rngs = [np.random.default_rng(action_seed) for _, action_seed in per_episode]
     alive = np.ones(episodes, dtype=bool)
     scores = np.zeros(episodes)
     lengths = np.zeros(episodes, dtype=int)
@@ -66,7 +68,7 @@ def evaluate(agent: Agent, *, episodes: int = 30, seed: int = 0, greedy: bool = 
     while alive.any():
         index = np.flatnonzero(alive)
         logits, _ = agent.logits_and_value(obs[index])
-        uniforms = action_rng.random(episodes)[index]  # one draw per episode per step, alive or not
+        uniforms = np.array([action_rngs[i].random() for i in index])
         actions = actions_from_logits(logits, greedy=greedy, uniforms=uniforms)
         for i, action in zip(index, actions):
             obs[i], reward, term, trunc, _ = envs[i].step(int(action))

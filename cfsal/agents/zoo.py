@@ -118,6 +118,33 @@ def load_from_zoo(name: str, *, directory: Path = ZOO_DIR) -> Agent:
     return agent.eval()
 
 
+def refresh_card(card: ModelCard, *, episodes: int = 30, seed: int = 0, directory: Path = ZOO_DIR,
+                 progress: bool = False) -> ModelCard:
+    """Re-hash a card's checkpoint, copy its training provenance, and re-evaluate it.
+
+    The evaluation uses `cfsal eval` defaults (sampled actions, 27k-step limit) and keeps every
+    episode's score, so tests can reproduce a prefix of them exactly.
+    """
+    from dataclasses import replace
+
+    from cfsal.agents.checkpoint import read_checkpoint_info
+    from cfsal.agents.evaluation import evaluate
+
+    if card.kind == "checkpoint":
+        path = directory / str(card.checkpoint)
+        info = read_checkpoint_info(path)
+        card = replace(card, sha256=sha256_of(path), training=dict(info.provenance))
+    agent = load_from_zoo(card.name, directory=directory) if (directory / f"{card.name}.json").exists() else None
+    if agent is None or card.kind == "checkpoint":
+        card.write(directory)
+        agent = load_from_zoo(card.name, directory=directory)
+    result = evaluate(agent, episodes=episodes, seed=seed, progress=progress)
+    evaluation = {k: v for k, v in result.to_dict().items() if k not in ("agent", "game")}
+    card = replace(card, evaluation=evaluation)
+    card.write(directory)
+    return card
+
+
 def load_agent(name_or_path: str | os.PathLike, *, game: str | None = None, trust: bool = False) -> Agent:
     """An agent from a zoo name, a cfsal checkpoint, an SB3 zip (needs ``game``), or TorchScript.
 
