@@ -34,6 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="which verdicts fail the test: REFUTED only (default), or INCONCLUSIVE too")
     group.addoption("--cfsal-json", metavar="PATH", default=None, help="write every verdict and its numbers to PATH")
     group.addoption("--cfsal-agent", metavar="NAME", default=None, help="run every hypothesis on this agent instead")
+    parser.addini("cfsal_json", "default for --cfsal-json, relative to the rootdir (written only if hypotheses ran)",
+                  default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,11 +50,19 @@ def pytest_configure(config: pytest.Config) -> None:
     state = config.stash[SESSION_KEY] = SessionState(Settings(
         seed=config.getoption("--cfsal-seed"), samples=samples, alpha=alpha,
         correction=config.getoption("--cfsal-correction"), fail_on=config.getoption("--cfsal-fail-on"),
-        json_path=None if worker else config.getoption("--cfsal-json"),
+        json_path=None if worker else _json_path(config),
         agent_override=config.getoption("--cfsal-agent"),
     ))
     if not worker:
         config.pluginmanager.register(_VerdictCollector(state), "cfsal-verdict-collector")
+
+
+def _json_path(config: pytest.Config) -> str | None:
+    given = config.getoption("--cfsal-json")
+    if given:
+        return given
+    ini = config.getini("cfsal_json")
+    return str(config.rootpath / ini) if ini else None
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -128,7 +138,7 @@ class _VerdictCollector:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash[SESSION_KEY]
-    if state.settings.json_path and not hasattr(session.config, "workerinput"):
+    if state.settings.json_path and state.records and not hasattr(session.config, "workerinput"):
         state.write_json(state.settings.json_path, partial=exitstatus == pytest.ExitCode.INTERRUPTED)
 
 

@@ -1,0 +1,130 @@
+"""The pytest plugin, tested from the outside: hypothesis files run in a temp dir, as a user would."""
+
+import json
+
+import pytest
+
+CONFTEST = '''
+import pytest
+from cfsal.testing import tiny_agent
+
+@pytest.fixture
+def agent():
+    return tiny_agent(seed=0, name="tiny")
+'''
+
+HYPOTHESES = '''
+import cfsal
+from cfsal import measures
+from cfsal.testing import StateEdit
+from cfsal.testing.fakes import shift_ball
+
+@cfsal.hypothesis(kind="effect")
+def test_moving_the_ball_changes_the_policy(counterfactual):
+    """Moving the ball changes the policy."""
+    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), branch_every=15, horizon=5,
+                          measure=measures.policy_total_variation)
+
+@cfsal.hypothesis(kind="no_effect", margin=0.05)
+def test_an_edit_that_changes_nothing_has_no_effect(counterfactual):
+    """Rewriting the state unchanged does not change what the agent does."""
+    return counterfactual(StateEdit("breakout", lambda s, rng: s), branch_every=15, horizon=5,
+                          measure=measures.action_disagreement)
+'''
+
+
+@pytest.fixture
+def project(pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_claims=HYPOTHESES)
+    return pytester
+
+
+def run(project, *args):
+    return project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "8", "--cfsal-json", "out.json", *args)
+
+
+def test_verdicts_are_outcomes_table_and_json(project):
+    result = run(project)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["cfsal: seed 0, samples 8*", "*cfsal verdicts*",
+                                 "*test_an_edit_that_changes_nothing_has_no_effect*SUPPORTED*",
+                                 "*test_moving_the_ball_changes_the_policy*tiny*8*SUPPORTED*"])
+    data = json.loads((project.path / "out.json").read_text())
+    assert data["counts"] == {"SUPPORTED": 2} and not data["partial"]
+    record = next(r for r in data["hypotheses"] if "moving" in r["nodeid"])
+    verdict = record["adjusted_verdict"]
+    for key in ("effect", "ci_low", "ci_high", "p_value", "p_adjusted", "n"):
+        assert key in verdict
+    assert record["result"]["n"] == 8 and len(record["result"]["values"]) == 8
+
+
+def test_same_seed_gives_identical_verdicts_and_another_seed_differs(project):
+    def verdicts(seed):
+        run(project, "--cfsal-seed", str(seed))
+        data = json.loads((project.path / "out.json").read_text())
+        return [(r["nodeid"], r["result"]["values"], r["adjusted_verdict"]) for r in data["hypotheses"]]
+
+    assert verdicts(3) == verdicts(3)
+    assert verdicts(3) != verdicts(4)
+
+
+def test_results_reach_the_controller_under_xdist(project):
+    result = run(project, "-n", "2")
+    result.assert_outcomes(passed=2)
+    data = json.loads((project.path / "out.json").read_text())
+    assert len(data["hypotheses"]) == 2
+
+
+def test_a_null_agent_is_never_found_to_react(project):
+    project.makeconftest("")
+    result = run(project, "--cfsal-agent", "breakout-constant")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) <= 1  # only the no-effect claim may pass
+    data = json.loads((project.path / "out.json").read_text())
+    effect = next(r for r in data["hypotheses"] if "moving" in r["nodeid"])
+    assert effect["adjusted_verdict"]["outcome"] != "SUPPORTED"
+    assert all(v == 0 for v in effect["result"]["values"])
+
+
+def test_contradictory_declaration_is_a_clear_collection_error(pytester):
+    pytester.makepyfile(test_bad='''
+import cfsal
+
+@cfsal.hypothesis("x goes up", kind="direction")
+def test_x(counterfactual):
+    pass
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*HypothesisDeclarationError*needs alternative='greater' or 'less'*"])
+    assert result.ret != 0
+
+
+def test_returning_the_wrong_thing_fails_with_one_line(project):
+    project.makepyfile(test_wrong='''
+import cfsal
+
+@cfsal.hypothesis("nothing")
+def test_returns_none(agent):
+    return None
+''')
+    result = run(project, "test_wrong.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*cfsal: test_returns_none returned NoneType*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_inconclusive_fails_only_when_asked(project):
+    project.makepyfile(test_weak='''
+import cfsal
+from cfsal import measures
+from cfsal.testing import StateEdit
+
+@cfsal.hypothesis(kind="effect", samples=2)
+def test_unchanged_state_changes_something(counterfactual):
+    """An edit that changes nothing changes something (cannot be supported)."""
+    return counterfactual(StateEdit("breakout", lambda s, rng: s), branch_every=15, horizon=3,
+                          measure=measures.action_disagreement)
+''')
+    run(project, "test_weak.py").assert_outcomes(skipped=1)
+    run(project, "test_weak.py", "--cfsal-fail-on", "inconclusive").assert_outcomes(failed=1)
