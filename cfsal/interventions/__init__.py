@@ -1,0 +1,30 @@
+"""Named, typed, validated, composable interventions on Toybox game states (issue #5).
+
+Public face::
+
+    from cfsal.interventions import breakout, from_spec, registry, list_interventions
+    iv = breakout.MoveBall(dx=5, dy=5)                 # or from_spec({"name": "breakout.move_ball", "dx": 5, "dy": 5})
+    new_state = iv.apply(env.get_toybox_state(), rng)  # pure: an edited copy
+    record = iv.apply_to_env(env, rng, settle="refresh")  # or settle=3 NOOP steps, as the paper did
+    iv.took_effect(record.before, record.after)
+
+State interventions (:class:`Intervention`) apply at any step; config interventions
+(:class:`ConfigIntervention`, ``<game>.configure``) restart the game and so apply at episode start
+(``apply_to_env(env, seed)``). Persistent ones (frozen / decrementing score) are re-applied after
+every step by the rollout (:meth:`Intervention.reapply_to_env`). Hypothesis strategies live in
+:mod:`cfsal.interventions.strategies`; before/after PNGs in :mod:`cfsal.interventions.render`.
+"""
+
+from __future__ import annotations
+
+from cfsal.interventions import amidar, breakout, pong, space_invaders
+from cfsal.interventions.base import (ApplyRecord, Composite, ConfigComposite, ConfigIntervention,
+                                      Intervention, ParamSpec, compose, game_of_state, param, registry)
+from cfsal.interventions.render import changed_boxes, render_before_after, side_by_side
+from cfsal.interventions.spec import from_spec, list_interventions
+
+__all__ = [
+    "ApplyRecord", "Composite", "ConfigComposite", "ConfigIntervention", "Intervention", "ParamSpec",
+    "amidar", "breakout", "changed_boxes", "compose", "from_spec", "game_of_state", "list_interventions",
+    "param", "pong", "registry", "render_before_after", "side_by_side", "space_invaders",
+]

@@ -1,0 +1,161 @@
+"""Pong interventions: the ball, the paddles, the scores.
+
+Geometry (Toybox ``tb_pong``; checked against rendered frames in the tests): the screen is
+160 × 210; the playfield lies between the top frame (bottom edge y = 34) and the bottom frame
+(top edge y = 194). Positions are upper-left corners: the ball is 2 × 4 pixels, paddles 4 × 16.
+The agent ("p1", green) is the right paddle at x = 140, the built-in opponent ("p2", orange) the
+left one at x = 16. Scores are drawn at the top: opponent's left, agent's right. The environment's
+"lives" are 21 minus the opponent's score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from cfsal.interventions.base import Intervention, param
+
+GAME = "pong"
+SCREEN_WIDTH, SCREEN_HEIGHT = 160, 210
+FIELD_TOP, FIELD_BOTTOM = 34, 194
+BALL_SIZE = (2, 4)
+PADDLE_SIZE = (4, 16)
+BALL_X_MAX = SCREEN_WIDTH - BALL_SIZE[0]
+BALL_Y_MIN, BALL_Y_MAX = FIELD_TOP, FIELD_BOTTOM - BALL_SIZE[1]
+PADDLE_Y_MIN, PADDLE_Y_MAX = FIELD_TOP - PADDLE_SIZE[1] // 2, FIELD_BOTTOM - PADDLE_SIZE[1] // 2
+MAX_POINTS = 20  # 21 ends the game
+_PADDLE_KEY = {"agent": "p1_paddle", "opponent": "p2_paddle"}
+
+
+class _Pong(Intervention):
+    game: ClassVar[str] = GAME
+
+
+def _ball_in_play(intervention: Intervention, state: dict[str, Any]) -> dict[str, Any]:
+    if state["reset"]:
+        raise intervention._error(
+            "the ball is about to be re-served (a point was just scored): Toybox will overwrite its "
+            "position on the next frame. Intervene a step later."
+        )
+    return state["ball"]
+
+
+@dataclass(frozen=True)
+class MoveBall(_Pong):
+    """Move the ball by (dx, dy) or to (x, y) (upper-left corner). Velocity is kept.
+
+    The ball must stay on screen and inside the playfield: 0 ≤ x ≤ 158, 34 ≤ y ≤ 190.
+    """
+
+    name: ClassVar[str] = "pong.move_ball"
+    summary: ClassVar[str] = "move the ball by (dx, dy) or to (x, y)"
+    dx: float | None = param(None, low=-BALL_X_MAX, high=BALL_X_MAX, doc="pixels to the right")
+    dy: float | None = param(None, low=-(BALL_Y_MAX - BALL_Y_MIN), high=BALL_Y_MAX - BALL_Y_MIN, doc="pixels down")
+    x: float | None = param(None, low=0, high=BALL_X_MAX, doc="new left edge; use dx to move relative")
+    y: float | None = param(None, low=BALL_Y_MIN, high=BALL_Y_MAX, doc="new top edge; use dy to move relative")
+
+    def _validate(self) -> None:
+        for rel, absolute in (("dx", "x"), ("dy", "y")):
+            if getattr(self, rel) is not None and getattr(self, absolute) is not None:
+                raise self._error(f"give {rel} (relative) or {absolute} (absolute), not both.")
+        if all(getattr(self, k) is None for k in ("dx", "dy", "x", "y")):
+            raise self._error("give dx/dy (move relative to the current position) or x/y (move to).")
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        position = _ball_in_play(self, state)["position"]
+        new_x = self.x if self.x is not None else position["x"] + (self.dx or 0.0)
+        new_y = self.y if self.y is not None else position["y"] + (self.dy or 0.0)
+        if not (0 <= new_x <= BALL_X_MAX and BALL_Y_MIN <= new_y <= BALL_Y_MAX):
+            raise self._error(
+                f"the ball would be at ({new_x:g}, {new_y:g}), outside the playfield "
+                f"(0 ≤ x ≤ {BALL_X_MAX}, {BALL_Y_MIN} ≤ y ≤ {BALL_Y_MAX}); it is now at "
+                f"({position['x']:.1f}, {position['y']:.1f})."
+            )
+        position["x"], position["y"] = float(new_x), float(new_y)
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return (state["ball"]["position"]["x"], state["ball"]["position"]["y"])
+
+
+@dataclass(frozen=True)
+class SetBallVelocity(_Pong):
+    """Set the ball's velocity in pixels per frame (Toybox serves at (−3, 1)).
+
+    ``vx`` must be at least 0.5 in size, or the ball would never reach a paddle.
+    """
+
+    name: ClassVar[str] = "pong.set_ball_velocity"
+    summary: ClassVar[str] = "set the ball's velocity"
+    vx: float = param(low=-8.0, high=8.0, doc="pixels per frame to the right (|vx| ≥ 0.5)")
+    vy: float = param(low=-8.0, high=8.0, doc="pixels per frame down")
+
+    def _validate(self) -> None:
+        if abs(self.vx) < 0.5:
+            raise self._error(f"vx={self.vx:g} is too slow to reach a paddle; use |vx| ≥ 0.5.")
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        velocity = _ball_in_play(self, state)["velocity"]
+        velocity["x"], velocity["y"] = self.vx, self.vy
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return (state["ball"]["velocity"]["x"], state["ball"]["velocity"]["y"])
+
+
+@dataclass(frozen=True)
+class MovePaddle(_Pong):
+    """Move a paddle vertically by ``dy`` or to ``y`` (top edge; 26 ≤ y ≤ 186); it stops moving."""
+
+    name: ClassVar[str] = "pong.move_paddle"
+    summary: ClassVar[str] = "move the agent's or the opponent's paddle"
+    player: str = param("agent", choices=("agent", "opponent"), doc="whose paddle")
+    dy: float | None = param(None, low=-(PADDLE_Y_MAX - PADDLE_Y_MIN), high=PADDLE_Y_MAX - PADDLE_Y_MIN,
+                             doc="pixels down (negative: up)")
+    y: float | None = param(None, low=PADDLE_Y_MIN, high=PADDLE_Y_MAX, doc="new top edge")
+
+    def _validate(self) -> None:
+        if (self.dy is None) == (self.y is None):
+            raise self._error("give exactly one of dy (relative) or y (absolute).")
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        paddle = state[_PADDLE_KEY[self.player]]
+        new_y = self.y if self.y is not None else paddle["position"]["y"] + self.dy
+        if not PADDLE_Y_MIN <= new_y <= PADDLE_Y_MAX:
+            raise self._error(
+                f"the {self.player}'s paddle would be at y={new_y:g}, outside "
+                f"{PADDLE_Y_MIN} ≤ y ≤ {PADDLE_Y_MAX}; it is now at y={paddle['position']['y']:.1f}."
+            )
+        paddle["position"]["y"] = float(new_y)
+        paddle["velocity"]["y"] = 0.0
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return state[_PADDLE_KEY[self.player]]["position"]["y"]
+
+
+@dataclass(frozen=True)
+class SetScores(_Pong):
+    """Set the agent's and/or the opponent's score (0..20; 21 ends the game).
+
+    The environment's reward is the change in the agent's score and its "lives" are 21 minus the
+    opponent's score, so this changes both the display and those signals.
+    """
+
+    name: ClassVar[str] = "pong.set_scores"
+    summary: ClassVar[str] = "set the agent's and/or opponent's score"
+    agent: int | None = param(None, low=0, high=MAX_POINTS, doc="the agent's (right, green) score")
+    opponent: int | None = param(None, low=0, high=MAX_POINTS, doc="the opponent's (left, orange) score")
+
+    def _validate(self) -> None:
+        if self.agent is None and self.opponent is None:
+            raise self._error("give agent=… and/or opponent=….")
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        if self.agent is not None:
+            state["p1_score"] = self.agent
+        if self.opponent is not None:
+            state["p2_score"] = self.opponent
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return (state["p1_score"] if self.agent is not None else None,
+                state["p2_score"] if self.opponent is not None else None)

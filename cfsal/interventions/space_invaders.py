@@ -1,0 +1,288 @@
+"""Space Invaders interventions: the ship, the alien formation, the shields, the UFO, score, lives.
+
+Geometry (Toybox ``tb_spaceinvaders``; checked against rendered frames in the tests): the screen
+is 320 × 210; the ground starts at y = 195. The ship (16 × 10, upper-left ``x, y``) moves within
+68 ≤ x ≤ 230. Aliens are 16 × 10 sprites at their upper-left ``x, y``, 6 rows × 6 columns; shields
+are 16 × 18 destructible sprites at y = 157 (default x = 84, 148, 212). The score is drawn at the
+top left *only while the UFO is away*; the life count is drawn only between lives.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from cfsal.interventions import _common
+from cfsal.interventions.base import Intervention, param
+
+GAME = "space_invaders"
+SCREEN_WIDTH, SCREEN_HEIGHT = 320, 210
+GROUND_Y = 195
+SHIP_X_MIN, SHIP_X_MAX = 68, 230
+ALIEN_SIZE = (16, 10)
+ALIEN_ROWS = ALIEN_COLUMNS = 6
+SHIELD_Y = 157
+SHIELD_SIZE = (16, 18)
+UFO_START = (-2, 12)
+UFO_PERIOD = 500
+
+
+class _SpaceInvaders(Intervention):
+    game: ClassVar[str] = GAME
+
+
+@functools.lru_cache(maxsize=1)
+def _intact_shield_data() -> tuple:
+    """The pixel data of an undamaged shield, read once from a fresh Toybox game."""
+    from ctoybox import Toybox
+
+    shield = Toybox(GAME).state_to_json()["shields"][0]
+    return tuple(tuple((c["r"], c["g"], c["b"], c["a"]) for c in row) for row in shield["data"])
+
+
+def _shield(x: int) -> dict[str, Any]:
+    data = [[{"r": r, "g": g, "b": b, "a": a} for r, g, b, a in row] for row in _intact_shield_data()]
+    return {"x": x, "y": SHIELD_Y, "data": data}
+
+
+# -- ship ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MoveShip(_SpaceInvaders):
+    """Move the player's ship by ``dx`` or to ``x`` (upper-left corner; 68 ≤ x ≤ 230)."""
+
+    name: ClassVar[str] = "space_invaders.move_ship"
+    summary: ClassVar[str] = "move the ship by dx or to x"
+    dx: int | None = param(None, low=-(SHIP_X_MAX - SHIP_X_MIN), high=SHIP_X_MAX - SHIP_X_MIN,
+                           doc="pixels to the right (negative: left)")
+    x: int | None = param(None, low=SHIP_X_MIN, high=SHIP_X_MAX, doc="new left edge")
+
+    def _validate(self) -> None:
+        if (self.dx is None) == (self.x is None):
+            raise self._error("give exactly one of dx (relative) or x (absolute).")
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        ship = state["ship"]
+        new_x = self.x if self.x is not None else ship["x"] + self.dx
+        if not SHIP_X_MIN <= new_x <= SHIP_X_MAX:
+            raise self._error(
+                f"the ship would be at x={new_x}, outside its track ({SHIP_X_MIN} ≤ x ≤ {SHIP_X_MAX}); "
+                f"it is now at x={ship['x']}."
+            )
+        ship["x"] = int(new_x)
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return state["ship"]["x"]
+
+
+# -- aliens -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ShiftFormation(_SpaceInvaders):
+    """Shift the whole alien formation by (dx, dy) pixels.
+
+    Living aliens must stay on screen (0 ≤ x ≤ 304) and above the shields (bottom ≤ 157): lower,
+    Toybox removes the shields, and at the ground the game is lost.
+    """
+
+    name: ClassVar[str] = "space_invaders.shift_formation"
+    summary: ClassVar[str] = "shift the alien formation"
+    dx: int = param(0, low=-300, high=300, doc="pixels to the right (negative: left)")
+    dy: int = param(0, low=-150, high=150, doc="pixels down (negative: up)")
+
+    def _validate(self) -> None:
+        if self.dx == 0 and self.dy == 0:
+            raise self._error("dx=0 and dy=0 move nothing; give a non-zero shift.")
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        alive = [e for e in state["enemies"] if e["alive"]]
+        if not alive:
+            raise self._error("no aliens are alive to move.")
+        xs = np.array([e["x"] for e in alive]) + self.dx
+        ys = np.array([e["y"] for e in alive]) + self.dy
+        x_high = SCREEN_WIDTH - ALIEN_SIZE[0]
+        y_high = SHIELD_Y - ALIEN_SIZE[1]
+        if xs.min() < 0 or xs.max() > x_high or ys.min() < 0 or ys.max() > y_high:
+            raise self._error(
+                f"the formation would span x {xs.min()}..{xs.max()}, y {ys.min()}..{ys.max()}; living "
+                f"aliens must stay within 0 ≤ x ≤ {x_high} and 0 ≤ y ≤ {y_high} (above the shields). "
+                f"Use a smaller shift."
+            )
+        for enemy in state["enemies"]:
+            enemy["x"] += self.dx
+            enemy["y"] += self.dy
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return [(e["x"], e["y"]) for e in state["enemies"]]
+
+
+@dataclass(frozen=True)
+class RemoveAliens(_SpaceInvaders):
+    """Kill aliens instantly (no points, no explosion): whole ``rows``, ``columns`` and ``cells``.
+
+    Rows are numbered 0 (top, 30 points) to 5 (bottom, 10 points). Removing every alien wins the
+    wave: Toybox sets up the next one on the next frame.
+    """
+
+    name: ClassVar[str] = "space_invaders.remove_aliens"
+    summary: ClassVar[str] = "remove aliens (rows, columns and/or single cells)"
+    alive: ClassVar[bool] = False
+    cell_columns: ClassVar[int] = ALIEN_COLUMNS
+    cell_rows: ClassVar[int] = ALIEN_ROWS
+    rows: tuple[int, ...] = param((), low=0, high=ALIEN_ROWS - 1, doc="whole rows (0 = top)")
+    columns: tuple[int, ...] = param((), low=0, high=ALIEN_COLUMNS - 1, doc="whole columns (0 = left)")
+    cells: tuple[tuple[int, int], ...] = param((), doc="single aliens as (column, row)")
+
+    def _validate(self) -> None:
+        if not (self.rows or self.columns or self.cells):
+            raise self._error("select aliens with rows=[…], columns=[…] and/or cells=[[col, row], …].")
+
+    def _selected(self, enemy: dict[str, Any]) -> bool:
+        return (enemy["row"] in self.rows or enemy["col"] in self.columns
+                or (enemy["col"], enemy["row"]) in self.cells)
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        for enemy in state["enemies"]:
+            if self._selected(enemy):
+                enemy["alive"] = self.alive
+                enemy["death_counter"] = None
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return [e["alive"] for e in state["enemies"] if self._selected(e)]
+
+
+@dataclass(frozen=True)
+class RestoreAliens(RemoveAliens):
+    """Bring aliens back to life at their place in the formation: ``rows``, ``columns``, ``cells``."""
+
+    name: ClassVar[str] = "space_invaders.restore_aliens"
+    summary: ClassVar[str] = "bring aliens back (rows, columns and/or single cells)"
+    alive: ClassVar[bool] = True
+
+
+# -- shields ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SetShields(_SpaceInvaders):
+    """Lay out the shields: one at each left-edge x in ``xs`` (empty: no shields).
+
+    A shield that already exists at the same list position keeps its damage unless
+    ``repair`` is set; added shields are intact. Default layout: (84, 148, 212).
+    """
+
+    name: ClassVar[str] = "space_invaders.set_shields"
+    summary: ClassVar[str] = "remove, add, move or repair shields"
+    xs: tuple[int, ...] = param((84, 148, 212), low=0, high=SCREEN_WIDTH - SHIELD_SIZE[0],
+                                doc="left edges of the shields")
+    repair: bool = param(False, doc="make every shield intact")
+
+    def _validate(self) -> None:
+        if len(self.xs) > 6:
+            raise self._error(f"{len(self.xs)} shields do not fit; give at most 6.")
+        ordered = sorted(self.xs)
+        if any(b - a < SHIELD_SIZE[0] for a, b in zip(ordered, ordered[1:])):
+            raise self._error(f"shields at {self.xs} overlap; keep left edges ≥ {SHIELD_SIZE[0]} pixels apart.")
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        old = state["shields"]
+        shields = []
+        for i, x in enumerate(self.xs):
+            if i < len(old) and not self.repair:
+                shield = copy.deepcopy(old[i])
+                shield["x"] = x
+            else:
+                shield = _shield(x)
+            shields.append(shield)
+        state["shields"] = shields
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return [(s["x"], s["y"], str(s["data"])) for s in state["shields"]]
+
+
+# -- UFO ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ShowUfo(_SpaceInvaders):
+    """Bring the UFO (mothership) on screen at ``x``; it flies right from there.
+
+    While the UFO is on screen Toybox hides the score (it is drawn in the same place).
+    """
+
+    name: ClassVar[str] = "space_invaders.show_ufo"
+    summary: ClassVar[str] = "bring the UFO on screen"
+    x: int = param(UFO_START[0], low=UFO_START[0], high=SCREEN_WIDTH - 16, doc="left edge of the UFO")
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        state["ufo"] = {"x": self.x, "y": UFO_START[1], "appearance_counter": None, "death_counter": None}
+
+    def target(self, state: dict[str, Any]) -> Any:
+        ufo = state["ufo"]
+        return (ufo["appearance_counter"] is None, ufo["x"])
+
+
+@dataclass(frozen=True)
+class HideUfo(_SpaceInvaders):
+    """Send the UFO away and restart its timer (``frames`` until it appears; Toybox: 500)."""
+
+    name: ClassVar[str] = "space_invaders.hide_ufo"
+    summary: ClassVar[str] = "send the UFO away and restart its timer"
+    frames: int = param(UFO_PERIOD, low=0, high=5000, doc="frames until the UFO appears again")
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        state["ufo"] = {"x": UFO_START[0], "y": UFO_START[1], "appearance_counter": self.frames,
+                        "death_counter": None}
+
+    def target(self, state: dict[str, Any]) -> Any:
+        ufo = state["ufo"]
+        return (ufo["appearance_counter"] is None, ufo["x"])
+
+
+# -- score and lives ----------------------------------------------------------------------------
+class _SpaceInvadersScore:
+    game: ClassVar[str] = GAME
+    max_score: ClassVar[int] = 9_999  # Toybox draws the score modulo 10 000
+
+
+@dataclass(frozen=True)
+class SetScore(_SpaceInvadersScore, _common.SetScore):
+    name: ClassVar[str] = "space_invaders.set_score"
+    __doc__ = _common.SetScore.__doc__
+
+
+@dataclass(frozen=True)
+class AddScore(_SpaceInvadersScore, _common.AddScore):
+    name: ClassVar[str] = "space_invaders.add_score"
+    __doc__ = _common.AddScore.__doc__
+
+
+@dataclass(frozen=True)
+class MultiplyScore(_SpaceInvadersScore, _common.MultiplyScore):
+    name: ClassVar[str] = "space_invaders.multiply_score"
+    __doc__ = _common.MultiplyScore.__doc__
+
+
+@dataclass(frozen=True)
+class RandomScore(_SpaceInvadersScore, _common.RandomScore):
+    name: ClassVar[str] = "space_invaders.random_score"
+    __doc__ = _common.RandomScore.__doc__
+
+
+@dataclass(frozen=True)
+class FreezeScore(_SpaceInvadersScore, _common.FreezeScore):
+    name: ClassVar[str] = "space_invaders.freeze_score"
+    __doc__ = _common.FreezeScore.__doc__
+
+
+@dataclass(frozen=True)
+class DecrementScore(_SpaceInvadersScore, _common.DecrementScore):
+    name: ClassVar[str] = "space_invaders.decrement_score"
+    __doc__ = _common.DecrementScore.__doc__
+
+
+@dataclass(frozen=True)
+class SetLives(_common.SetLives):
+    """Set the number of lives left (0..9). Toybox has one sprite per digit: 10 lives make it panic
+    and abort the process, which is why the range is checked here. Shown only between lives."""
+
+    name: ClassVar[str] = "space_invaders.set_lives"
+    game: ClassVar[str] = GAME
