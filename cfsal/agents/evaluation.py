@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from cfsal._seeding import child
 from cfsal.agents.base import Agent, actions_from_logits
 from cfsal.envs import make
 from cfsal.stats.bootstrap import bootstrap_ci
@@ -50,8 +51,8 @@ def evaluate(agent: Agent, *, episodes: int = 30, seed: int = 0, greedy: bool = 
     """Play ``episodes`` full games (no episodic life, unclipped score) and summarise them."""
     if episodes < 1:
         raise ValueError(f"episodes must be ≥ 1, got {episodes}")
-    episodes_root, ci_seed = np.random.SeedSequence(seed).spawn(2)
-    per_episode = [child.spawn(2) for child in episodes_root.spawn(episodes)]
+    per_episode = [(child(seed, 0, i, 0), child(seed, 0, i, 1)) for i in range(episodes)]
+    ci_seed = child(seed, 1)
     envs = [make(agent.spec.game, max_episode_steps=max_steps) for _ in range(episodes)]
     obs = np.stack([env.reset(seed=int(env_seed.generate_state(1)[0]))[0]
                     for env, (env_seed, _) in zip(envs, per_episode)])

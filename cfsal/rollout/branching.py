@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from cfsal._seeding import child
 from cfsal.agents.base import Agent, actions_from_logits
 from cfsal.envs import EnvSnapshot, make
 
@@ -45,11 +46,10 @@ def collect_branch_points(agent: Agent, *, count: int, branch_every: int, seed: 
     if count < 1 or branch_every < 1:
         raise ValueError(f"count and branch_every must be ≥ 1, got count={count}, branch_every={branch_every}")
     first = branch_every if first_branch is None else first_branch
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     points: list[BranchPoint] = []
     env = make(agent.spec.game, max_episode_steps=max_episode_steps)
-    for episode, child in enumerate(root.spawn(max_episodes)):
-        env_seed, action_seed = child.spawn(2)
+    for episode in range(max_episodes):
+        env_seed, action_seed = child(seed, episode, 0), child(seed, episode, 1)
         obs, _ = env.reset(seed=int(env_seed.generate_state(1)[0]))
         rng = np.random.default_rng(action_seed)
         done = False

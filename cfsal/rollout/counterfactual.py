@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from cfsal._seeding import child, children
 from cfsal.agents.base import Agent
 from cfsal.errors import InterventionError
 from cfsal.measures import Measure, action_disagreement
@@ -65,11 +66,11 @@ def counterfactual(agent: Agent, intervention: InterventionLike, *, samples: int
         )
     if samples < 1:
         raise ValueError(f"samples must be ≥ 1, got {samples}")
-    points_seed, pairs_seed = np.random.SeedSequence(seed).spawn(2)
+    points_seed, pairs_seed = child(seed, 0), child(seed, 1)
     points = collect_branch_points(agent, count=samples, branch_every=branch_every, seed=points_seed,
                                    first_branch=first_branch, greedy=greedy,
                                    accept=lambda point: applicable(intervention, point))
-    pairs = run_paired(agent, points, intervention, horizon=horizon, seeds=pairs_seed.spawn(len(points)),
+    pairs = run_paired(agent, points, intervention, horizon=horizon, seeds=children(pairs_seed, len(points)),
                        greedy=greedy, settle=settle)
     values = np.array([measure(p.factual, p.intervened) for p in pairs], dtype=float)
     return CounterfactualResult(

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from cfsal._seeding import child
 from cfsal.agents.base import Agent, actions_from_logits
 from cfsal.envs import ToyboxEnv, make
 from cfsal.rollout.branching import BranchPoint
@@ -37,6 +38,11 @@ class InterventionLike(Protocol):
     def took_effect(self, before: dict[str, Any], after: dict[str, Any]) -> bool: ...
 
     def to_dict(self) -> dict[str, Any]: ...
+
+
+def _is_persistent(intervention: InterventionLike) -> bool:
+    """Persistent interventions (a frozen or decrementing score) are re-applied after every step."""
+    return bool(getattr(intervention, "persistent", False))
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,20 @@ def _trace_arrays(horizon: int, n_actions: int) -> dict[str, np.ndarray]:
             "lives": np.zeros(horizon, np.int64)}
 
 
+def _settle_like_the_intervention(env: ToyboxEnv, settle: Any) -> None:
+    """Give the factual arm the same treatment as the intervened one, minus the edit.
+
+    Re-rendering the newest frame (``"refresh"``) drops the max over the last two frames, and
+    stepping NOOPs advances time: either alone would differ between the arms even for an edit
+    that changes nothing (the seed code's no-op steps in one arm only were such a confound).
+    """
+    if settle == "refresh":
+        env.refresh_observation()
+    else:
+        for _ in range(int(settle)):
+            env.step(0)
+
+
 def run_paired(agent: Agent, points: list[BranchPoint], intervention: InterventionLike, *, horizon: int,
                seeds: list[np.random.SeedSequence], greedy: bool = False,
                settle: Any = "refresh") -> list[PairedBranch]:
@@ -90,16 +110,20 @@ def run_paired(agent: Agent, points: list[BranchPoint], intervention: Interventi
     n_pairs = len(points)
     envs: list[ToyboxEnv] = [make(agent.spec.game) for _ in range(2 * n_pairs)]
     uniforms = np.empty((n_pairs, horizon))
+    intervention_rngs: list[np.random.Generator] = []
     took_effect = []
     observations = np.empty((2 * n_pairs, *agent.spec.observation.shape), dtype=np.uint8)
     for i, (point, seed) in enumerate(zip(points, seeds)):
-        action_seed, intervention_seed = seed.spawn(2)
+        action_seed, intervention_seed = child(seed, 0), child(seed, 1)
         uniforms[i] = np.random.default_rng(action_seed).random(horizon)
         factual, intervened = envs[2 * i], envs[2 * i + 1]
-        observations[2 * i] = factual.restore(point.snapshot)
+        factual.restore(point.snapshot)
+        _settle_like_the_intervention(factual, settle)
+        observations[2 * i] = factual.observation
         intervened.restore(point.snapshot)
         before = intervened.get_toybox_state()
-        intervention.apply_to_env(intervened, rng=np.random.default_rng(intervention_seed), settle=settle)
+        intervention_rngs.append(np.random.default_rng(intervention_seed))
+        intervention.apply_to_env(intervened, rng=intervention_rngs[i], settle=settle)
         took_effect.append(bool(intervention.took_effect(before, intervened.get_toybox_state())))
         observations[2 * i + 1] = intervened.observation
     first_observations = observations.copy()
@@ -108,6 +132,7 @@ def run_paired(agent: Agent, points: list[BranchPoint], intervention: Interventi
     lengths = np.zeros(len(envs), dtype=int)
     alive = np.ones(len(envs), dtype=bool)
     pair_of = np.arange(len(envs)) // 2
+    persistent = _is_persistent(intervention)
     for t in range(horizon):
         index = np.flatnonzero(alive)
         if index.size == 0:
@@ -123,6 +148,9 @@ def run_paired(agent: Agent, points: list[BranchPoint], intervention: Interventi
             lengths[k] = t + 1
             if terminated or truncated:
                 alive[k] = False
+            elif persistent and k % 2 == 1:
+                intervention.reapply_to_env(envs[k], rng=intervention_rngs[pair_of[k]])
+                observations[k] = envs[k].observation
 
     def trace(k: int) -> Trace:
         rec = records[k]
