@@ -128,3 +128,22 @@ def test_unchanged_state_changes_something(counterfactual):
 ''')
     run(project, "test_weak.py").assert_outcomes(skipped=1)
     run(project, "test_weak.py", "--cfsal-fail-on", "inconclusive").assert_outcomes(failed=1)
+
+
+def test_an_unknown_agent_is_a_one_line_error_and_the_session_goes_on(project):
+    project.makepyfile(test_unknown='''
+import cfsal
+from cfsal import measures
+from cfsal.testing import StateEdit
+
+@cfsal.hypothesis("x", agent="no-such-agent")
+def test_on_a_missing_agent(counterfactual):
+    return counterfactual(StateEdit("breakout", lambda s, rng: s))
+''')
+    project.makeconftest("")
+    result = run(project, "test_unknown.py")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*cfsal: unknown agent 'no-such-agent'*"])
+    assert "Traceback" not in result.stdout.str()
+    data = json.loads((project.path / "out.json").read_text())
+    assert data["hypotheses"][0]["status"] == "ERROR" and data["counts"] == {"ERROR": 1}

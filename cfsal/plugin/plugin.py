@@ -122,6 +122,20 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     return True
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A cfsal error while setting a hypothesis up (unknown agent, bad checkpoint…) is one line."""
+    report = yield
+    spec = spec_of(item)
+    if spec is not None and call.when == "setup" and call.excinfo is not None \
+            and isinstance(call.excinfo.value, CfsalError):
+        report.longrepr = f"cfsal: {call.excinfo.value}"
+        record = {"nodeid": item.nodeid, "claim": spec.claim, "spec": spec.to_dict(), "status": "ERROR",
+                  "error": str(call.excinfo.value), "agent": spec.agent}
+        report.user_properties.append((PROPERTY, json.dumps(record)))
+    return report
+
+
 class _VerdictCollector:
     """Collects verdict records from test reports: in-process, or on the xdist controller."""
 
@@ -129,7 +143,7 @@ class _VerdictCollector:
         self.state = state
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "call":
+        if report.when == "teardown":
             return
         for name, value in report.user_properties:
             if name == PROPERTY:
