@@ -44,3 +44,7 @@ class HypothesisDeclarationError(CfsalError):
 
 class TrainingError(CfsalError):
     """Training could not start or resume."""
+
+
+class StatisticsError(CfsalError, ValueError):
+    """Numbers handed to cfsal.stats that no test can use (NaN, infinity, mismatched lengths)."""
