@@ -18,7 +18,9 @@ from cfsal.errors import CfsalError
 
 #: Modules that add their own subcommands: each has ``register(subparsers)``. Packages own their
 #: CLI surface this way (``cfsal saliency`` lives in cfsal.saliency, …) and cli.py stays small.
-_SUBCOMMAND_MODULES: list[str] = []
+_SUBCOMMAND_MODULES: list[str] = [
+    "cfsal.interventions.cli",
+]
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
