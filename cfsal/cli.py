@@ -103,6 +103,19 @@ def _cmd_zoo_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_zoo_curves(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cfsal.agents.zoo import ZOO_DIR
+    from cfsal.report.curves import plot_learning_curves
+
+    runs = sorted(p for p in ZOO_DIR.glob("*.train") if (p / "curve.csv").exists())
+    if not runs:
+        raise CfsalError(f"no training runs with a curve.csv in {ZOO_DIR}")
+    print(f"wrote {plot_learning_curves(runs, Path(args.out))}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cfsal", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="subcommand", required=True)
@@ -152,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     zoo_refresh.add_argument("names", nargs="*")
     zoo_refresh.add_argument("--episodes", type=int, default=30)
     zoo_refresh.set_defaults(func=_cmd_zoo_refresh)
+    zoo_curves = zoo_sub.add_parser("curves", help="plot the zoo's learning curves")
+    zoo_curves.add_argument("--out", default="docs/img/learning-curves.png")
+    zoo_curves.set_defaults(func=_cmd_zoo_curves)
 
     for module_name in _SUBCOMMAND_MODULES:
         import_module(module_name).register(sub)

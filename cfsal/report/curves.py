@@ -1,0 +1,47 @@
+"""Learning curves of training runs (``<checkpoint>.train/curve.csv``) as one matplotlib figure."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+REFERENCE_SCORES = {"breakout": {"random": 1.5, "target": 40.0}, "amidar": {"random": 13.4, "target": 150.0}}
+
+
+def read_curve(train_dir: Path) -> tuple[list[int], list[float]]:
+    steps, scores = [], []
+    with (train_dir / "curve.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            if row["mean_score_last_100"]:
+                steps.append(int(row["steps"]))
+                scores.append(float(row["mean_score_last_100"]))
+    return steps, scores
+
+
+def plot_learning_curves(train_dirs: list[Path], out: Path) -> Path:
+    """One panel per run: mean training score (last 100 games) against agent steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(train_dirs), figsize=(5 * len(train_dirs), 3.4), squeeze=False)
+    for ax, train_dir in zip(axes[0], train_dirs):
+        name = train_dir.name.removesuffix(".safetensors.train")
+        steps, scores = read_curve(train_dir)
+        ax.plot([s / 1e6 for s in steps], scores, color="#1f5fa8", lw=1.6, label="A2C (training games)")
+        game = name.split("-")[0]
+        for label, value, style in (("target", REFERENCE_SCORES.get(game, {}).get("target"), "--"),
+                                    ("uniform random", REFERENCE_SCORES.get(game, {}).get("random"), ":")):
+            if value is not None:
+                ax.axhline(value, color="grey", ls=style, lw=1, label=f"{label} ({value:g})")
+        ax.set_title(name)
+        ax.set_xlabel("agent steps (millions; 4 frames each)")
+        ax.set_ylabel("mean score, last 100 games")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
