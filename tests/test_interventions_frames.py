@@ -9,6 +9,7 @@ written here independently of the interventions, so a wrong coordinate system (t
 from __future__ import annotations
 
 import fnmatch
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -92,6 +93,9 @@ def changed_paths(a: Any, b: Any, prefix: str = "") -> list[str]:
         return [p for k in a for p in changed_paths(a[k], b[k], f"{prefix}{k}.")]
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         return [p for i, (x, y) in enumerate(zip(a, b)) for p in changed_paths(x, y, f"{prefix}{i}.")]
+    if isinstance(a, float) and isinstance(b, float):
+        # Toybox's JSON reader can move a float by one ulp on a write/read round trip.
+        return [] if math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12) else [prefix.rstrip(".")]
     return [] if a == b else [prefix.rstrip(".")]
 
 
@@ -358,7 +362,8 @@ def test_intervention_changes_exactly_its_target_in_state_and_frame_then_game_ru
     stray = [p for p in paths if not any(fnmatch.fnmatchcase(p, pat) for pat in case.paths)]
     assert stray == [], f"unexpected state changes: {stray}"
     assert record.took_effect and intervention.took_effect(before, after)
-    assert canonical(record.after) == canonical(after) and canonical(record.before) == canonical(before)
+    assert changed_paths(canonical(record.after), canonical(after)) == []
+    assert changed_paths(canonical(record.before), canonical(before)) == []
 
     # The frame: pixels change only inside the region Toybox draws the edited objects in.
     diff = np.any(frame_before != frame_after, axis=-1)
