@@ -351,6 +351,8 @@ def union_weights(boxes: Iterable[ObjectBox], screen: int = 84) -> np.ndarray:
     boxes = list(boxes)
     if not boxes:
         return np.zeros((screen, screen), dtype=np.float32)
+    if len(boxes) == 1:
+        return boxes[0].obs_weights(screen)
     size = boxes[0].frame_size
     mask = np.zeros(size, dtype=np.float64)
     for box in boxes:

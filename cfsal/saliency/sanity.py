@@ -80,7 +80,7 @@ def randomisable_layers(agent: Agent) -> list[tuple[str, torch.nn.Module]]:
     return layers[::-1]
 
 
-def _reinitialise(module: torch.nn.Module, seed: int) -> None:
+def reinitialise(module: torch.nn.Module, seed: int) -> None:
     """PyTorch's default initialisation of ``module`` from ``seed`` alone (global RNG restored)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -108,7 +108,7 @@ def cascading_randomization(agent: Agent, frames: np.ndarray | torch.Tensor, met
                             "the randomisation check needs a trained network.")
     actor, critic = [], []
     for step, (_, module) in enumerate(layers):
-        _reinitialise(module, seed * 1000 + step)
+        reinitialise(module, seed * 1000 + step)
         randomised = saliency(copy_, frames, method, states=states, **params)
         actor.append(float(np.nanmean(spearman_per_frame(original.actor, randomised.actor)))
                      if _any_defined(original.actor, randomised.actor) else float("nan"))
