@@ -19,6 +19,7 @@ from cfsal.errors import CfsalError
 #: Modules that add their own subcommands: each has ``register(subparsers)``. Packages own their
 #: CLI surface this way (``cfsal saliency`` lives in cfsal.saliency, …) and cli.py stays small.
 _SUBCOMMAND_MODULES: list[str] = [
+    "cfsal.saliency.cli",
     "cfsal.interventions.cli",
 ]
 
