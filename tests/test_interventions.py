@@ -146,6 +146,7 @@ def test_to_dict_round_trips_through_json_and_yaml():
 def test_composition_applies_in_order_and_flattens(breakout_state):
     combined = breakout.SetScore(value=10) + breakout.AddScore(delta=5) + breakout.MultiplyScore(factor=2)
     assert len(combined.members) == 3
+    assert compose(*combined.members) == combined
     assert combined.apply(breakout_state)["score"] == 30
     assert combined.took_effect(breakout_state, combined.apply(breakout_state))
 
