@@ -18,6 +18,7 @@ from cfsal.stats import (
     tost,
     wilcoxon_test,
 )
+from cfsal.stats.paired import bounded_mean_test
 
 
 def _scipy_sign_flip(d, alternative, rng, n_resamples=9999):
@@ -152,3 +153,32 @@ def test_bootstrap_ci_is_scipy_bca_and_handles_constant_samples():
 def test_unusable_inputs_raise_a_teaching_error(bad):
     with pytest.raises(StatisticsError, match="NaN or infinite|1-D"):
         sign_flip_test(bad, rng=np.random.default_rng(0))
+
+
+def test_bounded_mean_test_cannot_beat_the_exact_worst_case():
+    """30 zeros of a 0/1 measure: a 5% rate gives them with probability 0.95³⁰, so p ≥ 0.215."""
+    p = bounded_mean_test(np.zeros(30), 0.05, (0, 1), alternative="less")
+    assert 0.95**30 <= p < 0.5
+    assert bounded_mean_test(np.zeros(100), 0.05, (0, 1), alternative="less") < 0.05
+    assert bounded_mean_test(np.ones(100), 0.95, (0, 1), alternative="greater") < 0.05  # mirrored
+    assert bounded_mean_test(np.zeros(5), -0.1, (0, 1), alternative="less") == 1.0  # H0 always true
+    assert bounded_mean_test(np.zeros(5), -0.1, (0, 1), alternative="greater") == 0.0  # H0 impossible
+
+
+def test_bounded_mean_test_is_valid_for_rare_events_at_the_null():
+    g = np.random.default_rng(11)
+    for rate, n in ((0.05, 30), (0.05, 200), (0.3, 50)):
+        p = [bounded_mean_test(g.binomial(1, rate, n), rate, (0, 1), alternative="less") for _ in range(1000)]
+        assert np.mean(np.array(p) < 0.05) <= 0.05, (rate, n)
+
+
+def test_bounded_values_outside_the_bounds_raise_a_teaching_error():
+    with pytest.raises(StatisticsError, match="outside the declared bounds"):
+        bounded_mean_test([0.2, 1.5], 0.1, (0, 1), alternative="less")
+
+
+def test_tost_with_bounds_is_at_least_as_strict_as_without():
+    d = np.random.default_rng(12).binomial(1, 0.02, 150).astype(float)
+    plain, bounded = tost(d, 0.05), tost(d, 0.05, bounds=(0, 1))
+    assert bounded.p_value >= plain.p_value
+    assert tost(np.zeros(30), 0.05, bounds=(0, 1)).p_value > 0.2  # vs. 0 without bounds

@@ -16,6 +16,7 @@ Spearman's ρ is Pearson's r of the ranks (average ranks for ties), so both shar
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -132,7 +133,7 @@ def correlation(x: ArrayLike, y: ArrayLike, *, rng: np.random.Generator, method:
     batch = max(1, min(n_resamples, _BATCH_ELEMENTS // a.size))
     result = stats.permutation_test((b,), statistic, permutation_type="pairings", vectorized=True,
                                     n_resamples=n_resamples, batch=batch, alternative=alternative, rng=rng)
-    exact = float(np.prod(np.arange(1, a.size + 1, dtype=float))) <= n_resamples
+    exact = a.size < 21 and math.factorial(a.size) <= n_resamples
     low, high = fisher_interval(r, a.size, method, confidence)
     return CorrelationResult(r, float(result.pvalue), alternative, low, high, confidence, method, int(a.size),
                              int(result.null_distribution.size), exact)

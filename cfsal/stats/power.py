@@ -58,3 +58,23 @@ def samples_for_correlation(r: float, alpha: float, *, sided: int, current: int,
     z = stats.norm.ppf(1 - alpha / sided) + stats.norm.ppf(power)
     factor = 1 + r * r / 2 if spearman else 1.0
     return _ceil((z / math.atanh(abs(r))) ** 2 * factor + 3, current)
+
+
+def samples_for_bounded_equivalence(effect: float, margin: float, bounds: tuple[float, float], alpha: float, *,
+                                    current: int) -> int | None:
+    """Fewest samples at which the betting test of :func:`cfsal.stats.paired.bounded_mean_test` can show
+    ``|mean| < margin`` if every value equalled the observed mean: its wealth grows by at most
+    1 + ¾·(m − ȳ)/(1 − m) per sample on the [0, 1] scale, and must reach 1/α. A lower bound on what
+    real, noisy data need.
+    """
+    low, high = bounds
+    if not math.isfinite(effect) or abs(effect) >= margin:
+        return None
+    worst = 1.0
+    for bound, sign in ((margin, 1.0), (-margin, -1.0)):  # the upper and the lower one-sided test
+        y = sign * (effect - low) / (high - low) if sign > 0 else (high - effect) / (high - low)
+        m = (bound - low) / (high - low) if sign > 0 else (high - bound) / (high - low)
+        if 0 < m < 1:
+            growth = 1 + 0.75 * (m - y) / (1 - m)
+            worst = max(worst, math.log(1 / alpha) / math.log(growth))
+    return _ceil(worst, current)

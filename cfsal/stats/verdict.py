@@ -273,6 +273,10 @@ def _explain(v: Verdict, reason: str, correction: str | None = None, opposite_p:
         if reason == "outside_margin":
             return (f"A real effect beyond the margin: the mean difference {_num(v.effect)} has a {_ci(v)} entirely "
                     f"outside ±{c.margin:g}, so it is significantly larger than the margin ({a}, one-sided).")
+        if -c.margin < v.ci_low and v.ci_high < c.margin:  # only the bounded-mean test held back
+            return (f"Not shown yet: the {_ci(v)} of the mean difference {_num(v.effect)} lies inside ±{c.margin:g}, "
+                    "but the bounded-mean test, valid for any distribution within the measure's bounds, does not "
+                    f"yet exclude a mean at the margin ({_p_text(v, correction)} ≥ {a})" + _more_samples(v, "difference"))
         return (f"Neither shown: the {_ci(v)} of the mean difference {_num(v.effect)} overlaps the margin "
                 f"±{c.margin:g} (TOST {_p_text(v, correction)} ≥ {a})" + _more_samples(v, "difference"))
     moves = {"greater": "raises", "less": "lowers", "two-sided": "changes"}[c.alternative]
@@ -311,10 +315,31 @@ def _check_claim(claim: Any, function: str) -> Claim:
     return claim
 
 
-def _assess_no_effect(claim: Claim, d: np.ndarray) -> Verdict:
+def _check_bounds(bounds: Any) -> tuple[float, float] | None:
+    if bounds is None:
+        return None
+    try:
+        low, high = (float(b) for b in bounds)
+    except (TypeError, ValueError) as error:
+        raise StatisticsError(f"bounds={bounds!r}: give (low, high), the range the measure can take.") from error
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise StatisticsError(
+            f"bounds={bounds!r}: need finite low < high, e.g. (0, 1) for action disagreement or (-1, 1) "
+            "for a difference of two rates; leave bounds=None for an unbounded measure."
+        )
+    return low, high
+
+
+def _equivalence_label(margin: float, bounds: tuple[float, float] | None) -> str:
+    if bounds is None:
+        return f"TOST, paired t (margin ±{margin:g})"
+    return f"TOST, paired t and bounded-mean betting test on [{bounds[0]:g}, {bounds[1]:g}] (margin ±{margin:g})"
+
+
+def _assess_no_effect(claim: Claim, d: np.ndarray, bounds: tuple[float, float] | None) -> Verdict:
     margin, alpha = float(claim.margin), claim.alpha
     effect = float(np.mean(d))
-    equivalence = tost(d, margin)
+    equivalence = tost(d, margin, bounds=bounds, alpha=alpha)
     confidence = 1 - 2 * alpha
     low, high = t_interval(d, confidence)
     if equivalence.p_value < alpha:
@@ -323,18 +348,26 @@ def _assess_no_effect(claim: Claim, d: np.ndarray) -> Verdict:
         outcome, reason = REFUTED, "outside_margin"
     else:
         outcome, reason = INCONCLUSIVE, "neither"
-    needed = (power.samples_for_equivalence(effect, float(np.std(d, ddof=1)), margin, alpha, current=d.size)
-              if outcome == INCONCLUSIVE else None)
+    needed = None
+    if outcome == INCONCLUSIVE:
+        needed = power.samples_for_equivalence(effect, float(np.std(d, ddof=1)), margin, alpha, current=d.size)
+        if needed is not None and bounds is not None:
+            needed = max(needed, power.samples_for_bounded_equivalence(effect, margin, bounds, alpha,
+                                                                       current=d.size) or needed)
     v = Verdict(outcome, claim, effect, low, high, confidence, equivalence.p_value, None, int(d.size),
-                f"TOST, paired t (margin ±{margin:g})", equivalence.p_value, "", needed)
+                _equivalence_label(margin, bounds), equivalence.p_value, "", needed)
     return dataclasses.replace(v, explanation=_explain(v, reason))
 
 
 def assess(claim: Claim, differences: ArrayLike, *, rng: np.random.Generator,
-           n_resamples: int = DEFAULT_RESAMPLES) -> Verdict:
+           n_resamples: int = DEFAULT_RESAMPLES, bounds: tuple[float, float] | None = None) -> Verdict:
     """Verdict on an effect, direction or no-effect claim from paired differences (intervened − factual).
 
     ``rng`` drives the permutation test and the bootstrap, so the same seed gives the same verdict.
+    ``bounds`` is the range the measure can take (e.g. (0, 1) for action disagreement); when given,
+    equivalence (no_effect claims, and refuting others by a margin) must also pass a test that is
+    valid for every distribution on those bounds — declare them for rare-event and 0/1 measures,
+    where the t-based TOST alone is badly over-confident (docs/statistics.md, Calibration).
     Fewer than 2 differences give INCONCLUSIVE; NaN or infinite ones raise :class:`StatisticsError`.
     """
     claim = _check_claim(claim, "assess")
@@ -345,19 +378,20 @@ def assess(claim: Claim, differences: ArrayLike, *, rng: np.random.Generator,
         )
     d = finite_vector(differences, "differences")
     n_resamples = check_resamples(n_resamples)
+    bounds = _check_bounds(bounds)
     if d.size < 2:
         effect = float(d[0]) if d.size else math.nan
         confidence = 1 - 2 * claim.alpha if claim.kind == "no_effect" else 1 - claim.alpha
         return _undecided(claim, int(d.size), effect, "none (too few samples)", "too_few", confidence)
     if claim.kind == "no_effect":
-        return _assess_no_effect(claim, d)
+        return _assess_no_effect(claim, d, bounds)
 
     alpha, effect = claim.alpha, float(np.mean(d))
     test = paired_test(d, rng=rng, alternative=claim.alternative, n_resamples=n_resamples)
     opposite = (paired_test(d, rng=rng, alternative=_OPPOSITE[claim.alternative], n_resamples=n_resamples)
                 if claim.kind == "direction" else None)
     low, high = bootstrap_ci(d, rng, confidence=1 - alpha, n_resamples=n_resamples)
-    equivalence = tost(d, claim.margin) if claim.margin is not None else None
+    equivalence = tost(d, claim.margin, bounds=bounds, alpha=alpha) if claim.margin is not None else None
 
     if test.p_value < alpha:
         outcome, reason = SUPPORTED, "significant"
@@ -373,8 +407,10 @@ def assess(claim: Claim, differences: ArrayLike, *, rng: np.random.Generator,
         if claim.alternative == "two-sided" or pointing > 0:
             needed = power.samples_for_mean(effect, float(np.std(d, ddof=1)), alpha, sided=claim.sided,
                                             current=d.size)
-    v = Verdict(outcome, claim, effect, low, high, 1 - alpha, test.p_value, None, int(d.size),
-                test.describe(),
+    label = test.describe()
+    if claim.margin is not None:
+        label = f"{label}; {_equivalence_label(claim.margin, bounds)}"
+    v = Verdict(outcome, claim, effect, low, high, 1 - alpha, test.p_value, None, int(d.size), label,
                 None if equivalence is None else equivalence.p_value, "", needed)
     return dataclasses.replace(
         v, explanation=_explain(v, reason, opposite_p=None if opposite is None else opposite.p_value))
