@@ -21,6 +21,7 @@ from cfsal.errors import CfsalError
 _SUBCOMMAND_MODULES: list[str] = [
     "cfsal.saliency.cli",
     "cfsal.interventions.cli",
+    "cfsal.agents.distill_cli",
 ]
 
 

@@ -1,0 +1,363 @@
+"""DAgger: distil the scripted Breakout expert into a pixel-only Nature-CNN actor-critic.
+
+The positive control of cfsal must behave like a strong agent *and* see only what an A2C agent
+sees. Its teacher (:mod:`cfsal.agents.expert`) reads the Toybox state; the student is
+:class:`NatureActorCritic` on the 4×84×84 DeepMind observations and never sees the state.
+
+Algorithm (Ross, Gordon & Bagnell 2011, "A Reduction of Imitation Learning and Structured
+Prediction to No-Regret Online Learning", Alg. 3.1), read top to bottom in :func:`distill`:
+
+* iteration 0 rolls out the expert (β₀ = 1);
+* iteration i ≥ 1 rolls out the mixture π_i = β_i·expert + (1 − β_i)·student, chosen per env
+  and step, with β_i = ``beta_decay``^i; the student's actions are *sampled* from its policy,
+  as ``cfsal eval`` plays it;
+* every visited observation is labelled with the expert's action on the Toybox state behind it
+  and added to one aggregated data set;
+* after each collection the student is trained on the whole aggregate: cross-entropy to the
+  expert label, plus ``value_coef`` × squared error of the value head to the Monte-Carlo
+  discounted return (γ = 0.99, rewards clipped to their sign as A2C sees them, whole games
+  without a terminal at a lost life) of the episode the observation came from. The value head
+  thus estimates the return of the rollout (mixture) policy, which makes critic saliency
+  meaningful; returns of episodes cut by the step cap or by the end of a collection are
+  truncated sums, a small downward bias near the cut.
+
+A rollout episode ends at game over, after ``rollout_max_steps`` steps, or when the last brick
+is gone (ctoybox 0.5.0 does not refill the wall, so the score is final and the remaining frames
+teach nothing). Every random choice (environment seeds, the β coin, the student's action draws,
+weight initialisation, minibatch order) derives from one seed through ``numpy.random.SeedSequence``
+keyed by iteration, so a resumed run continues exactly as an uninterrupted one.
+
+Files beside ``out`` in ``<out>.train/``: ``iter_<k>.npz`` (the data of iteration k; large,
+git-ignored), ``curve.csv`` (one row per iteration) and ``run.json`` (settings, progress, wall
+time, machine); ``out`` itself is rewritten after every iteration and is what a killed run
+resumes from.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from cfsal.agents.base import AgentSpec, actions_from_logits
+from cfsal.agents.checkpoint import load_checkpoint, save_checkpoint
+from cfsal.agents.expert import expert_action
+from cfsal.agents.networks import NatureActorCritic
+from cfsal.envs import make
+from cfsal.envs.toybox_env import ToyboxEnv
+from cfsal.errors import TrainingError
+
+RUN_SCHEMA_VERSION = 1
+ALGORITHM = "DAgger from scripted expert"
+
+
+@dataclass(frozen=True)
+class DAggerSettings:
+    """Hyperparameters of one distillation run (all of them; recorded in run.json)."""
+
+    iterations: int = 4
+    expert_steps: int = 20_000
+    student_steps: int = 15_000
+    n_envs: int = 16
+    beta_decay: float = 0.5
+    epochs: int = 2
+    batch_size: int = 128
+    learning_rate: float = 2.5e-4
+    value_coef: float = 0.5
+    gamma: float = 0.99
+    rollout_max_steps: int = 4_000
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value <= 0:
+                raise TrainingError(f"DAgger setting {f.name}={value!r} must be positive; "
+                                    f"the default is {f.default!r}.")
+        if self.beta_decay >= 1 or self.gamma >= 1:
+            raise TrainingError(f"beta_decay ({self.beta_decay}) and gamma ({self.gamma}) must be < 1.")
+
+    def beta(self, iteration: int) -> float:
+        """Probability that the expert acts in iteration ``iteration`` (1 in iteration 0)."""
+        return 1.0 if iteration == 0 else self.beta_decay ** iteration
+
+    def steps(self, iteration: int) -> int:
+        return self.expert_steps if iteration == 0 else self.student_steps
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DAggerSettings:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+@dataclass(frozen=True)
+class Shard:
+    """The data one DAgger iteration adds: observations, expert labels, Monte-Carlo returns.
+
+    ``actions`` are what was executed (expert or student); ``states`` (the Toybox states behind
+    the observations) are kept only when asked for, in memory, to check the labels.
+    """
+
+    observations: np.ndarray
+    labels: np.ndarray
+    returns: np.ndarray
+    actions: np.ndarray
+    episode_scores: tuple[float, ...]
+    states: tuple[dict[str, Any], ...] | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez_compressed(tmp, observations=self.observations, labels=self.labels,
+                            returns=self.returns, actions=self.actions,
+                            episode_scores=np.asarray(self.episode_scores, dtype=np.float64))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> Shard:
+        with np.load(path) as data:
+            return cls(data["observations"], data["labels"], data["returns"], data["actions"],
+                       tuple(data["episode_scores"].tolist()))
+
+
+def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """G_t = r_t + γ·G_{t+1} over one episode (G after the last step is 0)."""
+    returns = np.empty(len(rewards), dtype=np.float32)
+    running = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        running = float(rewards[t]) + gamma * running
+        returns[t] = running
+    return returns
+
+
+def _bricks_left(state: Mapping[str, Any]) -> bool:
+    return any(brick["alive"] for brick in state["bricks"])
+
+
+def collect(student: NatureActorCritic | None, steps: int, beta: float, seed: np.random.SeedSequence,
+            settings: DAggerSettings, *, record_states: bool = False,
+            teacher: Callable[[Mapping[str, Any]], int] = expert_action) -> Shard:
+    """Roll out the β-mixture of teacher and student on ``n_envs`` Breakout games in lockstep.
+
+    Returns ``steps`` observations, each labelled with the teacher's action on its state. The
+    student's forward passes are batched across the environments.
+    """
+    if beta < 1.0 and student is None:
+        raise TrainingError(f"β = {beta} < 1 needs a student to roll out; pass the agent being trained.")
+    env_seeds, coin_seed, action_seed = seed.spawn(3)
+    coin_rng = np.random.default_rng(coin_seed)
+    action_rng = np.random.default_rng(action_seed)
+    seed_rng = np.random.default_rng(env_seeds)
+    n_envs = settings.n_envs
+    envs: list[ToyboxEnv] = [make("breakout", max_episode_steps=settings.rollout_max_steps)
+                             for _ in range(n_envs)]
+    obs = np.stack([env.reset(seed=int(seed_rng.integers(2**31 - 1)))[0] for env in envs])
+    observations = np.empty((steps, *obs.shape[1:]), dtype=np.uint8)
+    labels = np.empty(steps, dtype=np.int64)
+    actions = np.empty(steps, dtype=np.int64)
+    returns = np.zeros(steps, dtype=np.float32)
+    states: list[dict[str, Any]] = []
+    open_rows: list[list[int]] = [[] for _ in range(n_envs)]
+    open_rewards: list[list[float]] = [[] for _ in range(n_envs)]
+    episode_scores: list[float] = []
+
+    def close_episode(i: int) -> None:
+        rows = open_rows[i]
+        if rows:
+            returns[rows] = discounted_returns(np.asarray(open_rewards[i]), settings.gamma)
+        open_rows[i], open_rewards[i] = [], []
+
+    filled = 0
+    while filled < steps:
+        take = min(n_envs, steps - filled)
+        toybox_states = [envs[i].get_toybox_state() for i in range(take)]
+        expert = np.array([teacher(s) for s in toybox_states], dtype=np.int64)
+        coins = coin_rng.random(n_envs)[:take]
+        uniforms = action_rng.random(n_envs)[:take]
+        executed = expert.copy()
+        if beta < 1.0:
+            logits, _ = student.logits_and_value(obs[:take])
+            sampled = actions_from_logits(logits, uniforms=uniforms)
+            executed = np.where(coins < beta, expert, sampled)
+        rows = np.arange(filled, filled + take)
+        observations[rows] = obs[:take]
+        labels[rows] = expert
+        actions[rows] = executed
+        if record_states:
+            states.extend(toybox_states)
+        for i in range(take):
+            obs[i], reward, terminated, truncated, _ = envs[i].step(int(executed[i]))
+            open_rows[i].append(filled + i)
+            open_rewards[i].append(float(np.sign(reward)))
+            if terminated or truncated or not _bricks_left(envs[i].get_toybox_state()):
+                episode_scores.append(float(envs[i].score))
+                close_episode(i)
+                obs[i] = envs[i].reset(seed=int(seed_rng.integers(2**31 - 1)))[0]
+        filled += take
+    for i in range(n_envs):
+        close_episode(i)
+    return Shard(observations, labels, returns, actions, tuple(episode_scores),
+                 tuple(states) if record_states else None)
+
+
+def train_on(agent: NatureActorCritic, shards: Sequence[Shard], settings: DAggerSettings,
+             rng: np.random.Generator) -> dict[str, float]:
+    """``epochs`` passes of Adam over the aggregate: cross-entropy + value_coef × value MSE."""
+    observations = np.concatenate([s.observations for s in shards])
+    labels = torch.as_tensor(np.concatenate([s.labels for s in shards]))
+    returns = torch.as_tensor(np.concatenate([s.returns for s in shards]))
+    optimizer = torch.optim.Adam(agent.parameters(), lr=settings.learning_rate)
+    agent.train()
+    totals = {"policy_loss": 0.0, "value_loss": 0.0, "accuracy": 0.0}
+    seen = 0
+    for _epoch in range(settings.epochs):
+        order = rng.permutation(len(labels))
+        for start in range(0, len(order), settings.batch_size):
+            index = np.sort(order[start:start + settings.batch_size])
+            batch = torch.as_tensor(observations[index]).to(torch.float32)
+            logits, value = agent(batch)
+            policy_loss = torch.nn.functional.cross_entropy(logits, labels[index])
+            value_loss = torch.nn.functional.mse_loss(value, returns[index])
+            loss = policy_loss + settings.value_coef * value_loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            n = len(index)
+            totals["policy_loss"] += float(policy_loss.detach()) * n
+            totals["value_loss"] += float(value_loss.detach()) * n
+            totals["accuracy"] += float((logits.argmax(-1) == labels[index]).float().sum())
+            seen += n
+    agent.eval()
+    return {k: v / max(seen, 1) for k, v in totals.items()}
+
+
+@torch.no_grad()
+def agreement(agent: NatureActorCritic, shard: Shard, batch_size: int = 256) -> float:
+    """Fraction of ``shard``'s observations on which the agent's greedy action is the expert's."""
+    hits = 0
+    for start in range(0, len(shard), batch_size):
+        logits, _ = agent.logits_and_value(shard.observations[start:start + batch_size])
+        hits += int((logits.argmax(-1).numpy() == shard.labels[start:start + batch_size]).sum())
+    return hits / max(len(shard), 1)
+
+
+@dataclass(frozen=True)
+class DistillResult:
+    checkpoint: Path
+    iterations: int
+    dataset_size: int
+    wall_seconds: float
+
+
+def training_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".train")
+
+
+def _iteration_seed(seed: int, iteration: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence([seed, iteration])
+
+
+def _new_student(seed: int, name: str) -> NatureActorCritic:
+    generator_seed = int(np.random.SeedSequence([seed, 2**20]).generate_state(1)[0])
+    with torch.random.fork_rng():
+        torch.manual_seed(generator_seed)
+        return NatureActorCritic(AgentSpec.for_game("breakout"), name=name).eval()
+
+
+def _machine() -> str:
+    return (f"{platform.machine()} {platform.system()}, {os.cpu_count()} cpus, "
+            f"torch {torch.__version__} threads {torch.get_num_threads()}")
+
+
+def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings = DAggerSettings(),
+            command: str = "", progress: bool = True) -> DistillResult:
+    """Run (or resume) DAgger until ``settings.iterations`` iterations are done; write ``out``.
+
+    Resuming needs the same seed and settings: the run's files are checked against them and a
+    mismatch is an error rather than a silently different agent.
+    """
+    out = Path(out)
+    directory = training_dir(out)
+    run_file = directory / "run.json"
+    done, wall_before = 0, 0.0
+    if run_file.exists():
+        run = json.loads(run_file.read_text())
+        if run.get("seed") != seed or DAggerSettings.from_dict(run["settings"]) != settings:
+            raise TrainingError(
+                f"{directory} holds a DAgger run with seed {run.get('seed')} and settings "
+                f"{run['settings']}; resume with the same --seed and settings, or choose another --out."
+            )
+        done, wall_before = int(run["iterations_done"]), float(run["wall_seconds"])
+    if done and out.exists():
+        student = load_checkpoint(out, game="breakout")
+        if not isinstance(student, NatureActorCritic):
+            raise TrainingError(f"{out} is not a Nature-CNN checkpoint; delete it and {directory} to restart.")
+        # The checkpoint is written before run.json: if a kill fell between the two, its
+        # weights are one iteration ahead, and they are the truth.
+        done = int(student.provenance.get("iterations", done))
+    else:
+        student = _new_student(seed, out.name.removesuffix(".safetensors"))
+    directory.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    shards: list[Shard] = [Shard.load(directory / f"iter_{k}.npz") for k in range(done)]
+    for iteration in range(done, settings.iterations):
+        collect_seed, train_seed = _iteration_seed(seed, iteration).spawn(2)
+        beta = settings.beta(iteration)
+        shard_file = directory / f"iter_{iteration}.npz"
+        if shard_file.exists():  # collected before an interruption: the same data again
+            shard = Shard.load(shard_file)
+        else:
+            shard = collect(student if beta < 1 else None, settings.steps(iteration), beta,
+                            collect_seed, settings)
+            shard.save(shard_file)
+        before = agreement(student, shard)
+        shards.append(shard)
+        losses = train_on(student, shards, settings, np.random.default_rng(train_seed))
+        wall = wall_before + time.monotonic() - started
+        dataset_size = sum(len(s) for s in shards)
+        row = {"iteration": iteration, "beta": beta, "dataset_size": dataset_size,
+               "rollout_episodes": len(shard.episode_scores),
+               "rollout_mean_score": round(float(np.mean(shard.episode_scores)), 2) if shard.episode_scores else "",
+               "agreement_before_training": round(before, 4),
+               **{k: round(v, 4) for k, v in losses.items()}, "wall_seconds": round(wall, 1)}
+        _append_curve(directory / "curve.csv", row)
+        provenance = {"algorithm": ALGORITHM, "teacher": "cfsal.agents.expert.expert_action",
+                      "iterations": iteration + 1, "dataset_size": dataset_size,
+                      "epochs_per_iteration": settings.epochs, "wall_seconds": round(wall, 1),
+                      "machine": _machine(), "command": command, "seed": seed,
+                      "settings": settings.to_dict(),
+                      "value_head": "MSE to Monte-Carlo discounted returns (gamma 0.99, sign-clipped rewards) of the rollouts"}
+        save_checkpoint(student, out, provenance)
+        run = {"schema_version": RUN_SCHEMA_VERSION, "algorithm": ALGORITHM, "game": "breakout",
+               "seed": seed, "settings": settings.to_dict(), "iterations_done": iteration + 1,
+               "dataset_size": dataset_size, "wall_seconds": round(wall, 1), "machine": _machine(),
+               "command": command}
+        run_file.write_text(json.dumps(run, indent=2) + "\n")
+        if progress:
+            print(f"DAgger iteration {iteration}: β={beta:.3g}, {dataset_size} labelled frames, "
+                  f"rollout score {row['rollout_mean_score']}, agreement {before:.3f} → train acc "
+                  f"{losses['accuracy']:.3f}, {wall / 60:.1f} min", flush=True)
+    wall = wall_before + time.monotonic() - started
+    if not out.exists():
+        save_checkpoint(student, out, {"algorithm": ALGORITHM, "iterations": 0, "seed": seed})
+    return DistillResult(out, settings.iterations, sum(len(s) for s in shards), wall)
+
+
+def _append_curve(path: Path, row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)

@@ -1,0 +1,113 @@
+"""DAgger distillation: labels are the expert's, a tiny run goes end to end, and resumes exactly."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import cfsal.agents.distill as distill_module
+from cfsal.agents.checkpoint import read_checkpoint_info
+from cfsal.agents.distill import (DAggerSettings, Shard, _new_student, collect, discounted_returns,
+                                  distill, training_dir)
+from cfsal.agents.expert import expert_actions
+from cfsal.cli import build_parser, main
+from cfsal.errors import TrainingError
+
+torch.set_num_threads(1)
+
+TINY = DAggerSettings(iterations=2, expert_steps=96, student_steps=64, n_envs=4, epochs=1,
+                      batch_size=32, rollout_max_steps=40)
+
+
+def test_discounted_returns():
+    np.testing.assert_allclose(discounted_returns(np.array([0.0, 1.0, 0.0, 1.0]), 0.5),
+                               [0.5 + 0.125, 1.0 + 0.25, 0.5, 1.0])
+
+
+def test_labels_are_the_experts_actions_even_where_the_student_acts():
+    student = _new_student(0, "student")
+    shard = collect(student, 80, 0.0, np.random.SeedSequence(1), TINY, record_states=True)
+    assert shard.observations.shape == (80, 4, 84, 84) and shard.observations.dtype == np.uint8
+    np.testing.assert_array_equal(shard.labels, expert_actions(shard.states))
+    assert (shard.actions != shard.labels).any(), "with β = 0 the (untrained) student acts"
+
+
+def test_expert_rollout_executes_the_labels():
+    shard = collect(None, 48, 1.0, np.random.SeedSequence(2), TINY, record_states=True)
+    np.testing.assert_array_equal(shard.actions, shard.labels)
+
+
+def test_collection_is_reproducible_from_its_seed():
+    student = _new_student(0, "student")
+    a = collect(student, 40, 0.5, np.random.SeedSequence(3), TINY)
+    b = collect(student, 40, 0.5, np.random.SeedSequence(3), TINY)
+    np.testing.assert_array_equal(a.observations, b.observations)
+    np.testing.assert_array_equal(a.actions, b.actions)
+
+
+def test_shard_round_trips_through_npz(tmp_path):
+    shard = collect(None, 24, 1.0, np.random.SeedSequence(4), TINY)
+    shard.save(tmp_path / "iter_0.npz")
+    back = Shard.load(tmp_path / "iter_0.npz")
+    np.testing.assert_array_equal(back.observations, shard.observations)
+    np.testing.assert_array_equal(back.returns, shard.returns)
+
+
+def test_tiny_run_end_to_end_and_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    whole = distill(tmp_path / "whole.safetensors", seed=5, settings=TINY, progress=False)
+    assert whole.dataset_size == 96 + 64
+    info = read_checkpoint_info(whole.checkpoint)
+    assert info.provenance["algorithm"] == "DAgger from scripted expert"
+    assert info.provenance["iterations"] == 2 and info.provenance["dataset_size"] == 160
+    directory = training_dir(whole.checkpoint)
+    assert sorted(p.name for p in directory.iterdir()) == ["curve.csv", "iter_0.npz", "iter_1.npz", "run.json"]
+    assert len((directory / "curve.csv").read_text().splitlines()) == 3
+    assert json.loads((directory / "run.json").read_text())["iterations_done"] == 2
+
+    real_train_on = distill_module.train_on
+    calls = []
+
+    def dies_in_second_training(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_train_on(*args, **kwargs)
+
+    monkeypatch.setattr(distill_module, "train_on", dies_in_second_training)
+    out = tmp_path / "killed.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        distill(out, seed=5, settings=TINY, progress=False)
+    assert read_checkpoint_info(out).provenance["iterations"] == 1
+    monkeypatch.setattr(distill_module, "train_on", real_train_on)
+    distill(out, seed=5, settings=TINY, progress=False)
+    resumed, reference = load_file(str(out)), load_file(str(whole.checkpoint))
+    assert resumed.keys() == reference.keys()
+    for key in reference:
+        torch.testing.assert_close(resumed[key], reference[key], rtol=0, atol=0)
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    settings = DAggerSettings(iterations=1, expert_steps=16, n_envs=2, epochs=1, batch_size=16,
+                              rollout_max_steps=20)
+    distill(tmp_path / "a.safetensors", seed=0, settings=settings, progress=False)
+    with pytest.raises(TrainingError, match="same --seed and settings"):
+        distill(tmp_path / "a.safetensors", seed=1, settings=settings, progress=False)
+
+
+def test_bad_settings_teach():
+    with pytest.raises(TrainingError, match="epochs=0"):
+        DAggerSettings(epochs=0)
+
+
+def test_cli_distill_runs_and_refuses_other_games(tmp_path, capsys):
+    args = build_parser().parse_args(["distill", "--out", "x.safetensors"])
+    assert args.iterations == DAggerSettings().iterations
+    assert main(["distill", "--game", "amidar", "--out", str(tmp_path / "a.safetensors")]) == 2
+    assert "breakout only" in capsys.readouterr().err
+    out = tmp_path / "cli.safetensors"
+    assert main(["distill", "--out", str(out), "--iterations", "1", "--expert-steps", "16", "--n-envs", "2",
+                 "--epochs", "1", "--batch-size", "16", "--rollout-max-steps", "20", "--no-progress"]) == 0
+    assert "1 DAgger iterations, 16 labelled frames" in capsys.readouterr().out
+    assert read_checkpoint_info(out).provenance["command"].startswith("cfsal distill")
