@@ -86,7 +86,8 @@ def test_direction_claims_are_calibrated():
 def test_no_effect_claims_are_calibrated_at_the_margin():
     """A true effect exactly at the margin is the hardest null for an equivalence claim."""
     margin = 0.3
-    rate = supported_rate(Claim("no_effect", margin=margin), lambda g, n: g.normal(margin, 1.0, n), datasets=1000)
+    rate = supported_rate(Claim("no_effect", margin=margin), lambda g, n: g.normal(margin, 1.0, n),
+                          datasets=1000)
     assert rate <= bound(1000)
 
 
@@ -99,8 +100,8 @@ def test_no_effect_claims_with_bounds_are_calibrated_for_rare_events(n):
     """
     g = np.random.default_rng(2)
     claim = Claim("no_effect", margin=0.05)
-    hits = sum(assess(claim, g.binomial(1, 0.05, n).astype(float), rng=g, bounds=(0, 1)).outcome == "SUPPORTED"
-               for _ in range(1000))
+    hits = sum(assess(claim, g.binomial(1, 0.05, n).astype(float), rng=g, bounds=(0, 1)).outcome
+               == "SUPPORTED" for _ in range(1000))
     assert hits / 1000 <= bound(1000)
 
 
@@ -116,8 +117,8 @@ def test_a_real_effect_is_found_with_modest_samples():
     """Cohen's d = 0.8 with 30 pairs: the t-test has 99% power; the verdict should be close."""
     rate = supported_rate(Claim("effect"), lambda g, n: g.normal(0.8, 1.0, n), datasets=100)
     assert rate >= 0.9
-    rate = supported_rate(Claim("direction", "greater"), lambda g, n: g.binomial(1, 0.4, n) - g.binomial(1, 0.1, n),
-                          datasets=100)
+    rate = supported_rate(Claim("direction", "greater"),
+                          lambda g, n: g.binomial(1, 0.4, n) - g.binomial(1, 0.1, n), datasets=100)
     assert rate >= 0.7  # action disagreement 40% vs 10%: power of the exact sign test is about 0.8
 
 

@@ -51,8 +51,9 @@ def test_spearman_is_pearson_of_ranks_with_bonett_wright_interval():
 
 def test_spearman_exact_p_matches_scipy_permutation_test():
     x, y = np.array([1.0, 3, 2, 5, 4, 6]), np.array([2.0, 1, 4, 3, 6, 5])
-    ref = stats.permutation_test((y,), lambda yy: stats.spearmanr(x, yy).statistic, permutation_type="pairings",
-                                 alternative="greater", rng=np.random.default_rng(0)).pvalue
+    ref = stats.permutation_test((y,), lambda yy: stats.spearmanr(x, yy).statistic,
+                                 permutation_type="pairings", alternative="greater",
+                                 rng=np.random.default_rng(0)).pvalue
     got = correlation(x, y, rng=np.random.default_rng(0), method="spearman", alternative="greater")
     assert got.p_value == pytest.approx(ref)
 

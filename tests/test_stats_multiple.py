@@ -11,7 +11,8 @@ from cfsal.errors import StatisticsError
 from cfsal.stats import Claim, Verdict, adjust, adjust_p_values, benjamini_hochberg, holm
 
 P = [0.01, 0.04, 0.03, 0.005]
-# Holm, sorted 0.005, 0.01, 0.03, 0.04 × 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 → running max 0.02, 0.03, 0.06, 0.06
+# Holm, sorted 0.005, 0.01, 0.03, 0.04 × 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04
+#       → running max 0.02, 0.03, 0.06, 0.06
 HOLM = [0.03, 0.06, 0.06, 0.02]
 # BH, sorted × 4/rank = 0.02, 0.02, 0.04, 0.04 → running min from the top: 0.02, 0.02, 0.04, 0.04
 BH = [0.02, 0.04, 0.04, 0.02]

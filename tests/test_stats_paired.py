@@ -23,7 +23,8 @@ from cfsal.stats.paired import bounded_mean_test
 
 def _scipy_sign_flip(d, alternative, rng, n_resamples=9999):
     return stats.permutation_test((d,), lambda x, axis: np.mean(x, axis=axis), permutation_type="samples",
-                                  vectorized=True, alternative=alternative, n_resamples=n_resamples, rng=rng).pvalue
+                                  vectorized=True, alternative=alternative, n_resamples=n_resamples,
+                                  rng=rng).pvalue
 
 
 @pytest.mark.parametrize("n", [2, 3, 8, 13])

@@ -37,7 +37,8 @@ from cfsal.stats.verdict import SCHEMA_VERSION, Claim, Verdict, adjust, assess, 
 
 __all__ = [
     "Claim", "Verdict", "assess", "assess_correlation", "adjust", "SCHEMA_VERSION", "DEFAULT_RESAMPLES",
-    "paired_test", "sign_flip_test", "bootstrap_t_test", "wilcoxon_test", "tost", "t_interval", "bootstrap_ci",
+    "paired_test", "sign_flip_test", "bootstrap_t_test", "wilcoxon_test", "tost", "t_interval",
+    "bootstrap_ci",
     "correlation", "correlation_equivalence", "fisher_interval",
     "holm", "benjamini_hochberg", "adjust_p_values",
     "samples_for_mean", "samples_for_equivalence", "samples_for_correlation",

@@ -38,7 +38,8 @@ def finite_vector(values: ArrayLike, name: str) -> np.ndarray:
     return array
 
 
-def paired_vectors(x: ArrayLike, y: ArrayLike, names: tuple[str, str] = ("x", "y")) -> tuple[np.ndarray, np.ndarray]:
+def paired_vectors(x: ArrayLike, y: ArrayLike,
+                   names: tuple[str, str] = ("x", "y")) -> tuple[np.ndarray, np.ndarray]:
     """Two finite 1-D arrays of the same length (one value per sample in each)."""
     a, b = finite_vector(x, names[0]), finite_vector(y, names[1])
     if a.size != b.size:

@@ -79,7 +79,8 @@ def fisher_se(r: float, n: int, method: CorrelationMethod) -> float:
     return float(1.0 / np.sqrt(n - 3))
 
 
-def fisher_interval(r: float, n: int, method: CorrelationMethod, confidence: float = 0.95) -> tuple[float, float]:
+def fisher_interval(r: float, n: int, method: CorrelationMethod,
+                    confidence: float = 0.95) -> tuple[float, float]:
     """Two-sided Fisher-z interval for the correlation; |r| = 1 gives the point itself."""
     check_confidence(confidence)
     if abs(r) >= 1.0:
@@ -102,9 +103,9 @@ def correlation_equivalence(r: float, n: int, margin: float, method: Correlation
     return float(max(p_lower, p_upper))
 
 
-def correlation(x: ArrayLike, y: ArrayLike, *, rng: np.random.Generator, method: CorrelationMethod = "pearson",
-                alternative: Alternative = "two-sided", confidence: float = 0.95,
-                n_resamples: int = DEFAULT_RESAMPLES) -> CorrelationResult:
+def correlation(x: ArrayLike, y: ArrayLike, *, rng: np.random.Generator,
+                method: CorrelationMethod = "pearson", alternative: Alternative = "two-sided",
+                confidence: float = 0.95, n_resamples: int = DEFAULT_RESAMPLES) -> CorrelationResult:
     """Pearson or Spearman correlation with a permutation p-value and a Fisher-z CI.
 
     The permutation test is exact when n! ≤ ``n_resamples`` (n ≤ 7 with the default), else Monte

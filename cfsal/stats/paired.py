@@ -121,7 +121,8 @@ def _tail_p(null: np.ndarray, observed: float, alternative: str, adjustment: int
     return float(min(1.0, p))
 
 
-def sign_flip_test(differences: ArrayLike, *, rng: np.random.Generator, alternative: Alternative = "two-sided",
+def sign_flip_test(differences: ArrayLike, *, rng: np.random.Generator,
+                   alternative: Alternative = "two-sided",
                    n_resamples: int = DEFAULT_RESAMPLES) -> PermutationResult:
     """Sign-flip permutation test of the mean paired difference.
 
@@ -166,7 +167,8 @@ def _t_statistics(samples: np.ndarray) -> np.ndarray:
     return np.where(spread, t, np.sign(mean) * np.where(mean == 0, 0.0, np.inf))
 
 
-def bootstrap_t_test(differences: ArrayLike, *, rng: np.random.Generator, alternative: Alternative = "two-sided",
+def bootstrap_t_test(differences: ArrayLike, *, rng: np.random.Generator,
+                     alternative: Alternative = "two-sided",
                      n_resamples: int = DEFAULT_RESAMPLES) -> BootstrapTResult:
     """Bootstrap-t test of "mean difference = 0" (Hall 1992, §3.12; Efron & Tibshirani 1993, §16.4).
 

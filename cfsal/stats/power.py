@@ -60,8 +60,8 @@ def samples_for_correlation(r: float, alpha: float, *, sided: int, current: int,
     return _ceil((z / math.atanh(abs(r))) ** 2 * factor + 3, current)
 
 
-def samples_for_bounded_equivalence(effect: float, margin: float, bounds: tuple[float, float], alpha: float, *,
-                                    current: int) -> int | None:
+def samples_for_bounded_equivalence(effect: float, margin: float, bounds: tuple[float, float],
+                                    alpha: float, *, current: int) -> int | None:
     """Fewest samples at which the betting test of :func:`cfsal.stats.paired.bounded_mean_test` can show
     ``|mean| < margin`` if every value equalled the observed mean: its wealth grows by at most
     1 + ¾·(m − ȳ)/(1 − m) per sample on the [0, 1] scale, and must reach 1/α. A lower bound on what

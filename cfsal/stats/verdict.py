@@ -4,8 +4,9 @@ The rules are stated for users in ``docs/statistics.md``; this module implements
 In short, for a claim at level α:
 
 * **effect** (the intervention changes the measure): SUPPORTED if the two-sided paired test
-  (sign-flip permutation and bootstrap-t, larger p) gives p < α; REFUTED if a margin is declared and TOST shows the mean inside ±margin; else
-  INCONCLUSIVE. Without a margin an effect claim cannot be REFUTED.
+  (sign-flip permutation and bootstrap-t, larger p) gives p < α; REFUTED if a margin is declared
+  and TOST shows the mean inside ±margin; else INCONCLUSIVE. Without a margin an effect claim
+  cannot be REFUTED.
 * **direction** (it moves the measure up / down): SUPPORTED if the one-sided test in the claimed
   direction gives p < α; REFUTED if the one-sided test in the opposite direction does, or if
   equivalence within the margin holds; else INCONCLUSIVE.
@@ -77,7 +78,8 @@ class Claim:
             raise _declaration(f"kind={self.kind!r} is not one of {KINDS}.")
         if self.alternative not in ALTERNATIVES:
             raise _declaration(f"alternative={self.alternative!r} is not one of {ALTERNATIVES}.")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 0.5:
+        alpha = self.alpha
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 0.5:
             raise _declaration(
                 f"alpha={self.alpha!r} must be a number in (0, 0.5): it is the chance of a false SUPPORTED "
                 "you accept (0.05 is usual), and equivalence tests use a 1 − 2α interval."
@@ -102,7 +104,8 @@ class Claim:
                 )
             if self.alternative != "two-sided":
                 raise _declaration(
-                    f"a 'no_effect' claim is two-sided (within ±margin), got alternative={self.alternative!r}; "
+                    "a 'no_effect' claim is two-sided (within ±margin), got "
+                    f"alternative={self.alternative!r}; "
                     "drop alternative. (A one-sided 'it does not go up by more than the margin' is a "
                     "non-inferiority claim, which cfsal does not offer.)"
                 )
@@ -122,7 +125,8 @@ class Claim:
         return 2 if self.alternative == "two-sided" else 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "alternative": self.alternative, "margin": self.margin, "alpha": self.alpha}
+        return {"kind": self.kind, "alternative": self.alternative, "margin": self.margin,
+                "alpha": self.alpha}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Claim:
@@ -192,9 +196,11 @@ class Verdict:
             )
         return cls(
             outcome=data["outcome"], claim=Claim.from_dict(data["claim"]), effect=_decode(data["effect"]),
-            ci_low=_decode(data["ci_low"]), ci_high=_decode(data["ci_high"]), confidence=float(data["confidence"]),
+            ci_low=_decode(data["ci_low"]), ci_high=_decode(data["ci_high"]),
+            confidence=float(data["confidence"]),
             p_value=_decode(data["p_value"]), p_adjusted=_decode(data.get("p_adjusted")), n=int(data["n"]),
-            test=data["test"], equivalence_p=_decode(data.get("equivalence_p")), explanation=data["explanation"],
+            test=data["test"], equivalence_p=_decode(data.get("equivalence_p")),
+            explanation=data["explanation"],
             samples_needed=data.get("samples_needed"),
         )
 
@@ -225,15 +231,17 @@ def _ci(v: Verdict) -> str:
 
 def _more_samples(v: Verdict, what: str) -> str:
     if v.samples_needed is not None:
-        return f"; about {v.samples_needed} samples would give 80% power if the observed {what} were the true one."
+        return (f"; about {v.samples_needed} samples would give 80% power if the observed {what} "
+                "were the true one.")
     c = v.claim
     if c.kind == "no_effect":
-        return (f"; the observed {what} already lies outside ±{c.margin:g}, so more samples would more likely "
-                "refute the claim than support it.")
+        return (f"; the observed {what} already lies outside ±{c.margin:g}, so more samples would "
+                "more likely refute the claim than support it.")
     if v.effect == 0:
         return f"; the observed {what} is exactly zero, so no number of samples would show it."
     if (c.alternative == "greater" and v.effect < 0) or (c.alternative == "less" and v.effect > 0):
-        return f"; the observed {what} points the other way, so more samples are unlikely to support the claim."
+        return (f"; the observed {what} points the other way, so more samples are unlikely to "
+                "support the claim.")
     return "."
 
 
@@ -244,11 +252,11 @@ def _explain(v: Verdict, reason: str, correction: str | None = None, opposite_p:
     one = c.alternative != "two-sided"
     if reason == "too_few":
         need = MIN_PAIRS if c.kind == "correlation" else 2
-        return (f"Only {v.n} sample{'s' if v.n != 1 else ''}: a test needs at least {need}, so nothing can be "
-                "concluded yet; collect more samples.")
+        return (f"Only {v.n} sample{'s' if v.n != 1 else ''}: a test needs at least {need}, so nothing "
+                "can be concluded yet; collect more samples.")
     if reason == "constant":
-        return (f"One of the two measures is constant over all {v.n} samples, so their correlation is undefined: "
-                "a measure that never varies cannot track the other one.")
+        return (f"One of the two measures is constant over all {v.n} samples, so their correlation is "
+                "undefined: a measure that never varies cannot track the other one.")
     if c.kind == "correlation":
         sign = {"greater": "positive", "less": "negative", "two-sided": "non-zero"}[c.alternative]
         r = f"{method} r = {_num(v.effect)} ({_ci(v)})"
@@ -262,21 +270,24 @@ def _explain(v: Verdict, reason: str, correction: str | None = None, opposite_p:
                     f"(p = {_p(v.equivalence_p)} < {a}), while the test of the claim gave "
                     f"{_p_text(v, correction, one)} ≥ {a}.")
         refute = (f" and |ρ| < {c.margin:g} is not shown (equivalence p = {_p(v.equivalence_p)})" if c.margin
-                  else ", and with no margin declared only an opposite-sign correlation could refute the claim"
+                  else ", and with no margin declared only an opposite-sign correlation could refute it"
                   if one else ", and with no margin declared this claim cannot be refuted")
         return f"Not enough evidence either way: {r}, {_p_text(v, correction, one)} ≥ {a}{refute}" + \
             _more_samples(v, "correlation")
     if c.kind == "no_effect":
         if reason == "significant":
-            return (f"No effect beyond ±{c.margin:g}: the mean difference {_num(v.effect)} has a {_ci(v)} inside "
-                    f"the margin (TOST {_p_text(v, correction)} < {a}).")
+            return (f"No effect beyond ±{c.margin:g}: the mean difference {_num(v.effect)} has a {_ci(v)} "
+                    f"inside the margin (TOST {_p_text(v, correction)} < {a}).")
         if reason == "outside_margin":
-            return (f"A real effect beyond the margin: the mean difference {_num(v.effect)} has a {_ci(v)} entirely "
-                    f"outside ±{c.margin:g}, so it is significantly larger than the margin ({a}, one-sided).")
+            return (f"A real effect beyond the margin: the mean difference {_num(v.effect)} has a {_ci(v)} "
+                    f"entirely outside ±{c.margin:g}, so it is significantly larger than the margin "
+                    f"({a}, one-sided).")
         if -c.margin < v.ci_low and v.ci_high < c.margin:  # only the bounded-mean test held back
-            return (f"Not shown yet: the {_ci(v)} of the mean difference {_num(v.effect)} lies inside ±{c.margin:g}, "
-                    "but the bounded-mean test, valid for any distribution within the measure's bounds, does not "
-                    f"yet exclude a mean at the margin ({_p_text(v, correction)} ≥ {a})" + _more_samples(v, "difference"))
+            return (f"Not shown yet: the {_ci(v)} of the mean difference {_num(v.effect)} lies inside "
+                    f"±{c.margin:g}, but the bounded-mean test, valid for any distribution within the "
+                    "measure's bounds, does not yet exclude a mean at the margin "
+                    f"({_p_text(v, correction)} ≥ {a})"
+                    + _more_samples(v, "difference"))
         return (f"Neither shown: the {_ci(v)} of the mean difference {_num(v.effect)} overlaps the margin "
                 f"±{c.margin:g} (TOST {_p_text(v, correction)} ≥ {a})" + _more_samples(v, "difference"))
     moves = {"greater": "raises", "less": "lowers", "two-sided": "changes"}[c.alternative]
@@ -287,8 +298,9 @@ def _explain(v: Verdict, reason: str, correction: str | None = None, opposite_p:
         return (f"The measure moves the other way: {diff}; one-sided p = {_p(opposite_p)} < {a} for "
                 f"{'a decrease' if c.alternative == 'greater' else 'an increase'}.")
     if reason == "equivalent":
-        return (f"No effect worth the name: the {diff} is within ±{c.margin:g} by TOST (p = {_p(v.equivalence_p)}"
-                f" < {a}), while the test for an effect gave {_p_text(v, correction, one)} ≥ {a}.")
+        return (f"No effect worth the name: the {diff} is within ±{c.margin:g} by TOST "
+                f"(p = {_p(v.equivalence_p)} < {a}), while the test for an effect gave "
+                f"{_p_text(v, correction, one)} ≥ {a}.")
     if c.margin is not None:
         refute = f", and equivalence within ±{c.margin:g} is not shown (TOST p = {_p(v.equivalence_p)})"
     elif c.kind == "direction":
@@ -302,7 +314,8 @@ def _explain(v: Verdict, reason: str, correction: str | None = None, opposite_p:
 # ----------------------------------------------------------------------------------------------- assess
 
 def _undecided(claim: Claim, n: int, effect: float, test: str, reason: str, confidence: float) -> Verdict:
-    v = Verdict(INCONCLUSIVE, claim, effect, -math.inf, math.inf, confidence, 1.0, None, n, test, None, "", None)
+    v = Verdict(INCONCLUSIVE, claim, effect, -math.inf, math.inf, confidence, 1.0, None, n, test, None, "",
+                None)
     return dataclasses.replace(v, explanation=_explain(v, reason))
 
 
@@ -321,7 +334,8 @@ def _check_bounds(bounds: Any) -> tuple[float, float] | None:
     try:
         low, high = (float(b) for b in bounds)
     except (TypeError, ValueError) as error:
-        raise StatisticsError(f"bounds={bounds!r}: give (low, high), the range the measure can take.") from error
+        raise StatisticsError(
+            f"bounds={bounds!r}: give (low, high), the range the measure can take.") from error
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise StatisticsError(
             f"bounds={bounds!r}: need finite low < high, e.g. (0, 1) for action disagreement or (-1, 1) "
@@ -333,7 +347,8 @@ def _check_bounds(bounds: Any) -> tuple[float, float] | None:
 def _equivalence_label(margin: float, bounds: tuple[float, float] | None) -> str:
     if bounds is None:
         return f"TOST, paired t (margin ±{margin:g})"
-    return f"TOST, paired t and bounded-mean betting test on [{bounds[0]:g}, {bounds[1]:g}] (margin ±{margin:g})"
+    low, high = bounds
+    return f"TOST, paired t and bounded-mean betting test on [{low:g}, {high:g}] (margin ±{margin:g})"
 
 
 def _assess_no_effect(claim: Claim, d: np.ndarray, bounds: tuple[float, float] | None) -> Verdict:
@@ -350,7 +365,8 @@ def _assess_no_effect(claim: Claim, d: np.ndarray, bounds: tuple[float, float] |
         outcome, reason = INCONCLUSIVE, "neither"
     needed = None
     if outcome == INCONCLUSIVE:
-        needed = power.samples_for_equivalence(effect, float(np.std(d, ddof=1)), margin, alpha, current=d.size)
+        sd = float(np.std(d, ddof=1))
+        needed = power.samples_for_equivalence(effect, sd, margin, alpha, current=d.size)
         if needed is not None and bounds is not None:
             needed = max(needed, power.samples_for_bounded_equivalence(effect, margin, bounds, alpha,
                                                                        current=d.size) or needed)
@@ -417,7 +433,8 @@ def assess(claim: Claim, differences: ArrayLike, *, rng: np.random.Generator,
 
 
 def assess_correlation(claim: Claim, x: ArrayLike, y: ArrayLike, *, rng: np.random.Generator,
-                       method: CorrelationMethod = "pearson", n_resamples: int = DEFAULT_RESAMPLES) -> Verdict:
+                       method: CorrelationMethod = "pearson",
+                       n_resamples: int = DEFAULT_RESAMPLES) -> Verdict:
     """Verdict on a correlation claim between two measures over the same samples (e.g. saliency vs. reliance).
 
     ``effect`` is r (Pearson) or ρ (Spearman), with a Fisher-z CI at 1 − α and a permutation p-value.
@@ -426,8 +443,8 @@ def assess_correlation(claim: Claim, x: ArrayLike, y: ArrayLike, *, rng: np.rand
     claim = _check_claim(claim, "assess_correlation")
     if claim.kind != "correlation":
         raise HypothesisDeclarationError(
-            f"assess_correlation: got a {claim.kind!r} claim; use Claim(kind='correlation', alternative=…) here, "
-            "or assess(claim, differences, rng=…) for paired differences."
+            f"assess_correlation: got a {claim.kind!r} claim; use Claim(kind='correlation', alternative=…) "
+            "here, or assess(claim, differences, rng=…) for paired differences."
         )
     a, b = paired_vectors(x, y)
     n_resamples = check_resamples(n_resamples)
@@ -487,7 +504,8 @@ def _unsupported(v: Verdict, correction: str) -> Verdict:
     c = v.claim
     if c.kind != "no_effect" and v.equivalence_p is not None and v.equivalence_p < c.alpha:
         out = dataclasses.replace(v, outcome=REFUTED, samples_needed=None)
-        return dataclasses.replace(out, explanation=_explain(out, "equivalent", correction, method=_method(v)))
+        explanation = _explain(out, "equivalent", correction, method=_method(v))
+        return dataclasses.replace(out, explanation=explanation)
     level = c.alpha * v.p_value / v.p_adjusted if v.p_adjusted else c.alpha  # the per-test level applied
     level = min(max(level, 1e-12), 0.499)
     if c.kind == "correlation":
