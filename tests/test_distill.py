@@ -1,6 +1,7 @@
 """DAgger distillation: labels are the expert's, a tiny run goes end to end, and resumes exactly."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -88,12 +89,17 @@ def test_tiny_run_end_to_end_and_a_killed_run_resumes_to_the_same_weights(tmp_pa
         torch.testing.assert_close(resumed[key], reference[key], rtol=0, atol=0)
 
 
-def test_resuming_with_other_settings_is_refused(tmp_path):
-    settings = DAggerSettings(iterations=1, expert_steps=16, n_envs=2, epochs=1, batch_size=16,
-                              rollout_max_steps=20)
+def test_resuming_with_other_settings_is_refused_but_more_iterations_continue(tmp_path):
+    settings = DAggerSettings(iterations=1, expert_steps=16, student_steps=8, n_envs=2, epochs=1,
+                              batch_size=16, rollout_max_steps=20)
     distill(tmp_path / "a.safetensors", seed=0, settings=settings, progress=False)
     with pytest.raises(TrainingError, match="same --seed and settings"):
         distill(tmp_path / "a.safetensors", seed=1, settings=settings, progress=False)
+    with pytest.raises(TrainingError, match="same --seed and settings"):
+        distill(tmp_path / "a.safetensors", seed=0, settings=replace(settings, epochs=2), progress=False)
+    more = distill(tmp_path / "a.safetensors", seed=0, settings=replace(settings, iterations=2),
+                   progress=False)
+    assert more.iterations == 2 and more.dataset_size == 24
 
 
 def test_bad_settings_teach():

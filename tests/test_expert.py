@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from cfsal.agents.expert import (FIRE, LEFT, NOOP, RIGHT, bounce_velocity, check_breakout_actions,
-                                 expert_action, expert_actions, paddle_segment, simulate_ball)
+                                 expert_action, expert_actions, paddle_segment,
+                                 play_expert_episode, simulate_ball)
 from cfsal.envs import make
 
 torch.set_num_threads(1)
@@ -69,14 +70,16 @@ def test_expert_moves_towards_a_distant_ball():
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_expert_scores_fast_without_losing_a_life(seed):
-    env = make("breakout", seed=seed)
-    score = 0.0
-    for _ in range(800):
-        _, reward, terminated, truncated, info = env.step(expert_action(env.get_toybox_state()))
-        score += reward
-        assert not (terminated or truncated)
-    assert score >= 200  # of 432; measured 253 and 292 for these seeds
-    assert info["lives"] == 5
+    episode = play_expert_episode(seed, max_steps=800)
+    assert episode.steps == 800 and not episode.cleared
+    assert episode.score >= 200  # of 432; measured 253 and 292 for these seeds
+    assert episode.lives == 5
+
+
+def test_expert_clears_the_level():
+    episode = play_expert_episode(0)
+    assert episode.cleared and episode.score == 432 and episode.lives == 5
+    assert episode.steps < 2_000
 
 
 def test_expert_actions_is_the_batched_expert_action():

@@ -40,7 +40,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -285,7 +285,9 @@ def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings =
     """Run (or resume) DAgger until ``settings.iterations`` iterations are done; write ``out``.
 
     Resuming needs the same seed and settings: the run's files are checked against them and a
-    mismatch is an error rather than a silently different agent.
+    mismatch is an error rather than a silently different agent. Only ``iterations`` may grow:
+    more DAgger iterations continue the same run (each iteration's randomness depends only on
+    the seed and its index).
     """
     out = Path(out)
     directory = training_dir(out)
@@ -293,10 +295,12 @@ def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings =
     done, wall_before = 0, 0.0
     if run_file.exists():
         run = json.loads(run_file.read_text())
-        if run.get("seed") != seed or DAggerSettings.from_dict(run["settings"]) != settings:
+        previous = DAggerSettings.from_dict(run["settings"])
+        if run.get("seed") != seed or replace(previous, iterations=settings.iterations) != settings:
             raise TrainingError(
                 f"{directory} holds a DAgger run with seed {run.get('seed')} and settings "
-                f"{run['settings']}; resume with the same --seed and settings, or choose another --out."
+                f"{run['settings']}; resume with the same --seed and settings (only --iterations "
+                f"may grow), or choose another --out."
             )
         done, wall_before = int(run["iterations_done"]), float(run["wall_seconds"])
     if done and out.exists():

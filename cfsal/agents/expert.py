@@ -301,3 +301,35 @@ def check_breakout_actions() -> None:
     meanings = get_game("breakout").action_meanings
     if (meanings[NOOP], meanings[FIRE], meanings[RIGHT], meanings[LEFT]) != ("NOOP", "FIRE", "RIGHT", "LEFT"):
         raise AssertionError(f"breakout's action set is now {meanings}; update cfsal.agents.expert")
+
+
+@dataclass(frozen=True)
+class ExpertEpisode:
+    """One game played by the expert: final score, agent steps, lives left, whether it cleared."""
+
+    seed: int
+    score: float
+    steps: int
+    lives: int
+    cleared: bool
+
+
+def play_expert_episode(seed: int, *, max_steps: int = 27_000) -> ExpertEpisode:
+    """Play one full Breakout game with the expert on ``cfsal.envs.make("breakout")``.
+
+    The game is stopped early once the last brick is gone: ctoybox 0.5.0 does not refill the
+    wall, so the score is final and only the step-limit truncation would follow.
+    """
+    from cfsal.envs import make
+
+    env = make("breakout", seed=seed, max_episode_steps=max_steps)
+    score, steps = 0.0, 0
+    while True:
+        state = env.get_toybox_state()
+        if not any(brick["alive"] for brick in state["bricks"]):
+            return ExpertEpisode(seed, score, steps, env.lives, True)
+        _, reward, terminated, truncated, _ = env.step(expert_action(state))
+        score += reward
+        steps += 1
+        if terminated or truncated:
+            return ExpertEpisode(seed, score, steps, env.lives, False)
