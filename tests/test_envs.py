@@ -140,3 +140,42 @@ def test_rgb_frame_and_raw_state_are_available():
 def test_bad_action_is_rejected_with_the_valid_range():
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
         make("breakout", seed=0).step(7)
+
+
+def _long_play(env, steps=300):
+    rng = np.random.default_rng(0)
+    return play(env, rng.integers(0, env.action_space.n, steps))
+
+
+@pytest.mark.parametrize("how", ["native", "recipe"])
+def test_restore_is_exact_even_where_toybox_json_is_not(how):
+    """Toybox's JSON reader moves floats by an ulp; the native clone and the recipe do not."""
+    env = make("breakout", seed=21)
+    _long_play(env, 200)
+    snapshot = env.snapshot()
+    if how == "recipe":
+        snapshot = EnvSnapshot.from_dict(json.loads(json.dumps(snapshot.to_dict())))
+        assert snapshot.native is None and snapshot.has_recipe
+    original_state = env.get_toybox_state()
+    expected = _long_play(env)
+    fresh = make("breakout")
+    fresh.restore(snapshot)
+    assert fresh.get_toybox_state() == original_state
+    replayed = _long_play(fresh)
+    assert all(np.array_equal(a, b) for a, b in zip(expected[0], replayed[0])) and expected[1] == replayed[1]
+
+
+def test_snapshots_pickle_without_the_native_handle():
+    import pickle
+
+    snapshot = make("amidar", seed=2).snapshot()
+    copy = pickle.loads(pickle.dumps(snapshot))
+    assert copy.native is None and copy.has_recipe and snapshot.native is not None
+
+
+def test_a_recipe_from_other_settings_is_refused():
+    env = make("breakout", seed=5, frame_skip=3)
+    _long_play(env, 20)
+    snapshot = EnvSnapshot.from_dict(env.snapshot().to_dict())
+    with pytest.raises(SnapshotError, match="other settings"):
+        make("breakout", frame_skip=4).restore(snapshot)

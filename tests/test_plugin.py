@@ -17,7 +17,7 @@ HYPOTHESES = '''
 import cfsal
 from cfsal import measures
 from cfsal.testing import StateEdit
-from cfsal.testing.fakes import shift_ball
+from cfsal.testing.fakes import shift_ball, unchanged
 
 @cfsal.hypothesis(kind="effect")
 def test_moving_the_ball_changes_the_policy(counterfactual):
@@ -28,7 +28,7 @@ def test_moving_the_ball_changes_the_policy(counterfactual):
 @cfsal.hypothesis(kind="no_effect", margin=0.05)
 def test_an_edit_that_changes_nothing_has_no_effect(counterfactual):
     """Rewriting the state unchanged does not change what the agent does."""
-    return counterfactual(StateEdit("breakout", lambda s, rng: s), branch_every=15, horizon=5,
+    return counterfactual(StateEdit("breakout", unchanged), branch_every=15, horizon=5,
                           measure=measures.action_disagreement)
 '''
 
@@ -67,6 +67,16 @@ def test_same_seed_gives_identical_verdicts_and_another_seed_differs(project):
 
     assert verdicts(3) == verdicts(3)
     assert verdicts(3) != verdicts(4)
+
+
+@pytest.mark.slow
+def test_verdicts_are_identical_across_executors(project):
+    def verdicts(*args):
+        run(project, *args)
+        data = json.loads((project.path / "out.json").read_text())
+        return [(r["nodeid"], r["result"]["values"], r["adjusted_verdict"]) for r in data["hypotheses"]]
+
+    assert verdicts() == verdicts("--cfsal-executor", "process") == verdicts("-n", "2")
 
 
 def test_results_reach_the_controller_under_xdist(project):

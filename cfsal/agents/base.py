@@ -7,8 +7,9 @@ that a new kind of agent needs to implement only :meth:`Agent.logits_and_value`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -59,6 +60,48 @@ class AgentSpec:
     def from_dict(cls, data: dict[str, Any]) -> AgentSpec:
         return cls(game=data["game"], action_set=tuple(int(a) for a in data["action_set"]),
                    observation=ObservationSpec.from_dict(data["observation"]))
+
+
+@contextmanager
+def deterministic_forwards() -> Iterator[None]:
+    """Run agent forwards on one torch thread inside this block.
+
+    A convolution's float result depends on how many threads split its reductions, so two runs
+    with different thread counts (a 2-thread main process vs. 1-thread workers) can pick
+    different sampled actions. Rollouts therefore run their forwards on one thread, which makes
+    every executor and every batch composition give byte-identical results; parallelism comes
+    from the executors instead.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+#: Rows per forward in rollouts. A GEMM's float result for one row depends on how many rows
+#: share the call, so rollouts always forward in blocks of exactly this many (zero-padded):
+#: then a branch's numbers do not depend on which other branches ran beside it.
+FORWARD_BLOCK = 16
+
+
+@torch.no_grad()
+def blocked_logits_and_value(agent: "Agent", obs: np.ndarray | torch.Tensor,
+                             block: int = FORWARD_BLOCK) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and values computed in zero-padded blocks of ``block`` rows (see FORWARD_BLOCK)."""
+    batch = as_float_batch(obs)
+    agent.check_observation(batch)
+    logits, values = [], []
+    for start in range(0, len(batch), block):
+        rows = batch[start:start + block]
+        pad = block - len(rows)
+        if pad:
+            rows = torch.cat([rows, rows.new_zeros(pad, *rows.shape[1:])])
+        block_logits, block_values = agent(rows)
+        logits.append(block_logits[: block - pad])
+        values.append(block_values[: block - pad])
+    return torch.cat(logits), torch.cat(values)
 
 
 def as_float_batch(obs: np.ndarray | torch.Tensor) -> torch.Tensor:

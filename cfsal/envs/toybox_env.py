@@ -47,9 +47,17 @@ def preprocess_frame(gray: np.ndarray, screen_size: int = 84) -> np.ndarray:
 class EnvSnapshot:
     """Everything needed to put a :class:`ToyboxEnv` back exactly where it was.
 
-    The Toybox part is the game's own JSON state (which includes its RNG); the rest is the
-    preprocessing state that lives outside Toybox. JSON-serialisable through :meth:`to_dict`,
-    so snapshots cross process boundaries without pickling.
+    The game state is held three ways, used in this order by :meth:`ToyboxEnv.restore`:
+
+    1. ``native``: a clone of Toybox's own state object — exact, but only in this process
+       (dropped when pickled or serialised);
+    2. a *recipe*: the reset seed and the actions since reset, replayed from scratch — exact
+       anywhere, costs one re-run of the episode prefix (the paper's code restored this way);
+    3. ``toybox_json``: the game's JSON state. Toybox's JSON reader can move a float by one
+       ulp (measured: 215 of 300 Breakout states changed), so this path is not bit-exact.
+
+    The rest is the preprocessing state that lives outside Toybox. :meth:`to_dict` is plain
+    JSON, so snapshots cross process boundaries without pickling.
     """
 
     game: str
@@ -60,6 +68,18 @@ class EnvSnapshot:
     episode_return: float
     needs_real_reset: bool
     np_random_state: dict[str, Any] = field(repr=False)
+    reset_seed: int | None = None
+    actions: tuple[int, ...] | None = field(default=None, repr=False)
+    native: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def has_recipe(self) -> bool:
+        return self.reset_seed is not None and self.actions is not None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["native"] = None  # a Toybox handle cannot cross processes; the recipe can
+        return state
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +93,8 @@ class EnvSnapshot:
             "episode_return": self.episode_return,
             "needs_real_reset": self.needs_real_reset,
             "np_random_state": self.np_random_state,
+            "reset_seed": self.reset_seed,
+            "actions": None if self.actions is None else list(self.actions),
         }
 
     @classmethod
@@ -93,6 +115,8 @@ class EnvSnapshot:
             episode_return=float(data["episode_return"]),
             needs_real_reset=bool(data["needs_real_reset"]),
             np_random_state=data["np_random_state"],
+            reset_seed=data.get("reset_seed"),
+            actions=None if data.get("actions") is None else tuple(int(a) for a in data["actions"]),
         )
 
 
@@ -153,6 +177,8 @@ class ToyboxEnv(gym.Env):
         self._lives = self.toybox.get_lives()
         self._return = 0.0
         self._needs_real_reset = True
+        self._reset_seed: int | None = None
+        self._actions: list[int] | None = None
 
     # -- the raw game --------------------------------------------------------------------------
     @property
@@ -165,7 +191,9 @@ class ToyboxEnv(gym.Env):
 
     def set_toybox_state(self, state: dict[str, Any]) -> None:
         """Replace the game state. The observation stack is *not* re-rendered; see
-        :meth:`refresh_observation`."""
+        :meth:`refresh_observation`. The state now differs from what the actions since reset
+        produce, so snapshots from here on carry no replay recipe."""
+        self._actions = None
         if self._pong and "state" not in state:
             state = {"config": self._pong_config, "state": state}
         self.toybox.write_state_json(state)
@@ -205,7 +233,10 @@ class ToyboxEnv(gym.Env):
         if self.episodic_life and not self._needs_real_reset and seed is None:
             # baselines' EpisodicLifeEnv: a lost life ends the training episode but not the game.
             self._advance(_NOOP)
+            self._actions = None
         else:
+            self._reset_seed = seed
+            self._actions = [] if seed is not None else None
             self.toybox.set_seed(int(self.np_random.integers(0, 2**31 - 1)))
             self.toybox.new_game()
             self._stack[:] = 0
@@ -227,6 +258,8 @@ class ToyboxEnv(gym.Env):
                 f"[0, {self.action_space.n}) indexing {self.spec_game.action_meanings}"
             )
         reward, game_over = self._advance(self.spec_game.action_set[int(action)])
+        if self._actions is not None:
+            self._actions.append(int(action))
         self._steps += 1
         self._return += reward
         lives = self.toybox.get_lives()
@@ -269,10 +302,17 @@ class ToyboxEnv(gym.Env):
             episode_return=self._return,
             needs_real_reset=self._needs_real_reset,
             np_random_state=self.np_random.bit_generator.state,
+            reset_seed=self._reset_seed if self._actions is not None else None,
+            actions=tuple(self._actions) if self._actions is not None else None,
+            native=self.toybox.rstate.clone(),
         )
 
-    def restore(self, snapshot: EnvSnapshot) -> np.ndarray:
-        """Put the environment back to ``snapshot``; returns the observation at that point."""
+    def restore(self, snapshot: EnvSnapshot, *, exact: bool = True) -> np.ndarray:
+        """Put the environment back to ``snapshot``; returns the observation at that point.
+
+        With ``exact`` (default) the native clone or the replay recipe is used when the snapshot
+        has one (see :class:`EnvSnapshot`); ``exact=False`` forces the JSON path.
+        """
         if snapshot.game != self.game:
             raise SnapshotError(
                 f"snapshot is of {snapshot.game!r} but this environment plays {self.game!r}; "
@@ -284,7 +324,14 @@ class ToyboxEnv(gym.Env):
                 f"uses {self._stack.shape}; make the environment with the same frame_stack and "
                 f"screen_size as the one that took the snapshot."
             )
-        self.set_toybox_state(json.loads(snapshot.toybox_json))
+        if exact and snapshot.native is not None:
+            self.toybox.rstate = snapshot.native.clone()
+            self._actions = None if snapshot.actions is None else list(snapshot.actions)
+            self._reset_seed = snapshot.reset_seed
+        elif exact and snapshot.has_recipe:
+            self._replay(snapshot)
+        else:
+            self.set_toybox_state(json.loads(snapshot.toybox_json))
         self._stack[:] = snapshot.frame_stack
         self._steps = snapshot.steps
         self._lives = snapshot.lives
@@ -292,6 +339,17 @@ class ToyboxEnv(gym.Env):
         self._needs_real_reset = snapshot.needs_real_reset
         self.np_random.bit_generator.state = snapshot.np_random_state
         return self._stack.copy()
+
+    def _replay(self, snapshot: EnvSnapshot) -> None:
+        self.reset(seed=snapshot.reset_seed)
+        for action in snapshot.actions:
+            self.step(action)
+        if not np.array_equal(self._stack, snapshot.frame_stack):
+            raise SnapshotError(
+                f"replaying the snapshot's {len(snapshot.actions)} actions from seed {snapshot.reset_seed} "
+                "did not reproduce its frames: it was taken from an environment with other settings "
+                "(noop_max, frame_skip, …); restore it into an environment made with the same settings."
+            )
 
     # -- internals ----------------------------------------------------------------------------
     def _advance(self, ale_action: int) -> tuple[float, bool]:

@@ -69,6 +69,8 @@ def counterfactual(request: pytest.FixtureRequest, agent, hypothesis_seed: int):
     def counterfactual(intervention: Any, **settings: Any):
         settings.setdefault("samples", (spec.samples if spec and spec.samples else state.settings.samples))
         settings.setdefault("seed", hypothesis_seed)
+        settings.setdefault("executor", state.settings.executor)
+        settings.setdefault("workers", state.settings.workers)
         return run(agent, intervention, **settings)
 
     return counterfactual

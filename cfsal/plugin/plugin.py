@@ -34,6 +34,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="which verdicts fail the test: REFUTED only (default), or INCONCLUSIVE too")
     group.addoption("--cfsal-json", metavar="PATH", default=None, help="write every verdict and its numbers to PATH")
     group.addoption("--cfsal-agent", metavar="NAME", default=None, help="run every hypothesis on this agent instead")
+    group.addoption("--cfsal-executor", choices=("inline", "process", "ray"), default="inline",
+                    help="where counterfactual rollouts run: this process (default), a process pool, or Ray")
+    group.addoption("--cfsal-workers", type=int, default=2, help="workers for --cfsal-executor process/ray (default 2)")
     parser.addini("cfsal_json", "default for --cfsal-json, relative to the rootdir (written only if hypotheses ran)",
                   default=None)
 
@@ -52,6 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
         correction=config.getoption("--cfsal-correction"), fail_on=config.getoption("--cfsal-fail-on"),
         json_path=None if worker else _json_path(config),
         agent_override=config.getoption("--cfsal-agent"),
+        executor=config.getoption("--cfsal-executor"), workers=config.getoption("--cfsal-workers"),
     ))
     if not worker:
         config.pluginmanager.register(_VerdictCollector(state), "cfsal-verdict-collector")

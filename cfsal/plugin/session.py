@@ -30,6 +30,8 @@ class Settings:
     fail_on: str = "refuted"
     json_path: str | None = None
     agent_override: str | None = None
+    executor: str = "inline"
+    workers: int = 2
 
 
 def hypothesis_seed(session_seed: int, nodeid: str) -> int:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from cfsal._seeding import child
-from cfsal.agents.base import Agent, actions_from_logits
+from cfsal.agents.base import Agent, actions_from_logits, deterministic_forwards
 from cfsal.envs import EnvSnapshot, make
 
 
@@ -45,7 +45,14 @@ def collect_branch_points(agent: Agent, *, count: int, branch_every: int, seed: 
     """
     if count < 1 or branch_every < 1:
         raise ValueError(f"count and branch_every must be ≥ 1, got count={count}, branch_every={branch_every}")
-    first = branch_every if first_branch is None else first_branch
+    with deterministic_forwards():
+        return _collect(agent, count, branch_every, seed, branch_every if first_branch is None else first_branch,
+                        max_episode_steps, max_episodes, greedy, accept)
+
+
+def _collect(agent: Agent, count: int, branch_every: int, seed: np.random.SeedSequence | int, first: int,
+             max_episode_steps: int, max_episodes: int, greedy: bool,
+             accept: Callable[[BranchPoint], bool] | None) -> list[BranchPoint]:
     points: list[BranchPoint] = []
     env = make(agent.spec.game, max_episode_steps=max_episode_steps)
     for episode in range(max_episodes):

@@ -16,7 +16,8 @@ from cfsal.agents.base import Agent
 from cfsal.errors import InterventionError
 from cfsal.measures import Measure, action_disagreement
 from cfsal.rollout.branching import collect_branch_points
-from cfsal.rollout.paired import InterventionLike, PairedBranch, applicable, run_paired
+from cfsal.rollout.executors import run_with
+from cfsal.rollout.paired import InterventionLike, PairedBranch, applicable
 
 RESULT_SCHEMA_VERSION = 1
 
@@ -52,12 +53,14 @@ class CounterfactualResult:
 
 def counterfactual(agent: Agent, intervention: InterventionLike, *, samples: int = 30, branch_every: int = 50,
                    first_branch: int | None = None, horizon: int = 20, measure: Measure = action_disagreement,
-                   seed: int = 0, greedy: bool = False, settle: Any = "refresh") -> CounterfactualResult:
+                   seed: int = 0, greedy: bool = False, settle: Any = "refresh", executor: Any = "inline",
+                   workers: int = 2) -> CounterfactualResult:
     """Run ``samples`` paired counterfactuals of ``intervention`` on ``agent``; measure each pair.
 
     Branch points are every ``branch_every`` steps of seeded episodes (from ``first_branch``,
     default ``branch_every``), keeping only points where the intervention applies. Every random
-    choice derives from ``seed``.
+    choice derives from ``seed``; ``executor`` ("inline", "process", "ray") changes where the
+    continuations run, never the numbers.
     """
     if intervention.game != agent.spec.game:
         raise InterventionError(
@@ -70,8 +73,8 @@ def counterfactual(agent: Agent, intervention: InterventionLike, *, samples: int
     points = collect_branch_points(agent, count=samples, branch_every=branch_every, seed=points_seed,
                                    first_branch=first_branch, greedy=greedy,
                                    accept=lambda point: applicable(intervention, point))
-    pairs = run_paired(agent, points, intervention, horizon=horizon, seeds=children(pairs_seed, len(points)),
-                       greedy=greedy, settle=settle)
+    pairs = run_with(executor, agent, points, intervention, horizon=horizon, seeds=children(pairs_seed, len(points)),
+                     greedy=greedy, settle=settle, workers=workers)
     values = np.array([measure(p.factual, p.intervened) for p in pairs], dtype=float)
     return CounterfactualResult(
         agent=agent.name, game=agent.spec.game, intervention=intervention.to_dict(),

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from cfsal._seeding import child
-from cfsal.agents.base import Agent, actions_from_logits
+from cfsal.agents.base import Agent, actions_from_logits, blocked_logits_and_value, deterministic_forwards
 from cfsal.envs import ToyboxEnv, make
 from cfsal.rollout.branching import BranchPoint
 
@@ -85,13 +85,17 @@ def _trace_arrays(horizon: int, n_actions: int) -> dict[str, np.ndarray]:
             "lives": np.zeros(horizon, np.int64)}
 
 
-def _settle_like_the_intervention(env: ToyboxEnv, settle: Any) -> None:
+def _treat_like_the_intervened_arm(env: ToyboxEnv, settle: Any) -> None:
     """Give the factual arm the same treatment as the intervened one, minus the edit.
 
-    Re-rendering the newest frame (``"refresh"``) drops the max over the last two frames, and
-    stepping NOOPs advances time: either alone would differ between the arms even for an edit
-    that changes nothing (the seed code's no-op steps in one arm only were such a confound).
+    An edit reaches Toybox through its JSON reader, which can move any float by one ulp; the
+    factual arm goes through the same (unedited) round trip, so the arms differ only where the
+    intervention edited. Re-rendering the newest frame (``"refresh"``) drops the max over the
+    last two frames, and stepping NOOPs advances time: done to one arm only, either would differ
+    between the arms even for an edit that changes nothing (the seed code's one-armed no-op
+    steps were such a confound).
     """
+    env.set_toybox_state(env.get_toybox_state())
     if settle == "refresh":
         env.refresh_observation()
     else:
@@ -103,6 +107,12 @@ def run_paired(agent: Agent, points: list[BranchPoint], intervention: Interventi
                seeds: list[np.random.SeedSequence], greedy: bool = False,
                settle: Any = "refresh") -> list[PairedBranch]:
     """Run factual and intervened continuations from every point, all branches in lockstep."""
+    with deterministic_forwards():
+        return _run_paired(agent, points, intervention, horizon, seeds, greedy, settle)
+
+
+def _run_paired(agent: Agent, points: list[BranchPoint], intervention: InterventionLike, horizon: int,
+                seeds: list[np.random.SeedSequence], greedy: bool, settle: Any) -> list[PairedBranch]:
     if len(seeds) != len(points):
         raise ValueError(f"need one seed per branch point ({len(points)}), got {len(seeds)}")
     if horizon < 1:
@@ -118,13 +128,14 @@ def run_paired(agent: Agent, points: list[BranchPoint], intervention: Interventi
         uniforms[i] = np.random.default_rng(action_seed).random(horizon)
         factual, intervened = envs[2 * i], envs[2 * i + 1]
         factual.restore(point.snapshot)
-        _settle_like_the_intervention(factual, settle)
+        _treat_like_the_intervened_arm(factual, settle)
         observations[2 * i] = factual.observation
         intervened.restore(point.snapshot)
-        before = intervened.get_toybox_state()
         intervention_rngs.append(np.random.default_rng(intervention_seed))
         intervention.apply_to_env(intervened, rng=intervention_rngs[i], settle=settle)
-        took_effect.append(bool(intervention.took_effect(before, intervened.get_toybox_state())))
+        # Compared across the arms (both through the same JSON round trip and settling), this
+        # is exactly "did the edit leave a difference", even where settling may have undone it.
+        took_effect.append(bool(intervention.took_effect(factual.get_toybox_state(), intervened.get_toybox_state())))
         observations[2 * i + 1] = intervened.observation
     first_observations = observations.copy()
 
@@ -137,7 +148,7 @@ def run_paired(agent: Agent, points: list[BranchPoint], intervention: Interventi
         index = np.flatnonzero(alive)
         if index.size == 0:
             break
-        logits, values = agent.logits_and_value(observations[index])
+        logits, values = blocked_logits_and_value(agent, observations[index])
         actions = actions_from_logits(logits, greedy=greedy, uniforms=uniforms[pair_of[index], t])
         logits_np, values_np = logits.numpy(), values.numpy()
         for j, k in enumerate(index):

@@ -50,6 +50,7 @@ class Trajectory:
     states: tuple[str, ...] = field(repr=False)
     np_random_state: dict[str, Any] = field(repr=False)
     start_lives: int = 0
+    reset_seed: int | None = None
     rgb: np.ndarray | None = field(default=None, repr=False)
     ended: bool = False
 
@@ -68,7 +69,9 @@ class Trajectory:
         lives_before = int(self.lives[step - 1]) if step else self.start_lives
         return EnvSnapshot(game=self.game, toybox_json=self.states[step], frame_stack=self.observations[step].copy(),
                            steps=step, lives=lives_before, episode_return=float(self.rewards[:step].sum()),
-                           needs_real_reset=False, np_random_state=self.np_random_state)
+                           needs_real_reset=False, np_random_state=self.np_random_state,
+                           reset_seed=self.reset_seed,
+                           actions=None if self.reset_seed is None else tuple(int(a) for a in self.actions[:step]))
 
     def branch_steps(self, *, every: int | None = None, at: Iterable[int] | None = None,
                      sample: int | None = None, rng: np.random.Generator | None = None,
@@ -103,7 +106,7 @@ class Trajectory:
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"format": "cfsal-trajectory", "format_version": TRAJECTORY_FORMAT_VERSION, "game": self.game,
                 "agent": self.agent, "seed": self.seed, "greedy": self.greedy, "ended": self.ended,
-                "start_lives": self.start_lives,
+                "start_lives": self.start_lives, "reset_seed": self.reset_seed,
                 "np_random_state": self.np_random_state}
         arrays = {"observations": self.observations, "actions": self.actions, "logits": self.logits,
                   "values": self.values, "rewards": self.rewards, "lives": self.lives,
@@ -132,6 +135,7 @@ class Trajectory:
                            observations=data["observations"], actions=data["actions"], logits=data["logits"],
                            values=data["values"], rewards=data["rewards"], lives=data["lives"], states=states,
                            np_random_state=meta["np_random_state"], start_lives=int(meta["start_lives"]),
+                           reset_seed=meta.get("reset_seed"),
                            rgb=data["rgb"] if "rgb" in data.files else None, ended=bool(meta["ended"]))
         except TrajectoryError:
             raise
@@ -145,7 +149,8 @@ def record(agent: Agent, *, seed: int = 0, max_steps: int = 27_000, greedy: bool
     """Let ``agent`` play one episode from ``seed`` and record every step."""
     env = make(agent.spec.game, max_episode_steps=max_steps)
     env_seed, action_seed = child(seed, 0), child(seed, 1)
-    obs, _ = env.reset(seed=int(env_seed.generate_state(1)[0]))
+    reset_seed = int(env_seed.generate_state(1)[0])
+    obs, _ = env.reset(seed=reset_seed)
     action_rng = np.random.default_rng(action_seed)
     observations, actions, logits_list, values, rewards, lives, states, frames = [], [], [], [], [], [], [], []
     random_state = env.np_random.bit_generator.state
@@ -168,7 +173,7 @@ def record(agent: Agent, *, seed: int = 0, max_steps: int = 27_000, greedy: bool
             ended = terminated
             break
     return Trajectory(
-        game=agent.spec.game, agent=agent.name, seed=seed, greedy=greedy, start_lives=start_lives,
+        game=agent.spec.game, agent=agent.name, seed=seed, greedy=greedy, start_lives=start_lives, reset_seed=reset_seed,
         observations=np.stack(observations), actions=np.array(actions, dtype=np.int64),
         logits=np.stack(logits_list).astype(np.float32), values=np.array(values, dtype=np.float32),
         rewards=np.array(rewards, dtype=np.float32), lives=np.array(lives, dtype=np.int64), states=tuple(states),

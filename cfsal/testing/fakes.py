@@ -44,18 +44,29 @@ class StateEdit:
         return {"name": self.name, "game": self.game}
 
 
-def shift_ball(dx: float, dy: float = 0.0) -> Callable[[dict[str, Any], np.random.Generator], dict[str, Any]]:
-    """A Breakout edit for tests: move every ball by (dx, dy); not applicable without a ball."""
+@dataclass(frozen=True)
+class _ShiftBall:
+    dx: float
+    dy: float
 
-    def edit(state: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    def __call__(self, state: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         if not state["balls"]:
             raise InterventionError("no ball in play")
         for ball in state["balls"]:
-            ball["position"]["x"] = float(np.clip(ball["position"]["x"] + dx, 8, 232))
-            ball["position"]["y"] = float(np.clip(ball["position"]["y"] + dy, 30, 140))
+            ball["position"]["x"] = float(np.clip(ball["position"]["x"] + self.dx, 8, 232))
+            ball["position"]["y"] = float(np.clip(ball["position"]["y"] + self.dy, 30, 140))
         return state
 
-    return edit
+
+def shift_ball(dx: float, dy: float = 0.0) -> Callable[[dict[str, Any], np.random.Generator], dict[str, Any]]:
+    """A Breakout edit for tests: move every ball by (dx, dy); not applicable without a ball.
+    Picklable, so it can travel to executor workers."""
+    return _ShiftBall(float(dx), float(dy))
+
+
+def unchanged(state: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """An edit that changes nothing: the engine must then report exact zeros."""
+    return state
 
 
 def tiny_agent(game: str = "breakout", seed: int = 0, name: str = "tiny") -> NatureActorCritic:

@@ -1,0 +1,157 @@
+"""Executors: where paired continuations run — in this process, a process pool, or Ray.
+
+Every branch point carries its own seed (see :mod:`cfsal.rollout.paired`), so splitting the
+points into chunks changes *where* they run, never the numbers: all executors return identical
+pairs, in the order of the points. Inline is the default and the fastest on a laptop (one
+process batches every branch into each forward pass); the pool and Ray pay off when there are
+more cores than a single batched forward can use.
+
+Workers receive plain data — the agent module, snapshots (Toybox JSON + arrays), the
+intervention dataclass — never a live Toybox object (they cannot be pickled).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from cfsal.agents.base import Agent
+from cfsal.errors import CfsalError
+from cfsal.rollout.branching import BranchPoint
+from cfsal.rollout.paired import InterventionLike, PairedBranch, run_paired
+
+
+_PICKLE_HINT = (". Workers receive the agent, intervention and measure by pickling: define them at module "
+                "level (no lambdas or local functions), or use the inline executor.")
+
+
+class ExecutorError(CfsalError):
+    """An executor that cannot run here, or a worker that died."""
+
+
+@dataclass(frozen=True)
+class PairedJob:
+    """Everything one chunk of paired continuations needs, as plain picklable data."""
+
+    agent: Agent
+    points: tuple[BranchPoint, ...]
+    seeds: tuple[np.random.SeedSequence, ...]
+    intervention: InterventionLike
+    horizon: int
+    greedy: bool
+    settle: Any
+
+
+def run_job(job: PairedJob) -> list[PairedBranch]:
+    """Run one chunk (in whatever process this is). Uses one torch thread: workers share cores."""
+    import torch
+
+    torch.set_num_threads(1)
+    return run_paired(job.agent, list(job.points), job.intervention, horizon=job.horizon, seeds=list(job.seeds),
+                      greedy=job.greedy, settle=job.settle)
+
+
+def split(job: PairedJob, parts: int) -> list[PairedJob]:
+    """Contiguous chunks, so results concatenate back in point order."""
+    bounds = np.linspace(0, len(job.points), min(parts, len(job.points)) + 1).astype(int)
+    return [PairedJob(job.agent, job.points[a:b], job.seeds[a:b], job.intervention, job.horizon, job.greedy,
+                      job.settle) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+class Executor(Protocol):
+    name: str
+
+    def run(self, job: PairedJob) -> list[PairedBranch]: ...
+
+
+class InlineExecutor:
+    """All branches in this process, one batched forward pass per step (default)."""
+
+    name = "inline"
+
+    def run(self, job: PairedJob) -> list[PairedBranch]:
+        return run_paired(job.agent, list(job.points), job.intervention, horizon=job.horizon,
+                          seeds=list(job.seeds), greedy=job.greedy, settle=job.settle)
+
+
+class ProcessPoolExecutorBackend:
+    """Chunks of branches in a pool of worker processes (spawned, so no inherited torch state)."""
+
+    name = "process"
+
+    def __init__(self, workers: int = 2) -> None:
+        if workers < 1:
+            raise ExecutorError(f"a process pool needs ≥ 1 worker, got {workers}")
+        self.workers = workers
+
+    def run(self, job: PairedJob) -> list[PairedBranch]:
+        import multiprocessing
+
+        chunks = split(job, self.workers)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
+            futures = [pool.submit(run_job, chunk) for chunk in chunks]
+            results = []
+            for index, future in enumerate(futures):
+                try:
+                    results.extend(future.result())
+                except Exception as error:  # BrokenProcessPool and whatever the worker raised
+                    raise ExecutorError(
+                        f"process-pool worker {index} (branches {sum(len(c.points) for c in chunks[:index])}–"
+                        f"{sum(len(c.points) for c in chunks[:index + 1]) - 1}) failed: "
+                        f"{type(error).__name__}: {error}" + _PICKLE_HINT * ("pickle" in str(error))
+                    ) from error
+        return results
+
+
+class RayExecutor:
+    """Chunks of branches as Ray tasks (``pip install cfsal[ray]``); starts a local Ray if none runs."""
+
+    name = "ray"
+
+    def __init__(self, tasks: int = 2, address: str | None = None) -> None:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise ExecutorError("the Ray executor needs Ray: pip install 'cfsal[ray]' (or pip install ray)") from None
+        self.tasks = tasks
+        self.address = address
+
+    def run(self, job: PairedJob) -> list[PairedBranch]:
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=self.address, num_cpus=None if self.address else self.tasks,
+                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+        remote = ray.remote(num_cpus=1)(run_job)
+        chunks = split(job, self.tasks)
+        results = []
+        for index, ref in enumerate([remote.remote(chunk) for chunk in chunks]):
+            try:
+                results.extend(ray.get(ref))
+            except Exception as error:
+                raise ExecutorError(f"Ray task {index} failed: {type(error).__name__}: {error}") from error
+        return results
+
+
+def get_executor(name: str | Executor, workers: int = 2) -> Executor:
+    """``"inline"``, ``"process"`` or ``"ray"`` (or an executor object, returned as is)."""
+    if not isinstance(name, str):
+        return name
+    if name == "inline":
+        return InlineExecutor()
+    if name == "process":
+        return ProcessPoolExecutorBackend(workers)
+    if name == "ray":
+        return RayExecutor(workers)
+    raise ExecutorError(f"unknown executor {name!r}: use 'inline' (default), 'process' or 'ray'")
+
+
+def run_with(executor: str | Executor, agent: Agent, points: Sequence[BranchPoint], intervention: InterventionLike, *,
+             horizon: int, seeds: Sequence[np.random.SeedSequence], greedy: bool = False, settle: Any = "refresh",
+             workers: int = 2) -> list[PairedBranch]:
+    job = PairedJob(agent, tuple(points), tuple(seeds), intervention, horizon, greedy, settle)
+    return get_executor(executor, workers).run(job)
