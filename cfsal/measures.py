@@ -89,6 +89,24 @@ def steps_survived(trace: Trace) -> float:
 
 time_to_life_loss = difference_of(steps_survived, "time_to_life_loss")
 
+def bounded(low: float, high: float):
+    """Declare the range a measure's paired difference can take (``measure.bounds``).
+
+    The plugin passes it to :func:`cfsal.stats.assess`: equivalence ("no effect") claims on a
+    bounded measure such as a 0/1 disagreement are only calibrated with a test that knows the
+    bounds (see docs/statistics.md).
+    """
+
+    def mark(measure: Measure) -> Measure:
+        measure.bounds = (float(low), float(high))
+        return measure
+
+    return mark
+
+
+for _measure in (action_disagreement, first_action_changed, policy_total_variation):
+    bounded(0.0, 1.0)(_measure)
+
 BUILTIN: dict[str, Measure] = {m.__name__: m for m in (
     action_disagreement, first_action_changed, policy_total_variation, policy_kl, value_change,
     return_difference, steps_diverged, time_to_life_loss)}

@@ -23,7 +23,11 @@ def test_moving_the_ball_changes_what_the_expert_does(counterfactual):
     return counterfactual(MOVE_BALL, branch_every=40, horizon=10, measure=measures.policy_total_variation)
 
 
-@cfsal.hypothesis(agent="breakout-constant", kind="no_effect", margin=0.01)
+@cfsal.hypothesis(agent="breakout-constant", kind="no_effect", margin=0.05, samples=100)
 def test_the_constant_agent_ignores_the_ball(counterfactual):
-    """The constant agent's policy does not change when the ball moves (a sanity check of the engine)."""
-    return counterfactual(MOVE_BALL, branch_every=40, horizon=10, measure=measures.policy_total_variation)
+    """The constant agent's policy does not change when the ball moves (a sanity check of the engine).
+
+    Total variation is bounded in [0, 1], so "no effect within 0.05" needs about 80 exact zeros
+    before a 5% effect is ruled out at α = 0.05; hence 100 samples.
+    """
+    return counterfactual(MOVE_BALL, branch_every=20, horizon=10, measure=measures.policy_total_variation)

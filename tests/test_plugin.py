@@ -27,9 +27,9 @@ def test_moving_the_ball_changes_the_policy(counterfactual):
 
 @cfsal.hypothesis(kind="no_effect", margin=0.05)
 def test_an_edit_that_changes_nothing_has_no_effect(counterfactual):
-    """Rewriting the state unchanged does not change what the agent does."""
+    """Rewriting the state unchanged does not change the agent's value estimate."""
     return counterfactual(StateEdit("breakout", unchanged), branch_every=15, horizon=5,
-                          measure=measures.action_disagreement)
+                          measure=measures.value_change)
 '''
 
 
@@ -122,6 +122,25 @@ def test_returns_none(agent):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*cfsal: test_returns_none returned NoneType*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_bounded_measures_need_enough_zeros_to_show_no_effect(project):
+    project.makepyfile(test_bounded='''
+import cfsal
+from cfsal import measures
+from cfsal.testing import StateEdit
+from cfsal.testing.fakes import unchanged
+
+@cfsal.hypothesis(kind="no_effect", margin=0.05)
+def test_no_disagreement(counterfactual):
+    """An unchanged state changes no action."""
+    return counterfactual(StateEdit("breakout", unchanged), branch_every=15, horizon=3,
+                          measure=measures.action_disagreement)
+''')
+    run(project, "test_bounded.py").assert_outcomes(skipped=1)  # 8 zeros: a 5% rate is still plausible
+    run(project, "test_bounded.py", "--cfsal-samples", "100").assert_outcomes(passed=1)
+    data = json.loads((project.path / "out.json").read_text())
+    assert data["hypotheses"][0]["result"]["bounds"] == [0.0, 1.0]
 
 
 def test_inconclusive_fails_only_when_asked(project):

@@ -105,8 +105,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
                 "result of counterfactual(...) (a CounterfactualResult)."
             )
         claim = _claim_for(spec, spec.alpha or state.settings.alpha)
+        bounds = getattr(result, "bounds", None)
         verdict = assess(claim, np.asarray(result.values, dtype=float),
-                         rng=np.random.default_rng(np.random.SeedSequence([seed, 1])))
+                         rng=np.random.default_rng(np.random.SeedSequence([seed, 1])),
+                         bounds=tuple(bounds) if bounds is not None else None)
     except CfsalError as error:
         record.update(status="ERROR", error=str(error), seconds=round(time.perf_counter() - started, 2))
         pyfuncitem.user_properties.append((PROPERTY, json.dumps(record)))

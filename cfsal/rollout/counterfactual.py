@@ -38,6 +38,7 @@ class CounterfactualResult:
     steps: np.ndarray
     took_effect: np.ndarray
     pairs: tuple[PairedBranch, ...] = field(repr=False, compare=False)
+    bounds: tuple[float, float] | None = None
 
     @property
     def n(self) -> int:
@@ -45,7 +46,8 @@ class CounterfactualResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": RESULT_SCHEMA_VERSION, "agent": self.agent, "game": self.game,
-                "intervention": self.intervention, "measure": self.measure, "horizon": self.horizon,
+                "intervention": self.intervention, "measure": self.measure, "bounds": self.bounds,
+                "horizon": self.horizon,
                 "branch_every": self.branch_every, "seed": self.seed, "n": self.n,
                 "values": [float(v) for v in self.values], "episodes": self.episodes.tolist(),
                 "steps": self.steps.tolist(), "took_effect": self.took_effect.tolist()}
@@ -81,5 +83,5 @@ def counterfactual(agent: Agent, intervention: InterventionLike, *, samples: int
         measure=getattr(measure, "__name__", "measure"), horizon=horizon, branch_every=branch_every,
         seed=seed, values=values, episodes=np.array([p.episode for p in pairs]),
         steps=np.array([p.step for p in pairs]), took_effect=np.array([p.took_effect for p in pairs]),
-        pairs=tuple(pairs),
+        pairs=tuple(pairs), bounds=getattr(measure, "bounds", None),
     )
