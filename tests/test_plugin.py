@@ -176,3 +176,37 @@ def test_on_a_missing_agent(counterfactual):
     assert "Traceback" not in result.stdout.str()
     data = json.loads((project.path / "out.json").read_text())
     assert data["hypotheses"][0]["status"] == "ERROR" and data["counts"] == {"ERROR": 1}
+
+
+def test_junit_xml_carries_the_verdict_properties(project):
+    run(project, "--junitxml", "junit.xml")
+    xml = (project.path / "junit.xml").read_text()
+    assert '<property name="cfsal_verdict" value="SUPPORTED"' in xml
+    assert 'name="cfsal_p_value"' in xml and 'name="cfsal_n" value="8"' in xml
+
+
+def test_a_claim_supported_alone_but_not_after_correction_fails_the_session_when_asked(pytester):
+    pytester.makepyfile(test_many='''
+import cfsal
+from cfsal.testing import StateEdit, shift_ball
+from cfsal import measures
+
+def make(i):
+    @cfsal.hypothesis("claim %d" % i, kind="effect", samples=8)
+    def test(counterfactual):
+        return counterfactual(StateEdit("breakout", shift_ball(40, 10)), branch_every=10, horizon=3,
+                              measure=measures.policy_total_variation)
+    return test
+
+for i in range(12):
+    globals()["test_claim_%02d" % i] = make(i)
+''')
+    pytester.makeconftest(CONFTEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-fail-on", "inconclusive",
+                                           "--cfsal-json", "out.json")
+    data = json.loads((pytester.path / "out.json").read_text())
+    alone = [r["verdict"]["outcome"] for r in data["hypotheses"]]
+    adjusted = [r["adjusted_verdict"]["outcome"] for r in data["hypotheses"]]
+    assert alone.count("SUPPORTED") > adjusted.count("SUPPORTED")  # n=8: p≈1/128 alone; ×12 > 0.05
+    result.stdout.fnmatch_lines(["*note: *SUPPORTED alone but INCONCLUSIVE after holm*"])
+    assert result.ret == 1

@@ -5,9 +5,11 @@ Thin by design: the experiment is :func:`cfsal.rollout.counterfactual`, the verd
 
 Outcome of a hypothesis test: SUPPORTED passes; REFUTED fails (a one-line reason, no
 traceback); INCONCLUSIVE is skipped with its reason, or fails with ``--cfsal-fail-on
-inconclusive``. Each test's outcome uses its own (raw) p-value; the summary table and the JSON
-also give every p-value adjusted across the session (Holm by default) and the verdict at the
-adjusted level, which is the one to cite.
+inconclusive``. A test's own outcome can only use its own p-value (the others are not known
+yet when it finishes). The *session* verdict — the summary table, the JSON, and the exit status —
+uses every p-value adjusted across the session (Holm by default): a hypothesis that passed alone
+but is not SUPPORTED after the correction is listed in the summary and, where ``--cfsal-fail-on``
+says so, fails the session. The adjusted verdict is the one to cite.
 """
 
 from __future__ import annotations
@@ -116,6 +118,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     record.update(status=verdict.outcome, verdict=verdict.to_dict(), result=result.to_dict(),
                   agent=result.agent, game=result.game, seconds=round(time.perf_counter() - started, 2))
     pyfuncitem.user_properties.append((PROPERTY, json.dumps(record)))
+    for name, value in (("verdict", verdict.outcome), ("effect", verdict.effect), ("ci_low", verdict.ci_low),
+                        ("ci_high", verdict.ci_high), ("p_value", verdict.p_value), ("n", verdict.n),
+                        ("agent", result.agent), ("seed", seed)):
+        pyfuncitem.user_properties.append((f"cfsal_{name}", value))  # flat, for JUnit XML readers
     message = (f"{verdict.outcome}: {spec.claim} — effect {verdict.effect:.4g} "
                f"[{verdict.ci_low:.4g}, {verdict.ci_high:.4g}], p={verdict.p_value:.3g}, n={verdict.n}. "
                f"{verdict.explanation}")
@@ -156,10 +162,28 @@ class _VerdictCollector:
                 self.state.add(json.loads(value))
 
 
+def _fails(outcome: str, fail_on: str) -> bool:
+    return outcome in ("REFUTED", "ERROR") or (fail_on == "inconclusive" and outcome == "INCONCLUSIVE")
+
+
+def changed_by_correction(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Hypotheses whose verdict at the adjusted level differs from their verdict alone."""
+    return [r for r in records if r.get("verdict") and r.get("adjusted_verdict")
+            and r["verdict"]["outcome"] != r["adjusted_verdict"]["outcome"]]
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):
+        return
     state = session.config.stash[SESSION_KEY]
-    if state.settings.json_path and state.records and not hasattr(session.config, "workerinput"):
+    if not state.records:
+        return
+    if state.settings.json_path:
         state.write_json(state.settings.json_path, partial=exitstatus == pytest.ExitCode.INTERRUPTED)
+    demoted = [r for r in changed_by_correction(state.final_records())
+               if _fails(r["adjusted_verdict"]["outcome"], state.settings.fail_on)]
+    if demoted and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -176,5 +200,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     )
     for line in verdict_table(state.final_records()):
         terminalreporter.write_line(line)
+    for record in changed_by_correction(state.final_records()):
+        terminalreporter.write_line(
+            f"note: {record['nodeid']} is {record['verdict']['outcome']} alone but "
+            f"{record['adjusted_verdict']['outcome']} after {s.correction} across the session "
+            f"(p {record['verdict']['p_value']:.3g} → {record['adjusted_verdict']['p_adjusted']:.3g})"
+        )
     if s.json_path:
         terminalreporter.write_line(f"results: {s.json_path}")
