@@ -25,6 +25,9 @@ _LAZY = {
     "counterfactual": ("cfsal.rollout", "counterfactual"),
     "load_agent": ("cfsal.agents.zoo", "load_agent"),
     "make": ("cfsal.envs", "make"),
+    "expect": ("cfsal.claims", "expect"),
+    "ClaimNotSupported": ("cfsal.claims", "ClaimNotSupported"),
+    "ROLLOUT_SEARCH": ("cfsal.claims", "ROLLOUT_SEARCH"),
 }
 _SUBMODULES = {"agents", "envs", "interventions", "measures", "rollout", "saliency", "stats", "report", "testing"}
 

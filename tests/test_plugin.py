@@ -210,3 +210,25 @@ for i in range(12):
     assert alone.count("SUPPORTED") > adjusted.count("SUPPORTED")  # n=8: p≈1/128 alone; ×12 > 0.05
     result.stdout.fnmatch_lines(["*note: *SUPPORTED alone but INCONCLUSIVE after holm*"])
     assert result.ret == 1
+
+
+def test_a_falsification_search_shrinks_to_the_minimal_counterexample(project):
+    project.makepyfile(test_search='''
+import cfsal
+from hypothesis import given, strategies as st
+from cfsal import measures
+from cfsal.testing import StateEdit, shift_ball
+
+@cfsal.hypothesis("Every horizontal ball move changes the policy")
+@given(dx=st.integers(0, 60))
+@cfsal.ROLLOUT_SEARCH
+def test_every_move_matters(counterfactual, dx):
+    result = counterfactual(StateEdit("breakout", shift_ball(dx, 0)), samples=8, branch_every=15, horizon=2,
+                            measure=measures.policy_total_variation)
+    cfsal.expect(result, "effect")
+''')
+    result = run(project, "test_search.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*ClaimNotSupported: INCONCLUSIVE*", "*dx=0,*"])
+    data = json.loads((project.path / "out.json").read_text())
+    assert data["hypotheses"][0]["status"] == "COUNTEREXAMPLE"

@@ -99,6 +99,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     record: dict[str, Any] = {"nodeid": pyfuncitem.nodeid, "claim": spec.claim, "spec": spec.to_dict(), "seed": seed}
     args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     started = time.perf_counter()
+    if getattr(pyfuncitem.obj, "is_hypothesis_test", False):
+        return _run_search(pyfuncitem, args, record, started)
     try:
         result = pyfuncitem.obj(**args)
         if not hasattr(result, "values") or not hasattr(result, "to_dict"):
@@ -146,6 +148,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                   "error": str(call.excinfo.value), "agent": spec.agent}
         report.user_properties.append((PROPERTY, json.dumps(record)))
     return report
+
+
+def _run_search(item: pytest.Function, args: dict[str, Any], record: dict[str, Any], started: float) -> bool:
+    """A ``@given`` falsification search: it holds (passes) or yields a shrunk counterexample (fails)."""
+    try:
+        item.obj(**args)
+    except Exception as error:
+        record.update(status="COUNTEREXAMPLE", error=str(error).splitlines()[0][:500],
+                      seconds=round(time.perf_counter() - started, 2))
+        item.user_properties.append((PROPERTY, json.dumps(record)))
+        raise
+    record.update(status="HELD", seconds=round(time.perf_counter() - started, 2))
+    item.user_properties.append((PROPERTY, json.dumps(record)))
+    return True
 
 
 class _VerdictCollector:
