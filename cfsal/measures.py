@@ -89,6 +89,67 @@ def steps_survived(trace: Trace) -> float:
 
 time_to_life_loss = difference_of(steps_survived, "time_to_life_loss")
 
+def _first_maps(factual: "Trace", intervened: "Trace", agent, method: str, params: dict):
+    import json
+
+    from cfsal.saliency import saliency
+
+    frames = np.stack([factual.first_observation, intervened.first_observation])
+    states = [json.loads(factual.first_state), json.loads(intervened.first_state)]
+    return saliency(agent, frames, method=method, states=states, **params)
+
+
+def saliency_mass_change(region: str, *, method: str = "perturbation", output: str = "actor",
+                         normalised: bool = True, **params) -> Measure:
+    """Saliency mass on ``region`` right after the intervention, intervened minus factual.
+
+    The paper's core measure: if saliency on an object is *explanatory*, moving or changing the
+    object should move the saliency with it. ``region`` is anything ``SaliencyMap.mass_on``
+    takes (an object name such as ``"ball"``, a glob such as ``"enemy_*"``, a kind). The measure
+    needs the agent; the engine passes it.
+    """
+
+    def measure(factual: "Trace", intervened: "Trace", *, agent) -> float:
+        masses = _first_maps(factual, intervened, agent, method, params).mass_on(region, output=output,
+                                                                                 normalised=normalised)
+        if not np.all(np.isfinite(masses)):
+            from cfsal.errors import CfsalError
+
+            raise CfsalError(f"saliency_mass_change: {region!r} is absent from a branch's frame; pick an "
+                             "intervention that keeps it on screen, or another region.")
+        return float(masses[1] - masses[0])
+
+    measure.__name__ = f"saliency_mass_change[{region},{method},{output}]"
+    measure.needs_agent = True
+    if normalised:
+        measure.bounds = (-1.0, 1.0)
+    return measure
+
+
+def saliency_rank_change(*, method: str = "perturbation", output: str = "actor", **params) -> Measure:
+    """1 − Spearman rank correlation between the factual and the intervened map (0: same ranking)."""
+    from scipy.stats import spearmanr
+
+    def measure(factual: "Trace", intervened: "Trace", *, agent) -> float:
+        maps = getattr(_first_maps(factual, intervened, agent, method, params), output)
+        if np.ptp(maps[0]) == 0 and np.ptp(maps[1]) == 0:
+            return 0.0 if np.array_equal(maps[0], maps[1]) else 1.0
+        rho = spearmanr(maps[0].ravel(), maps[1].ravel()).statistic
+        return float(1.0 - (0.0 if np.isnan(rho) else rho))
+
+    measure.__name__ = f"saliency_rank_change[{method},{output}]"
+    measure.needs_agent = True
+    measure.bounds = (0.0, 2.0)
+    return measure
+
+
+def evaluate(measure: Measure, factual: "Trace", intervened: "Trace", agent) -> float:
+    """Apply a measure to a pair, giving it the agent if it asks for one (``needs_agent``)."""
+    if getattr(measure, "needs_agent", False):
+        return float(measure(factual, intervened, agent=agent))
+    return float(measure(factual, intervened))
+
+
 def bounded(low: float, high: float):
     """Declare the range a measure's paired difference can take (``measure.bounds``).
 

@@ -86,3 +86,23 @@ def test_persistent_interventions_are_reapplied_every_step():
     for pair in result.pairs:
         assert pair.intervened.lives.min() == 4  # a lost life shows for one step, then is undone
         assert pair.factual.lives.min() < 3
+
+
+def test_saliency_follows_a_moved_ball_and_is_zero_for_an_unchanged_state():
+    agent = tiny_agent()
+    mass = measures.saliency_mass_change("ball", method="jacobian")
+    unchanged = counterfactual(agent, UNCHANGED, samples=3, branch_every=10, horizon=1, seed=0, measure=mass)
+    assert np.all(unchanged.values == 0) and unchanged.bounds == (-1.0, 1.0)
+    rank = counterfactual(agent, UNCHANGED, samples=3, branch_every=10, horizon=1, seed=0,
+                          measure=measures.saliency_rank_change(method="jacobian"))
+    assert np.all(rank.values == 0)
+    moved = counterfactual(agent, MOVE, samples=3, branch_every=10, horizon=1, seed=0,
+                           measure=measures.saliency_rank_change(method="jacobian"))
+    assert np.all(moved.values > 0)
+
+
+def test_a_constant_agents_saliency_never_changes():
+    agent = ConstantAgent(AgentSpec.for_game("breakout"), action=1)
+    result = counterfactual(agent, MOVE, samples=3, branch_every=10, horizon=1, seed=0,
+                            measure=measures.saliency_rank_change(method="perturbation"))
+    assert np.all(result.values == 0)

@@ -15,6 +15,7 @@ from cfsal._seeding import child, children
 from cfsal.agents.base import Agent
 from cfsal.errors import InterventionError
 from cfsal.measures import Measure, action_disagreement
+from cfsal.measures import evaluate as evaluate_measure
 from cfsal.rollout.branching import collect_branch_points
 from cfsal.rollout.executors import run_with
 from cfsal.rollout.paired import InterventionLike, PairedBranch, applicable
@@ -77,7 +78,7 @@ def counterfactual(agent: Agent, intervention: InterventionLike, *, samples: int
                                    accept=lambda point: applicable(intervention, point))
     pairs = run_with(executor, agent, points, intervention, horizon=horizon, seeds=children(pairs_seed, len(points)),
                      greedy=greedy, settle=settle, workers=workers)
-    values = np.array([measure(p.factual, p.intervened) for p in pairs], dtype=float)
+    values = np.array([evaluate_measure(measure, p.factual, p.intervened, agent) for p in pairs], dtype=float)
     return CounterfactualResult(
         agent=agent.name, game=agent.spec.game, intervention=intervention.to_dict(),
         measure=getattr(measure, "__name__", "measure"), horizon=horizon, branch_every=branch_every,

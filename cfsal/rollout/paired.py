@@ -56,6 +56,7 @@ class Trace:
     lives: np.ndarray
     ended: bool
     first_observation: np.ndarray = field(repr=False)
+    first_state: str = field(default="", repr=False)  # Toybox JSON the first observation shows
 
     @property
     def length(self) -> int:
@@ -138,6 +139,7 @@ def _run_paired(agent: Agent, points: list[BranchPoint], intervention: Intervent
         took_effect.append(bool(intervention.took_effect(factual.get_toybox_state(), intervened.get_toybox_state())))
         observations[2 * i + 1] = intervened.observation
     first_observations = observations.copy()
+    first_states = [json.dumps(env.get_toybox_state()) for env in envs]
 
     records = [_trace_arrays(horizon, agent.spec.n_actions) for _ in envs]
     lengths = np.zeros(len(envs), dtype=int)
@@ -167,7 +169,8 @@ def _run_paired(agent: Agent, points: list[BranchPoint], intervention: Intervent
         rec = records[k]
         n = lengths[k]
         return Trace(rec["actions"][:n], rec["logits"][:n], rec["values"][:n], rec["rewards"][:n],
-                     rec["lives"][:n], ended=not alive[k], first_observation=first_observations[k])
+                     rec["lives"][:n], ended=not alive[k], first_observation=first_observations[k],
+                     first_state=first_states[k])
 
     return [PairedBranch(point.episode, point.step, trace(2 * i), trace(2 * i + 1), took_effect[i])
             for i, point in enumerate(points)]
