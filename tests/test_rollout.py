@@ -106,3 +106,10 @@ def test_a_constant_agents_saliency_never_changes():
     result = counterfactual(agent, MOVE, samples=3, branch_every=10, horizon=1, seed=0,
                             measure=measures.saliency_rank_change(method="perturbation"))
     assert np.all(result.values == 0)
+
+
+def test_progress_is_reported_through_every_phase():
+    seen = []
+    counterfactual(tiny_agent(), MOVE, samples=3, branch_every=10, horizon=2, seed=0,
+                   progress=lambda phase, done, total: seen.append((phase, done, total)))
+    assert ("branch points", 3, 3) in seen and ("measured", 3, 3) == seen[-1]

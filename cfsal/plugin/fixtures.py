@@ -22,6 +22,26 @@ def spec_of(item: pytest.Item) -> HypothesisSpec | None:
     return None if marker is None else marker.kwargs.get("spec")
 
 
+def _progress_line(request: pytest.FixtureRequest):
+    """A one-line progress display on an interactive terminal; None in CI logs and xdist workers."""
+    import sys
+
+    config = request.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None or hasattr(config, "workerinput") or not sys.__stdout__.isatty():
+        return None
+    name = request.node.name
+
+    def show(phase: str, done: int, total: int) -> None:
+        with capture.global_and_fixture_disabled():
+            reporter.write(f"\r  cfsal {name}: {phase} {done}/{total}\x1b[K", flush=True)
+            if phase == "measured" and done == total:
+                reporter.write("\r\x1b[K", flush=True)
+
+    return show
+
+
 @pytest.fixture
 def hypothesis_seed(request: pytest.FixtureRequest) -> int:
     """This hypothesis's seed, derived from ``--cfsal-seed`` and the test id."""
@@ -67,6 +87,7 @@ def counterfactual(request: pytest.FixtureRequest, agent, hypothesis_seed: int):
     spec = spec_of(request.node)
 
     def counterfactual(intervention: Any, **settings: Any):
+        settings.setdefault("progress", _progress_line(request))
         settings.setdefault("samples", (spec.samples if spec and spec.samples else state.settings.samples))
         settings.setdefault("seed", hypothesis_seed)
         settings.setdefault("executor", state.settings.executor)

@@ -7,7 +7,7 @@ copies of its rollout loop, one per intervention).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from cfsal.rollout.executors import run_with
 from cfsal.rollout.paired import InterventionLike, PairedBranch, applicable
 
 RESULT_SCHEMA_VERSION = 1
+
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -57,13 +59,14 @@ class CounterfactualResult:
 def counterfactual(agent: Agent, intervention: InterventionLike, *, samples: int = 30, branch_every: int = 50,
                    first_branch: int | None = None, horizon: int = 20, measure: Measure = action_disagreement,
                    seed: int = 0, greedy: bool = False, settle: Any = "refresh", executor: Any = "inline",
-                   workers: int = 2) -> CounterfactualResult:
+                   workers: int = 2, progress: Progress | None = None) -> CounterfactualResult:
     """Run ``samples`` paired counterfactuals of ``intervention`` on ``agent``; measure each pair.
 
     Branch points are every ``branch_every`` steps of seeded episodes (from ``first_branch``,
     default ``branch_every``), keeping only points where the intervention applies. Every random
     choice derives from ``seed``; ``executor`` ("inline", "process", "ray") changes where the
-    continuations run, never the numbers.
+    continuations run, never the numbers. ``progress(phase, done, total)`` is called as work
+    proceeds (branch points found; pairs measured).
     """
     if intervention.game != agent.spec.game:
         raise InterventionError(
@@ -73,12 +76,26 @@ def counterfactual(agent: Agent, intervention: InterventionLike, *, samples: int
     if samples < 1:
         raise ValueError(f"samples must be ≥ 1, got {samples}")
     points_seed, pairs_seed = child(seed, 0), child(seed, 1)
+    found = [0]
+
+    def accept(point) -> bool:
+        ok = applicable(intervention, point)
+        if ok and progress is not None:
+            found[0] += 1
+            progress("branch points", found[0], samples)
+        return ok
+
     points = collect_branch_points(agent, count=samples, branch_every=branch_every, seed=points_seed,
-                                   first_branch=first_branch, greedy=greedy,
-                                   accept=lambda point: applicable(intervention, point))
+                                   first_branch=first_branch, greedy=greedy, accept=accept)
+    if progress is not None:
+        progress("paired rollouts", 0, len(points))
     pairs = run_with(executor, agent, points, intervention, horizon=horizon, seeds=children(pairs_seed, len(points)),
                      greedy=greedy, settle=settle, workers=workers)
-    values = np.array([evaluate_measure(measure, p.factual, p.intervened, agent) for p in pairs], dtype=float)
+    values = np.empty(len(pairs))
+    for i, pair in enumerate(pairs):
+        values[i] = evaluate_measure(measure, pair.factual, pair.intervened, agent)
+        if progress is not None:
+            progress("measured", i + 1, len(pairs))
     return CounterfactualResult(
         agent=agent.name, game=agent.spec.game, intervention=intervention.to_dict(),
         measure=getattr(measure, "__name__", "measure"), horizon=horizon, branch_every=branch_every,
