@@ -1,0 +1,80 @@
+"""The report's plot of one hypothesis: its paired effects, one dot per branch point, with the CI.
+
+A verdict is a summary of a distribution; the plot shows the distribution. Each dot is one
+branch point's paired difference (intervened − factual measure); the band is the verdict's
+confidence interval of the mean, the line its estimate. Exact zeros (the intervention left the
+agent's behaviour untouched under common random numbers) are common and meaningful, so they
+are counted in the title rather than lost in a pile. A ``no_effect`` claim's ±margin is shaded,
+so the reader sees whether the CI sits inside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+#: Verdict colours, shared with the HTML badges so the page and its plots agree.
+COLOURS = {"SUPPORTED": "#1a7f37", "REFUTED": "#cf222e", "INCONCLUSIVE": "#9a6700", "ERROR": "#57606a"}
+_HIGHLIGHT = {"typical": "#0969da", "extreme": "#8250df"}
+
+
+def jitter(values: np.ndarray, *, seed: int = 0, width: float = 0.28) -> np.ndarray:
+    """Vertical offsets for a strip plot: deterministic (seeded), so a report rebuilds identically."""
+    return np.random.default_rng(seed).uniform(-width, width, size=len(values))
+
+
+def plot_paired_effects(values: np.ndarray, path: str | Path, *, verdict: Mapping[str, Any] | None = None,
+                        measure: str = "measure", margin: float | None = None,
+                        highlight: Mapping[str, int] | None = None) -> Path:
+    """Strip plot (top) and histogram (bottom) of per-branch paired differences; returns ``path``.
+
+    ``verdict`` (a :meth:`cfsal.stats.Verdict.to_dict`) supplies the effect, CI and outcome;
+    ``highlight`` maps a label (``typical``, ``extreme``) to the index of a branch shown in the
+    report's frames, so the reader can find those frames in the distribution.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    values = np.asarray(values, dtype=float)
+    outcome = (verdict or {}).get("outcome", "ERROR")
+    colour = COLOURS.get(outcome, COLOURS["ERROR"])
+    fig, (strip, hist) = plt.subplots(2, 1, figsize=(6.4, 2.9), sharex=True,
+                                      gridspec_kw={"height_ratios": [1.1, 1.0], "hspace": 0.08})
+    for ax in (strip, hist):
+        ax.axvline(0.0, color="#8c959f", lw=0.9, zorder=1)
+        if margin:
+            ax.axvspan(-margin, margin, color="#d0d7de", alpha=0.45, lw=0, zorder=0)
+        if verdict and verdict.get("ci_low") is not None:
+            ax.axvspan(verdict["ci_low"], verdict["ci_high"], color=colour, alpha=0.18, lw=0, zorder=0)
+            ax.axvline(verdict["effect"], color=colour, lw=1.8, zorder=3)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(axis="x", alpha=0.25)
+    strip.scatter(values, jitter(values), s=16, color="#24292f", alpha=0.55, lw=0, zorder=2)
+    for label, index in (highlight or {}).items():
+        if 0 <= index < len(values):
+            strip.scatter([values[index]], [0.0], s=90, facecolor="none", edgecolor=_HIGHLIGHT.get(label, "k"),
+                          lw=2, zorder=4, label=f"{label} branch")
+    strip.set_ylim(-0.5, 0.5)
+    strip.set_yticks([])
+    zeros = int(np.sum(values == 0))
+    strip.set_title(f"{len(values)} paired differences ({zeros} exactly 0)", fontsize=9, loc="left", color="#57606a")
+    if highlight:
+        strip.legend(fontsize=7, loc="upper right", frameon=False, ncol=2, bbox_to_anchor=(1.0, 1.32))
+    span = float(np.ptp(values)) if len(values) else 0.0
+    bins = 1 if span == 0 else min(30, max(8, len(values) // 3))
+    hist.hist(values, bins=bins, color="#6e7781", alpha=0.85, lw=0, zorder=2,
+              range=None if span else (values[0] - 0.5, values[0] + 0.5) if len(values) else None)
+    hist.set_ylabel("branches", fontsize=8)
+    hist.set_xlabel(f"{measure}: intervened − factual (line: mean, band: CI"
+                    + (", grey: ±margin)" if margin else ")"), fontsize=8)
+    for ax in (strip, hist):
+        ax.tick_params(labelsize=7)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
