@@ -10,8 +10,8 @@ from safetensors.torch import load_file
 
 import cfsal.agents.distill as distill_module
 from cfsal.agents.checkpoint import read_checkpoint_info
-from cfsal.agents.distill import (DAggerSettings, Shard, _new_student, collect, discounted_returns,
-                                  distill, training_dir)
+from cfsal.agents.distill import (DAggerSettings, Shard, _new_student, class_weights, collect,
+                                  discounted_returns, distill, training_dir)
 from cfsal.agents.expert import expert_actions
 from cfsal.cli import build_parser, main
 from cfsal.errors import TrainingError
@@ -117,3 +117,12 @@ def test_cli_distill_runs_and_refuses_other_games(tmp_path, capsys):
                  "--epochs", "1", "--batch-size", "16", "--rollout-max-steps", "20", "--no-progress"]) == 0
     assert "1 DAgger iterations, 16 labelled frames" in capsys.readouterr().out
     assert read_checkpoint_info(out).provenance["command"].startswith("cfsal distill")
+
+
+def test_class_weights_lift_rare_actions_and_stay_capped():
+    settings = DAggerSettings(class_balance=0.5, max_class_weight=3.0)
+    labels = np.array([0] * 80 + [2] * 10 + [3] * 10)
+    weights = class_weights(labels, 4, settings)
+    assert weights[0] < 1 < weights[2] == weights[3]
+    assert weights[1] == 3.0  # FIRE never seen: the cap
+    np.testing.assert_allclose(class_weights(labels, 4, DAggerSettings(class_balance=0.0)), [1, 1, 1, 1])

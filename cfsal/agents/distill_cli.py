@@ -25,6 +25,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
                               student_steps=args.student_steps, n_envs=args.n_envs,
                               beta_decay=args.beta_decay, epochs=args.epochs,
                               batch_size=args.batch_size, learning_rate=args.lr,
+                              class_balance=args.class_balance,
                               rollout_max_steps=args.rollout_max_steps)
     command = args.command or _reproducing_command(args)
     result = distill(args.out, seed=args.seed, settings=settings, command=command,
@@ -39,7 +40,7 @@ def _reproducing_command(args: argparse.Namespace) -> str:
     change of a default cannot change what it means)."""
     parts = ["cfsal", "distill", "--game", args.game, "--out", args.out]
     for flag in ("iterations", "expert_steps", "student_steps", "n_envs", "beta_decay", "epochs",
-                 "batch_size", "lr", "rollout_max_steps", "seed"):
+                 "batch_size", "lr", "class_balance", "rollout_max_steps", "seed"):
         parts += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
     return " ".join(shlex.quote(p) for p in parts)
 
@@ -59,6 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=d.epochs, help="passes over the aggregate per iteration")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.learning_rate)
+    p.add_argument("--class-balance", type=float, default=d.class_balance,
+                   help="exponent of the inverse-frequency class weights (0: plain cross-entropy)")
     p.add_argument("--rollout-max-steps", type=int, default=d.rollout_max_steps)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads")
