@@ -232,3 +232,33 @@ def test_every_move_matters(counterfactual, dx):
     result.stdout.fnmatch_lines(["*ClaimNotSupported: INCONCLUSIVE*", "*dx=0,*"])
     data = json.loads((project.path / "out.json").read_text())
     assert data["hypotheses"][0]["status"] == "COUNTEREXAMPLE"
+
+
+def test_correlation_claims_use_the_two_measures(project):
+    project.makepyfile(test_corr='''
+import cfsal
+from cfsal import measures
+from cfsal.testing import StateEdit, shift_ball
+
+import json
+
+def ball_x(trace):
+    return json.loads(trace.first_state)["balls"][0]["position"]["x"]
+
+@cfsal.hypothesis("The ball's recorded move and its drawn move agree", kind="correlation",
+                  alternative="greater", samples=12)
+def test_dose_response(counterfactual):
+    moves = [StateEdit("breakout", shift_ball(dx)) for dx in (5, 20, 40, 60)]
+    return counterfactual(moves, branch_every=10, horizon=1,
+                          measure=(measures.difference_of(ball_x), measures.difference_of(ball_x, "again")))
+
+@cfsal.hypothesis("wrong kind for two measures", kind="effect")
+def test_mismatch(counterfactual):
+    return counterfactual(StateEdit("breakout", shift_ball(5)), branch_every=10, horizon=1, samples=3,
+                          measure=(measures.policy_total_variation, measures.policy_kl))
+''')
+    result = run(project, "test_corr.py")
+    result.stdout.fnmatch_lines(["*cfsal: counterfactual(…, measure=(x, y)) gives pairs of measures*"])
+    data = json.loads((project.path / "out.json").read_text())
+    corr = next(r for r in data["hypotheses"] if "dose" in r["nodeid"])
+    assert corr["verdict"]["claim"]["kind"] == "correlation" and corr["verdict"]["outcome"] == "SUPPORTED"

@@ -113,3 +113,13 @@ def test_progress_is_reported_through_every_phase():
     counterfactual(tiny_agent(), MOVE, samples=3, branch_every=10, horizon=2, seed=0,
                    progress=lambda phase, done, total: seen.append((phase, done, total)))
     assert ("branch points", 3, 3) in seen and ("measured", 3, 3) == seen[-1]
+
+
+def test_a_list_of_interventions_is_assigned_round_robin_and_recorded():
+    agent = tiny_agent()
+    small, large = StateEdit("breakout", shift_ball(10)), StateEdit("breakout", shift_ball(60))
+    result = counterfactual(agent, [small, large], samples=6, branch_every=10, horizon=1, seed=0,
+                            measure=(measures.policy_total_variation, measures.value_change))
+    assert result.assignments.tolist() == [0, 1, 0, 1, 0, 1]
+    assert result.covariate is not None and len(result.covariate) == 6
+    assert result.to_dict()["intervention"]["name"] == "round_robin"

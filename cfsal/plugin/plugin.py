@@ -41,6 +41,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cfsal-workers", type=int, default=2, help="workers for --cfsal-executor process/ray (default 2)")
     parser.addini("cfsal_json", "default for --cfsal-json, relative to the rootdir (written only if hypotheses ran)",
                   default=None)
+    from cfsal.report.build import existing_results_file
+
+    group.addoption("--cfsal-html", metavar="PATH", default=None,
+                    help="write the HTML report (verdicts, effect plots, frames with saliency) to PATH")
+    group.addoption("--cfsal-compare", metavar="BASELINE.json", default=None, type=existing_results_file,
+                    help="show in the HTML report what changed since this earlier results JSON")
+    parser.addini("cfsal_html", "default for --cfsal-html, relative to the rootdir (written only if hypotheses ran)",
+                  default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -71,6 +79,12 @@ def _json_path(config: pytest.Config) -> str | None:
     return str(config.rootpath / ini) if ini else None
 
 
+def _html_path(config: pytest.Config) -> str | None:
+    given = config.getoption("--cfsal-html")
+    ini = config.getini("cfsal_html")
+    return given or (str(config.rootpath / ini) if ini else None)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     s = config.stash[SESSION_KEY].settings
     return (f"cfsal: seed {s.seed}, samples {s.samples}, alpha {s.alpha}, correction {s.correction}, "
@@ -83,6 +97,25 @@ def _claim_for(spec, alpha: float):
     return Claim(kind=spec.kind, alternative=spec.alternative, margin=spec.margin, alpha=alpha)
 
 
+def _verdict(claim, result: Any, rng):
+    """Effect-type claims on the paired differences; correlation claims on (covariate, values)."""
+    import numpy as np
+
+    from cfsal.stats import assess, assess_correlation
+
+    covariate = getattr(result, "covariate", None)
+    if claim.kind == "correlation":
+        if covariate is None:
+            raise CfsalError("a 'correlation' hypothesis needs two measures: counterfactual(…, measure=(x, y)).")
+        return assess_correlation(claim, np.asarray(covariate, float), np.asarray(result.values, float), rng=rng)
+    if covariate is not None:
+        raise CfsalError(f"counterfactual(…, measure=(x, y)) gives pairs of measures, for kind='correlation' "
+                         f"claims; this hypothesis is kind={claim.kind!r}: pass one measure.")
+    bounds = getattr(result, "bounds", None)
+    return assess(claim, np.asarray(result.values, dtype=float), rng=rng,
+                  bounds=tuple(bounds) if bounds is not None else None)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run a hypothesis, turn what it returns into a verdict, and set the test outcome."""
@@ -92,7 +125,6 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     import numpy as np
 
     from cfsal.plugin.session import hypothesis_seed as seed_for
-    from cfsal.stats import assess
 
     state = pyfuncitem.config.stash[SESSION_KEY]
     seed = seed_for(state.settings.seed, pyfuncitem.nodeid)
@@ -109,16 +141,18 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
                 "result of counterfactual(...) (a CounterfactualResult)."
             )
         claim = _claim_for(spec, spec.alpha or state.settings.alpha)
-        bounds = getattr(result, "bounds", None)
-        verdict = assess(claim, np.asarray(result.values, dtype=float),
-                         rng=np.random.default_rng(np.random.SeedSequence([seed, 1])),
-                         bounds=tuple(bounds) if bounds is not None else None)
+        verdict = _verdict(claim, result, np.random.default_rng(np.random.SeedSequence([seed, 1])))
     except CfsalError as error:
         record.update(status="ERROR", error=str(error), seconds=round(time.perf_counter() - started, 2))
         pyfuncitem.user_properties.append((PROPERTY, json.dumps(record)))
         pytest.fail(f"cfsal: {error}", pytrace=False)
     record.update(status=verdict.outcome, verdict=verdict.to_dict(), result=result.to_dict(),
                   agent=result.agent, game=result.game, seconds=round(time.perf_counter() - started, 2))
+    if _html_path(pyfuncitem.config):  # frames need the in-memory result: render them here (also on xdist workers)
+        from cfsal.report.build import record_media
+
+        record["media"] = record_media(pyfuncitem.funcargs.get("agent"), result, _html_path(pyfuncitem.config),
+                                       pyfuncitem.nodeid)
     pyfuncitem.user_properties.append((PROPERTY, json.dumps(record)))
     for name, value in (("verdict", verdict.outcome), ("effect", verdict.effect), ("ci_low", verdict.ci_low),
                         ("ci_high", verdict.ci_high), ("p_value", verdict.p_value), ("n", verdict.n),
@@ -196,6 +230,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if state.settings.json_path:
         state.write_json(state.settings.json_path, partial=exitstatus == pytest.ExitCode.INTERRUPTED)
+    if _html_path(session.config):
+        from cfsal.report.build import write_session_report
+
+        write_session_report(state.to_dict(partial=exitstatus == pytest.ExitCode.INTERRUPTED),
+                             _html_path(session.config), session.config.getoption("--cfsal-compare"))
     demoted = [r for r in changed_by_correction(state.final_records())
                if _fails(r["adjusted_verdict"]["outcome"], state.settings.fail_on)]
     if demoted and session.exitstatus == pytest.ExitCode.OK:
@@ -224,3 +263,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         )
     if s.json_path:
         terminalreporter.write_line(f"results: {s.json_path}")
+    if _html_path(config):
+        terminalreporter.write_line(f"report: {_html_path(config)}")

@@ -39,25 +39,22 @@ class PairedJob:
     agent: Agent
     points: tuple[BranchPoint, ...]
     seeds: tuple[np.random.SeedSequence, ...]
-    intervention: InterventionLike
+    interventions: tuple[InterventionLike, ...]
     horizon: int
     greedy: bool
     settle: Any
 
 
 def run_job(job: PairedJob) -> list[PairedBranch]:
-    """Run one chunk (in whatever process this is). Uses one torch thread: workers share cores."""
-    import torch
-
-    torch.set_num_threads(1)
-    return run_paired(job.agent, list(job.points), job.intervention, horizon=job.horizon, seeds=list(job.seeds),
-                      greedy=job.greedy, settle=job.settle)
+    """Run one chunk, in whatever process this is (run_paired pins its forwards to one thread)."""
+    return run_paired(job.agent, list(job.points), list(job.interventions), horizon=job.horizon,
+                      seeds=list(job.seeds), greedy=job.greedy, settle=job.settle)
 
 
 def split(job: PairedJob, parts: int) -> list[PairedJob]:
     """Contiguous chunks, so results concatenate back in point order."""
     bounds = np.linspace(0, len(job.points), min(parts, len(job.points)) + 1).astype(int)
-    return [PairedJob(job.agent, job.points[a:b], job.seeds[a:b], job.intervention, job.horizon, job.greedy,
+    return [PairedJob(job.agent, job.points[a:b], job.seeds[a:b], job.interventions[a:b], job.horizon, job.greedy,
                       job.settle) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
@@ -73,8 +70,7 @@ class InlineExecutor:
     name = "inline"
 
     def run(self, job: PairedJob) -> list[PairedBranch]:
-        return run_paired(job.agent, list(job.points), job.intervention, horizon=job.horizon,
-                          seeds=list(job.seeds), greedy=job.greedy, settle=job.settle)
+        return run_job(job)
 
 
 class ProcessPoolExecutorBackend:
@@ -150,8 +146,9 @@ def get_executor(name: str | Executor, workers: int = 2) -> Executor:
     raise ExecutorError(f"unknown executor {name!r}: use 'inline' (default), 'process' or 'ray'")
 
 
-def run_with(executor: str | Executor, agent: Agent, points: Sequence[BranchPoint], intervention: InterventionLike, *,
-             horizon: int, seeds: Sequence[np.random.SeedSequence], greedy: bool = False, settle: Any = "refresh",
-             workers: int = 2) -> list[PairedBranch]:
-    job = PairedJob(agent, tuple(points), tuple(seeds), intervention, horizon, greedy, settle)
+def run_with(executor: str | Executor, agent: Agent, points: Sequence[BranchPoint],
+             interventions: Sequence[InterventionLike], *, horizon: int, seeds: Sequence[np.random.SeedSequence],
+             greedy: bool = False, settle: Any = "refresh", workers: int = 2) -> list[PairedBranch]:
+    """Run paired continuations of ``interventions[i]`` from ``points[i]`` on ``executor``."""
+    job = PairedJob(agent, tuple(points), tuple(seeds), tuple(interventions), horizon, greedy, settle)
     return get_executor(executor, workers).run(job)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -104,15 +104,21 @@ def _treat_like_the_intervened_arm(env: ToyboxEnv, settle: Any) -> None:
             env.step(0)
 
 
-def run_paired(agent: Agent, points: list[BranchPoint], intervention: InterventionLike, *, horizon: int,
+def run_paired(agent: Agent, points: list[BranchPoint],
+               intervention: InterventionLike | Sequence[InterventionLike], *, horizon: int,
                seeds: list[np.random.SeedSequence], greedy: bool = False,
                settle: Any = "refresh") -> list[PairedBranch]:
-    """Run factual and intervened continuations from every point, all branches in lockstep."""
+    """Run factual and intervened continuations from every point, all branches in lockstep.
+
+    ``intervention`` is one for all points, or a sequence with one per point."""
+    interventions = list(intervention) if isinstance(intervention, (list, tuple)) else [intervention] * len(points)
+    if len(interventions) != len(points):
+        raise ValueError(f"need one intervention per branch point ({len(points)}), got {len(interventions)}")
     with deterministic_forwards():
-        return _run_paired(agent, points, intervention, horizon, seeds, greedy, settle)
+        return _run_paired(agent, points, interventions, horizon, seeds, greedy, settle)
 
 
-def _run_paired(agent: Agent, points: list[BranchPoint], intervention: InterventionLike, horizon: int,
+def _run_paired(agent: Agent, points: list[BranchPoint], interventions: list[InterventionLike], horizon: int,
                 seeds: list[np.random.SeedSequence], greedy: bool, settle: Any) -> list[PairedBranch]:
     if len(seeds) != len(points):
         raise ValueError(f"need one seed per branch point ({len(points)}), got {len(seeds)}")
@@ -133,6 +139,7 @@ def _run_paired(agent: Agent, points: list[BranchPoint], intervention: Intervent
         observations[2 * i] = factual.observation
         intervened.restore(point.snapshot)
         intervention_rngs.append(np.random.default_rng(intervention_seed))
+        intervention = interventions[i]
         intervention.apply_to_env(intervened, rng=intervention_rngs[i], settle=settle)
         # Compared across the arms (both through the same JSON round trip and settling), this
         # is exactly "did the edit leave a difference", even where settling may have undone it.
@@ -145,7 +152,7 @@ def _run_paired(agent: Agent, points: list[BranchPoint], intervention: Intervent
     lengths = np.zeros(len(envs), dtype=int)
     alive = np.ones(len(envs), dtype=bool)
     pair_of = np.arange(len(envs)) // 2
-    persistent = _is_persistent(intervention)
+    persistent = [_is_persistent(item) for item in interventions]
     for t in range(horizon):
         index = np.flatnonzero(alive)
         if index.size == 0:
@@ -161,8 +168,8 @@ def _run_paired(agent: Agent, points: list[BranchPoint], intervention: Intervent
             lengths[k] = t + 1
             if terminated or truncated:
                 alive[k] = False
-            elif persistent and k % 2 == 1:
-                intervention.reapply_to_env(envs[k], rng=intervention_rngs[pair_of[k]])
+            elif k % 2 == 1 and persistent[pair_of[k]]:
+                interventions[pair_of[k]].reapply_to_env(envs[k], rng=intervention_rngs[pair_of[k]])
                 observations[k] = envs[k].observation
 
     def trace(k: int) -> Trace:
