@@ -1,0 +1,393 @@
+"""Counterfactual rollout speed: batched branches vs. one branch at a time vs. the bare forward passes.
+
+    python benchmarks/bench_rollouts.py [--agent cfsal/zoo/breakout-a2c.safetensors] [--branches 64]
+
+Issue #6 asks of the engine (``cfsal.rollout.run_paired``, all branches in lockstep, one batched
+forward per step): counterfactual agent-steps per second at least 4x those of running one branch
+at a time, and at least 70% of the bare batched forward rate of the same agent on the same batch
+sizes (so that batching leaves little on the table). All three run here on the same branch
+points, in the same process, interleaved in every repeat so they see the same machine load; the
+reported time of each is the minimum over ``--repeats`` (the machine is shared; the minimum is
+the least disturbed run). An *agent-step* is one step of one continuation (a pair of factual and
+intervened continuations of horizon H is 2H agent-steps).
+
+Also timed: the process-pool executor with 2 workers against inline, and a breakdown of the
+batched time into setup (make, restore, intervene), environment stepping, forward passes and the
+rest (Python bookkeeping), each measured directly rather than by a profiler (whose per-call
+overhead would inflate the Python share). Writes ``benchmarks/results/rollouts.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import time
+from unittest import mock
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from cfsal._seeding import children
+from cfsal.agents.base import Agent, blocked_logits_and_value, deterministic_forwards
+from cfsal.agents.checkpoint import load_checkpoint
+from cfsal.agents.zoo import load_agent
+from cfsal.envs import ToyboxEnv
+from cfsal.interventions import breakout
+from cfsal.rollout import BranchPoint, PairedBranch, collect_branch_points, run_paired
+from cfsal.rollout.executors import run_with
+from cfsal.rollout import paired
+from cfsal.rollout.paired import applicable
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_VERSION = 1
+GOAL_SPEEDUP = 4.0
+GOAL_FORWARD_SHARE = 0.70
+
+
+# ------------------------------------------------------------------------------------------- machine
+
+def machine_description(threads: int) -> dict[str, Any]:
+    """The machine a number was measured on: CPU model, cores, torch threads, load average now."""
+    model, cores = platform.processor() or "unknown CPU", os.cpu_count()
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
+        model = fields.get("Model name", model).strip()
+        cores = int(fields.get("CPU(s)", cores))
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        pass
+    return {"cpu": model, "logical_cpus": cores, "torch": torch.__version__, "torch_threads": threads,
+            "python": platform.python_version(), "load_average": [round(v, 2) for v in os.getloadavg()]}
+
+
+def machine_line(machine: dict[str, Any], load_at_end: list[float] | None = None) -> str:
+    load = ", ".join(f"{v:.1f}" for v in machine["load_average"])
+    end = f"; at the end {', '.join(f'{v:.1f}' for v in load_at_end)}" if load_at_end else ""
+    return (f"{machine['cpu']}; {machine['logical_cpus']} logical CPUs; torch {machine['torch']} with "
+            f"{machine['torch_threads']} thread(s); Python {machine['python']}; load average (1, 5, 15 min) "
+            f"at the start {load}{end}")
+
+
+# -------------------------------------------------------------------------------------------- timing
+
+def best_of(function: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Minimum wall time over ``repeats`` calls, and the last call's result."""
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def agent_steps(pairs: list[PairedBranch]) -> int:
+    """Steps taken by every continuation (both arms of every pair)."""
+    return int(sum(p.factual.length + p.intervened.length for p in pairs))
+
+
+def live_rows_per_step(pairs: list[PairedBranch], horizon: int) -> np.ndarray:
+    """How many continuations were still running at each step: the batch size of each forward."""
+    lengths = np.array([[p.factual.length, p.intervened.length] for p in pairs]).ravel()
+    return (lengths[None, :] > np.arange(horizon)[:, None]).sum(axis=1)
+
+
+def same_pairs(a: list[PairedBranch], b: list[PairedBranch]) -> bool:
+    """Byte-identical continuations (the engine promises this whatever the batch composition)."""
+    return len(a) == len(b) and all(
+        np.array_equal(p.factual.actions, q.factual.actions) and np.array_equal(p.intervened.actions, q.intervened.actions)
+        and np.array_equal(p.factual.logits, q.factual.logits) and np.array_equal(p.intervened.logits, q.intervened.logits)
+        for p, q in zip(a, b))
+
+
+def run_batched(agent: Agent, points: list[BranchPoint], intervention: Any, horizon: int,
+                seeds: list[np.random.SeedSequence]) -> list[PairedBranch]:
+    return run_paired(agent, points, intervention, horizon=horizon, seeds=seeds)
+
+
+def run_one_at_a_time(agent: Agent, points: list[BranchPoint], intervention: Any, horizon: int,
+                      seeds: list[np.random.SeedSequence]) -> list[PairedBranch]:
+    return [pair for point, seed in zip(points, seeds)
+            for pair in run_paired(agent, [point], intervention, horizon=horizon, seeds=[seed])]
+
+
+def bare_forwards(agent: Agent, observations: np.ndarray, rows_per_step: np.ndarray) -> None:
+    """The forward passes a batched rollout makes (same batch sizes, 16-row blocks, one thread), alone."""
+    tiled = np.resize(observations, (int(rows_per_step.max()), *observations.shape[1:]))
+    with deterministic_forwards():
+        for rows in rows_per_step:
+            if rows:
+                blocked_logits_and_value(agent, tiled[:rows])
+
+
+def breakdown(agent: Agent, points: list[BranchPoint], intervention: Any, horizon: int,
+              seeds: list[np.random.SeedSequence]) -> dict[str, float]:
+    """Where one batched run's time goes, timed inside the run (not by a profiler, whose per-call
+    overhead would inflate the Python share): setup before the first forward (make, restore,
+    intervene, took_effect), the forward calls, the environment steps, and the rest."""
+    spent = {"forward": 0.0, "env": 0.0}
+    first_forward: list[float] = []
+    forward, step = paired.blocked_logits_and_value, ToyboxEnv.step
+
+    def timed_forward(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        first_forward.append(start) if not first_forward else None
+        try:
+            return forward(*args, **kwargs)
+        finally:
+            spent["forward"] += time.perf_counter() - start
+
+    def timed_step(env: ToyboxEnv, action: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return step(env, action)
+        finally:
+            spent["env"] += time.perf_counter() - start
+
+    with mock.patch.object(paired, "blocked_logits_and_value", timed_forward), \
+            mock.patch.object(ToyboxEnv, "step", timed_step):
+        start = time.perf_counter()
+        run_batched(agent, points, intervention, horizon, seeds)
+        total = time.perf_counter() - start
+    setup = first_forward[0] - start
+    return {"total": total, "setup": setup, "forward": spent["forward"], "env": spent["env"],
+            "rest": total - setup - spent["forward"] - spent["env"]}
+
+
+# -------------------------------------------------------------------------------------------- result
+
+@dataclass(frozen=True)
+class RolloutBenchmark:
+    """Seconds (best of the repeats) and agent-steps of every variant, on the same branch points."""
+
+    agent: str
+    intervention: dict[str, Any]
+    branches: int
+    horizon: int
+    repeats: int
+    agent_steps: int
+    forward_rows: int
+    batched_seconds: float
+    one_at_a_time_seconds: float
+    bare_forward_seconds: float
+    identical_pairs: bool
+    breakdown: dict[str, float]
+    forward_rows_per_second_16: float
+    forward_rows_per_second_2_unpadded: float
+    process_seconds: float | None = None
+    process_fixed_seconds: float | None = None
+    process_identical: bool | None = None
+    workers: int = 2
+
+    @property
+    def batched_rate(self) -> float:
+        return self.agent_steps / self.batched_seconds
+
+    @property
+    def one_at_a_time_rate(self) -> float:
+        return self.agent_steps / self.one_at_a_time_seconds
+
+    @property
+    def bare_forward_rate(self) -> float:
+        return self.forward_rows / self.bare_forward_seconds
+
+    @property
+    def speedup(self) -> float:
+        return self.one_at_a_time_seconds / self.batched_seconds
+
+    @property
+    def forward_share(self) -> float:
+        """Batched rate as a fraction of the bare forward rate (goal ≥ 0.70)."""
+        return self.batched_rate / self.bare_forward_rate
+
+    @property
+    def loop_forward_share(self) -> float:
+        """Like :attr:`forward_share`, leaving out the per-branch setup before the first step."""
+        return self.agent_steps / (self.batched_seconds - self.breakdown["setup"]) / self.bare_forward_rate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, **asdict(self), "batched_rate": self.batched_rate,
+                "one_at_a_time_rate": self.one_at_a_time_rate, "bare_forward_rate": self.bare_forward_rate,
+                "speedup": self.speedup, "forward_share": self.forward_share,
+                "loop_forward_share": self.loop_forward_share}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RolloutBenchmark:
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"rollout benchmark schema_version={data.get('schema_version')!r}; this reads "
+                             f"{SCHEMA_VERSION}: re-run python benchmarks/bench_rollouts.py")
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+def load_bench_agent(spec: str) -> Agent:
+    """A zoo name or a checkpoint path; a missing trained checkpoint falls back to a fresh Nature CNN
+    (same compute per forward, which is all this benchmark measures)."""
+    path = Path(spec)
+    if path.suffix == ".safetensors":
+        if path.is_file():
+            agent = load_checkpoint(path)
+            agent.name = path.stem
+            return agent.eval()
+        from cfsal.testing import tiny_agent
+
+        print(f"{path} is missing: timing a freshly initialised Nature CNN instead (same compute)")
+        return tiny_agent("breakout", name="fresh-nature-cnn")
+    return load_agent(spec)
+
+
+def measure(agent: Agent, *, branches: int, horizon: int, branch_every: int, repeats: int, seed: int = 0,
+            intervention: Any = None, process: bool = True, workers: int = 2) -> RolloutBenchmark:
+    """Time every variant on the same ``branches`` branch points (see the module docstring)."""
+    intervention = intervention or breakout.MoveBall(dx=40)
+    points = collect_branch_points(agent, count=branches, branch_every=branch_every, seed=seed,
+                                   accept=lambda point: applicable(intervention, point))
+    seeds = children(seed + 1, len(points))
+    timings = {name: float("inf") for name in ("batched", "one", "bare", "fwd16", "fwd2")}
+    batched = run_batched(agent, points, intervention, horizon, seeds)  # warm-up, and the batch sizes
+    rows = live_rows_per_step(batched, horizon)
+    observations = np.stack([arm.first_observation for p in batched for arm in (p.factual, p.intervened)])
+    block16, block2 = torch.as_tensor(np.resize(observations, (16, *observations.shape[1:]))).float(), \
+        torch.as_tensor(observations[:2]).float()
+    one, parts = None, {"total": float("inf")}
+    for _ in range(repeats):
+        for name, function in (
+                ("batched", lambda: run_batched(agent, points, intervention, horizon, seeds)),
+                ("one", lambda: run_one_at_a_time(agent, points, intervention, horizon, seeds)),
+                ("bare", lambda: bare_forwards(agent, observations, rows))):
+            seconds, out = best_of(function, 1)
+            timings[name] = min(timings[name], seconds)
+            one = out if name == "one" else one
+        run = breakdown(agent, points, intervention, horizon, seeds)
+        parts = run if run["total"] < parts["total"] else parts
+        with deterministic_forwards(), torch.no_grad():
+            timings["fwd16"] = min(timings["fwd16"], best_of(lambda: agent(block16), 20)[0])
+            timings["fwd2"] = min(timings["fwd2"], best_of(lambda: agent(block2), 20)[0])
+    process_seconds = process_fixed = process_identical = None
+    if process:
+        def pooled_run(count: int, steps: int) -> list[PairedBranch]:
+            return run_with("process", agent, points[:count], [intervention] * count, horizon=steps,
+                            seeds=seeds[:count], workers=workers)
+
+        process_fixed, _ = best_of(lambda: pooled_run(workers, 1), 1)
+        process_seconds, pooled = best_of(lambda: pooled_run(len(points), horizon), repeats)
+        process_identical = same_pairs(pooled, batched)
+    return RolloutBenchmark(
+        agent=agent.name, intervention=intervention.to_dict(), branches=len(points), horizon=horizon,
+        repeats=repeats, agent_steps=agent_steps(batched), forward_rows=int(rows.sum()),
+        batched_seconds=timings["batched"], one_at_a_time_seconds=timings["one"],
+        bare_forward_seconds=timings["bare"], identical_pairs=same_pairs(one, batched),
+        breakdown=parts,
+        forward_rows_per_second_16=16 / timings["fwd16"], forward_rows_per_second_2_unpadded=2 / timings["fwd2"],
+        process_seconds=process_seconds, process_fixed_seconds=process_fixed, process_identical=process_identical,
+        workers=workers)
+
+
+# ------------------------------------------------------------------------------------------- report
+
+def _met(ok: bool) -> str:
+    return "**met**" if ok else "**missed**"
+
+
+def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: list[float]) -> str:
+    r = result
+    b = r.breakdown
+    parts = [("setup before the first step: make 2 envs per branch, restore, intervene, took_effect", b["setup"]),
+             ("environment steps (`ToyboxEnv.step`: 4 Toybox frames, 2 renders, max, resize, stack)", b["env"]),
+             ("forward calls (`blocked_logits_and_value`)", b["forward"]),
+             ("the rest: sampling actions, recording traces, indexing, Python loop", b["rest"])]
+    lines = [
+        "# Counterfactual rollout benchmark",
+        "",
+        f"Agent `{r.agent}` (Nature CNN: 3 conv + 512 linear), intervention `{r.intervention['name']}` "
+        f"{ {k: v for k, v in r.intervention.items() if k not in ('name', 'game') and v not in (None, ())} }, "
+        f"{r.branches} branch points (every branch point is one factual/intervened pair), horizon {r.horizon}: "
+        f"{r.agent_steps} agent-steps per variant. Best of {r.repeats} interleaved repeats. Produced by "
+        "`python benchmarks/bench_rollouts.py`. The machine was shared with two `cfsal train` runs "
+        "and other jobs (see the load average), so absolute rates are lower bounds; the ratios compare "
+        "runs under the same load.",
+        "",
+        f"Machine: {machine_line(machine, load_at_end)}.",
+        "",
+        "| variant | seconds | agent-steps / s | ratio |",
+        "|---|---:|---:|---:|",
+        f"| batched: `run_paired` over all {r.branches} branches in lockstep | {r.batched_seconds:.3f} | "
+        f"{r.batched_rate:.0f} | 1 |",
+        f"| one branch at a time: `run_paired` with one point per call | {r.one_at_a_time_seconds:.3f} | "
+        f"{r.one_at_a_time_rate:.0f} | batched is {r.speedup:.2f}× faster |",
+        f"| bare batched forwards: same batch sizes, 16-row blocks, 1 thread | {r.bare_forward_seconds:.3f} | "
+        f"{r.bare_forward_rate:.0f} rows/s | batched reaches {r.forward_share:.0%} of it |",
+    ]
+    if r.process_seconds is not None:
+        lines.append(f"| process pool, {r.workers} workers (`executor=\"process\"`) | {r.process_seconds:.3f} | "
+                     f"{r.agent_steps / r.process_seconds:.0f} | {r.process_seconds / r.batched_seconds:.2f}× "
+                     f"the inline time |")
+    lines += [
+        "",
+        "| goal (issue #6) | measured | |",
+        "|---|---:|---|",
+        f"| batched ≥ {GOAL_SPEEDUP:g}× one branch at a time | {r.speedup:.2f}× | {_met(r.speedup >= GOAL_SPEEDUP)} |",
+        f"| batched ≥ {GOAL_FORWARD_SHARE:.0%} of the bare batched forward rate | {r.forward_share:.0%} | "
+        f"{_met(r.forward_share >= GOAL_FORWARD_SHARE)} |",
+        f"| (not a goal) the lockstep loop alone, batched time minus setup, vs. the bare forward rate | "
+        f"{r.loop_forward_share:.0%} | |",
+        "",
+        f"Batched and one-at-a-time continuations are byte-identical (actions and logits): {r.identical_pairs}."
+        + (f" Process pool ones too: {r.process_identical}." if r.process_identical is not None else ""),
+        "",
+        "## Where the batched time goes",
+        "",
+        "Timed inside one batched run (the fastest of the repeats, total "
+        f"{b['total']:.3f} s) by wrapping the forward and the environment step with clocks:",
+        "",
+        "| part | seconds | share |",
+        "|---|---:|---:|",
+        *[f"| {name} | {seconds:.3f} | {seconds / b['total']:.0%} |" for name, seconds in parts],
+        "",
+        f"The same forward calls take {r.bare_forward_seconds:.3f} s alone and {b['forward']:.3f} s inside the "
+        "rollout, where environment stepping between them evicts the network's weights and activations "
+        "from the cache.",
+        "",
+        f"One forward of a 16-row block: {r.forward_rows_per_second_16:.0f} rows/s; of 2 rows without "
+        f"padding: {r.forward_rows_per_second_2_unpadded:.0f} rows/s. A one-branch call forwards its 2 "
+        "live rows padded to a 16-row block (for determinism, `cfsal.agents.base.FORWARD_BLOCK`).",
+    ]
+    if r.process_seconds is not None:
+        lines += ["", f"Process pool: a run with one branch per worker and horizon 1 already takes "
+                      f"{r.process_fixed_seconds:.2f} s (spawning {r.workers} interpreters that import torch and "
+                      "cfsal, and pickling the agent); snapshots cross the process boundary without Toybox's "
+                      "native clone, so each worker restores a branch point by replaying its episode prefix."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agent", default=str(ROOT / "cfsal" / "zoo" / "breakout-a2c.safetensors"),
+                        help="checkpoint path or zoo name (a Nature-CNN agent)")
+    parser.add_argument("--branches", type=int, default=64)
+    parser.add_argument("--horizon", type=int, default=20)
+    parser.add_argument("--branch-every", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-process", action="store_true", help="skip the process-pool timing")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "rollouts.md"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    machine = machine_description(torch.get_num_threads())
+    agent = load_bench_agent(args.agent)
+    result = measure(agent, branches=args.branches, horizon=args.horizon, branch_every=args.branch_every,
+                     repeats=args.repeats, process=not args.no_process, workers=args.workers)
+    report = to_markdown(result, machine, [round(v, 2) for v in os.getloadavg()])
+    print(report)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The benchmarks in benchmarks/ run, with tiny sizes, so they cannot rot between measurements."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cfsal.interventions import breakout
+from cfsal.testing import tiny_agent
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+import bench_calibration  # noqa: E402
+import bench_rollouts  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def agent():
+    return tiny_agent("breakout")
+
+
+def test_rollout_benchmark_times_every_variant_on_identical_pairs(agent):
+    result = bench_rollouts.measure(agent, branches=2, horizon=3, branch_every=10, repeats=1, process=False)
+    assert result.branches == 2 and 0 < result.agent_steps <= 2 * 2 * 3
+    assert result.forward_rows == result.agent_steps  # every step of every arm is one forwarded row
+    assert result.identical_pairs
+    assert min(result.batched_seconds, result.one_at_a_time_seconds, result.bare_forward_seconds) > 0
+    parts = result.breakdown  # the clocks wrapped around the forward and the env step were reached
+    assert min(parts["setup"], parts["forward"], parts["env"]) > 0
+    assert parts["setup"] + parts["forward"] + parts["env"] + parts["rest"] == pytest.approx(parts["total"])
+    assert bench_rollouts.RolloutBenchmark.from_dict(result.to_dict()) == result
+    machine = bench_rollouts.machine_description(1)
+    text = bench_rollouts.to_markdown(result, machine, [0.0, 0.0, 0.0])
+    assert "batched ≥ 4× one branch at a time" in text and machine["cpu"] in text
+
+
+def test_live_rows_count_continuations_still_running_at_each_step(agent):
+    points = bench_rollouts.collect_branch_points(agent, count=2, branch_every=10, seed=0)
+    from cfsal._seeding import children
+
+    pairs = bench_rollouts.run_batched(agent, points, breakout.SetScore(value=5), 4, children(1, 2))
+    np.testing.assert_array_equal(bench_rollouts.live_rows_per_step(pairs, 4), [4, 4, 4, 4])
+
+
+def test_null_agent_gives_exact_zeros_and_no_supported_effect():
+    out = bench_calibration.null_hypotheses("breakout-constant", breakout.MoveBall(dx=40), seed=0, setting=0,
+                                            horizon=2, branch_every=20, samples=8)
+    assert set(out) == set(bench_calibration.BEHAVIOUR + bench_calibration.DYNAMICS)
+    for name in bench_calibration.BEHAVIOUR:
+        outcome, nonzero, took = out[name]
+        assert outcome != "SUPPORTED" and nonzero == 0.0 and took == 1.0
+
+
+def test_placebo_arms_differ_only_by_action_noise():
+    differences = bench_calibration.placebo_differences("breakout-random", 0, horizon=20, branch_every=20, samples=6)
+    assert set(differences) == set(bench_calibration.PLACEBO_MEASURES)
+    assert all(len(d) == 6 for d in differences.values())
+    assert any(np.any(d != 0) for d in differences.values())  # independent noise: the arms really differ
+
+
+def test_positive_control_and_report_run(agent):
+    positive = bench_calibration.summarise("positive", "tiny", "breakout.move_ball(dx=40)", [
+        bench_calibration.positive_hypotheses(agent, seed, horizon=2, branch_every=20, samples=6) for seed in (0, 1)])
+    null = bench_calibration.run_null(2, horizon=2, branch_every=20, jobs=1,
+                                      settings=(("breakout-constant", breakout.SetScore(value=500)),))
+    assert [r.supported for r in null if r.measure in bench_calibration.BEHAVIOUR] == [0] * 6
+    assert bench_calibration.Rate.from_dict(null[0].to_dict()) == null[0]
+    text = bench_calibration.to_markdown(null, [], positive, machine=bench_rollouts.machine_description(1),
+                                         load_at_end=[0.0] * 3, settings={}, expert="tiny", seconds=1.0)
+    assert "Goal (SUPPORTED rate ≤ α + Monte-Carlo error): met" in text
+    assert "SUPPORTED in ≥ 95% of seeds" in text
+
+
+def test_rates_carry_exact_binomial_intervals():
+    rate, low, high = bench_calibration.rate_with_ci(0, 200)
+    assert rate == 0 and low == 0 and high == pytest.approx(1 - 0.025 ** (1 / 200))  # Clopper–Pearson at 0
+    assert bench_calibration.monte_carlo_limit(200) == pytest.approx(0.05 + 1.96 * np.sqrt(0.05 * 0.95 / 200))
