@@ -48,3 +48,7 @@ class TrainingError(CfsalError):
 
 class StatisticsError(CfsalError, ValueError):
     """Numbers handed to cfsal.stats that no test can use (NaN, infinity, mismatched lengths)."""
+
+
+class ReportError(CfsalError):
+    """A results file the report cannot read (missing, not JSON, another schema version)."""

@@ -27,13 +27,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from PIL import Image
 
 from cfsal._seeding import child
-from cfsal.agents.base import Agent
+
+if TYPE_CHECKING:  # torch loads only when frames are drawn, so the pytest plugin stays cheap to import
+    from cfsal.agents.base import Agent
 
 MEDIA_SCHEMA_VERSION = 1
 _GAP = 4
@@ -209,7 +211,8 @@ def branch_media(agent: Agent, result: Any, out_dir: str | os.PathLike, *, stem:
     """Render a result's typical and extreme branches into ``out_dir``; a JSON-able description.
 
     ``result`` is an in-memory :class:`cfsal.rollout.CounterfactualResult` (it needs ``pairs``).
-    ``intervention`` defaults to one rebuilt from ``result.intervention``. The returned dict
+    ``intervention`` (the one, or the list, given to ``counterfactual``) defaults to one rebuilt
+    from ``result.intervention``. The returned dict
     (``branches``: label, index, episode, step, value, image path, source; ``movie``; ``notes``)
     is what the plugin stores in the hypothesis's record and :func:`cfsal.report.html.write_html`
     shows. Files are named from ``stem``, so a rerun overwrites its own pictures only.
@@ -223,15 +226,15 @@ def branch_media(agent: Agent, result: Any, out_dir: str | os.PathLike, *, stem:
     if not picks:
         return {"schema_version": MEDIA_SCHEMA_VERSION, "method": method, "branches": [], "movie": None,
                 "notes": ["no branches to show"]}
-    if intervention is None:
-        intervention = _rebuild_intervention(result.intervention, notes)
-    points = _rebuild_points(agent, result, list(picks.values()), notes) if intervention is not None else {}
+    chosen = {index: _intervention_of(result, index, intervention, notes) for index in picks.values()}
+    rebuildable = [index for index, item in chosen.items() if item is not None]
+    points = _rebuild_points(agent, result, rebuildable, notes) if rebuildable else {}
     movie_path = None
     for label, index in picks.items():
         pair = result.pairs[index]
         arms, frames = None, None
         if index in points:
-            arms = _factual_and_intervened_envs(agent, points[index], intervention, _pair_seed(result, index))
+            arms = _factual_and_intervened_envs(agent, points[index], chosen[index], _pair_seed(result, index))
             frames = rgb_frames(arms[0], arms[1], pair)
             if frames is None:
                 notes.append(f"{label} branch: the rebuilt environment did not reproduce the recorded observation "
@@ -245,22 +248,34 @@ def branch_media(agent: Agent, result: Any, out_dir: str | os.PathLike, *, stem:
                          "value": float(result.values[index]), "took_effect": bool(pair.took_effect),
                          "image": image, "source": frames.source})
         if movie and label == ("extreme" if "extreme" in picks else "typical") and arms is not None:
-            movie_path = _try_movie(agent, arms, pair, intervention, method, out, f"{stem}-{label}", notes)
+            movie_path = _try_movie(agent, arms, pair, chosen[index], method, out, f"{stem}-{label}", notes)
     if movie and movie_path is None and not any("movie" in n for n in notes):
         notes.append("no movie: it needs the branch's rebuilt environment (RGB frames)")
     return {"schema_version": MEDIA_SCHEMA_VERSION, "method": method, "branches": branches, "movie": movie_path,
             "notes": notes}
 
 
-def _rebuild_intervention(spec: Any, notes: list[str]) -> Any:
+def _intervention_of(result: Any, index: int, given: Any, notes: list[str]) -> Any:
+    """The intervention branch ``index`` received: ``given``, or rebuilt from the result's spec
+    (a round-robin design gives each branch one of several, recorded in ``result.assignments``)."""
     from cfsal.errors import CfsalError
     from cfsal.interventions import from_spec
 
+    spec = result.intervention
+    assignments = getattr(result, "assignments", None)
+    if isinstance(spec, dict) and spec.get("name") == "round_robin":
+        spec = spec["interventions"][int(assignments[index]) if assignments is not None else 0]
+        given = given[int(assignments[index])] if isinstance(given, (list, tuple)) and assignments is not None \
+            else given
+    if given is not None:
+        return given
     try:
         return from_spec(spec)
     except CfsalError as error:
-        notes.append(f"frames are the agent's 84×84 observations: the intervention could not be rebuilt "
-                     f"from its spec ({error})")
+        note = ("frames are the agent's 84×84 observations: the intervention could not be rebuilt "
+                f"from its spec ({error})")
+        if note not in notes:
+            notes.append(note)
         return None
 
 

@@ -16,7 +16,8 @@ from typing import Any, Mapping
 import numpy as np
 
 #: Verdict colours, shared with the HTML badges so the page and its plots agree.
-COLOURS = {"SUPPORTED": "#1a7f37", "REFUTED": "#cf222e", "INCONCLUSIVE": "#9a6700", "ERROR": "#57606a"}
+COLOURS = {"SUPPORTED": "#1a7f37", "REFUTED": "#cf222e", "INCONCLUSIVE": "#9a6700", "ERROR": "#57606a",
+           "HELD": "#1a7f37", "COUNTEREXAMPLE": "#cf222e"}
 _HIGHLIGHT = {"typical": "#0969da", "extreme": "#8250df"}
 
 
@@ -73,6 +74,47 @@ def plot_paired_effects(values: np.ndarray, path: str | Path, *, verdict: Mappin
                     + (", grey: ±margin)" if margin else ")"), fontsize=8)
     for ax in (strip, hist):
         ax.tick_params(labelsize=7)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_correlation(x: np.ndarray, y: np.ndarray, path: str | Path, *, verdict: Mapping[str, Any] | None = None,
+                     x_label: str = "x", y_label: str = "y", highlight: Mapping[str, int] | None = None) -> Path:
+    """Scatter of a correlation claim's two measures, one dot per branch, with a least-squares line.
+
+    The title carries r with its CI (from ``verdict``), so the plot and the numbers agree.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    outcome = (verdict or {}).get("outcome", "ERROR")
+    colour = COLOURS.get(outcome, COLOURS["ERROR"])
+    fig, ax = plt.subplots(figsize=(6.4, 2.9))
+    ax.scatter(x, y, s=16, color="#24292f", alpha=0.55, lw=0, zorder=2)
+    if len(x) > 1 and np.ptp(x) > 0:
+        slope, intercept = np.polyfit(x, y, 1)
+        xs = np.array([x.min(), x.max()])
+        ax.plot(xs, slope * xs + intercept, color=colour, lw=1.8, zorder=3)
+    for label, index in (highlight or {}).items():
+        if 0 <= index < len(x):
+            ax.scatter([x[index]], [y[index]], s=90, facecolor="none", edgecolor=_HIGHLIGHT.get(label, "k"),
+                       lw=2, zorder=4, label=f"{label} branch")
+    if verdict and verdict.get("ci_low") is not None:
+        ax.set_title(f"r = {verdict['effect']:.3f} [{verdict['ci_low']:.3f}, {verdict['ci_high']:.3f}], "
+                     f"{len(x)} branches", fontsize=9, loc="left", color="#57606a")
+    if highlight:
+        ax.legend(fontsize=7, frameon=False)
+    ax.set_xlabel(x_label, fontsize=8)
+    ax.set_ylabel(y_label, fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(alpha=0.25)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")

@@ -1,0 +1,400 @@
+"""The HTML report: one self-contained page per session, its pictures in a folder beside it.
+
+Researchers read results as pictures — the distribution of paired effects, the frame, where the
+map glows, what the intervention changed — so the page shows them next to the numbers behind
+each verdict (effect, CI, raw and adjusted p, n, seed, intervention). It is plain HTML with
+inline CSS: no scripts, no fonts or styles fetched from anywhere, so it opens offline, from a
+CI artifact or a mail attachment. Images are PNG/GIF files in ``<name>_files/`` beside the page
+(linked, not inlined), which keeps the page light. Everything a user wrote (claims, node ids,
+intervention parameters, error messages) is escaped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import re
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+from urllib.parse import quote
+
+import numpy as np
+
+from cfsal.report.compare import Comparison, compare
+from cfsal.report.media import pick_branches
+from cfsal.report.plots import COLOURS, plot_correlation, plot_paired_effects
+
+#: Verdicts of counterfactual hypotheses, then outcomes of property-based searches (HELD: no
+#: counterexample found; COUNTEREXAMPLE: one found), then ERROR.
+OUTCOMES = ("SUPPORTED", "REFUTED", "INCONCLUSIVE", "HELD", "COUNTEREXAMPLE", "ERROR")
+
+_CSS = """
+:root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#f6f8fa; }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.5 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color:var(--fg);
+       background:#fff; }
+main { max-width: 1080px; margin: 0 auto; padding: 24px 20px 64px; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 0; }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+a { color:#0969da; }
+code, .mono { font: 13px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+.muted { color: var(--muted); }
+.banner { border:1px solid #d4a72c; background:#fff8c5; padding:10px 14px; border-radius:6px; margin:14px 0; }
+.card { border:1px solid var(--line); border-radius:8px; padding:18px 20px; margin:18px 0; }
+.summary { background: var(--bg); }
+.badge { display:inline-block; padding:1px 9px; border-radius:999px; color:#fff; font-size:12px;
+         font-weight:600; letter-spacing:.02em; vertical-align:middle; white-space:nowrap; }
+.badge.outline { background:#fff !important; border:1px solid currentColor; }
+.counts { display:flex; gap:10px; flex-wrap:wrap; margin:10px 0 14px; }
+.counts .badge { font-size:14px; padding:3px 12px; }
+dl.facts { display:grid; grid-template-columns: max-content 1fr; gap:3px 16px; margin:10px 0; }
+dl.facts dt { color: var(--muted); }
+dl.facts dd { margin:0; overflow-wrap:anywhere; }
+table { border-collapse: collapse; width:100%; font-size:14px; }
+th, td { text-align:left; padding:6px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
+th { color: var(--muted); font-weight:600; }
+td.num { font-variant-numeric: tabular-nums; white-space:nowrap; }
+.hyp-head { display:flex; justify-content:space-between; align-items:flex-start; gap:12px; flex-wrap:wrap; }
+.claim { font-size:16px; margin:10px 0; padding:8px 14px; border-left:4px solid var(--line); background:var(--bg); }
+.cols { display:grid; grid-template-columns: minmax(0,1fr) minmax(0,1.25fr); gap:22px; align-items:start; }
+@media (max-width: 820px) { .cols { grid-template-columns: 1fr; } }
+img.plot { width:100%; height:auto; border:1px solid var(--line); border-radius:6px; }
+.frames { display:flex; gap:18px; flex-wrap:wrap; }
+figure { margin:0; flex:1 1 300px; max-width: 480px; }
+figure img { width:100%; height:auto; image-rendering: pixelated; border:1px solid var(--line); border-radius:4px; }
+figcaption { font-size:13px; color:var(--muted); margin-top:4px; }
+.note { font-size:13px; color:var(--muted); }
+.error { background:#ffebe9; border:1px solid #ff8182; padding:8px 12px; border-radius:6px; white-space:pre-wrap; }
+.up { color:#1a7f37; } .down { color:#cf222e; }
+footer { margin-top: 40px; font-size: 13px; color: var(--muted); }
+"""
+
+
+def esc(value: Any) -> str:
+    """Escape anything for HTML text and attributes (quotes included)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    """A number as a reader wants it: 3 significant-ish digits, scientific when tiny, ``—`` when absent."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    if value != 0 and abs(value) < 10 ** -digits:
+        return f"{value:.2e}"
+    return f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}"
+
+
+def badge(outcome: str, *, outline: bool = False) -> str:
+    colour = COLOURS.get(outcome, COLOURS["ERROR"])
+    style = f"color:{colour}" if outline else f"background:{colour}"
+    return f'<span class="badge{" outline" if outline else ""}" style="{style}">{esc(outcome)}</span>'
+
+
+def outcome_of(record: Mapping[str, Any]) -> str:
+    """The verdict to cite: adjusted across the session if available, else raw, else the status."""
+    verdict = record.get("adjusted_verdict") or record.get("verdict") or {}
+    return verdict.get("outcome", record.get("status", "ERROR"))
+
+
+def slug(nodeid: str) -> str:
+    """A file- and anchor-safe name for a hypothesis: readable part + hash (node ids may collide when cut)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", nodeid.split("::")[-1]).strip("-")[:60] or "hypothesis"
+    return f"{name}-{hashlib.sha1(nodeid.encode()).hexdigest()[:8]}"
+
+
+def _href(target: Path, page_dir: Path) -> str:
+    return esc(quote(Path(os.path.relpath(target, page_dir)).as_posix()))
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "—"
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# -- media -----------------------------------------------------------------------------------------
+def _local_copy(source: str | None, media_dir: Path) -> Path | None:
+    """The media file inside ``media_dir`` (copied there if it lives elsewhere); None if missing."""
+    if not source:
+        return None
+    path = Path(source)
+    if not path.is_file():
+        return None
+    if path.resolve().parent != media_dir.resolve():
+        target = media_dir / path.name
+        shutil.copyfile(path, target)
+        return target
+    return path
+
+
+def _plot(record: Mapping[str, Any], media_dir: Path) -> Path | None:
+    result = record.get("result") or {}
+    values = result.get("values")
+    if not values:
+        return None
+    highlight = {b["label"]: b["index"] for b in (record.get("media") or {}).get("branches", [])} \
+        or pick_branches(values)
+    verdict = record.get("adjusted_verdict") or record.get("verdict")
+    if result.get("covariate") is not None:
+        return plot_correlation(np.asarray(result["covariate"], dtype=float), np.asarray(values, dtype=float),
+                                media_dir / f"{slug(record['nodeid'])}-correlation.png", verdict=verdict,
+                                x_label=result.get("covariate_measure") or "x",
+                                y_label=result.get("measure", "y"), highlight=highlight)
+    return plot_paired_effects(np.asarray(values, dtype=float), media_dir / f"{slug(record['nodeid'])}-effects.png",
+                               verdict=verdict, measure=result.get("measure", "measure"),
+                               margin=(record.get("spec") or {}).get("margin"), highlight=highlight)
+
+
+# -- sections ------------------------------------------------------------------------------------
+def _summary(results: Mapping[str, Any], records: list[Mapping[str, Any]], source: str | None) -> str:
+    settings = results.get("settings", {})
+    counts = {o: 0 for o in OUTCOMES}
+    for record in records:
+        counts[outcome_of(record)] = counts.get(outcome_of(record), 0) + 1
+    badges = "".join(f"{badge(o)} <span>{n}</span>" if n else "" for o, n in counts.items())
+    agents = sorted({str(r.get("agent")) for r in records if r.get("agent")})
+    versions = ", ".join(f"{esc(k)} {esc(v)}" for k, v in sorted(results.get("versions", {}).items()))
+    facts = [
+        ("hypotheses", f"{len(records)}"),
+        ("agents", esc(", ".join(agents) or "—")),
+        ("seed", f'<span class="mono">{esc(settings.get("seed", "—"))}</span>'),
+        ("statistics", f"α = {esc(settings.get('alpha', '—'))}, {esc(settings.get('correction', '—'))} correction "
+                       f"across the session, {esc(settings.get('samples', '—'))} samples per hypothesis by default, "
+                       f"failing on {esc(settings.get('fail_on', '—'))}"),
+        ("started", esc(_when(results.get("started")))),
+        ("duration", f"{fmt(results.get('duration_seconds'), 1)} s"),
+        ("versions", versions or "—"),
+    ]
+    if settings.get("agent_override"):
+        facts.insert(2, ("agent override", f'<span class="mono">{esc(settings["agent_override"])}</span>'))
+    if source:
+        facts.append(("results", f'<span class="mono">{esc(source)}</span>'))
+    rows = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
+    return (f'<section class="card summary"><h2>Summary</h2><div class="counts">{badges}</div>'
+            f'<p class="muted">Verdicts at the level adjusted for multiple testing across the session '
+            f'(the ones to cite); each hypothesis also shows its raw verdict.</p><dl class="facts">{rows}</dl></section>')
+
+
+def _index_table(records: list[Mapping[str, Any]]) -> str:
+    rows = []
+    for record in records:
+        verdict = record.get("adjusted_verdict") or record.get("verdict") or {}
+        effect = (f"{fmt(verdict.get('effect'))} [{fmt(verdict.get('ci_low'))}, {fmt(verdict.get('ci_high'))}]"
+                  if verdict else "—")
+        rows.append(
+            f'<tr><td><a href="#{slug(record["nodeid"])}">{esc(record["nodeid"].split("::")[-1])}</a></td>'
+            f'<td>{esc(record.get("agent", "—"))}</td><td class="num">{esc(verdict.get("n", "—"))}</td>'
+            f'<td class="num">{effect}</td><td class="num">{fmt(verdict.get("p_value"))}</td>'
+            f'<td class="num">{fmt(verdict.get("p_adjusted"))}</td><td>{badge(outcome_of(record))}</td></tr>')
+    return ('<section class="card"><h2>Hypotheses</h2><table><thead><tr><th>hypothesis</th><th>agent</th>'
+            '<th>n</th><th>effect [CI]</th><th>p</th><th>p adj</th><th>verdict</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></section>')
+
+
+def _intervention_text(spec: Any) -> str:
+    if isinstance(spec, Mapping):
+        if spec.get("name") == "round_robin":
+            return "round robin over: " + "; ".join(_intervention_text(part) for part in spec["interventions"])
+        if "interventions" in spec:
+            return " + ".join(_intervention_text(part) for part in spec["interventions"])
+        params = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "name" and v is not None)
+        return f"{spec.get('name', '?')}({params})"
+    if isinstance(spec, list):
+        return " + ".join(_intervention_text(part) for part in spec)
+    return str(spec)
+
+
+def _claim_text(spec: Mapping[str, Any], verdict: Mapping[str, Any]) -> str:
+    kind = spec.get("kind") or (verdict.get("claim") or {}).get("kind", "—")
+    parts = [kind]
+    if spec.get("alternative") and spec["alternative"] != "two-sided":
+        parts.append(spec["alternative"])
+    if spec.get("margin") is not None:
+        parts.append(f"margin ±{spec['margin']}")
+    return ", ".join(str(p) for p in parts)
+
+
+def _facts(record: Mapping[str, Any]) -> str:
+    verdict = record.get("verdict") or {}
+    adjusted = record.get("adjusted_verdict") or verdict
+    result = record.get("result") or {}
+    spec = record.get("spec") or {}
+    confidence = adjusted.get("confidence")
+    level = f"{confidence * 100:.0f}% CI" if confidence else "CI"
+    took = result.get("took_effect")
+    facts = [
+        ("effect", f'<span class="num"><b>{fmt(adjusted.get("effect"))}</b> [{fmt(adjusted.get("ci_low"))}, '
+                   f'{fmt(adjusted.get("ci_high"))}] <span class="muted">{level}</span></span>'),
+        ("p", f'{fmt(verdict.get("p_value"))} raw · {fmt(adjusted.get("p_adjusted"))} adjusted'),
+        ("n", esc(adjusted.get("n", result.get("n", "—")))),
+        ("claim kind", esc(_claim_text(spec, adjusted))),
+        ("measure", esc(result.get("measure", "—")) + (f' <span class="muted">bounds {esc(result["bounds"])}</span>'
+                                                       if result.get("bounds") else "")),
+        ("intervention", f'<code>{esc(_intervention_text(result.get("intervention", "—")))}</code>'),
+        ("branching", f'every {esc(result.get("branch_every", "—"))} steps, horizon {esc(result.get("horizon", "—"))}'
+                      + (f", took effect in {sum(map(bool, took))} of {len(took)}" if took else "")),
+        ("agent", esc(f'{record.get("agent", "—")} on {record.get("game", "—")}')),
+        ("seed", f'<span class="mono">{esc(record.get("seed", "—"))}</span>'),
+        ("test", esc(adjusted.get("test", "—"))),
+        ("time", f'{fmt(record.get("seconds"), 1)} s'),
+    ]
+    if adjusted.get("samples_needed"):
+        facts.insert(3, ("samples needed", esc(adjusted["samples_needed"])))
+    return '<dl class="facts">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
+
+
+def _frames(record: Mapping[str, Any], media_dir: Path, page_dir: Path, from_json_only: bool) -> str:
+    media = record.get("media")
+    if not media:
+        if not record.get("result"):
+            return ""
+        why = ("this report was rebuilt from the results JSON, which holds the numbers but no frames"
+               if from_json_only else "no frames were rendered for this hypothesis")
+        return (f'<h3>Branches</h3><p class="note">No before/after frames: {why}. Run the hypotheses with '
+                '<code>pytest --cfsal-html PATH</code> to render them from the in-memory results.</p>')
+    figures = []
+    for branch in media.get("branches", []):
+        image = _local_copy(branch.get("image"), media_dir)
+        source = ("game frame (RGB)" if branch.get("source") == "rgb" else "the agent's 84×84 observation")
+        caption = (f'<b>{esc(branch["label"])} branch</b> — episode {esc(branch["episode"])}, step '
+                   f'{esc(branch["step"])}, paired difference {fmt(branch["value"])}'
+                   + ("" if branch.get("took_effect", True) else " (the edit did not take effect)")
+                   + f'<br>{esc(source)}; left: before, right: after the intervention; bottom row: '
+                   f'{esc(media.get("method", "saliency"))} saliency (actor blue, critic red); cyan: pixels that changed')
+        body = (f'<img src="{_href(image, page_dir)}" alt="{esc(branch["label"])} branch before and after">'
+                if image else '<p class="note">(image file missing)</p>')
+        figures.append(f"<figure>{body}<figcaption>{caption}</figcaption></figure>")
+    movie = _local_copy(media.get("movie"), media_dir)
+    movie_link = (f'<p><a href="{_href(movie, page_dir)}">Movie of the {"extreme" if len(figures) > 1 else "typical"} '
+                  'branch</a> <span class="note">(GIF: factual left, intervened right, with saliency)</span></p>'
+                  if movie else "")
+    notes = "".join(f'<p class="note">{esc(n)}</p>' for n in media.get("notes", []))
+    return f'<h3>Branches</h3><div class="frames">{"".join(figures)}</div>{movie_link}{notes}'
+
+
+def _hypothesis(record: Mapping[str, Any], media_dir: Path, page_dir: Path, from_json_only: bool) -> str:
+    nodeid = record["nodeid"]
+    verdict = record.get("verdict") or {}
+    adjusted = record.get("adjusted_verdict") or {}
+    head = (f'<div class="hyp-head"><div><h2>{esc(nodeid.split("::")[-1])}</h2>'
+            f'<div class="mono muted">{esc(nodeid)}</div></div>'
+            f'<div>{badge(outcome_of(record))}'
+            + (f' <span class="muted">raw</span> {badge(verdict["outcome"], outline=True)}' if verdict else "")
+            + "</div></div>")
+    claim = f'<blockquote class="claim">{esc(record.get("claim", ""))}</blockquote>'
+    if record.get("status") == "HELD":
+        return (f'<section class="card" id="{slug(nodeid)}">{head}{claim}<p>The property held: the search found '
+                f'no counterexample ({fmt(record.get("seconds"), 1)} s).</p></section>')
+    if record.get("error") or not verdict:
+        error = esc(record.get("error") or f"no verdict (status {record.get('status', 'ERROR')})")
+        return f'<section class="card" id="{slug(nodeid)}">{head}{claim}<div class="error">{error}</div></section>'
+    explanation = esc(adjusted.get("explanation") or verdict.get("explanation", ""))
+    plot = _plot(record, media_dir)
+    plot_html = (f'<a href="{_href(plot, page_dir)}"><img class="plot" src="{_href(plot, page_dir)}" '
+                 'alt="paired differences, one per branch, with the confidence interval"></a>' if plot else "")
+    return (f'<section class="card" id="{slug(nodeid)}">{head}{claim}<p>{explanation}</p>'
+            f'<div class="cols"><div>{_facts(record)}</div><div>{plot_html}</div></div>'
+            f'{_frames(record, media_dir, page_dir, from_json_only)}</section>')
+
+
+def _arrow(before: Any, after: Any) -> str:
+    return f"{before} → {after}" if before != after else f"{after}"
+
+
+def _comparison(comparison: Comparison) -> str:
+    counts = ", ".join(f"{comparison.count(s)} {s}" for s in ("verdict changed", "effect moved", "new", "removed",
+                                                               "unchanged") if comparison.count(s))
+    rows = []
+    for change in comparison.changes:
+        before, after = change.before or {}, change.after or {}
+        verdict = (f'{badge(before["outcome"], outline=True)} → {badge(after["outcome"])}'
+                   if change.before and change.after and before["outcome"] != after["outcome"]
+                   else badge((after or before)["outcome"], outline=change.after is None))
+        delta = change.effect_delta
+        sign = "" if delta is None else (f' <span class="{"up" if delta > 0 else "down"}">'
+                                         f'({"+" if delta > 0 else ""}{fmt(delta)})</span>' if delta else "")
+        effect = _arrow(fmt(before.get("effect")) if change.before else "—",
+                        fmt(after.get("effect")) if change.after else "—") + sign
+        p_adj = _arrow(fmt(before.get("p_adjusted") if before.get("p_adjusted") is not None else before.get("p_value"))
+                       if change.before else "—",
+                       fmt(after.get("p_adjusted") if after.get("p_adjusted") is not None else after.get("p_value"))
+                       if change.after else "—")
+        name = esc(change.nodeid.split("::")[-1])
+        link = f'<a href="#{slug(change.nodeid)}">{name}</a>' if change.after else name
+        rows.append(f'<tr><td>{link}</td><td>{esc(change.status)}</td><td>{verdict}</td>'
+                    f'<td class="num">{effect}</td><td class="num">{p_adj}</td></tr>')
+    differing = [("setting", comparison.settings), ("version", comparison.versions)]
+    diffs = "".join(f'<li>{kind} <code>{esc(key)}</code>: {esc(a)} → {esc(b)}</li>'
+                    for kind, table in differing for key, (a, b) in table.items())
+    return (f'<section class="card"><h2>Changes since the baseline</h2>'
+            f'<p class="muted">Baseline started {esc(_when(comparison.baseline_started))}: {esc(counts)}. '
+            'Hypotheses are matched by node id; "effect moved" means the effect left the baseline\'s CI.</p>'
+            + (f"<ul>{diffs}</ul>" if diffs else "")
+            + '<table><thead><tr><th>hypothesis</th><th>change</th><th>verdict</th><th>effect</th>'
+            f'<th>p (adj)</th></tr></thead><tbody>{"".join(rows)}</tbody></table></section>')
+
+
+def render_page(results: Mapping[str, Any], *, media_dir: Path, page_dir: Path,
+                baseline: Mapping[str, Any] | None = None, source: str | None = None) -> str:
+    """The whole page as a string (writes the plots into ``media_dir``)."""
+    records = sorted(results.get("hypotheses", []), key=lambda r: r["nodeid"])
+    from_json_only = not any(r.get("media") for r in records)
+    partial = ('<div class="banner"><b>Partial results.</b> The session was interrupted before every '
+               f'hypothesis ran; this page shows the {len(records)} that finished.</div>'
+               if results.get("partial") else "")
+    json_note = ('<div class="banner">Built from the results JSON alone: every number is here, but the JSON '
+                 'holds no before/after frames. Run <code>pytest --cfsal-html PATH</code> to render them.</div>'
+                 if from_json_only and records else "")
+    empty = '<p class="muted">No hypotheses ran in this session.</p>' if not records else ""
+    parts = [partial, json_note, _summary(results, records, source),
+             _comparison(compare(results, baseline)) if baseline is not None else "",
+             _index_table(records) if records else empty,
+             *(_hypothesis(r, media_dir, page_dir, from_json_only) for r in records)]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>cfsal report — {len(records)} hypotheses</title><style>{_CSS}</style></head><body><main>"
+            "<h1>cfsal report</h1><p class=\"muted\">Counterfactual tests of saliency-derived hypotheses: "
+            "each claim was tested by intervening on the game state and comparing the agent's behaviour "
+            "with and without the intervention, from the same snapshot.</p>"
+            + "".join(parts)
+            + f"<footer>Generated {esc(_when(datetime.now(timezone.utc).timestamp()))} by cfsal.</footer>"
+            "</main></body></html>\n")
+
+
+def write_html(results: Mapping[str, Any], path: str | os.PathLike, *, media_dir: str | os.PathLike | None = None,
+               baseline: Mapping[str, Any] | None = None, source: str | None = None) -> Path:
+    """Write the report of a session's ``results`` (``SessionState.to_dict()``) to ``path``.
+
+    Plots, and copies of the frames and movies that records carry under ``media`` (rendered by
+    the plugin from the in-memory results, see :func:`cfsal.report.media.branch_media`), go to
+    ``media_dir`` (default: ``<path stem>_files/`` beside the page) and are linked relatively, so
+    the page and its folder move together. With ``baseline`` (another session's results) the
+    page starts with what changed. ``source`` names the results file in the summary.
+    """
+    path = Path(path)
+    media = Path(media_dir) if media_dir is not None else media_dir_for(path)
+    media.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page = render_page(results, media_dir=media, page_dir=path.parent, baseline=baseline, source=source)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def media_dir_for(path: str | os.PathLike) -> Path:
+    """Where :func:`write_html` puts a page's pictures by default (the plugin renders frames there)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}_files")
+
+
+def referenced_files(page: str, page_dir: Path) -> Iterable[Path]:
+    """Every local file the page links to (``src``/``href`` that are not anchors): for checks and tests."""
+    from urllib.parse import unquote
+
+    for target in re.findall(r'(?:src|href)="([^"#][^"]*)"', page):
+        yield page_dir / unquote(html.unescape(target))
