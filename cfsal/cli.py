@@ -22,6 +22,7 @@ _SUBCOMMAND_MODULES: list[str] = [
     "cfsal.saliency.cli",
     "cfsal.interventions.cli",
     "cfsal.agents.distill_cli",
+    "cfsal.report.cli",
 ]
 
 
