@@ -1,0 +1,121 @@
+"""Branch frames for the report, and the plugin writing the report (`--cfsal-html`) from the outside."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cfsal import measures
+from cfsal.envs import make
+from cfsal.interventions import breakout
+from cfsal.report.html import referenced_files
+from cfsal.report.media import branch_media, rebuild_branch_points
+from cfsal.rollout import counterfactual
+from cfsal.testing import StateEdit, shift_ball, tiny_agent
+
+
+@pytest.fixture(scope="module")
+def agent():
+    return tiny_agent(seed=0, name="tiny")
+
+
+@pytest.fixture(scope="module")
+def moved(agent):
+    return counterfactual(agent, breakout.MoveBall(dx=40), samples=6, branch_every=15, horizon=4,
+                          measure=measures.policy_total_variation, seed=11)
+
+
+def test_rebuilt_branch_points_reproduce_the_recorded_observations(agent, moved):
+    points = rebuild_branch_points(agent, moved, [0, 5])
+    assert sorted(points) == [0, 5]
+    for index, point in points.items():
+        assert (point.episode, point.step) == (moved.episodes[index], moved.steps[index])
+        # the factual arm's first observation differs from the snapshot only in the re-rendered newest frame
+        assert np.array_equal(point.snapshot.frame_stack[:3], moved.pairs[index].factual.first_observation[:3])
+
+
+def test_branch_media_draws_rgb_frames_with_saliency_and_a_movie(tmp_path, agent, moved):
+    media = branch_media(agent, moved, tmp_path, stem="h")
+    assert media["notes"] == []
+    labels = [b["label"] for b in media["branches"]]
+    assert labels in (["typical", "extreme"], ["typical"])
+    for branch in media["branches"]:
+        assert branch["source"] == "rgb"  # the rebuilt environment matched the experiment bit for bit
+        assert branch["value"] == moved.values[branch["index"]]
+        image = np.asarray(Image.open(branch["image"]).convert("RGB"))
+        height, width, _ = make("breakout").rgb_frame().shape
+        assert image.shape == (2 * height + 4, 2 * width + 4, 3)  # 2×2 grid of full-size game frames
+        top, bottom = image[: image.shape[0] // 2], image[image.shape[0] // 2:]
+        assert np.any(np.all(top == [0, 255, 255], axis=-1))  # the moved ball is outlined in cyan
+        assert not np.array_equal(top, bottom)  # the bottom row carries the saliency overlay
+    assert media["movie"].endswith(".gif") and Image.open(media["movie"]).n_frames == 5  # horizon 4 + the start
+    json.dumps(media)  # it goes into the results JSON as is
+
+
+def test_unrebuildable_interventions_fall_back_to_the_agents_observation(tmp_path, agent):
+    result = counterfactual(agent, StateEdit("breakout", shift_ball(60, 20)), samples=4, branch_every=15,
+                            horizon=3, measure=measures.policy_total_variation, seed=2)
+    media = branch_media(agent, result, tmp_path, stem="fake")
+    assert {b["source"] for b in media["branches"]} == {"observation"}
+    assert media["movie"] is None and any("could not be rebuilt" in n for n in media["notes"])
+    image = np.asarray(Image.open(media["branches"][0]["image"]).convert("RGB"))
+    assert image.shape == (2 * 168 + 4, 2 * 168 + 4, 3)
+
+
+CONFTEST = '''
+import pytest
+from cfsal.testing import tiny_agent
+
+@pytest.fixture
+def agent():
+    return tiny_agent(seed=0, name="tiny")
+'''
+
+HYPOTHESES = '''
+import cfsal
+from cfsal import measures
+from cfsal.envs import make
+from cfsal.interventions import breakout
+
+@cfsal.hypothesis(kind="effect")
+def test_moving_the_ball_changes_the_policy(counterfactual):
+    """Moving the ball changes the <em>policy</em>."""
+    return counterfactual(breakout.MoveBall(dx=40), branch_every=15, horizon=4,
+                          measure=measures.policy_total_variation)
+'''
+
+
+@pytest.mark.slow
+def test_plugin_writes_the_report_with_frames_and_a_comparison(pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_claims=HYPOTHESES)
+    baseline = {"schema_version": 1, "settings": {"seed": 0}, "hypotheses": [
+        {"nodeid": "test_claims.py::test_moving_the_ball_changes_the_policy", "claim": "old", "status": "ERROR"},
+        {"nodeid": "test_claims.py::test_gone", "claim": "gone", "status": "ERROR"}]}
+    (pytester.path / "base.json").write_text(json.dumps(baseline))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6", "--cfsal-json",
+                                           "out.json", "--cfsal-html", "reports/index.html", "--cfsal-compare",
+                                           "base.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["report: reports/index.html"])
+    record = json.loads((pytester.path / "out.json").read_text())["hypotheses"][0]
+    assert record["media"]["branches"][0]["source"] == "rgb"
+    page = (pytester.path / "reports" / "index.html").read_text()
+    assert "Changes since the baseline" in page and "1 verdict changed, 1 removed" in page
+    assert "the &lt;em&gt;policy&lt;/em&gt;" in page and "typical branch" in page and "Movie of the" in page
+    files = list(referenced_files(page, pytester.path / "reports"))
+    assert len(files) >= 3 and all(f.is_file() for f in files)
+
+
+def test_a_missing_baseline_is_a_usage_error(pytester):
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-compare", "missing.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--cfsal-compare*does not exist*"])
+
+
+def test_no_report_without_hypotheses(pytester):
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-html", "r.html").assert_outcomes(passed=1)
+    assert not (pytester.path / "r.html").exists()
