@@ -179,3 +179,24 @@ def test_a_recipe_from_other_settings_is_refused():
     snapshot = EnvSnapshot.from_dict(env.snapshot().to_dict())
     with pytest.raises(SnapshotError, match="other settings"):
         make("breakout", frame_skip=4).restore(snapshot)
+
+
+@pytest.mark.parametrize("game, key, value", [("breakout", "start_lives", 2), ("pong", "game_points", 3),
+                                              ("space_invaders", "start_lives", 2)])
+def test_configured_games_snapshot_and_restore_with_their_config(game, key, value):
+    env = make(game)
+    config = env.config
+    config[key] = value
+    env.configure(config)
+    env.reset(seed=3)
+    _long_play(env, 30)
+    snapshot = env.snapshot()
+    expected = _long_play(env, 50)
+    for restored in (snapshot, EnvSnapshot.from_dict(json.loads(json.dumps(snapshot.to_dict())))):
+        fresh = make(game)
+        fresh.restore(restored)
+        assert fresh.config[key] == value
+        replayed = _long_play(fresh, 50)
+        assert all(np.array_equal(a, b) for a, b in zip(expected[0], replayed[0]))
+    fresh.configure(None)
+    assert fresh.config[key] != value

@@ -215,6 +215,50 @@ def test_amidar_config_flat_colours_show_on_screen():
     assert np.all(frame == (0, 200, 255), axis=-1).sum() >= 7 * 7, "at least one enemy drawn in the new colour"
 
 
+def test_pong_config_colours_show_and_games_end_at_the_new_points():
+    env = make("pong", seed=0)
+    pong.Configure(game_points=2, ball_color=(255, 0, 0)).apply_to_env(env, seed=0)
+    assert env.config["game_points"] == 2
+    rng = np.random.default_rng(0)
+    red_seen, steps = 0, 0
+    while True:
+        _, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
+        red_seen += int(np.all(env.rgb_frame() == (255, 0, 0), axis=-1).any())
+        steps += 1
+        if terminated or truncated:
+            break
+    assert red_seen > 0, "the ball is drawn in the configured colour"
+    assert steps < 400, "a game to 2 points ends long before one to 21"
+    env.reset(seed=1)
+    for _ in range(500):
+        if any(env.step(int(rng.integers(env.action_space.n)))[2:4]):
+            env.reset(seed=2)
+    assert env.config["ball_color"]["r"] == 255
+
+
+def test_space_invaders_config_moves_the_shields_and_changes_the_firing():
+    env = make("space_invaders", seed=0)
+    before = env.config
+    iv = space_invaders.Configure(shield_xs=(40, 240), shield_y=150, jitter=0.0)
+    iv.apply_to_env(env, seed=0)
+    assert iv.took_effect(before, env.config)
+    shields = env.get_toybox_state()["shields"]
+    assert [(s["x"], s["y"]) for s in shields] == [(40, 150), (240, 150)]
+    frame = env.rgb_frame()
+    assert frame[150:160, 40:56].any() and not frame[157:167, 148:164].any(), "drawn at the new places only"
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        if any(env.step(int(rng.integers(env.action_space.n)))[2:4]):
+            env.reset(seed=1)
+
+
+def test_space_invaders_config_refuses_shields_outside_the_field():
+    with pytest.raises(InterventionError, match="120 ≤ shield_y ≤ 165"):
+        space_invaders.Configure(shield_y=190)
+    with pytest.raises(InterventionError, match="at most 6 shields"):
+        space_invaders.Configure(shield_xs=tuple(range(0, 280, 40)))
+
+
 def test_config_intervention_for_another_game_is_refused():
     with pytest.raises(InterventionError, match="configures breakout"):
         breakout.Configure(start_lives=2).apply_to_env(make("amidar"), seed=0)
@@ -261,4 +305,5 @@ def test_cli_lists_every_intervention_with_parameters_and_ranges(capsys):
     assert "- dx: -216 ≤ dx ≤ 216 (or null)" in out and "IVmoveball" in out
     assert main(["interventions", "list", "--game", "pong", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert {e["name"] for e in listed} == {"pong.move_ball", "pong.set_ball_velocity", "pong.move_paddle", "pong.set_scores"}
+    assert {e["name"] for e in listed} == {"pong.move_ball", "pong.set_ball_velocity", "pong.move_paddle", "pong.set_scores",
+                                           "pong.configure"}

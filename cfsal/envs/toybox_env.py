@@ -70,6 +70,7 @@ class EnvSnapshot:
     np_random_state: dict[str, Any] = field(repr=False)
     reset_seed: int | None = None
     actions: tuple[int, ...] | None = field(default=None, repr=False)
+    config_json: str | None = field(default=None, repr=False)  # set when the game was configured
     native: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -95,6 +96,7 @@ class EnvSnapshot:
             "np_random_state": self.np_random_state,
             "reset_seed": self.reset_seed,
             "actions": None if self.actions is None else list(self.actions),
+            "config_json": self.config_json,
         }
 
     @classmethod
@@ -117,6 +119,7 @@ class EnvSnapshot:
             np_random_state=data["np_random_state"],
             reset_seed=data.get("reset_seed"),
             actions=None if data.get("actions") is None else tuple(int(a) for a in data["actions"]),
+            config_json=data.get("config_json"),
         )
 
 
@@ -179,6 +182,7 @@ class ToyboxEnv(gym.Env):
         self._needs_real_reset = True
         self._reset_seed: int | None = None
         self._actions: list[int] | None = None
+        self._config_json: str | None = None
 
     # -- the raw game --------------------------------------------------------------------------
     @property
@@ -197,6 +201,29 @@ class ToyboxEnv(gym.Env):
         if self._pong and "state" not in state:
             state = {"config": self._pong_config, "state": state}
         self.toybox.write_state_json(state)
+
+    def configure(self, config: dict[str, Any] | None) -> None:
+        """Replace the game's configuration (colours, start lives, speeds…); ``None`` restores the default.
+
+        Toybox restarts the game when its config changes, so call :meth:`reset` afterwards.
+        Snapshots taken from here on carry the config, and :meth:`restore` re-applies it.
+        """
+        from ctoybox import Toybox
+
+        if config is None:
+            self.toybox = Toybox(self.spec_game.name)
+            self._config_json = None
+        else:
+            self.toybox.write_config_json(config)
+            self._config_json = json.dumps(config, sort_keys=True)
+        if self._pong:
+            self._pong_config = self.toybox.config_to_json()
+        self._needs_real_reset = True
+        self._actions = None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.toybox.config_to_json()
 
     def rgb_frame(self) -> np.ndarray:
         """The current full-resolution RGB frame (H×W×3, uint8)."""
@@ -304,6 +331,7 @@ class ToyboxEnv(gym.Env):
             np_random_state=self.np_random.bit_generator.state,
             reset_seed=self._reset_seed if self._actions is not None else None,
             actions=tuple(self._actions) if self._actions is not None else None,
+            config_json=self._config_json,
             native=self.toybox.rstate.clone(),
         )
 
@@ -324,6 +352,8 @@ class ToyboxEnv(gym.Env):
                 f"uses {self._stack.shape}; make the environment with the same frame_stack and "
                 f"screen_size as the one that took the snapshot."
             )
+        if snapshot.config_json != self._config_json:
+            self.configure(None if snapshot.config_json is None else json.loads(snapshot.config_json))
         if exact and snapshot.native is not None:
             self.toybox.rstate = snapshot.native.clone()
             self._actions = None if snapshot.actions is None else list(snapshot.actions)

@@ -449,8 +449,6 @@ class SetLives(_common.SetLives):
 
 
 # -- configuration (episode start) --------------------------------------------------------------
-def _rgb(color: tuple[int, int, int]) -> dict[str, int]:
-    return {"r": color[0], "g": color[1], "b": color[2], "a": 255}
 
 
 @dataclass(frozen=True)
@@ -493,4 +491,4 @@ class Configure(ConfigIntervention):
                 config[key] = getattr(self, key)
         for key in self._COLORS:
             if getattr(self, key) is not None:
-                config[key] = _rgb(getattr(self, key))
+                config[key] = _common.rgb(getattr(self, key))

@@ -549,7 +549,7 @@ class ConfigIntervention(_Parameterised):
         """Write the edited config into ``env`` and reset it; returns ``env.reset(seed=seed)``."""
         if env.game != self.game:
             raise InterventionError(f"{self.name} configures {self.game}, but the environment plays {env.game}.")
-        env.toybox.write_config_json(self.apply_config(env.toybox.config_to_json()))
+        env.configure(self.apply_config(env.config))
         return env.reset(seed=seed)
 
     def took_effect(self, before: dict[str, Any], after: dict[str, Any]) -> bool:

@@ -441,8 +441,6 @@ class SetLives(_common.SetLives):
 
 
 # -- configuration (episode start) --------------------------------------------------------------
-def _rgb(color: tuple[int, int, int]) -> dict[str, int]:
-    return {"r": color[0], "g": color[1], "b": color[2], "a": 255}
 
 
 @dataclass(frozen=True)
@@ -484,6 +482,6 @@ class Configure(ConfigIntervention):
                 config[attr] = getattr(self, attr)
         for attr in ("ball_color", "paddle_color", "bg_color"):
             if getattr(self, attr) is not None:
-                config[attr] = _rgb(getattr(self, attr))
+                config[attr] = _common.rgb(getattr(self, attr))
         if self.brick_color is not None:
-            config["row_colors"] = [_rgb(self.brick_color) for _ in config["row_colors"]]
+            config["row_colors"] = [_common.rgb(self.brick_color) for _ in config["row_colors"]]

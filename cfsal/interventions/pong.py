@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from cfsal.interventions.base import Intervention, param
+from cfsal.interventions import _common
+from cfsal.interventions.base import ConfigIntervention, Intervention, param
 
 GAME = "pong"
 SCREEN_WIDTH, SCREEN_HEIGHT = 160, 210
@@ -159,3 +160,41 @@ class SetScores(_Pong):
     def target(self, state: dict[str, Any]) -> Any:
         return (state["p1_score"] if self.agent is not None else None,
                 state["p2_score"] if self.opponent is not None else None)
+
+
+@dataclass(frozen=True)
+class Configure(ConfigIntervention):
+    """Change Pong's configuration at episode start: points per game, paddle speeds, colours.
+
+    Applied with ``apply_to_env(env, seed)`` (Toybox restarts the game, the env resets). Pong's
+    state embeds its config, so the environment keeps and re-attaches the new one.
+    """
+
+    name: ClassVar[str] = "pong.configure"
+    game: ClassVar[str] = GAME
+    summary: ClassVar[str] = "config at episode start: points per game, paddle speeds, colours"
+    game_points: int | None = param(None, low=1, high=21, doc="points that win a game (Toybox: 21)")
+    paddle_speed: float | None = param(None, low=0.5, high=12.0, doc="paddle acceleration per frame (Toybox: 2)")
+    max_paddle_speed: float | None = param(None, low=1.0, high=24.0, doc="paddle top speed (Toybox: 6)")
+    ball_color: tuple[int, int, int] | None = param(None, doc="ball colour")
+    p1_color: tuple[int, int, int] | None = param(None, doc="the agent's (right) paddle colour")
+    p2_color: tuple[int, int, int] | None = param(None, doc="the opponent's (left) paddle colour")
+    bg_color: tuple[int, int, int] | None = param(None, doc="background colour")
+
+    _SCALARS: ClassVar[tuple[str, ...]] = ("game_points", "paddle_speed", "max_paddle_speed")
+    _COLORS: ClassVar[tuple[str, ...]] = ("ball_color", "p1_color", "p2_color", "bg_color")
+
+    def _validate(self) -> None:
+        if not self.changed_keys():
+            raise self._error("give at least one setting to change.")
+
+    def changed_keys(self) -> tuple[str, ...]:
+        return tuple(k for k in self._SCALARS + self._COLORS if getattr(self, k) is not None)
+
+    def _edit_config(self, config: dict[str, Any]) -> None:
+        for key in self._SCALARS:
+            if getattr(self, key) is not None:
+                config[key] = getattr(self, key)
+        for key in self._COLORS:
+            if getattr(self, key) is not None:
+                config[key] = _common.rgb(getattr(self, key))

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.interventions import _common
-from cfsal.interventions.base import Intervention, param
+from cfsal.interventions.base import ConfigIntervention, Intervention, param
 
 GAME = "space_invaders"
 SCREEN_WIDTH, SCREEN_HEIGHT = 320, 210
@@ -286,3 +286,45 @@ class SetLives(_common.SetLives):
 
     name: ClassVar[str] = "space_invaders.set_lives"
     game: ClassVar[str] = GAME
+
+
+@dataclass(frozen=True)
+class Configure(ConfigIntervention):
+    """Change Space Invaders' configuration at episode start: the shield layout, firing jitter.
+
+    Applied with ``apply_to_env(env, seed)`` (Toybox restarts the game, the env resets). Only
+    config keys that Toybox 0.5 honours are offered: its Space Invaders ignores ``start_lives``
+    and ``row_scores`` in the config (measured: the game still starts with 3 lives and 10/20/30
+    points per alien) — use ``space_invaders.set_lives`` / score interventions on the state.
+    """
+
+    name: ClassVar[str] = "space_invaders.configure"
+    game: ClassVar[str] = GAME
+    summary: ClassVar[str] = "config at episode start: shield layout, firing jitter"
+    shield_xs: tuple[int, ...] | None = param(
+        None, low=0, high=304, doc="left edges of the shields, 0–6 of them (Toybox: 84, 148, 212)")
+    shield_y: int | None = param(None, low=120, high=165,
+                                 doc="top edge of every shield, between the aliens and the ship (Toybox: 157)")
+    jitter: float | None = param(None, low=0.0, high=1.0, doc="randomness of the aliens' firing (Toybox: 0.5)")
+
+    def _validate(self) -> None:
+        if not self.changed_keys():
+            raise self._error("give at least one setting to change.")
+        if self.shield_xs is not None and len(self.shield_xs) > 6:
+            raise self._error(f"at most 6 shields fit, got {len(self.shield_xs)} in shield_xs={self.shield_xs!r}.")
+
+    def changed_keys(self) -> tuple[str, ...]:
+        return tuple(k for k in ("shield_xs", "shield_y", "jitter") if getattr(self, k) is not None)
+
+    def _edit_config(self, config: dict[str, Any]) -> None:
+        xs = self.shield_xs if self.shield_xs is not None else [x for x, _ in config["shields"]]
+        ys = [y for _, y in config["shields"]] or [157]
+        if self.shield_xs is not None or self.shield_y is not None:
+            y = self.shield_y if self.shield_y is not None else ys[0]
+            config["shields"] = [[int(x), int(y)] for x in xs]
+        if self.jitter is not None:
+            config["jitter"] = self.jitter
+
+    def took_effect(self, before: dict[str, Any], after: dict[str, Any]) -> bool:
+        keys = {"shield_xs": "shields", "shield_y": "shields", "jitter": "jitter"}
+        return any(before.get(keys[k]) != after.get(keys[k]) for k in self.changed_keys())
