@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from cfsal.errors import ReportError
 from cfsal.report.html import media_dir_for, slug, write_html
@@ -68,8 +69,8 @@ def record_media(agent: Any, result: Any, html_path: str | os.PathLike, nodeid: 
     except Exception as error:  # noqa: BLE001 — drawing must never fail the science
         where = traceback.extract_tb(error.__traceback__)[-1]
         return {"schema_version": MEDIA_SCHEMA_VERSION, "branches": [], "movie": None,
-                "notes": [f"frames could not be rendered: {type(error).__name__}: {error} "
-                          f"({Path(where.filename).name}:{where.lineno})"]}
+                "notes": [(f"frames could not be rendered: {type(error).__name__}: {error} "
+                           f"({Path(where.filename).name}:{where.lineno})")]}
 
 
 def write_session_report(results: Mapping[str, Any], html_path: str | os.PathLike,

@@ -8,8 +8,9 @@ the results dicts (``SessionState.to_dict()``), so the comparison is testable wi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 #: Settings whose change makes two sessions' numbers differ by design (worth saying first).
 SETTING_KEYS = ("seed", "samples", "alpha", "correction", "agent_override")

@@ -16,9 +16,10 @@ import html
 import os
 import re
 import shutil
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import numpy as np
@@ -162,9 +163,9 @@ def _summary(results: Mapping[str, Any], records: list[Mapping[str, Any]], sourc
         ("hypotheses", f"{len(records)}"),
         ("agents", esc(", ".join(agents) or "—")),
         ("seed", f'<span class="mono">{esc(settings.get("seed", "—"))}</span>'),
-        ("statistics", f"α = {esc(settings.get('alpha', '—'))}, {esc(settings.get('correction', '—'))} correction "
-                       f"across the session, {esc(settings.get('samples', '—'))} samples per hypothesis by default, "
-                       f"failing on {esc(settings.get('fail_on', '—'))}"),
+        ("statistics", (f"α = {esc(settings.get('alpha', '—'))}, {esc(settings.get('correction', '—'))} "
+                        f"correction across the session, {esc(settings.get('samples', '—'))} samples per "
+                        f"hypothesis by default, failing on {esc(settings.get('fail_on', '—'))}")),
         ("started", esc(_when(results.get("started")))),
         ("duration", f"{fmt(results.get('duration_seconds'), 1)} s"),
         ("versions", versions or "—"),
@@ -227,8 +228,8 @@ def _facts(record: Mapping[str, Any]) -> str:
     level = f"{confidence * 100:.0f}% CI" if confidence else "CI"
     took = result.get("took_effect")
     facts = [
-        ("effect", f'<span class="num"><b>{fmt(adjusted.get("effect"))}</b> [{fmt(adjusted.get("ci_low"))}, '
-                   f'{fmt(adjusted.get("ci_high"))}] <span class="muted">{level}</span></span>'),
+        ("effect", (f'<span class="num"><b>{fmt(adjusted.get("effect"))}</b> [{fmt(adjusted.get("ci_low"))}, '
+                    f'{fmt(adjusted.get("ci_high"))}] <span class="muted">{level}</span></span>')),
         ("p", f'{fmt(verdict.get("p_value"))} raw · {fmt(adjusted.get("p_adjusted"))} adjusted'),
         ("n", esc(adjusted.get("n", result.get("n", "—")))),
         ("claim kind", esc(_claim_text(spec, adjusted))),
@@ -301,8 +302,15 @@ def _hypothesis(record: Mapping[str, Any], media_dir: Path, page_dir: Path, from
             f'{_frames(record, media_dir, page_dir, from_json_only)}</section>')
 
 
-def _arrow(before: Any, after: Any) -> str:
-    return f"{before} → {after}" if before != after else f"{after}"
+def _arrow(before: str | None, after: str | None) -> str:
+    """``before → after`` where both exist and differ; else the one that exists."""
+    if before is None or after is None or before == after:
+        return after if after is not None else (before or "—")
+    return f"{before} → {after}"
+
+
+def _p(summary: Mapping[str, Any]) -> float | None:
+    return summary["p_adjusted"] if summary.get("p_adjusted") is not None else summary.get("p_value")
 
 
 def _comparison(comparison: Comparison) -> str:
@@ -317,12 +325,9 @@ def _comparison(comparison: Comparison) -> str:
         delta = change.effect_delta
         sign = "" if delta is None else (f' <span class="{"up" if delta > 0 else "down"}">'
                                          f'({"+" if delta > 0 else ""}{fmt(delta)})</span>' if delta else "")
-        effect = _arrow(fmt(before.get("effect")) if change.before else "—",
-                        fmt(after.get("effect")) if change.after else "—") + sign
-        p_adj = _arrow(fmt(before.get("p_adjusted") if before.get("p_adjusted") is not None else before.get("p_value"))
-                       if change.before else "—",
-                       fmt(after.get("p_adjusted") if after.get("p_adjusted") is not None else after.get("p_value"))
-                       if change.after else "—")
+        effect = _arrow(fmt(before["effect"]) if change.before else None,
+                        fmt(after["effect"]) if change.after else None) + sign
+        p_adj = _arrow(fmt(_p(before)) if change.before else None, fmt(_p(after)) if change.after else None)
         name = esc(change.nodeid.split("::")[-1])
         link = f'<a href="#{slug(change.nodeid)}">{name}</a>' if change.after else name
         rows.append(f'<tr><td>{link}</td><td>{esc(change.status)}</td><td>{verdict}</td>'

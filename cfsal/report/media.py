@@ -25,9 +25,10 @@ figure (shared by before and after, so their brightness compares).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -138,7 +139,7 @@ def _overlaid(frames: np.ndarray, maps: Any, scales: tuple[float, float]) -> np.
 
 def _grid(rows: list[list[np.ndarray]]) -> np.ndarray:
     """Tile equally sized RGB images with white gaps."""
-    height, width = rows[0][0].shape[:2]
+    height = rows[0][0].shape[0]
     vgap = np.full((height, _GAP, 3), 255, np.uint8)
     lines = []
     for row in rows:

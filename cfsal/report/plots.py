@@ -10,8 +10,9 @@ so the reader sees whether the CI sits inside it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
