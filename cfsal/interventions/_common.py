@@ -148,7 +148,3 @@ class SetLives(Intervention):
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
         state["lives"] = self.value
-
-
-def rgb(color: tuple[int, int, int]) -> dict[str, int]:
-    return {"r": color[0], "g": color[1], "b": color[2], "a": 255}

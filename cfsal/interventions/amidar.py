@@ -23,7 +23,7 @@ import numpy as np
 
 from cfsal.interventions import _common
 from cfsal.interventions._amidar_routes import ROUTES
-from cfsal.interventions.base import ConfigIntervention, Intervention, param
+from cfsal.interventions.base import Intervention, KeyedConfigure, param
 
 GAME = "amidar"
 BOARD_WIDTH, BOARD_HEIGHT = 32, 31
@@ -452,7 +452,7 @@ class SetLives(_common.SetLives):
 
 
 @dataclass(frozen=True)
-class Configure(ConfigIntervention):
+class Configure(KeyedConfigure):
     """Change Amidar's configuration at episode start: lives, jumps, chase, speeds, colours.
 
     Applied with ``apply_to_env(env, seed)`` (Toybox restarts the game, the env resets). Colours
@@ -474,21 +474,7 @@ class Configure(ConfigIntervention):
     painted_color: tuple[int, int, int] | None = param(None, doc="painted track colour (flat rendering)")
     unpainted_color: tuple[int, int, int] | None = param(None, doc="unpainted track colour (flat rendering)")
 
-    _SCALARS: ClassVar[tuple[str, ...]] = ("start_lives", "start_jumps", "chase_time", "box_bonus",
+    SCALARS: ClassVar[tuple[str, ...]] = ("start_lives", "start_jumps", "chase_time", "box_bonus",
                                            "player_speed", "enemy_starting_speed", "render_images")
-    _COLORS: ClassVar[tuple[str, ...]] = ("enemy_color", "player_color", "painted_color", "unpainted_color")
+    COLORS: ClassVar[tuple[str, ...]] = ("enemy_color", "player_color", "painted_color", "unpainted_color")
 
-    def _validate(self) -> None:
-        if not self.changed_keys():
-            raise self._error("give at least one setting to change.")
-
-    def changed_keys(self) -> tuple[str, ...]:
-        return tuple(k for k in self._SCALARS + self._COLORS if getattr(self, k) is not None)
-
-    def _edit_config(self, config: dict[str, Any]) -> None:
-        for key in self._SCALARS:
-            if getattr(self, key) is not None:
-                config[key] = getattr(self, key)
-        for key in self._COLORS:
-            if getattr(self, key) is not None:
-                config[key] = _common.rgb(getattr(self, key))

@@ -561,6 +561,38 @@ class ConfigIntervention(_Parameterised):
         raise NotImplementedError
 
 
+class KeyedConfigure(ConfigIntervention):
+    """A config intervention whose parameters are config keys of the same name.
+
+    Subclasses list their scalar parameters (copied as they are) in ``SCALARS`` and their colour
+    parameters (``(r, g, b)`` → Toybox's RGBA dict) in ``COLORS``; every parameter defaults to
+    ``None`` (leave the key as it is), and at least one must be given.
+    """
+
+    SCALARS: ClassVar[tuple[str, ...]] = ()
+    COLORS: ClassVar[tuple[str, ...]] = ()
+
+    def _validate(self) -> None:
+        if not self.changed_keys():
+            raise self._error("give at least one setting to change.")
+
+    def changed_keys(self) -> tuple[str, ...]:
+        return tuple(k for k in self.SCALARS + self.COLORS if getattr(self, k) is not None)
+
+    def _edit_config(self, config: dict[str, Any]) -> None:
+        for key in self.SCALARS:
+            if getattr(self, key) is not None:
+                config[key] = getattr(self, key)
+        for key in self.COLORS:
+            if getattr(self, key) is not None:
+                config[key] = rgb(getattr(self, key))
+
+
+def rgb(color: tuple[int, int, int]) -> dict[str, int]:
+    """An (r, g, b) triple as Toybox's colour dict (opaque)."""
+    return {"r": color[0], "g": color[1], "b": color[2], "a": 255}
+
+
 @dataclass(frozen=True)
 class ConfigComposite(ConfigIntervention):
     """Several config interventions of one game, applied in order."""

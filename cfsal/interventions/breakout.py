@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.interventions import _common
-from cfsal.interventions.base import ConfigIntervention, Intervention, param
+from cfsal.interventions.base import Intervention, KeyedConfigure, param, rgb
 
 GAME = "breakout"
 SCREEN_WIDTH, SCREEN_HEIGHT = 240, 160
@@ -444,7 +444,7 @@ class SetLives(_common.SetLives):
 
 
 @dataclass(frozen=True)
-class Configure(ConfigIntervention):
+class Configure(KeyedConfigure):
     """Change Breakout's configuration: colours, start lives, ball speeds. Episode start only.
 
     Applied with ``apply_to_env(env, seed)``, which writes the config (Toybox restarts the game)
@@ -463,25 +463,14 @@ class Configure(ConfigIntervention):
     bg_color: tuple[int, int, int] | None = param(None, doc="background colour")
     brick_color: tuple[int, int, int] | None = param(None, doc="colour of every brick row")
 
-    def _validate(self) -> None:
-        if not self.changed_keys():
-            raise self._error("give at least one setting to change.")
-
-    _KEYS: ClassVar[dict[str, str]] = {
-        "start_lives": "start_lives", "ball_speed_slow": "ball_speed_slow",
-        "ball_speed_fast": "ball_speed_fast", "ball_color": "ball_color",
-        "paddle_color": "paddle_color", "bg_color": "bg_color", "brick_color": "row_colors",
-    }
+    SCALARS: ClassVar[tuple[str, ...]] = ("start_lives", "ball_speed_slow", "ball_speed_fast")
+    COLORS: ClassVar[tuple[str, ...]] = ("ball_color", "paddle_color", "bg_color")
 
     def changed_keys(self) -> tuple[str, ...]:
-        return tuple(key for attr, key in self._KEYS.items() if getattr(self, attr) is not None)
+        keys = super().changed_keys()
+        return keys + ("row_colors",) if self.brick_color is not None else keys
 
     def _edit_config(self, config: dict[str, Any]) -> None:
-        for attr in ("start_lives", "ball_speed_slow", "ball_speed_fast"):
-            if getattr(self, attr) is not None:
-                config[attr] = getattr(self, attr)
-        for attr in ("ball_color", "paddle_color", "bg_color"):
-            if getattr(self, attr) is not None:
-                config[attr] = _common.rgb(getattr(self, attr))
+        super()._edit_config(config)
         if self.brick_color is not None:
-            config["row_colors"] = [_common.rgb(self.brick_color) for _ in config["row_colors"]]
+            config["row_colors"] = [rgb(self.brick_color) for _ in config["row_colors"]]

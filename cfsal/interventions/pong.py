@@ -15,8 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from cfsal.interventions import _common
-from cfsal.interventions.base import ConfigIntervention, Intervention, param
+from cfsal.interventions.base import Intervention, KeyedConfigure, param
 
 GAME = "pong"
 SCREEN_WIDTH, SCREEN_HEIGHT = 160, 210
@@ -163,7 +162,7 @@ class SetScores(_Pong):
 
 
 @dataclass(frozen=True)
-class Configure(ConfigIntervention):
+class Configure(KeyedConfigure):
     """Change Pong's configuration at episode start: points per game, paddle speeds, colours.
 
     Applied with ``apply_to_env(env, seed)`` (Toybox restarts the game, the env resets). Pong's
@@ -181,20 +180,6 @@ class Configure(ConfigIntervention):
     p2_color: tuple[int, int, int] | None = param(None, doc="the opponent's (left) paddle colour")
     bg_color: tuple[int, int, int] | None = param(None, doc="background colour")
 
-    _SCALARS: ClassVar[tuple[str, ...]] = ("game_points", "paddle_speed", "max_paddle_speed")
-    _COLORS: ClassVar[tuple[str, ...]] = ("ball_color", "p1_color", "p2_color", "bg_color")
+    SCALARS: ClassVar[tuple[str, ...]] = ("game_points", "paddle_speed", "max_paddle_speed")
+    COLORS: ClassVar[tuple[str, ...]] = ("ball_color", "p1_color", "p2_color", "bg_color")
 
-    def _validate(self) -> None:
-        if not self.changed_keys():
-            raise self._error("give at least one setting to change.")
-
-    def changed_keys(self) -> tuple[str, ...]:
-        return tuple(k for k in self._SCALARS + self._COLORS if getattr(self, k) is not None)
-
-    def _edit_config(self, config: dict[str, Any]) -> None:
-        for key in self._SCALARS:
-            if getattr(self, key) is not None:
-                config[key] = getattr(self, key)
-        for key in self._COLORS:
-            if getattr(self, key) is not None:
-                config[key] = _common.rgb(getattr(self, key))
