@@ -143,6 +143,27 @@ def saliency_rank_change(*, method: str = "perturbation", output: str = "actor",
     return measure
 
 
+def saliency_on_changed_pixels(*, method: str = "perturbation", output: str = "actor", **params) -> Measure:
+    """Share of the *factual* map's saliency on the pixels the intervention changed (newest frame).
+
+    Not a difference but a covariate: "how salient was what we changed?". Paired with a behaviour
+    measure in a correlation claim it asks the paper's counterfactual-importance question — is
+    saliency on a concept predictive of how much changing that concept changes behaviour? —
+    for any mix of interventions, without naming the concept.
+    """
+
+    def measure(factual: "Trace", intervened: "Trace", *, agent) -> float:
+        from cfsal.saliency import saliency
+
+        changed = (factual.first_observation[-1] != intervened.first_observation[-1]).astype(np.float64)
+        maps = saliency(agent, factual.first_observation, method=method, **params)
+        return float(maps.mass_on(changed, output=output)[0])
+
+    measure.__name__ = f"saliency_on_changed_pixels[{method},{output}]"
+    measure.needs_agent = True
+    return measure
+
+
 def evaluate(measure: Measure, factual: "Trace", intervened: "Trace", agent) -> float:
     """Apply a measure to a pair, giving it the agent if it asks for one (``needs_agent``)."""
     if getattr(measure, "needs_agent", False):

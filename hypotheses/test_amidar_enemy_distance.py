@@ -40,7 +40,7 @@ def test_moving_an_enemy_closer_makes_it_more_salient(counterfactual):
     return counterfactual(MOVES, branch_every=40, horizon=1, measure=(DISTANCE_CHANGE, SALIENCY_CHANGE))
 
 
-@cfsal.hypothesis(agent="amidar-a2c", kind="effect")
+@cfsal.hypothesis(agent="amidar-a2c", kind="effect", margin=0.05)
 def test_moving_an_enemy_changes_what_the_agent_does(counterfactual):
-    """Moving an enemy a few tiles along its route changes the agent's policy."""
+    """Moving an enemy a few tiles along its route changes the agent's policy by more than 0.05 (total variation)."""
     return counterfactual(MOVES, branch_every=40, horizon=10, measure=measures.policy_total_variation)

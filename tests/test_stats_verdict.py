@@ -53,9 +53,11 @@ def test_effect_without_margin_can_never_be_refuted():
     assert "cannot be refuted" in v.explanation
 
 
-def test_significant_and_equivalent_is_supported_first():
+def test_an_effect_within_the_margin_is_refuted_even_when_it_differs_from_zero():
+    """With a margin, 'effect' means beyond it (minimum-effect test): 0.02 ± small noise is not > 0.1."""
     v = verdict(Claim("effect", margin=0.1), normal(0.02, 0.05, 2000))
-    assert v.p_value < 0.05 and v.equivalence_p < 0.05 and v.outcome == "SUPPORTED"
+    assert v.p_value > 0.05 and v.equivalence_p < 0.05 and v.outcome == "REFUTED"
+    assert verdict(Claim("effect"), normal(0.02, 0.05, 2000)).outcome == "SUPPORTED"
 
 
 # --------------------------------------------------------------------------------------- direction
@@ -252,3 +254,27 @@ def test_same_seed_gives_identical_verdicts():
     c = Claim("correlation", "greater")
     first = assess_correlation(c, x, y, rng=rng(7)).to_dict()
     assert assess_correlation(c, x, y, rng=rng(7)).to_dict() == first
+
+
+def test_a_stated_margin_is_the_smallest_effect_of_interest():
+    """Tiny but consistent changes (a neural policy under any pixel edit) are not an 'effect' beyond 0.05."""
+    from cfsal.stats import Claim, assess
+
+    rng = np.random.default_rng(0)
+    tiny = 0.002 + rng.normal(0, 0.0005, 60)
+    assert assess(Claim("effect"), tiny, rng=np.random.default_rng(1)).outcome == "SUPPORTED"
+    with_margin = assess(Claim("effect", margin=0.05), tiny, rng=np.random.default_rng(1))
+    assert with_margin.outcome == "REFUTED" and "minimum-effect" in with_margin.test
+    large = 0.2 + rng.normal(0, 0.05, 30)
+    assert assess(Claim("effect", margin=0.05), large, rng=np.random.default_rng(1)).outcome == "SUPPORTED"
+    assert assess(Claim("direction", "greater", margin=0.05), large, rng=np.random.default_rng(1)).outcome == "SUPPORTED"
+    assert assess(Claim("direction", "less", margin=0.05), -large, rng=np.random.default_rng(1)).outcome == "SUPPORTED"
+
+
+def test_minimum_effect_test_holds_its_level_at_the_margin():
+    from cfsal.stats import minimum_effect_test
+
+    rng = np.random.default_rng(5)
+    rejections = sum(minimum_effect_test(0.05 + rng.normal(0, 0.1, 30), 0.05, rng=rng, alternative="greater",
+                                         n_resamples=999).p_value < 0.05 for _ in range(300))
+    assert rejections / 300 <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 300)

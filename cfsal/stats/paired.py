@@ -220,6 +220,42 @@ def paired_test(differences: ArrayLike, *, rng: np.random.Generator, alternative
     return PairedTestResult(max(flip.p_value, boot.p_value), flip, boot)
 
 
+@dataclass(frozen=True)
+class MinimumEffectResult:
+    """A test that the mean difference lies *beyond* ±margin, not merely away from 0."""
+
+    p_value: float
+    margin: float
+    side: PairedTestResult  # the paired test on the shifted differences, on the side that decided
+
+    def describe(self) -> str:
+        return f"{self.side.describe()}, against |effect| ≤ {self.margin:g} (minimum-effect test)"
+
+
+def minimum_effect_test(differences: ArrayLike, margin: float, *, rng: np.random.Generator,
+                        alternative: Alternative = "two-sided",
+                        n_resamples: int = DEFAULT_RESAMPLES) -> MinimumEffectResult:
+    """Is the mean difference larger than the smallest effect of interest? (Murphy & Myors 1999)
+
+    H0: |mean| ≤ margin (or mean ≤ margin for "greater", ≥ −margin for "less"), tested by
+    :func:`paired_test` on the differences shifted by the margin; two-sided takes twice the
+    smaller one-sided p. A neural agent's policy moves a little under *any* pixel change, so
+    "differs from 0" is nearly always significant with enough samples; a claim that states a
+    margin means "differs by more than that", and this is its test.
+    """
+    d = finite_vector(differences, "differences")
+    if not margin > 0:
+        raise StatisticsError(f"margin must be > 0, got {margin!r}")
+    sides = {}
+    if alternative in ("two-sided", "greater"):
+        sides["greater"] = paired_test(d - margin, rng=rng, alternative="greater", n_resamples=n_resamples)
+    if alternative in ("two-sided", "less"):
+        sides["less"] = paired_test(d + margin, rng=rng, alternative="less", n_resamples=n_resamples)
+    best = min(sides.values(), key=lambda result: result.p_value)
+    p = min(1.0, best.p_value * len(sides))
+    return MinimumEffectResult(p, float(margin), best)
+
+
 def wilcoxon_test(differences: ArrayLike, *, alternative: Alternative = "two-sided",
                   zero_method: Literal["wilcox", "pratt", "zsplit"] = "wilcox") -> WilcoxonResult:
     """Wilcoxon signed-rank test (scipy.stats.wilcoxon): a rank-based check on the permutation test.

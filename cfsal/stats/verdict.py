@@ -43,7 +43,8 @@ from cfsal.stats.correlation import (
     is_constant,
 )
 from cfsal.stats.multiple import Correction, adjust_p_values
-from cfsal.stats.paired import ALTERNATIVES, DEFAULT_RESAMPLES, Alternative, paired_test, t_interval, tost
+from cfsal.stats.paired import (ALTERNATIVES, DEFAULT_RESAMPLES, Alternative, minimum_effect_test, paired_test,
+                                t_interval, tost)
 
 SCHEMA_VERSION = 1
 
@@ -403,7 +404,11 @@ def assess(claim: Claim, differences: ArrayLike, *, rng: np.random.Generator,
         return _assess_no_effect(claim, d, bounds)
 
     alpha, effect = claim.alpha, float(np.mean(d))
-    test = paired_test(d, rng=rng, alternative=claim.alternative, n_resamples=n_resamples)
+    if claim.margin is None:
+        test = paired_test(d, rng=rng, alternative=claim.alternative, n_resamples=n_resamples)
+    else:  # a stated margin is the smallest effect of interest: SUPPORTED means beyond it
+        test = minimum_effect_test(d, claim.margin, rng=rng, alternative=claim.alternative,
+                                   n_resamples=n_resamples)
     opposite = (paired_test(d, rng=rng, alternative=_OPPOSITE[claim.alternative], n_resamples=n_resamples)
                 if claim.kind == "direction" else None)
     low, high = bootstrap_ci(d, rng, confidence=1 - alpha, n_resamples=n_resamples)
@@ -420,8 +425,9 @@ def assess(claim: Claim, differences: ArrayLike, *, rng: np.random.Generator,
     needed = None
     if outcome == INCONCLUSIVE:
         pointing = effect if claim.alternative != "less" else -effect
-        if claim.alternative == "two-sided" or pointing > 0:
-            needed = power.samples_for_mean(effect, float(np.std(d, ddof=1)), alpha, sided=claim.sided,
+        beyond = abs(effect) - claim.margin if claim.margin is not None else effect
+        if (claim.alternative == "two-sided" or pointing > 0) and (claim.margin is None or beyond > 0):
+            needed = power.samples_for_mean(beyond, float(np.std(d, ddof=1)), alpha, sided=claim.sided,
                                             current=d.size)
     label = test.describe()
     if claim.margin is not None:
