@@ -271,7 +271,7 @@ def _frames(record: Mapping[str, Any], media_dir: Path, page_dir: Path, from_jso
         figures.append(f"<figure>{body}<figcaption>{caption}</figcaption></figure>")
     movie = _local_copy(media.get("movie"), media_dir)
     movie_link = (f'<p><a href="{_href(movie, page_dir)}">Movie of the {"extreme" if len(figures) > 1 else "typical"} '
-                  'branch</a> <span class="note">(GIF: factual left, intervened right, with saliency)</span></p>'
+                  'branch</a> <span class="note">(GIF, one frame per step: factual left, intervened right, with saliency on a coarser grid)</span></p>'
                   if movie else "")
     notes = "".join(f'<p class="note">{esc(n)}</p>' for n in media.get("notes", []))
     return f'<h3>Branches</h3><div class="frames">{"".join(figures)}</div>{movie_link}{notes}'
