@@ -59,6 +59,16 @@ def test_branch_media_draws_rgb_frames_with_saliency_and_a_movie(tmp_path, agent
     json.dumps(media)  # it goes into the results JSON as is
 
 
+def test_round_robin_branches_are_rebuilt_with_the_intervention_each_received(tmp_path, agent):
+    doses = [breakout.MoveBall(dx=-30), breakout.MoveBall(dx=30)]
+    result = counterfactual(agent, doses, samples=4, branch_every=15, horizon=3,
+                            measure=measures.policy_total_variation, seed=4)
+    media = branch_media(agent, result, tmp_path, stem="rr", movie=False)
+    for branch in media["branches"]:
+        assert branch["source"] == "rgb"
+        assert branch["intervention"] == doses[result.assignments[branch["index"]]].to_dict()
+
+
 def test_unrebuildable_interventions_fall_back_to_the_agents_observation(tmp_path, agent):
     result = counterfactual(agent, StateEdit("breakout", shift_ball(60, 20)), samples=4, branch_every=15,
                             horizon=3, measure=measures.policy_total_variation, seed=2)

@@ -65,7 +65,7 @@ td.num { font-variant-numeric: tabular-nums; white-space:nowrap; }
 @media (max-width: 820px) { .cols { grid-template-columns: 1fr; } }
 img.plot { width:100%; height:auto; border:1px solid var(--line); border-radius:6px; }
 .frames { display:flex; gap:18px; flex-wrap:wrap; }
-figure { margin:0; flex:1 1 300px; max-width: 480px; }
+figure { margin:0; flex:1 1 280px; max-width: 400px; }
 figure img { width:100%; height:auto; image-rendering: pixelated; border:1px solid var(--line); border-radius:4px; }
 figcaption { font-size:13px; color:var(--muted); margin-top:4px; }
 .note { font-size:13px; color:var(--muted); }
@@ -261,8 +261,10 @@ def _frames(record: Mapping[str, Any], media_dir: Path, page_dir: Path, from_jso
     for branch in media.get("branches", []):
         image = _local_copy(branch.get("image"), media_dir)
         source = ("game frame (RGB)" if branch.get("source") == "rgb" else "the agent's 84×84 observation")
+        varied = (record.get("result") or {}).get("intervention", {}).get("name") == "round_robin"
         caption = (f'<b>{esc(branch["label"])} branch</b> — episode {esc(branch["episode"])}, step '
                    f'{esc(branch["step"])}, paired difference {fmt(branch["value"])}'
+                   + (f' under <code>{esc(_intervention_text(branch.get("intervention")))}</code>' if varied else "")
                    + ("" if branch.get("took_effect", True) else " (the edit did not take effect)")
                    + f'<br>{esc(source)}; left: before, right: after the intervention; bottom row: '
                    f'{esc(media.get("method", "saliency"))} saliency (actor blue, critic red); cyan: pixels that changed')

@@ -252,7 +252,8 @@ def branch_media(agent: Agent, result: Any, out_dir: str | os.PathLike, *, stem:
         image = _save_png(branch_figure(frames, maps), out / f"{stem}-{label}.png")
         branches.append({"label": label, "index": index, "episode": int(pair.episode), "step": int(pair.step),
                          "value": float(result.values[index]), "took_effect": bool(pair.took_effect),
-                         "image": image, "source": frames.source})
+                         "image": image, "source": frames.source,
+                         "intervention": _branch_spec(result, index)})
         if movie and label == ("extreme" if "extreme" in picks else "typical") and arms is not None:
             movie_path = _try_movie(agent, arms, pair, chosen[index], method, out, f"{stem}-{label}", notes)
     if movie and movie_path is None and not any("movie" in n for n in notes):
@@ -261,22 +262,27 @@ def branch_media(agent: Agent, result: Any, out_dir: str | os.PathLike, *, stem:
             "notes": notes}
 
 
+def _branch_spec(result: Any, index: int) -> Any:
+    """The spec of the intervention this branch received (one of several in a round-robin design)."""
+    spec, assignments = result.intervention, getattr(result, "assignments", None)
+    if isinstance(spec, dict) and spec.get("name") == "round_robin" and assignments is not None:
+        return spec["interventions"][int(assignments[index])]
+    return spec
+
+
 def _intervention_of(result: Any, index: int, given: Any, notes: list[str]) -> Any:
     """The intervention branch ``index`` received: ``given``, or rebuilt from the result's spec
     (a round-robin design gives each branch one of several, recorded in ``result.assignments``)."""
     from cfsal.errors import CfsalError
     from cfsal.interventions import from_spec
 
-    spec = result.intervention
-    assignments = getattr(result, "assignments", None)
-    if isinstance(spec, dict) and spec.get("name") == "round_robin":
-        spec = spec["interventions"][int(assignments[index]) if assignments is not None else 0]
-        given = given[int(assignments[index])] if isinstance(given, (list, tuple)) and assignments is not None \
-            else given
+    if isinstance(given, (list, tuple)):
+        assignments = getattr(result, "assignments", None)
+        given = given[int(assignments[index]) if assignments is not None else 0]
     if given is not None:
         return given
     try:
-        return from_spec(spec)
+        return from_spec(_branch_spec(result, index))
     except CfsalError as error:
         note = ("frames are the agent's 84×84 observations: the intervention could not be rebuilt "
                 f"from its spec ({error})")
