@@ -183,3 +183,15 @@ def test_report_from_files_matches_write_html(tmp_path, session):
     (tmp_path / "r.json").write_text(json.dumps(session))
     page = report_from_files(tmp_path / "r.json", tmp_path / "x" / "report.html").read_text()
     assert "report_files/" in page and str(tmp_path / "r.json") in page
+
+
+def test_pictures_of_earlier_runs_are_pruned_and_other_files_kept(tmp_path, session):
+    media = tmp_path / "index_files"
+    media.mkdir()
+    stale = media / f"{slug('hyp/test_gone.py::test_gone')}-effects.png"
+    stale.write_bytes(b"old")
+    mine = media / "notes.txt"
+    mine.write_text("the user's")
+    path = write_html(session, tmp_path / "index.html")
+    assert not stale.exists() and mine.exists()
+    assert all(f.is_file() for f in referenced_files(path.read_text(), path.parent))

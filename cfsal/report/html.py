@@ -390,7 +390,25 @@ def write_html(results: Mapping[str, Any], path: str | os.PathLike, *, media_dir
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, path)
+    prune_media(media, set(referenced_files(page, path.parent)))
     return path
+
+
+#: Names of the pictures cfsal writes into a page's media folder (plots, branch frames, movies).
+_OURS = re.compile(r".+-[0-9a-f]{8}-(effects|correlation|typical|extreme)\.(png|gif)$")
+
+
+def prune_media(media_dir: Path, keep: set[Path]) -> list[Path]:
+    """Delete pictures of hypotheses no longer on the page (earlier runs), so the folder stays light.
+
+    Only files with the names cfsal gives its pictures are touched; anything else in the folder
+    is left alone.
+    """
+    keep = {p.resolve() for p in keep}
+    removed = [p for p in media_dir.iterdir() if _OURS.match(p.name) and p.resolve() not in keep]
+    for path in removed:
+        path.unlink()
+    return removed
 
 
 def media_dir_for(path: str | os.PathLike) -> Path:
