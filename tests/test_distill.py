@@ -18,7 +18,7 @@ from cfsal.errors import TrainingError
 
 torch.set_num_threads(1)
 
-TINY = DAggerSettings(iterations=2, expert_steps=96, student_steps=64, n_envs=4, epochs=1,
+TINY = DAggerSettings(iterations=2, expert_steps=96, student_steps=64, n_envs=4, epochs=1, first_epochs=1,
                       batch_size=32, rollout_max_steps=40)
 
 
@@ -90,7 +90,7 @@ def test_tiny_run_end_to_end_and_a_killed_run_resumes_to_the_same_weights(tmp_pa
 
 
 def test_resuming_with_other_settings_is_refused_but_more_iterations_continue(tmp_path):
-    settings = DAggerSettings(iterations=1, expert_steps=16, student_steps=8, n_envs=2, epochs=1,
+    settings = DAggerSettings(iterations=1, expert_steps=16, student_steps=8, n_envs=2, epochs=1, first_epochs=1,
                               batch_size=16, rollout_max_steps=20)
     distill(tmp_path / "a.safetensors", seed=0, settings=settings, progress=False)
     with pytest.raises(TrainingError, match="same --seed and settings"):
@@ -114,7 +114,7 @@ def test_cli_distill_runs_and_refuses_other_games(tmp_path, capsys):
     assert "breakout only" in capsys.readouterr().err
     out = tmp_path / "cli.safetensors"
     assert main(["distill", "--out", str(out), "--iterations", "1", "--expert-steps", "16", "--n-envs", "2",
-                 "--epochs", "1", "--batch-size", "16", "--rollout-max-steps", "20", "--no-progress"]) == 0
+                 "--epochs", "1", "--first-epochs", "1", "--batch-size", "16", "--rollout-max-steps", "20", "--no-progress"]) == 0
     assert "1 DAgger iterations, 16 labelled frames" in capsys.readouterr().out
     assert read_checkpoint_info(out).provenance["command"].startswith("cfsal distill")
 

@@ -13,8 +13,9 @@ Prediction to No-Regret Online Learning", Alg. 3.1), read top to bottom in :func
   as ``cfsal eval`` plays it;
 * every visited observation is labelled with the expert's action on the Toybox state behind it
   and added to one aggregated data set;
-* after each collection the student is trained on the whole aggregate: cross-entropy to the
-  expert label, plus ``value_coef`` × squared error of the value head to the Monte-Carlo
+* after each collection the student is trained on the whole aggregate (``first_epochs`` passes
+  after iteration 0, ``epochs`` after the others): class-weighted cross-entropy to the expert
+  label, plus ``value_coef`` × squared error of the value head (on detached features) to the Monte-Carlo
   discounted return (γ = 0.99, rewards clipped to their sign as A2C sees them, whole games
   without a terminal at a lost life) of the episode the observation came from. The value head
   thus estimates the return of the rollout (mixture) policy, which makes critic saliency
@@ -68,6 +69,7 @@ class DAggerSettings:
     student_steps: int = 10_000
     n_envs: int = 16
     beta_decay: float = 0.5
+    first_epochs: int = 8
     epochs: int = 4
     batch_size: int = 128
     learning_rate: float = 5e-4
@@ -214,8 +216,13 @@ def collect(student: NatureActorCritic | None, steps: int, beta: float, seed: np
 
 
 def train_on(agent: NatureActorCritic, shards: Sequence[Shard], settings: DAggerSettings,
-             rng: np.random.Generator) -> dict[str, float]:
+             rng: np.random.Generator, epochs: int | None = None) -> dict[str, float]:
     """``epochs`` passes of Adam over the aggregate: cross-entropy + value_coef × value MSE.
+
+    The value head regresses on *detached* trunk features: the features are the policy's, and
+    the critic is a linear read-out of them. With the value error flowing into the trunk (MSE
+    on returns of scale ~10 against a cross-entropy of ~1) the policy learned the decisive
+    RIGHT/LEFT moves much more slowly (measured recall 0.44/0.58 after 4 epochs).
 
     The cross-entropy weighs class c by (N / (K·n_c))^class_balance (at most
     ``max_class_weight``): about 80 % of the expert's labels are NOOP, and with plain
@@ -231,12 +238,14 @@ def train_on(agent: NatureActorCritic, shards: Sequence[Shard], settings: DAgger
     agent.train()
     totals = {"policy_loss": 0.0, "value_loss": 0.0, "accuracy": 0.0}
     seen = 0
-    for _epoch in range(settings.epochs):
+    for _epoch in range(settings.epochs if epochs is None else epochs):
         order = rng.permutation(len(labels))
         for start in range(0, len(order), settings.batch_size):
             index = np.sort(order[start:start + settings.batch_size])
             batch = torch.as_tensor(observations[index]).to(torch.float32)
-            logits, value = agent(batch)
+            features = agent.trunk(batch / 255.0)
+            logits = agent.policy_head(features)
+            value = agent.value_head(features.detach()).squeeze(-1)
             policy_loss = torch.nn.functional.cross_entropy(logits, labels[index], weight=weights)
             value_loss = torch.nn.functional.mse_loss(value, returns[index])
             loss = policy_loss + settings.value_coef * value_loss
@@ -344,7 +353,8 @@ def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings =
             shard.save(shard_file)
         before = agreement(student, shard)
         shards.append(shard)
-        losses = train_on(student, shards, settings, np.random.default_rng(train_seed))
+        losses = train_on(student, shards, settings, np.random.default_rng(train_seed),
+                          epochs=settings.first_epochs if iteration == 0 else settings.epochs)
         wall = wall_before + time.monotonic() - started
         dataset_size = sum(len(s) for s in shards)
         row = {"iteration": iteration, "beta": beta, "dataset_size": dataset_size,
@@ -355,10 +365,11 @@ def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings =
         _append_curve(directory / "curve.csv", row)
         provenance = {"algorithm": ALGORITHM, "teacher": "cfsal.agents.expert.expert_action",
                       "iterations": iteration + 1, "dataset_size": dataset_size,
-                      "epochs_per_iteration": settings.epochs, "wall_seconds": round(wall, 1),
+                      "epochs_per_iteration": settings.epochs, "epochs_iteration_0": settings.first_epochs, "wall_seconds": round(wall, 1),
                       "machine": _machine(), "command": command, "seed": seed,
                       "settings": settings.to_dict(),
-                      "value_head": "MSE to Monte-Carlo discounted returns (gamma 0.99, sign-clipped rewards) of the rollouts"}
+                      "value_head": ("MSE to Monte-Carlo discounted returns (gamma 0.99, sign-clipped "
+                                     "rewards) of the rollouts, on detached trunk features")}
         save_checkpoint(student, out, provenance)
         run = {"schema_version": RUN_SCHEMA_VERSION, "algorithm": ALGORITHM, "game": "breakout",
                "seed": seed, "settings": settings.to_dict(), "iterations_done": iteration + 1,

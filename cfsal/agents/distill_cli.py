@@ -24,6 +24,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     settings = DAggerSettings(iterations=args.iterations, expert_steps=args.expert_steps,
                               student_steps=args.student_steps, n_envs=args.n_envs,
                               beta_decay=args.beta_decay, epochs=args.epochs,
+                              first_epochs=args.first_epochs,
                               batch_size=args.batch_size, learning_rate=args.lr,
                               class_balance=args.class_balance,
                               rollout_max_steps=args.rollout_max_steps)
@@ -39,7 +40,7 @@ def _reproducing_command(args: argparse.Namespace) -> str:
     """The command line that reproduces this run, with every setting spelled out (so a later
     change of a default cannot change what it means)."""
     parts = ["cfsal", "distill", "--game", args.game, "--out", args.out]
-    for flag in ("iterations", "expert_steps", "student_steps", "n_envs", "beta_decay", "epochs",
+    for flag in ("iterations", "expert_steps", "student_steps", "n_envs", "beta_decay", "epochs", "first_epochs",
                  "batch_size", "lr", "class_balance", "rollout_max_steps", "seed"):
         parts += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
     return " ".join(shlex.quote(p) for p in parts)
@@ -58,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-envs", type=int, default=d.n_envs)
     p.add_argument("--beta-decay", type=float, default=d.beta_decay, help="β_i = beta_decay^i: expert share of the rollouts")
     p.add_argument("--epochs", type=int, default=d.epochs, help="passes over the aggregate per iteration")
+    p.add_argument("--first-epochs", type=int, default=d.first_epochs, help="passes over the expert data of iteration 0")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.learning_rate)
     p.add_argument("--class-balance", type=float, default=d.class_balance,
