@@ -262,3 +262,19 @@ def test_mismatch(counterfactual):
     data = json.loads((project.path / "out.json").read_text())
     corr = next(r for r in data["hypotheses"] if "dose" in r["nodeid"])
     assert corr["verdict"]["claim"]["kind"] == "correlation" and corr["verdict"]["outcome"] == "SUPPORTED"
+
+
+def test_ctrl_c_leaves_valid_json_of_every_finished_hypothesis_marked_partial(project):
+    project.makepyfile(test_zz_interrupt='''
+import cfsal
+
+@cfsal.hypothesis("interrupted")
+def test_zz_interrupted(counterfactual):
+    raise KeyboardInterrupt
+''')
+    result = run(project, "test_claims.py", "test_zz_interrupt.py", "-p", "no:randomly")
+    assert result.ret == 2  # pytest's exit code for an interrupted session
+    data = json.loads((project.path / "out.json").read_text())
+    assert data["partial"] is True
+    assert {r["nodeid"].split("::")[-1] for r in data["hypotheses"]} == {
+        "test_moving_the_ball_changes_the_policy", "test_an_edit_that_changes_nothing_has_no_effect"}
