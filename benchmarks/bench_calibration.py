@@ -1,6 +1,6 @@
 """Calibration and power of cfsal's verdicts on real counterfactual rollouts (issue #6, "Must show").
 
-    python benchmarks/bench_calibration.py [--hypotheses 200] [--positive-seeds 40] [--jobs 2]
+    python benchmarks/bench_calibration.py [--hypotheses 200] [--positive-seeds 20] [--jobs 2]
 
 Three experiments, each hypothesis run exactly as a user's would be (``counterfactual`` with the
 default 30 samples, then ``cfsal.stats.assess`` with the measure's bounds, α = 0.05, no correction
@@ -34,25 +34,26 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from scipy import stats as scipy_stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_rollouts import load_bench_agent, machine_description, machine_line  # noqa: E402
+from bench_rollouts import load_bench_agent, machine_description, machine_line
 
-from cfsal import measures  # noqa: E402
-from cfsal._seeding import child, children  # noqa: E402
-from cfsal.agents.base import Agent  # noqa: E402
-from cfsal.interventions import amidar, breakout  # noqa: E402
-from cfsal.rollout import collect_branch_points, counterfactual, run_paired  # noqa: E402
-from cfsal.stats import Claim, assess  # noqa: E402
-from cfsal.testing import StateEdit, unchanged  # noqa: E402
+from cfsal import measures
+from cfsal._seeding import child, children
+from cfsal.agents.base import Agent
+from cfsal.interventions import amidar, breakout
+from cfsal.rollout import collect_branch_points, counterfactual, run_paired
+from cfsal.stats import Claim, assess
+from cfsal.testing import StateEdit, unchanged
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_VERSION = 1
@@ -67,12 +68,16 @@ DYNAMICS = ("return_difference", "time_to_life_loss")
 PLACEBO_MEASURES = ("return_difference", "time_to_life_loss")
 POSITIVE_MEASURES = ("action_disagreement", "first_action_changed", "policy_total_variation")
 
-#: (agent, intervention) pairs for the null-control experiment.
-NULL_SETTINGS: tuple[tuple[str, Any], ...] = tuple(
-    [(agent, iv) for agent in ("breakout-constant", "breakout-random")
-     for iv in (breakout.MoveBall(dx=40), breakout.ShiftBricks(columns=3), breakout.SetScore(value=500))]
-    + [(agent, iv) for agent in ("amidar-constant", "amidar-random")
-       for iv in (amidar.MoveEnemies(steps=5), amidar.SetScore(value=500))])
+#: (agent, intervention) pairs for the null-control experiment: each null agent, each game's
+#: object and score interventions (kept to six settings: the machine is shared).
+NULL_SETTINGS: tuple[tuple[str, Any], ...] = (
+    ("breakout-constant", breakout.MoveBall(dx=40)),
+    ("breakout-constant", breakout.ShiftBricks(columns=3)),
+    ("breakout-random", breakout.MoveBall(dx=40)),
+    ("breakout-random", breakout.SetScore(value=500)),
+    ("amidar-constant", amidar.MoveEnemies(steps=5)),
+    ("amidar-random", amidar.SetScore(value=500)),
+)
 PLACEBO_AGENTS = ("breakout-random", "amidar-random")
 
 
@@ -247,7 +252,8 @@ def run_positive(agent: Agent, seeds: int, *, horizon: int, branch_every: int, j
 
 
 def _params(intervention: Any) -> str:
-    spec = {k: v for k, v in intervention.to_dict().items() if k not in ("name", "game") and v not in (None, (), False)}
+    spec = {k: v for k, v in intervention.to_dict().items()
+            if k not in ("name", "game") and v not in (None, (), False)}
     defaults = {"ball": 0, "carry_ball": False, "carry_paddle": False, "enemies": []}
     shown = ", ".join(f"{k}={v}" for k, v in spec.items() if defaults.get(k, object()) != v)
     return f"({shown})"
@@ -276,16 +282,16 @@ def to_markdown(null: list[Rate], placebo: list[Rate], positive: list[Rate], *, 
     lines = [
         "# Calibration and power of verdicts on real rollouts",
         "",
-        f"Produced by `python benchmarks/bench_calibration.py` in {seconds / 60:.1f} min. Each hypothesis is a "
+        (f"Produced by `python benchmarks/bench_calibration.py` in {seconds / 60:.1f} min. Each hypothesis is a "
         f"`counterfactual(...)` run with its own seed and the default {SAMPLES} samples, judged by "
         f"`cfsal.stats.assess(Claim(\"effect\"), …, bounds=measure.bounds)` at α = {ALPHA} (two-sided, "
         "no multiple-testing correction: each simulated hypothesis is its own session). "
-        f"Rollout settings: {settings}.",
+        f"Rollout settings: {settings}."),
         "",
         f"Machine: {machine_line(machine, load_at_end)}.",
         "",
-        "\"nonzero d\" is the fraction of all paired differences that were not exactly 0. "
-        f"\"≤ α + MC error\" means rate ≤ α + 1.96·√(α(1−α)/n) = {limit:.3f} for n = {n_null}.",
+        ("\"nonzero d\" is the fraction of all paired differences that were not exactly 0. "
+        f"\"≤ α + MC error\" means rate ≤ α + 1.96·√(α(1−α)/n) = {limit:.3f} for n = {n_null}."),
         "",
         "## 1. Null controls, behaviour measures (the calibration claim)",
         "",
@@ -297,15 +303,15 @@ def to_markdown(null: list[Rate], placebo: list[Rate], positive: list[Rate], *, 
     if behaviour:
         rate, low, high = rate_with_ci(pooled_k, pooled_n)
         lines += [
-            f"Pooled over all {len(behaviour)} rows: {pooled_k}/{pooled_n} SUPPORTED, rate {rate:.4f}, 95% CI "
+            (f"Pooled over all {len(behaviour)} rows: {pooled_k}/{pooled_n} SUPPORTED, rate {rate:.4f}, 95% CI "
             f"[{low:.4f}, {high:.4f}]. **Goal (SUPPORTED rate ≤ α + Monte-Carlo error): "
-            f"{'met' if all(r.within_alpha for r in behaviour) else 'missed'}.**",
+            f"{'met' if all(r.within_alpha for r in behaviour) else 'missed'}.**"),
             "",
-            "These agents ignore their input and the engine uses common random numbers, so every "
+            ("These agents ignore their input and the engine uses common random numbers, so every "
             "behaviour difference is exactly zero (the column above): the paired test then gives p = 1 and "
             "an effect claim can never be supported. This shows the engine adds no spurious difference "
             "(no one-armed settling, no float drift through the JSON round trip); the statistics on "
-            "non-degenerate nulls are checked by the placebo experiment below.",
+            "non-degenerate nulls are checked by the placebo experiment below."),
             "",
         ]
     lines += [
@@ -315,13 +321,13 @@ def to_markdown(null: list[Rate], placebo: list[Rate], positive: list[Rate], *, 
         rule,
         *[_row(r, f"{r.extra:.2f}") for r in dynamics],
         "",
-        "An agent that ignores the ball still plays a different game when the ball is moved: the ball "
+        ("An agent that ignores the ball still plays a different game when the ball is moved: the ball "
         "reaches the paddle (or misses it) at another time, so points and lost lives shift. These are "
         "real effects of the intervention on the outcome, not on the agent's behaviour, so SUPPORTED is "
         "correct here whenever it happens; the rate is the power to see them with 30 samples and a short "
         "horizon. Score edits change neither (Toybox's reward is the score's change, and the edit happens "
         "between steps). \"pairs edited\" is the fraction of pairs where the edit changed the state "
-        "(`took_effect`): shifting the brick pattern changes nothing while no brick is broken yet.",
+        "(`took_effect`): shifting the brick pattern changes nothing while no brick is broken yet."),
         "",
         "## 3. Placebo pairs: two factual continuations, independent action noise (exchangeable)",
         "",
@@ -329,19 +335,31 @@ def to_markdown(null: list[Rate], placebo: list[Rate], positive: list[Rate], *, 
         rule,
         *[_row(r, "yes" if r.within_alpha else "**no**") for r in placebo],
         "",
-        "Both arms of a pair are factual continuations of the same branch point with different action "
+        ("Both arms of a pair are factual continuations of the same branch point with different action "
         "seeds (uniform-random agents, so their continuations really differ); swapping them flips the "
         "sign of the difference, so the sign-flip null holds exactly, with the ties, discreteness and "
-        "skew that real rollout differences have.",
+        "skew that real rollout differences have."),
         "",
-        "## 4. Positive control: \"moving the ball changes the action\"",
+    ]
+    return "\n".join(lines) + "\n" + positive_section(positive, expert=expert)
+
+
+POSITIVE_HEADING = "## 4. Positive control"
+
+
+def positive_section(positive: list[Rate], *, expert: str, run: str = "") -> str:
+    """Section 4 alone (``--parts positive`` re-runs it into an existing results file)."""
+    header = "| agent | intervention | measure | SUPPORTED | rate | 95% CI (Clopper–Pearson) | nonzero d | {} |"
+    lines = [
+        f"{POSITIVE_HEADING}: \"moving the ball changes the action\"",
         "",
-        f"Agent: {expert}. `counterfactual(agent, breakout.MoveBall(dx=40), samples={SAMPLES}, …)`, one "
+        *([run, ""] if run else []),
+        (f"Agent: {expert}. `counterfactual(agent, breakout.MoveBall(dx=40), samples={SAMPLES}, …)`, one "
         "hypothesis per seed; the claim's measure is `action_disagreement` (the others are computed on "
-        "the same pairs).",
+        "the same pairs)."),
         "",
         header.format("mean effect"),
-        rule,
+        "|---|---|---|---:|---:|---|---:|---|",
         *[_row(r, f"{r.extra:.3f}") for r in positive],
         "",
     ]
@@ -353,47 +371,69 @@ def to_markdown(null: list[Rate], placebo: list[Rate], positive: list[Rate], *, 
     return "\n".join(lines) + "\n"
 
 
+def replace_positive_section(report: str, section: str) -> str:
+    """The results file with its positive-control section (always the last) replaced."""
+    if POSITIVE_HEADING not in report:
+        raise ValueError(f"no '{POSITIVE_HEADING}' section to replace: run all parts first")
+    return report[:report.index(POSITIVE_HEADING)] + section
+
+
+def run_positive_control(expert_arg: str, seeds: int, *, horizon: int, branch_every: int,
+                         jobs: int) -> tuple[list[Rate], str]:
+    """The positive control on a private copy of the expert checkpoint (it may be rewritten meanwhile)."""
+    expert_path = Path(expert_arg)
+    if expert_path.suffix == ".safetensors" and not expert_path.is_file():
+        fallback = ROOT / "cfsal" / "zoo" / "breakout-a2c.safetensors"
+        print(f"{expert_path} is missing: the positive control runs on {fallback.name} instead")
+        expert_path = fallback
+    with tempfile.TemporaryDirectory() as scratch:
+        if expert_path.is_file():
+            copy = Path(scratch) / expert_path.name
+            shutil.copyfile(expert_path, copy)
+            expert, agent = f"`{expert_path.name}` (sha256 {sha256(copy)[:16]}…)", load_bench_agent(str(copy))
+        else:
+            expert, agent = f"`{expert_arg}`", load_bench_agent(expert_arg)
+        return run_positive(agent, seeds, horizon=horizon, branch_every=branch_every, jobs=jobs), expert
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hypotheses", type=int, default=200, help="seeds per null / placebo setting")
-    parser.add_argument("--positive-seeds", type=int, default=40)
+    parser.add_argument("--positive-seeds", type=int, default=20)
     parser.add_argument("--expert", default=str(ROOT / "cfsal" / "zoo" / "breakout-expert.safetensors"),
                         help="positive-control agent (checkpoint path or zoo name)")
     parser.add_argument("--horizon", type=int, default=10)
-    parser.add_argument("--placebo-horizon", type=int, default=30)
+    parser.add_argument("--placebo-horizon", type=int, default=20)
     parser.add_argument("--branch-every", type=int, default=20)
     parser.add_argument("--positive-branch-every", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (hypotheses are independent)")
+    parser.add_argument("--parts", choices=("all", "positive"), default="all",
+                        help="'positive': re-run only the positive control into the existing results file")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "calibration.md"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     machine = machine_description(torch.get_num_threads())
     start = time.perf_counter()
 
-    null = run_null(args.hypotheses, horizon=args.horizon, branch_every=args.branch_every, jobs=args.jobs)
-    placebo = run_placebo(args.hypotheses, horizon=args.placebo_horizon, branch_every=args.branch_every,
-                          jobs=args.jobs)
-    expert_path = Path(args.expert)  # loaded last: a checkpoint still being written gets the most time
-    if expert_path.suffix == ".safetensors" and not expert_path.is_file():
-        fallback = ROOT / "cfsal" / "zoo" / "breakout-a2c.safetensors"
-        print(f"{expert_path} is missing: the positive control runs on {fallback.name} instead")
-        expert_path = fallback
-    with tempfile.TemporaryDirectory() as scratch:
-        if expert_path.is_file():  # a private copy: the file may be rewritten while this runs
-            copy = Path(scratch) / expert_path.name
-            shutil.copyfile(expert_path, copy)
-            expert, agent = f"`{expert_path.name}` (sha256 {sha256(copy)[:16]}…)", load_bench_agent(str(copy))
-        else:
-            expert, agent = f"`{args.expert}`", load_bench_agent(args.expert)
-        positive = run_positive(agent, args.positive_seeds, horizon=args.horizon,
-                                branch_every=args.positive_branch_every, jobs=args.jobs)
-    settings = {"horizon": args.horizon, "branch_every": args.branch_every,
-                "placebo_horizon": args.placebo_horizon, "positive_branch_every": args.positive_branch_every,
-                "greedy": False, "settle": "refresh"}
-    report = to_markdown(null, placebo, positive, machine=machine, load_at_end=[round(v, 2) for v in os.getloadavg()],
-                         settings=settings, expert=expert, seconds=time.perf_counter() - start)
-    print(report)
+    positive_args = {"horizon": args.horizon, "branch_every": args.positive_branch_every, "jobs": args.jobs}
     out = Path(args.out)
+    if args.parts == "positive":
+        positive, expert = run_positive_control(args.expert, args.positive_seeds, **positive_args)
+        run = (f"Re-run alone (`--parts positive`) in {(time.perf_counter() - start) / 60:.1f} min on: "
+               f"{machine_line(machine, [round(v, 2) for v in os.getloadavg()])}.")
+        report = replace_positive_section(out.read_text(), positive_section(positive, expert=expert, run=run))
+    else:
+        null = run_null(args.hypotheses, horizon=args.horizon, branch_every=args.branch_every, jobs=args.jobs)
+        placebo = run_placebo(args.hypotheses, horizon=args.placebo_horizon, branch_every=args.branch_every,
+                              jobs=args.jobs)
+        positive, expert = run_positive_control(args.expert, args.positive_seeds, **positive_args)
+        settings = {"horizon": args.horizon, "branch_every": args.branch_every,
+                    "placebo_horizon": args.placebo_horizon, "positive_branch_every": args.positive_branch_every,
+                    "greedy": False, "settle": "refresh"}
+        report = to_markdown(null, placebo, positive, machine=machine,
+                             load_at_end=[round(v, 2) for v in os.getloadavg()], settings=settings, expert=expert,
+                             seconds=time.perf_counter() - start)
+    print(report)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)
     print(f"wrote {out}")

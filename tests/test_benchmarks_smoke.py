@@ -11,8 +11,8 @@ from cfsal.testing import tiny_agent
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-import bench_calibration  # noqa: E402
-import bench_rollouts  # noqa: E402
+import bench_calibration
+import bench_rollouts
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,8 @@ def test_null_agent_gives_exact_zeros_and_no_supported_effect():
 
 
 def test_placebo_arms_differ_only_by_action_noise():
-    differences = bench_calibration.placebo_differences("breakout-random", 0, horizon=20, branch_every=20, samples=6)
+    differences = bench_calibration.placebo_differences("breakout-random", 0, horizon=20, branch_every=20,
+                                                        samples=6)
     assert set(differences) == set(bench_calibration.PLACEBO_MEASURES)
     assert all(len(d) == 6 for d in differences.values())
     assert any(np.any(d != 0) for d in differences.values())  # independent noise: the arms really differ
@@ -61,7 +62,8 @@ def test_placebo_arms_differ_only_by_action_noise():
 
 def test_positive_control_and_report_run(agent):
     positive = bench_calibration.summarise("positive", "tiny", "breakout.move_ball(dx=40)", [
-        bench_calibration.positive_hypotheses(agent, seed, horizon=2, branch_every=20, samples=6) for seed in (0, 1)])
+        bench_calibration.positive_hypotheses(agent, seed, horizon=2, branch_every=20, samples=6)
+        for seed in (0, 1)])
     null = bench_calibration.run_null(2, horizon=2, branch_every=20, jobs=1,
                                       settings=(("breakout-constant", breakout.SetScore(value=500)),))
     assert [r.supported for r in null if r.measure in bench_calibration.BEHAVIOUR] == [0] * 6
@@ -70,6 +72,9 @@ def test_positive_control_and_report_run(agent):
                                          load_at_end=[0.0] * 3, settings={}, expert="tiny", seconds=1.0)
     assert "Goal (SUPPORTED rate ≤ α + Monte-Carlo error): met" in text
     assert "SUPPORTED in ≥ 95% of seeds" in text
+    rerun = bench_calibration.positive_section(positive, expert="another", run="Re-run alone.")
+    updated = bench_calibration.replace_positive_section(text, rerun)
+    assert updated.startswith(text[:text.index(bench_calibration.POSITIVE_HEADING)]) and updated.endswith(rerun)
 
 
 def test_rates_carry_exact_binomial_intervals():
