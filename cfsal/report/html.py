@@ -264,7 +264,7 @@ def _frames(record: Mapping[str, Any], media_dir: Path, page_dir: Path, from_jso
         varied = (record.get("result") or {}).get("intervention", {}).get("name") == "round_robin"
         caption = (f'<b>{esc(branch["label"])} branch</b> — episode {esc(branch["episode"])}, step '
                    f'{esc(branch["step"])}, paired difference {fmt(branch["value"])}'
-                   + (f' under <code>{esc(_intervention_text(branch.get("intervention")))}</code>' if varied else "")
+                   + (f' under <code>{esc(_intervention_text(branch.get("intervention")))}</code>' if varied and branch.get("intervention") else "")
                    + ("" if branch.get("took_effect", True) else " (the edit did not take effect)")
                    + f'<br>{esc(source)}; left: before, right: after the intervention; bottom row: '
                    f'{esc(media.get("method", "saliency"))} saliency (actor blue, critic red); cyan: pixels that changed')
