@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from cfsal._seeding import child
+from cfsal.rollout.paired import prepare_pair
 
 if TYPE_CHECKING:  # torch loads only when frames are drawn, so the pytest plugin stays cheap to import
     from cfsal.agents.base import Agent
@@ -103,22 +104,6 @@ def rebuild_branch_points(agent: Agent, result: Any, indices: Sequence[int]) -> 
                                    seed=child(result.seed, 0), first_branch=residue,
                                    accept=lambda point: (point.episode, point.step) in wanted)
     return {wanted[(p.episode, p.step)]: p for p in points}
-
-
-def _factual_and_intervened_envs(agent: Agent, point: Any, intervention: Any, pair_seed: np.random.SeedSequence,
-                                 settle: Any = "refresh") -> tuple[Any, Any, np.random.Generator]:
-    """Both arms of a branch, treated as :func:`cfsal.rollout.run_paired` treats them."""
-    from cfsal.envs import make
-
-    factual, intervened = make(agent.spec.game), make(agent.spec.game)
-    factual.restore(point.snapshot)
-    factual.set_toybox_state(factual.get_toybox_state())  # the same JSON round trip as the edited arm
-    if settle == "refresh":
-        factual.refresh_observation()
-    intervened.restore(point.snapshot)
-    rng = np.random.default_rng(child(pair_seed, 1))
-    intervention.apply_to_env(intervened, rng=rng, settle=settle)
-    return factual, intervened, rng
 
 
 def rgb_frames(factual: Any, intervened: Any, pair: Any) -> BranchFrames | None:
@@ -240,7 +225,9 @@ def branch_media(agent: Agent, result: Any, out_dir: str | os.PathLike, *, stem:
         pair = result.pairs[index]
         arms, frames = None, None
         if index in points:
-            arms = _factual_and_intervened_envs(agent, points[index], chosen[index], _pair_seed(result, index))
+            pair_start = prepare_pair(agent.spec.game, points[index], chosen[index], _pair_seed(result, index),
+                                      getattr(result, "settle", "refresh"))
+            arms = (pair_start.factual, pair_start.intervened, pair_start.intervention_rng)
             frames = rgb_frames(arms[0], arms[1], pair)
             if frames is None:
                 notes.append(f"{label} branch: the rebuilt environment did not reproduce the recorded observation "
@@ -292,6 +279,9 @@ def _intervention_of(result: Any, index: int, given: Any, notes: list[str]) -> A
 
 
 def _rebuild_points(agent: Agent, result: Any, indices: list[int], notes: list[str]) -> dict[int, Any]:
+    kept = getattr(result, "points", None)
+    if kept:
+        return {i: kept[i] for i in indices}
     try:
         return rebuild_branch_points(agent, result, indices)
     except RuntimeError as error:

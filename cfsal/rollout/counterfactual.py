@@ -16,7 +16,7 @@ from cfsal.agents.base import Agent
 from cfsal.errors import InterventionError
 from cfsal.measures import Measure, action_disagreement
 from cfsal.measures import evaluate as evaluate_measure
-from cfsal.rollout.branching import collect_branch_points
+from cfsal.rollout.branching import BranchPoint, collect_branch_points
 from cfsal.rollout.executors import run_with
 from cfsal.rollout.paired import InterventionLike, PairedBranch, applicable
 
@@ -45,6 +45,10 @@ class CounterfactualResult:
     assignments: np.ndarray | None = None
     covariate: np.ndarray | None = None
     covariate_measure: str | None = None
+    greedy: bool = False
+    settle: Any = "refresh"
+    first_branch: int | None = None
+    points: tuple[BranchPoint, ...] = field(default=(), repr=False, compare=False)  # in memory only
 
     @property
     def n(self) -> int:
@@ -59,7 +63,8 @@ class CounterfactualResult:
                 "steps": self.steps.tolist(), "took_effect": self.took_effect.tolist(),
                 "assignments": None if self.assignments is None else self.assignments.tolist(),
                 "covariate_measure": self.covariate_measure,
-                "covariate": None if self.covariate is None else [float(v) for v in self.covariate]}
+                "covariate": None if self.covariate is None else [float(v) for v in self.covariate],
+                "greedy": self.greedy, "settle": self.settle, "first_branch": self.first_branch}
 
 
 def _as_list(intervention: InterventionLike | Sequence[InterventionLike]) -> list[InterventionLike]:
@@ -134,4 +139,5 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
         pairs=tuple(pairs), bounds=getattr(measure, "bounds", None), assignments=assignments,
         covariate=covariate,
         covariate_measure=None if covariate_measure is None else getattr(covariate_measure, "__name__", "measure"),
+        greedy=greedy, settle=settle, first_branch=first_branch, points=tuple(points),
     )

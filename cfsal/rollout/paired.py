@@ -104,6 +104,34 @@ def _treat_like_the_intervened_arm(env: ToyboxEnv, settle: Any) -> None:
             env.step(0)
 
 
+@dataclass
+class PreparedPair:
+    """Both arms of one branch, ready to run: the same snapshot, the same treatment, one edit."""
+
+    factual: ToyboxEnv
+    intervened: ToyboxEnv
+    intervention_rng: np.random.Generator
+    took_effect: bool
+
+
+def prepare_pair(game: str, point: BranchPoint, intervention: InterventionLike, seed: np.random.SeedSequence,
+                 settle: Any = "refresh") -> PreparedPair:
+    """Restore both arms from ``point`` and apply ``intervention`` to one (its randomness: child 1 of ``seed``).
+
+    The single place that defines how a pair starts, shared by the engine and the report's frames.
+    """
+    factual, intervened = make(game), make(game)
+    factual.restore(point.snapshot)
+    _treat_like_the_intervened_arm(factual, settle)
+    intervened.restore(point.snapshot)
+    rng = np.random.default_rng(child(seed, 1))
+    intervention.apply_to_env(intervened, rng=rng, settle=settle)
+    # Compared across the arms (both through the same JSON round trip and settling), this is
+    # exactly "did the edit leave a difference", even where settling may have undone it.
+    took_effect = bool(intervention.took_effect(factual.get_toybox_state(), intervened.get_toybox_state()))
+    return PreparedPair(factual, intervened, rng, took_effect)
+
+
 def run_paired(agent: Agent, points: list[BranchPoint],
                intervention: InterventionLike | Sequence[InterventionLike], *, horizon: int,
                seeds: list[np.random.SeedSequence], greedy: bool = False,
@@ -125,26 +153,15 @@ def _run_paired(agent: Agent, points: list[BranchPoint], interventions: list[Int
     if horizon < 1:
         raise ValueError(f"horizon must be ≥ 1 step, got {horizon}")
     n_pairs = len(points)
-    envs: list[ToyboxEnv] = [make(agent.spec.game) for _ in range(2 * n_pairs)]
     uniforms = np.empty((n_pairs, horizon))
-    intervention_rngs: list[np.random.Generator] = []
-    took_effect = []
-    observations = np.empty((2 * n_pairs, *agent.spec.observation.shape), dtype=np.uint8)
+    prepared = []
     for i, (point, seed) in enumerate(zip(points, seeds)):
-        action_seed, intervention_seed = child(seed, 0), child(seed, 1)
-        uniforms[i] = np.random.default_rng(action_seed).random(horizon)
-        factual, intervened = envs[2 * i], envs[2 * i + 1]
-        factual.restore(point.snapshot)
-        _treat_like_the_intervened_arm(factual, settle)
-        observations[2 * i] = factual.observation
-        intervened.restore(point.snapshot)
-        intervention_rngs.append(np.random.default_rng(intervention_seed))
-        intervention = interventions[i]
-        intervention.apply_to_env(intervened, rng=intervention_rngs[i], settle=settle)
-        # Compared across the arms (both through the same JSON round trip and settling), this
-        # is exactly "did the edit leave a difference", even where settling may have undone it.
-        took_effect.append(bool(intervention.took_effect(factual.get_toybox_state(), intervened.get_toybox_state())))
-        observations[2 * i + 1] = intervened.observation
+        uniforms[i] = np.random.default_rng(child(seed, 0)).random(horizon)
+        prepared.append(prepare_pair(agent.spec.game, point, interventions[i], seed, settle))
+    envs: list[ToyboxEnv] = [env for pair in prepared for env in (pair.factual, pair.intervened)]
+    intervention_rngs = [pair.intervention_rng for pair in prepared]
+    took_effect = [pair.took_effect for pair in prepared]
+    observations = np.stack([env.observation for env in envs])
     first_observations = observations.copy()
     first_states = [json.dumps(env.get_toybox_state()) for env in envs]
 
