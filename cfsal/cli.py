@@ -23,6 +23,7 @@ _SUBCOMMAND_MODULES: list[str] = [
     "cfsal.interventions.cli",
     "cfsal.agents.distill_cli",
     "cfsal.report.cli",
+    "cfsal.scaffold",
 ]
 
 
