@@ -123,3 +123,15 @@ def test_a_list_of_interventions_is_assigned_round_robin_and_recorded():
     assert result.assignments.tolist() == [0, 1, 0, 1, 0, 1]
     assert result.covariate is not None and len(result.covariate) == 6
     assert result.to_dict()["intervention"]["name"] == "round_robin"
+
+
+def test_a_persistent_edit_that_changes_nothing_still_gives_exact_zeros():
+    agent = tiny_agent()
+    result = counterfactual(agent, HoldLives("breakout", unchanged_edit), samples=3, branch_every=10, horizon=8,
+                            seed=0, measure=measures.policy_total_variation)
+    for pair in result.pairs:
+        np.testing.assert_array_equal(pair.factual.logits, pair.intervened.logits)
+
+
+def unchanged_edit(state, rng):
+    return state

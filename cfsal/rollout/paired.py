@@ -185,8 +185,13 @@ def _run_paired(agent: Agent, points: list[BranchPoint], interventions: list[Int
             lengths[k] = t + 1
             if terminated or truncated:
                 alive[k] = False
-            elif k % 2 == 1 and persistent[pair_of[k]]:
-                interventions[pair_of[k]].reapply_to_env(envs[k], rng=intervention_rngs[pair_of[k]])
+            elif persistent[pair_of[k]]:
+                # Re-applied after every step (a JSON write and a re-render); the factual arm gets
+                # the same treatment without the edit, as at the branch point.
+                if k % 2 == 1:
+                    interventions[pair_of[k]].reapply_to_env(envs[k], rng=intervention_rngs[pair_of[k]])
+                else:
+                    _treat_like_the_intervened_arm(envs[k], "refresh")
                 observations[k] = envs[k].observation
 
     def trace(k: int) -> Trace:
