@@ -27,6 +27,21 @@ _SUBCOMMAND_MODULES: list[str] = [
 ]
 
 
+def _stop_gracefully_on_signals() -> None:
+    """SIGTERM and SIGINT stop training through KeyboardInterrupt, so the final checkpoint is saved.
+
+    A job started in the background by a non-interactive shell ignores SIGINT, and Python's default
+    SIGTERM kills without cleanup; both would lose up to one checkpoint interval of training.
+    """
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -35,6 +50,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.alg != "a2c":
         raise CfsalError(f"--alg {args.alg!r} is not supported; cfsal trains 'a2c' (the paper's algorithm).")
     torch.set_num_threads(args.threads)
+    _stop_gracefully_on_signals()
     command = "cfsal " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.command is None else args.command
     result = train_a2c(args.game, args.steps, args.out, seed=args.seed,
                        settings=A2CSettings(n_envs=args.n_envs), checkpoint_every=args.checkpoint_every,

@@ -71,3 +71,22 @@ def test_an_episodes_score_depends_only_on_the_seed_and_its_index():
     long = evaluate(agent, episodes=3, seed=2, max_steps=200)
     short = evaluate(agent, episodes=2, seed=2, max_steps=200)
     assert long.scores[:2] == short.scores and long.lengths[:2] == short.lengths
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_final_checkpoint(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "b.safetensors"
+    process = subprocess.Popen([sys.executable, "-m", "cfsal.cli", "train", "--game", "breakout", "--steps", "1e6",
+                                "--out", str(out), "--n-envs", "2", "--checkpoint-every", "1000000", "--no-progress"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(20)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=120)
+    assert out.exists(), "the final checkpoint is written on SIGTERM"
+    run = json.loads((training_dir(out) / "run.json").read_text())
+    assert 0 < run["steps_done"] < 10**6
