@@ -76,7 +76,10 @@ def test_verdicts_are_identical_across_executors(project):
         data = json.loads((project.path / "out.json").read_text())
         return [(r["nodeid"], r["result"]["values"], r["adjusted_verdict"]) for r in data["hypotheses"]]
 
-    assert verdicts() == verdicts("--cfsal-executor", "process") == verdicts("-n", "2")
+    serial = verdicts()
+    assert serial == verdicts("--cfsal-executor", "process") == verdicts("-n", "2")
+    pytest.importorskip("ray")
+    assert serial == verdicts("--cfsal-executor", "ray")
 
 
 def test_results_reach_the_controller_under_xdist(project):
