@@ -324,8 +324,9 @@ def to_markdown(null: list[Rate], placebo: list[Rate], positive: list[Rate], *, 
         ("An agent that ignores the ball still plays a different game when the ball is moved: the ball "
         "reaches the paddle (or misses it) at another time, so points and lost lives shift. These are "
         "real effects of the intervention on the outcome, not on the agent's behaviour, so SUPPORTED is "
-        "correct here whenever it happens; the rate is the power to see them with 30 samples and a short "
-        "horizon. Score edits change neither (Toybox's reward is the score's change, and the edit happens "
+        "correct here whenever it happens. Over a short horizon such effects are rare (see \"nonzero d\") "
+        "and go both ways (a moved ball is sometimes caught, sometimes missed), so 30 samples seldom show "
+        "them. Score edits change neither (Toybox's reward is the score's change, and the edit happens "
         "between steps). \"pairs edited\" is the fraction of pairs where the edit changed the state "
         "(`took_effect`): shifting the brick pattern changes nothing while no brick is broken yet."),
         "",
@@ -338,7 +339,9 @@ def to_markdown(null: list[Rate], placebo: list[Rate], positive: list[Rate], *, 
         ("Both arms of a pair are factual continuations of the same branch point with different action "
         "seeds (uniform-random agents, so their continuations really differ); swapping them flips the "
         "sign of the difference, so the sign-flip null holds exactly, with the ties, discreteness and "
-        "skew that real rollout differences have."),
+        "skew that real rollout differences have. Rates far below α mean the test is conservative on such "
+        "sparse data, not miscalibrated: with k nonzero differences the smallest two-sided sign-flip p is "
+        "2^(1−k), so a hypothesis with fewer than 6 nonzero differences can never be SUPPORTED at α = 0.05."),
         "",
     ]
     return "\n".join(lines) + "\n" + positive_section(positive, expert=expert)

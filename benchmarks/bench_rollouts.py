@@ -363,8 +363,8 @@ def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: 
         *[f"| {name} | {seconds:.3f} | {seconds / b['total']:.0%} |" for name, seconds in parts],
         "",
         (f"The same forward calls take {r.bare_forward_seconds:.3f} s alone and {b['forward']:.3f} s inside the "
-        "rollout, where environment stepping between them evicts the network's weights and activations "
-        "from the cache."),
+        "rollout (environment steps in between can evict the network's weights from the cache; on a shared "
+        "machine the difference is also noise)."),
         "",
         (f"One forward of a 16-row block: {r.forward_rows_per_second_16:.0f} rows/s; of 2 rows without "
         f"padding: {r.forward_rows_per_second_2_unpadded:.0f} rows/s. A one-branch call forwards its 2 "
