@@ -127,9 +127,9 @@ def _cmd_zoo_curves(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cfsal.agents.zoo import ZOO_DIR
-    from cfsal.report.curves import plot_learning_curves
+    from cfsal.report.curves import is_training_curve, plot_learning_curves
 
-    runs = sorted(p for p in ZOO_DIR.glob("*.train") if (p / "curve.csv").exists())
+    runs = sorted(p for p in ZOO_DIR.glob("*.train") if is_training_curve(p))
     if not runs:
         raise CfsalError(f"no training runs with a curve.csv in {ZOO_DIR}")
     print(f"wrote {plot_learning_curves(runs, Path(args.out))}")

@@ -8,7 +8,24 @@ from pathlib import Path
 REFERENCE_SCORES = {"breakout": {"random": 1.5, "target": 40.0}, "amidar": {"random": 13.4, "target": 150.0}}
 
 
+COLUMNS = ("steps", "mean_score_last_100")
+
+
+def is_training_curve(train_dir: Path) -> bool:
+    """Whether ``train_dir`` holds a `cfsal train` learning curve (DAgger runs log other columns)."""
+    path = train_dir / "curve.csv"
+    if not path.exists():
+        return False
+    with path.open() as handle:
+        header = next(csv.reader(handle), [])
+    return all(column in header for column in COLUMNS)
+
+
 def read_curve(train_dir: Path) -> tuple[list[int], list[float]]:
+    if not is_training_curve(train_dir):
+        from cfsal.errors import CfsalError
+
+        raise CfsalError(f"{train_dir / 'curve.csv'} is not a `cfsal train` learning curve (needs columns {COLUMNS})")
     steps, scores = [], []
     with (train_dir / "curve.csv").open() as handle:
         for row in csv.DictReader(handle):
