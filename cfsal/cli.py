@@ -88,6 +88,15 @@ def _cmd_zoo_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({name: card.to_dict() for name, card in zoo.items()}, indent=2))
         return 0
+    if args.markdown:
+        print("| agent | game | kind | training | mean score [95% CI] | what it is |\n|---|---|---|---|---|---|")
+        for card in zoo.values():
+            ev, tr = card.evaluation, card.training
+            steps = f"{tr['steps'] / 1e6:.2f}M steps, {tr['wall_seconds'] / 3600:.1f} h" if "steps" in tr else (
+                f"{tr.get('iterations', '?')} DAgger iterations, {tr.get('dataset_size', '?')} frames" if tr else "—")
+            score = f"{ev['mean']:.1f} [{ev['ci_low']:.1f}, {ev['ci_high']:.1f}]" if ev else "—"
+            print(f"| `{card.name}` | {card.game} | {card.kind} | {steps} | {score} | {card.description} |")
+        return 0
     print(f"{'name':<28}{'game':<16}{'kind':<16}{'eval mean [95% CI]':<26}description")
     for card in zoo.values():
         ev = card.evaluation
@@ -169,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     zoo_sub = zoo.add_subparsers(dest="zoo_command", required=True)
     zoo_list = zoo_sub.add_parser("list", help="list zoo agents with their model cards")
     zoo_list.add_argument("--json", action="store_true")
+    zoo_list.add_argument("--markdown", action="store_true", help="the README's agent table")
     zoo_list.set_defaults(func=_cmd_zoo_list)
     zoo_add = zoo_sub.add_parser("add", help="add an agent to the zoo: hash, evaluate and write its card")
     zoo_add.add_argument("name")
