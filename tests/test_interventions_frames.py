@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from cfsal.envs import make, preprocess_frame
-from cfsal.interventions import amidar, breakout, from_spec, pong, registry, space_invaders
+from cfsal.interventions import amidar, breakout, from_spec, registry
 
 Box = tuple[int, int, int, int]  # x, y, width, height
 

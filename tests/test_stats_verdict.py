@@ -278,3 +278,11 @@ def test_minimum_effect_test_holds_its_level_at_the_margin():
     rejections = sum(minimum_effect_test(0.05 + rng.normal(0, 0.1, 30), 0.05, rng=rng, alternative="greater",
                                          n_resamples=999).p_value < 0.05 for _ in range(300))
     assert rejections / 300 <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 300)
+
+
+def test_minimum_effect_test_refuses_a_non_positive_margin():
+    from cfsal.errors import StatisticsError
+    from cfsal.stats import minimum_effect_test
+
+    with pytest.raises(StatisticsError, match="margin must be > 0"):
+        minimum_effect_test([0.1, 0.2, 0.3], 0.0, rng=np.random.default_rng(0))

@@ -1,7 +1,5 @@
 """The zoo: every shipped agent loads, acts, reproduces its card; tampering is caught."""
 
-import json
-import shutil
 
 import numpy as np
 import pytest

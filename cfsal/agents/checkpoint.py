@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from cfsal.agents.base import Agent, AgentSpec
 from cfsal.agents.networks import ConstantAgent, NatureActorCritic, UniformRandomAgent

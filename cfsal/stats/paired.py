@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from cfsal.errors import StatisticsError
 from cfsal.stats._validation import check_confidence, check_resamples, finite_vector
 
 Alternative = Literal["two-sided", "greater", "less"]
@@ -291,8 +292,6 @@ def bounded_mean_test(values: ArrayLike, null_mean: float, bounds: tuple[float, 
         raise ValueError(f"bounds={bounds!r}: need finite low < high.")
     outside = (x < low) | (x > high)
     if outside.any():
-        from cfsal.errors import StatisticsError
-
         raise StatisticsError(
             f"{int(outside.sum())} values lie outside the declared bounds [{low:g}, {high:g}] "
             f"(e.g. {x[outside][0]!r}); widen the bounds to the range the measure can really take."
