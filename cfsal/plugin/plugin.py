@@ -122,8 +122,6 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     spec = spec_of(pyfuncitem)
     if spec is None:
         return None
-    import numpy as np
-
     from cfsal.plugin.session import hypothesis_seed as seed_for
 
     state = pyfuncitem.config.stash[SESSION_KEY]
@@ -134,14 +132,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     if getattr(pyfuncitem.obj, "is_hypothesis_test", False):
         return _run_search(pyfuncitem, args, record, started)
     try:
-        result = pyfuncitem.obj(**args)
-        if not hasattr(result, "values") or not hasattr(result, "to_dict"):
-            raise CfsalError(
-                f"{pyfuncitem.name} returned {type(result).__name__}; a hypothesis must return the "
-                "result of counterfactual(...) (a CounterfactualResult)."
-            )
-        claim = _claim_for(spec, spec.alpha or state.settings.alpha)
-        verdict = _verdict(claim, result, np.random.default_rng(np.random.SeedSequence([seed, 1])))
+        result, verdict = _run_and_judge(pyfuncitem, spec, args, seed, state.settings.alpha)
     except CfsalError as error:
         record.update(status="ERROR", error=str(error), seconds=round(time.perf_counter() - started, 2))
         pyfuncitem.user_properties.append((PROPERTY, json.dumps(record)))
@@ -153,21 +144,45 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
         record["media"] = record_media(pyfuncitem.funcargs.get("agent"), result, _html_path(pyfuncitem.config),
                                        pyfuncitem.nodeid)
-    pyfuncitem.user_properties.append((PROPERTY, json.dumps(record)))
+    _attach(pyfuncitem, record, verdict, result.agent, seed)
+    _set_outcome(verdict, spec.claim, state.settings.fail_on)
+    return True
+
+
+def _run_and_judge(item: pytest.Function, spec, args: dict[str, Any], seed: int, default_alpha: float):
+    """Call the hypothesis function and judge what it returned."""
+    import numpy as np
+
+    result = item.obj(**args)
+    if not hasattr(result, "values") or not hasattr(result, "to_dict"):
+        raise CfsalError(
+            f"{item.name} returned {type(result).__name__}; a hypothesis must return the "
+            "result of counterfactual(...) (a CounterfactualResult)."
+        )
+    claim = _claim_for(spec, spec.alpha or default_alpha)
+    return result, _verdict(claim, result, np.random.default_rng(np.random.SeedSequence([seed, 1])))
+
+
+def _attach(item: pytest.Function, record: dict[str, Any], verdict, agent_name: str, seed: int) -> None:
+    """The record travels to the controller in user_properties; flat copies serve JUnit XML readers."""
+    item.user_properties.append((PROPERTY, json.dumps(record)))
     for name, value in (("verdict", verdict.outcome), ("effect", verdict.effect), ("ci_low", verdict.ci_low),
                         ("ci_high", verdict.ci_high), ("p_value", verdict.p_value), ("n", verdict.n),
-                        ("agent", result.agent), ("seed", seed)):
-        pyfuncitem.user_properties.append((f"cfsal_{name}", value))  # flat, for JUnit XML readers
-    message = (f"{verdict.outcome}: {spec.claim} — effect {verdict.effect:.4g} "
+                        ("agent", agent_name), ("seed", seed)):
+        item.user_properties.append((f"cfsal_{name}", value))
+
+
+def _set_outcome(verdict, claim: str, fail_on: str) -> None:
+    """SUPPORTED passes; REFUTED fails; INCONCLUSIVE is skipped, or fails when asked (no tracebacks)."""
+    message = (f"{verdict.outcome}: {claim} — effect {verdict.effect:.4g} "
                f"[{verdict.ci_low:.4g}, {verdict.ci_high:.4g}], p={verdict.p_value:.3g}, n={verdict.n}. "
                f"{verdict.explanation}")
     if verdict.outcome == "REFUTED":
         pytest.fail(message, pytrace=False)
     if verdict.outcome == "INCONCLUSIVE":
-        if state.settings.fail_on == "inconclusive":
+        if fail_on == "inconclusive":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    return True
 
 
 @pytest.hookimpl(wrapper=True)
