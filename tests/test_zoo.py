@@ -71,3 +71,14 @@ def test_randomized_copy_differs_from_its_base_deterministically(private_zoo):
     w = "policy_head.weight"
     assert not np.allclose(base.state_dict()[w], first.state_dict()[w])
     assert np.array_equal(first.state_dict()[w], second.state_dict()[w])
+
+
+def test_refresh_accepts_a_retrained_checkpoint(private_zoo):
+    from cfsal.agents.zoo import refresh_card
+
+    save_checkpoint(tiny_agent(seed=9), private_zoo / "tiny.safetensors")  # "retrained"
+    with pytest.raises(CheckpointError, match="sha256"):
+        load_from_zoo("tiny", directory=private_zoo)
+    card = refresh_card(cards(private_zoo)["tiny"], episodes=1, directory=private_zoo)
+    assert card.sha256 == sha256_of(private_zoo / "tiny.safetensors") and card.evaluation["episodes"] == 1
+    assert load_from_zoo("tiny", directory=private_zoo).spec.game == "breakout"

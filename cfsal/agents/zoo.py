@@ -130,14 +130,12 @@ def refresh_card(card: ModelCard, *, episodes: int = 30, seed: int = 0, director
     from cfsal.agents.checkpoint import read_checkpoint_info
     from cfsal.agents.evaluation import evaluate
 
-    if card.kind == "checkpoint":
+    if card.kind == "checkpoint":  # a retrained checkpoint: re-hash before the verified load
         path = directory / str(card.checkpoint)
         info = read_checkpoint_info(path)
         card = replace(card, sha256=sha256_of(path), training=dict(info.provenance))
-    agent = load_from_zoo(card.name, directory=directory) if (directory / f"{card.name}.json").exists() else None
-    if agent is None or card.kind == "checkpoint":
-        card.write(directory)
-        agent = load_from_zoo(card.name, directory=directory)
+    card.write(directory)
+    agent = load_from_zoo(card.name, directory=directory)
     result = evaluate(agent, episodes=episodes, seed=seed, progress=progress)
     evaluation = {k: v for k, v in result.to_dict().items() if k not in ("agent", "game")}
     card = replace(card, evaluation=evaluation)
