@@ -5,7 +5,16 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-REFERENCE_SCORES = {"breakout": {"random": 1.5, "target": 40.0}, "amidar": {"random": 13.4, "target": 150.0}}
+#: Issue #3's score targets for the zoo's A2C agents.
+TARGETS = {"breakout": 40.0, "amidar": 150.0}
+
+
+def _random_policy_score(game: str) -> float | None:
+    """The uniform-random control's evaluated mean, from its zoo card."""
+    from cfsal.agents.zoo import cards
+
+    card = cards().get(f"{game}-random")
+    return card.evaluation.get("mean") if card and card.evaluation else None
 
 
 COLUMNS = ("steps", "mean_score_last_100")
@@ -48,10 +57,10 @@ def plot_learning_curves(train_dirs: list[Path], out: Path) -> Path:
         steps, scores = read_curve(train_dir)
         ax.plot([s / 1e6 for s in steps], scores, color="#1f5fa8", lw=1.6, label="A2C (training games)")
         game = name.split("-")[0]
-        for label, value, style in (("target", REFERENCE_SCORES.get(game, {}).get("target"), "--"),
-                                    ("uniform random", REFERENCE_SCORES.get(game, {}).get("random"), ":")):
+        for label, value, style in (("target", TARGETS.get(game), "--"),
+                                    ("uniform random", _random_policy_score(game), ":")):
             if value is not None:
-                ax.axhline(value, color="grey", ls=style, lw=1, label=f"{label} ({value:g})")
+                ax.axhline(value, color="grey", ls=style, lw=1, label=f"{label} ({value:.3g})")
         ax.set_title(name)
         ax.set_xlabel("agent steps (millions; 4 frames each)")
         ax.set_ylabel("mean score, last 100 games")

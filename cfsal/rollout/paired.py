@@ -112,6 +112,8 @@ class PreparedPair:
     intervened: ToyboxEnv
     intervention_rng: np.random.Generator
     took_effect: bool
+    factual_state: dict[str, Any]     # Toybox states at the start of the continuations
+    intervened_state: dict[str, Any]
 
 
 def prepare_pair(game: str, point: BranchPoint, intervention: InterventionLike, seed: np.random.SeedSequence,
@@ -128,8 +130,9 @@ def prepare_pair(game: str, point: BranchPoint, intervention: InterventionLike, 
     intervention.apply_to_env(intervened, rng=rng, settle=settle)
     # Compared across the arms (both through the same JSON round trip and settling), this is
     # exactly "did the edit leave a difference", even where settling may have undone it.
-    took_effect = bool(intervention.took_effect(factual.get_toybox_state(), intervened.get_toybox_state()))
-    return PreparedPair(factual, intervened, rng, took_effect)
+    factual_state, intervened_state = factual.get_toybox_state(), intervened.get_toybox_state()
+    took_effect = bool(intervention.took_effect(factual_state, intervened_state))
+    return PreparedPair(factual, intervened, rng, took_effect, factual_state, intervened_state)
 
 
 def run_paired(agent: Agent, points: list[BranchPoint],
@@ -163,7 +166,7 @@ def _run_paired(agent: Agent, points: list[BranchPoint], interventions: list[Int
     took_effect = [pair.took_effect for pair in prepared]
     observations = np.stack([env.observation for env in envs])
     first_observations = observations.copy()
-    first_states = [json.dumps(env.get_toybox_state()) for env in envs]
+    first_states = [json.dumps(state) for pair in prepared for state in (pair.factual_state, pair.intervened_state)]
 
     records = [_trace_arrays(horizon, agent.spec.n_actions) for _ in envs]
     lengths = np.zeros(len(envs), dtype=int)

@@ -294,7 +294,8 @@ def _explain(v: Verdict, reason: str, correction: str | None = None, opposite_p:
     moves = {"greater": "raises", "less": "lowers", "two-sided": "changes"}[c.alternative]
     diff = f"mean difference {_num(v.effect)} ({_ci(v)})"
     if reason == "significant":
-        return f"The intervention {moves} the measure: {diff}, {_p_text(v, correction, one)} < {a}."
+        beyond = f" by more than ±{c.margin:g} (minimum-effect test)" if c.margin is not None else ""
+        return f"The intervention {moves} the measure{beyond}: {diff}, {_p_text(v, correction, one)} < {a}."
     if reason == "opposite":
         return (f"The measure moves the other way: {diff}; one-sided p = {_p(opposite_p)} < {a} for "
                 f"{'a decrease' if c.alternative == 'greater' else 'an increase'}.")
