@@ -10,9 +10,10 @@ from safetensors.torch import load_file
 
 import cfsal.agents.distill as distill_module
 from cfsal.agents.checkpoint import read_checkpoint_info
+from cfsal.agents.checkpoint import load_checkpoint
 from cfsal.agents.distill import (DAggerSettings, Shard, _new_student, class_weights, collect,
-                                  discounted_returns, distill, training_dir)
-from cfsal.agents.expert import expert_actions
+                                  discounted_returns, distill, soft_labels, training_dir)
+from cfsal.agents.expert import expert_action, expert_actions, expert_decision
 from cfsal.cli import build_parser, main
 from cfsal.errors import TrainingError
 
@@ -126,3 +127,42 @@ def test_class_weights_lift_rare_actions_and_stay_capped():
     assert weights[0] < 1 < weights[2] == weights[3]
     assert weights[1] == 3.0  # FIRE never seen: the cap
     np.testing.assert_allclose(class_weights(labels, 4, DAggerSettings(class_balance=0.0)), [1, 1, 1, 1])
+
+
+def test_a_new_stage_keeps_the_done_iterations_and_records_the_old_settings(tmp_path):
+    settings = DAggerSettings(iterations=1, expert_steps=16, student_steps=8, n_envs=2, epochs=1, first_epochs=1,
+                              batch_size=16, rollout_max_steps=20)
+    out = tmp_path / "a.safetensors"
+    distill(out, seed=0, settings=settings, progress=False, command="stage one")
+    first = Shard.load(tmp_path / "a.safetensors.train" / "iter_0.npz")
+    with pytest.raises(TrainingError, match="more --iterations"):
+        distill(out, seed=0, settings=replace(settings, epochs=2), progress=False, new_stage=True)
+    staged = replace(settings, iterations=2, epochs=2, soft_label_temperature=2.0)
+    distill(out, seed=0, settings=staged, progress=False, new_stage=True, command="stage two")
+    run = json.loads((tmp_path / "a.safetensors.train" / "run.json").read_text())
+    assert run["iterations_done"] == 2 and run["settings"]["soft_label_temperature"] == 2.0
+    assert run["earlier_stages"] == [{"iterations_done": 1, "settings": settings.to_dict(), "command": "stage one"}]
+    np.testing.assert_array_equal(Shard.load(tmp_path / "a.safetensors.train" / "iter_0.npz").labels, first.labels)
+    second = Shard.load(tmp_path / "a.safetensors.train" / "iter_1.npz")
+    assert first.targets is None and second.targets is not None
+    assert load_checkpoint(out, game="breakout").provenance["earlier_stages"][0]["command"] == "stage one"
+    # resuming the second stage with its own settings is an ordinary resume
+    distill(out, seed=0, settings=replace(staged, iterations=3), progress=False)
+
+
+def test_soft_labels_put_the_experts_action_on_top_and_split_near_ties():
+    costs = np.array([[0.0, 5.0, 0.01, np.inf], [3.0, 8.0, 0.0, 40.0]])
+    targets = soft_labels(costs, temperature=2.0)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, rtol=1e-6)
+    assert targets[0, 3] == 0.0 and abs(targets[0, 0] - targets[0, 2]) < 0.01
+    assert targets[1].argmax() == 2 and targets[1, 3] < 1e-8
+
+
+def test_soft_labels_come_from_the_experts_plan_costs():
+    settings = DAggerSettings(expert_steps=24, n_envs=2, rollout_max_steps=40, soft_label_temperature=2.0)
+    shard = collect(None, 24, 1.0, np.random.SeedSequence(3), settings, record_states=True)
+    np.testing.assert_array_equal(shard.labels, [expert_action(s) for s in shard.states])
+    for state, label, target in zip(shard.states, shard.labels, shard.targets):
+        action, costs = expert_decision(state)
+        assert action == label and costs[label] == 0.0 and target[label] == target.max()
+        np.testing.assert_allclose(target, soft_labels(costs[None], 2.0)[0])

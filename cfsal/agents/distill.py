@@ -12,7 +12,10 @@ Prediction to No-Regret Online Learning", Alg. 3.1), read top to bottom in :func
   and step, with β_i = ``beta_decay``^i; the student's actions are *sampled* from its policy,
   as ``cfsal eval`` plays it;
 * every visited observation is labelled with the expert's action on the Toybox state behind it
-  and added to one aggregated data set;
+  and added to one aggregated data set; with ``soft_label_temperature`` τ > 0 it also gets a
+  soft label, softmax(−cost/τ) over the expert's per-action plan costs
+  (:func:`cfsal.agents.expert.expert_decision`), so that where moving now and moving a step later
+  are about equally good the student is not taught an arbitrary choice it cannot see;
 * after each collection the student is trained on the whole aggregate (``first_epochs`` passes
   after iteration 0, ``epochs`` after the others): class-weighted cross-entropy to the expert
   label, plus ``value_coef`` × squared error of the value head (on detached features) to the Monte-Carlo
@@ -32,6 +35,11 @@ Files beside ``out`` in ``<out>.train/``: ``iter_<k>.npz`` (the data of iteratio
 git-ignored), ``curve.csv`` (one row per iteration) and ``run.json`` (settings, progress, wall
 time, machine); ``out`` itself is rewritten after every iteration and is what a killed run
 resumes from.
+
+A run may go on in a new *stage* with other settings (``new_stage=True``, ``cfsal distill
+--new-stage``): the iterations done so far and their data stay as they are, the later ones use
+the new settings, and run.json and the checkpoint's provenance list every stage with its
+command, so the agent can be rebuilt from the commands in order.
 """
 
 from __future__ import annotations
@@ -50,7 +58,7 @@ import torch
 
 from cfsal.agents.base import AgentSpec, actions_from_logits
 from cfsal.agents.checkpoint import load_checkpoint, save_checkpoint
-from cfsal.agents.expert import expert_action
+from cfsal.agents.expert import expert_action, expert_decision
 from cfsal.agents.networks import NatureActorCritic
 from cfsal.envs import make
 from cfsal.envs.toybox_env import ToyboxEnv
@@ -78,13 +86,15 @@ class DAggerSettings:
     value_coef: float = 0.5
     gamma: float = 0.99
     rollout_max_steps: int = 4_000
+    soft_label_temperature: float = 0.0
 
     def __post_init__(self) -> None:
+        may_be_zero = ("class_balance", "soft_label_temperature")
         for f in fields(self):
             value = getattr(self, f.name)
-            if value < 0 or (value == 0 and f.name != "class_balance"):
-                raise TrainingError(f"DAgger setting {f.name}={value!r} must be positive (class_balance: ≥ 0); "
-                                    f"the default is {f.default!r}.")
+            if value < 0 or (value == 0 and f.name not in may_be_zero):
+                raise TrainingError(f"DAgger setting {f.name}={value!r} must be positive ({', '.join(may_be_zero)}: "
+                                    f"≥ 0); the default is {f.default!r}.")
         if self.beta_decay >= 1 or self.gamma >= 1:
             raise TrainingError(f"beta_decay ({self.beta_decay}) and gamma ({self.gamma}) must be < 1.")
 
@@ -107,8 +117,9 @@ class DAggerSettings:
 class Shard:
     """The data one DAgger iteration adds: observations, expert labels, Monte-Carlo returns.
 
-    ``actions`` are what was executed (expert or student); ``states`` (the Toybox states behind
-    the observations) are kept only when asked for, in memory, to check the labels.
+    ``actions`` are what was executed (expert or student); ``targets`` are soft labels (rows
+    summing to 1; None: hard labels only); ``states`` (the Toybox states behind the
+    observations) are kept only when asked for, in memory, to check the labels.
     """
 
     observations: np.ndarray
@@ -117,22 +128,38 @@ class Shard:
     actions: np.ndarray
     episode_scores: tuple[float, ...]
     states: tuple[dict[str, Any], ...] | None = field(default=None, repr=False)
+    targets: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.stem + ".tmp.npz")
+        soft = {} if self.targets is None else {"targets": self.targets}
         np.savez_compressed(tmp, observations=self.observations, labels=self.labels,
                             returns=self.returns, actions=self.actions,
-                            episode_scores=np.asarray(self.episode_scores, dtype=np.float64))
+                            episode_scores=np.asarray(self.episode_scores, dtype=np.float64), **soft)
         os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> Shard:
-        with np.load(path) as data:
+        with np.load(path, allow_pickle=False) as data:
             return cls(data["observations"], data["labels"], data["returns"], data["actions"],
-                       tuple(data["episode_scores"].tolist()))
+                       tuple(data["episode_scores"].tolist()),
+                       targets=data["targets"] if "targets" in data.files else None)
+
+    def soft_targets(self, n_actions: int) -> np.ndarray:
+        """The soft labels, or the hard labels one-hot when the shard has none."""
+        if self.targets is not None:
+            return self.targets
+        return np.eye(n_actions, dtype=np.float32)[self.labels]
+
+
+def soft_labels(costs: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(−cost/τ) per row; an infinite cost (no plan starts with that action) gets 0."""
+    logits = -(costs - costs.min(axis=-1, keepdims=True)) / temperature
+    weights = np.exp(logits)
+    return (weights / weights.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
@@ -154,8 +181,10 @@ def collect(student: NatureActorCritic | None, steps: int, beta: float, seed: np
             teacher: Callable[[Mapping[str, Any]], int] = expert_action) -> Shard:
     """Roll out the β-mixture of teacher and student on ``n_envs`` Breakout games in lockstep.
 
-    Returns ``steps`` observations, each labelled with the teacher's action on its state. The
-    student's forward passes are batched across the environments.
+    Returns ``steps`` observations, each labelled with the teacher's action on its state (and,
+    with ``settings.soft_label_temperature`` > 0, soft labels from the expert's plan costs;
+    the teacher must then be the scripted expert). The student's forward passes are batched
+    across the environments.
     """
     if beta < 1.0 and student is None:
         raise TrainingError(f"β = {beta} < 1 needs a student to roll out; pass the agent being trained.")
@@ -171,6 +200,11 @@ def collect(student: NatureActorCritic | None, steps: int, beta: float, seed: np
     labels = np.empty(steps, dtype=np.int64)
     actions = np.empty(steps, dtype=np.int64)
     returns = np.zeros(steps, dtype=np.float32)
+    soft = settings.soft_label_temperature > 0
+    if soft and teacher is not expert_action:
+        raise TrainingError("soft labels come from the scripted expert's plan costs; use the default teacher "
+                            "or soft_label_temperature=0.")
+    targets = np.empty((steps, 4), dtype=np.float32) if soft else None
     states: list[dict[str, Any]] = []
     open_rows: list[list[int]] = [[] for _ in range(n_envs)]
     open_rewards: list[list[float]] = [[] for _ in range(n_envs)]
@@ -186,7 +220,13 @@ def collect(student: NatureActorCritic | None, steps: int, beta: float, seed: np
     while filled < steps:
         take = min(n_envs, steps - filled)
         toybox_states = [envs[i].get_toybox_state() for i in range(take)]
-        expert = np.array([teacher(s) for s in toybox_states], dtype=np.int64)
+        if soft:
+            decisions = [expert_decision(s) for s in toybox_states]
+            expert = np.array([action for action, _ in decisions], dtype=np.int64)
+            targets[filled:filled + take] = soft_labels(np.stack([c for _, c in decisions]),
+                                                        settings.soft_label_temperature)
+        else:
+            expert = np.array([teacher(s) for s in toybox_states], dtype=np.int64)
         coins = coin_rng.random(n_envs)[:take]
         uniforms = action_rng.random(n_envs)[:take]
         executed = expert.copy()
@@ -212,7 +252,7 @@ def collect(student: NatureActorCritic | None, steps: int, beta: float, seed: np
     for i in range(n_envs):
         close_episode(i)
     return Shard(observations, labels, returns, actions, tuple(episode_scores),
-                 tuple(states) if record_states else None)
+                 tuple(states) if record_states else None, targets)
 
 
 def train_on(agent: NatureActorCritic, shards: Sequence[Shard], settings: DAggerSettings,
@@ -228,11 +268,17 @@ def train_on(agent: NatureActorCritic, shards: Sequence[Shard], settings: DAgger
     ``max_class_weight``): about 80 % of the expert's labels are NOOP, and with plain
     cross-entropy the student first learns that prior and stayed there (measured: 2 epochs over
     20k expert frames gave a NOOP-only policy, recall of RIGHT/LEFT ≈ 1 %).
+
+    When any shard has soft labels, the cross-entropy is to the soft labels (hard labels count
+    as one-hot), with the same class weights (torch's probability-target form).
     """
     observations = np.concatenate([s.observations for s in shards])
     labels = torch.as_tensor(np.concatenate([s.labels for s in shards]))
+    n_actions = agent.spec.n_actions
+    targets = (torch.as_tensor(np.concatenate([s.soft_targets(n_actions) for s in shards]))
+               if any(s.targets is not None for s in shards) else labels)
     returns = torch.as_tensor(np.concatenate([s.returns for s in shards]))
-    weights = torch.as_tensor(class_weights(labels.numpy(), agent.spec.n_actions, settings),
+    weights = torch.as_tensor(class_weights(labels.numpy(), n_actions, settings),
                               dtype=torch.float32)
     optimizer = torch.optim.Adam(agent.parameters(), lr=settings.learning_rate)
     agent.train()
@@ -246,7 +292,7 @@ def train_on(agent: NatureActorCritic, shards: Sequence[Shard], settings: DAgger
             features = agent.trunk(batch / 255.0)
             logits = agent.policy_head(features)
             value = agent.value_head(features.detach()).squeeze(-1)
-            policy_loss = torch.nn.functional.cross_entropy(logits, labels[index], weight=weights)
+            policy_loss = torch.nn.functional.cross_entropy(logits, targets[index], weight=weights)
             value_loss = torch.nn.functional.mse_loss(value, returns[index])
             loss = policy_loss + settings.value_coef * value_loss
             optimizer.zero_grad()
@@ -307,28 +353,34 @@ def _machine() -> str:
 
 
 def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings = DAggerSettings(),
-            command: str = "", progress: bool = True) -> DistillResult:
+            command: str = "", progress: bool = True, new_stage: bool = False) -> DistillResult:
     """Run (or resume) DAgger until ``settings.iterations`` iterations are done; write ``out``.
 
     Resuming needs the same seed and settings: the run's files are checked against them and a
     mismatch is an error rather than a silently different agent. Only ``iterations`` may grow:
     more DAgger iterations continue the same run (each iteration's randomness depends only on
-    the seed and its index).
+    the seed and its index). With ``new_stage`` the settings may change too: the iterations
+    done so far are kept and the new settings apply from the next one (recorded as a stage).
     """
     out = Path(out)
     directory = training_dir(out)
     run_file = directory / "run.json"
     done, wall_before = 0, 0.0
+    stages: list[dict[str, Any]] = []
+    previous_run: dict[str, Any] | None = None
     if run_file.exists():
-        run = json.loads(run_file.read_text())
-        previous = DAggerSettings.from_dict(run["settings"])
-        if run.get("seed") != seed or replace(previous, iterations=settings.iterations) != settings:
+        previous_run = json.loads(run_file.read_text())
+        previous = DAggerSettings.from_dict(previous_run["settings"])
+        same = replace(previous, iterations=settings.iterations) == settings
+        if previous_run.get("seed") != seed or not (same or new_stage):
             raise TrainingError(
-                f"{directory} holds a DAgger run with seed {run.get('seed')} and settings "
-                f"{run['settings']}; resume with the same --seed and settings (only --iterations "
-                f"may grow), or choose another --out."
+                f"{directory} holds a DAgger run with seed {previous_run.get('seed')} and settings "
+                f"{previous_run['settings']}; resume with the same --seed and settings (only --iterations "
+                f"may grow), go on with new settings from the next iteration with --new-stage (same "
+                f"--seed), or choose another --out."
             )
-        done, wall_before = int(run["iterations_done"]), float(run["wall_seconds"])
+        done, wall_before = int(previous_run["iterations_done"]), float(previous_run["wall_seconds"])
+        stages = list(previous_run.get("stages", []))
     if done and out.exists():
         student = load_checkpoint(out, game="breakout")
         if not isinstance(student, NatureActorCritic):
@@ -338,6 +390,11 @@ def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings =
         done = int(student.provenance.get("iterations", done))
     else:
         student = _new_student(seed, out.name.removesuffix(".safetensors"))
+    if previous_run is not None and not same:  # a new stage starts after the iterations done
+        if settings.iterations <= done:
+            raise TrainingError(f"a new stage needs more --iterations than the {done} already done.")
+        stages.append({"iterations_done": done, "settings": previous_run["settings"],
+                       "command": previous_run.get("command", "")})
     directory.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     shards: list[Shard] = [Shard.load(directory / f"iter_{k}.npz") for k in range(done)]
@@ -367,14 +424,14 @@ def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings =
                       "iterations": iteration + 1, "dataset_size": dataset_size,
                       "epochs_per_iteration": settings.epochs, "epochs_iteration_0": settings.first_epochs, "wall_seconds": round(wall, 1),
                       "machine": _machine(), "command": command, "seed": seed,
-                      "settings": settings.to_dict(),
+                      "settings": settings.to_dict(), "earlier_stages": stages,
                       "value_head": ("MSE to Monte-Carlo discounted returns (gamma 0.99, sign-clipped "
                                      "rewards) of the rollouts, on detached trunk features")}
         save_checkpoint(student, out, provenance)
         run = {"schema_version": RUN_SCHEMA_VERSION, "algorithm": ALGORITHM, "game": "breakout",
                "seed": seed, "settings": settings.to_dict(), "iterations_done": iteration + 1,
                "dataset_size": dataset_size, "wall_seconds": round(wall, 1), "machine": _machine(),
-               "command": command}
+               "command": command, "earlier_stages": stages}
         run_file.write_text(json.dumps(run, indent=2) + "\n")
         if progress:
             print(f"DAgger iteration {iteration}: β={beta:.3g}, {dataset_size} labelled frames, "

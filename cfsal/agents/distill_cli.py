@@ -27,10 +27,11 @@ def _cmd_distill(args: argparse.Namespace) -> int:
                               first_epochs=args.first_epochs,
                               batch_size=args.batch_size, learning_rate=args.lr,
                               class_balance=args.class_balance,
-                              rollout_max_steps=args.rollout_max_steps)
+                              rollout_max_steps=args.rollout_max_steps,
+                              soft_label_temperature=args.soft_label_temperature)
     command = args.command or _reproducing_command(args)
     result = distill(args.out, seed=args.seed, settings=settings, command=command,
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, new_stage=args.new_stage)
     print(f"wrote {result.checkpoint}: {result.iterations} DAgger iterations, {result.dataset_size} "
           f"labelled frames, {result.wall_seconds / 60:.1f} min in total")
     return 0
@@ -41,8 +42,10 @@ def _reproducing_command(args: argparse.Namespace) -> str:
     change of a default cannot change what it means)."""
     parts = ["cfsal", "distill", "--game", args.game, "--out", args.out]
     for flag in ("iterations", "expert_steps", "student_steps", "n_envs", "beta_decay", "epochs", "first_epochs",
-                 "batch_size", "lr", "class_balance", "rollout_max_steps", "seed"):
+                 "batch_size", "lr", "class_balance", "rollout_max_steps", "soft_label_temperature", "seed"):
         parts += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+    if args.new_stage:
+        parts.append("--new-stage")
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -65,6 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--class-balance", type=float, default=d.class_balance,
                    help="exponent of the inverse-frequency class weights (0: plain cross-entropy)")
     p.add_argument("--rollout-max-steps", type=int, default=d.rollout_max_steps)
+    p.add_argument("--soft-label-temperature", type=float, default=d.soft_label_temperature,
+                   help="τ of the soft labels softmax(−plan cost/τ) (0: the expert's action only)")
+    p.add_argument("--new-stage", action="store_true",
+                   help="go on with changed settings from the next iteration (kept as a stage in run.json)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--no-progress", action="store_true")

@@ -7,7 +7,7 @@ Otherwise it
 1. **predicts** where and when the ball next reaches the paddle's height, by replaying Toybox's
    own ball physics (:func:`simulate_ball`: the same sub-frame time slices, wall, ceiling and
    brick bounces, and speed-up rule as ctoybox 0.5.0's ``breakout.rs``), and
-2. **plans** where the paddle should be at that instant, among the positions it can reach (the
+2. **plans** (:func:`_plan_candidates`) where the paddle should be at that instant, among the positions it can reach (the
    paddle moves exactly 4 px per frame, 16 px per agent step at frame skip 4, or part of that in
    the step of the hit), preferring a hit off the paddle's centre.
 
@@ -234,17 +234,17 @@ def _distance_to_bricks(bricks: list[list[float]], x: float, y: float) -> float:
     return best
 
 
-def plan_action(state: Mapping[str, Any], landing: BallLanding, *, margin: float = 1.0) -> int:
-    """Choose the move this step so that the paddle meets the ball where it sends it to bricks.
+def _plan_candidates(state: Mapping[str, Any], landing: BallLanding, margin: float) -> list[tuple[float, int]]:
+    """Every plan the paddle can follow until the ball arrives, as ``(cost, action now)``.
 
     The paddle can be at ``p + 16·m + 4·e·s`` when the ball arrives, where ``m`` is the net
     number of full steps moved before the step of the hit (``|m| ≤`` steps left), ``e ∈ {−1,0,1}``
-    the move during that step and ``s`` the frames of it that pass before the hit. Among these,
-    positions that catch the ball (with ``margin`` px to spare) are ranked by how soon the
-    resulting bounce breaks a brick (one flight of look-ahead), then by robustness (distance
-    from a segment boundary, so prediction error does not change the segment), then by fewest
-    moves. A ball sent straight up into a cleared column never reaches a brick, so the ranking
-    also avoids the vertical loop.
+    the move during that step and ``s`` the frames of it that pass before the hit. Positions
+    that catch the ball (with ``margin`` px to spare) cost how soon the resulting bounce breaks
+    a brick (one flight of look-ahead) minus 20 × robustness (distance from a segment boundary,
+    so prediction error does not change the segment), plus 0.01 per move; a miss costs 10⁶ +
+    the distance. A ball sent straight up into a cleared column never reaches a brick, so the
+    cost also avoids the vertical loop.
     """
     paddle_x = float(state["paddle"]["position"]["x"])
     radius = float(state["ball_radius"])
@@ -256,7 +256,7 @@ def plan_action(state: Mapping[str, Any], landing: BallLanding, *, margin: float
     reach = radius + width / 2.0 - margin
     brick_time: dict[int, float] = {}
     bricks = _bricks_at_landing(state, landing)
-    best: tuple[float, int] | None = None
+    plans: list[tuple[float, int]] = []
     for m in range(-hit_step, hit_step + 1):
         before = min(max(paddle_x + speed * FRAMES_PER_STEP * m, low), high)
         for e in (-1, 0, 1):
@@ -273,22 +273,58 @@ def plan_action(state: Mapping[str, Any], landing: BallLanding, *, margin: float
                 cost = brick_time[segment] - 20.0 * robustness
             cost += 0.01 * (abs(m) + abs(e))
             move = m if hit_step > 0 else e
-            action = RIGHT if move > 0 else LEFT if move < 0 else NOOP
-            if best is None or cost < best[0]:
-                best = (cost, action)
-    assert best is not None
-    return best[1]
+            plans.append((cost, RIGHT if move > 0 else LEFT if move < 0 else NOOP))
+    return plans
+
+
+#: Extra cost of FIRE while a ball is in play: it does what NOOP does, but an agent that learns
+#: to press it then would serve at once after a lost life, which the expert does not intend.
+FIRE_IN_PLAY_COST = 5.0
+#: Cost of every action but FIRE when no ball is in play (serving is the only sensible move).
+NOT_SERVING_COST = 50.0
+#: Cost of the actions that do not follow the ball when no landing can be predicted.
+NOT_FOLLOWING_COST = 10.0
+
+
+def expert_decision(state: Mapping[str, Any]) -> tuple[int, np.ndarray]:
+    """The expert's action and the cost of each action (NOOP, FIRE, RIGHT, LEFT) now.
+
+    The cost of an action is that of the best plan starting with it (see
+    :func:`_plan_candidates`; units are roughly Toybox frames until the next brick). Distillation
+    turns the costs into soft labels, so that where two actions are about equally good (moving
+    now or one step later towards the same spot) the student is not taught an arbitrary choice
+    it cannot see in the pixels. The action is always :func:`expert_action`'s.
+    """
+    costs = np.zeros(4, dtype=np.float64)
+    if not state.get("balls"):
+        costs[:] = NOT_SERVING_COST
+        costs[FIRE] = 0.0
+        return FIRE, costs
+    landing = simulate_ball(state)
+    if landing is None:
+        action = _follow_ball(state)
+        costs[:] = NOT_FOLLOWING_COST
+        costs[action] = 0.0
+        return action, costs
+    plans = _plan_candidates(state, landing, 1.0)
+    cost, action = min(plans, key=lambda plan: plan[0])  # min keeps the first of equals
+    costs[:] = np.inf
+    for plan_cost, first_move in plans:
+        costs[first_move] = min(costs[first_move], plan_cost)
+    costs[FIRE] = costs[NOOP] + FIRE_IN_PLAY_COST
+    return action, costs - cost
+
+
+def _follow_ball(state: Mapping[str, Any]) -> int:
+    offset = float(state["balls"][0]["position"]["x"]) - float(state["paddle"]["position"]["x"])
+    return RIGHT if offset > 8 else LEFT if offset < -8 else NOOP
 
 
 def expert_action(state: Mapping[str, Any]) -> int:
-    """The scripted expert's action index (NOOP 0, FIRE 1, RIGHT 2, LEFT 3) for a Breakout state."""
-    if not state.get("balls"):
-        return FIRE
-    landing = simulate_ball(state)
-    if landing is None:  # level about to be cleared, or a long flight among bricks: follow the ball
-        offset = float(state["balls"][0]["position"]["x"]) - float(state["paddle"]["position"]["x"])
-        return RIGHT if offset > 8 else LEFT if offset < -8 else NOOP
-    return plan_action(state, landing)
+    """The scripted expert's action index (NOOP 0, FIRE 1, RIGHT 2, LEFT 3) for a Breakout state:
+    FIRE to serve, the first move of the cheapest plan while a ball is in play, and following
+    the ball when no landing can be predicted (level about to be cleared, long flight among bricks)."""
+    return expert_decision(state)[0]
 
 
 def expert_actions(states: Sequence[Mapping[str, Any]]) -> np.ndarray:
