@@ -22,6 +22,7 @@ from cfsal.interventions.base import (ApplyRecord, Composite, ConfigComposite, C
                                       Intervention, ParamSpec, compose, game_of_state, param, registry)
 from cfsal.interventions.render import changed_boxes, render_before_after, side_by_side
 from cfsal.interventions.spec import from_spec, list_interventions
+from cfsal.interventions.targets import TARGETS, Target, target_table, targets_for
 
 __all__ = [
     "ApplyRecord", "Composite", "ConfigComposite", "ConfigIntervention", "Intervention", "ParamSpec",
