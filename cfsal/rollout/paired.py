@@ -9,19 +9,28 @@ policy unchanged, the pair takes identical actions and the paired difference is 
 
 Each branch point has its own seed (uniforms, intervention randomness), so a set of branch
 points can be split across workers and give the same numbers as one process.
+
+Speed (issue #6: batched rollouts at ≥ 70% of the bare batched forward rate): the forward pass is
+the work; what surrounds it is kept small (each pair's Toybox JSON read and written once, see
+:func:`prepare_pair`) and, with two CPUs, overlapped with it (:func:`run_paired`'s ``overlap``).
+``benchmarks/bench_rollouts.py`` measures both.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
 import numpy as np
 
 from cfsal._seeding import child
-from cfsal.agents.base import Agent, actions_from_logits, blocked_logits_and_value, deterministic_forwards
+from cfsal.agents.base import (FORWARD_BLOCK, Agent, actions_from_logits, blocked_logits_and_value,
+                               deterministic_forwards)
 from cfsal.envs import ToyboxEnv, make
+from cfsal.interventions.base import ApplyRecord
 from cfsal.rollout.branching import BranchPoint
 
 
@@ -86,7 +95,7 @@ def _trace_arrays(horizon: int, n_actions: int) -> dict[str, np.ndarray]:
             "lives": np.zeros(horizon, np.int64)}
 
 
-def _treat_like_the_intervened_arm(env: ToyboxEnv, settle: Any) -> None:
+def _treat_like_the_intervened_arm(env: ToyboxEnv, settle: Any, text: str | None = None) -> str:
     """Give the factual arm the same treatment as the intervened one, minus the edit.
 
     An edit reaches Toybox through its JSON reader, which can move any float by one ulp; the
@@ -95,13 +104,20 @@ def _treat_like_the_intervened_arm(env: ToyboxEnv, settle: Any) -> None:
     last two frames, and stepping NOOPs advances time: done to one arm only, either would differ
     between the arms even for an edit that changes nothing (the seed code's one-armed no-op
     steps were such a confound).
+
+    ``text`` is ``json.dumps`` of the environment's current state when the caller already has it
+    (a snapshot restored natively: its ``toybox_json``); then the state is not read and
+    re-serialised. Returns the text written.
     """
-    env.set_toybox_state(env.get_toybox_state())
+    if text is None:
+        text = json.dumps(env.get_toybox_state())
+    env.set_toybox_state_text(text)
     if settle == "refresh":
         env.refresh_observation()
     else:
         for _ in range(int(settle)):
             env.step(0)
+    return text
 
 
 @dataclass
@@ -114,6 +130,8 @@ class PreparedPair:
     took_effect: bool
     factual_state: dict[str, Any]     # Toybox states at the start of the continuations
     intervened_state: dict[str, Any]
+    factual_json: str = ""            # the same states as ``json.dumps`` text (Trace.first_state)
+    intervened_json: str = ""
 
 
 def prepare_pair(game: str, point: BranchPoint, intervention: InterventionLike, seed: np.random.SeedSequence,
@@ -121,91 +139,184 @@ def prepare_pair(game: str, point: BranchPoint, intervention: InterventionLike, 
     """Restore both arms from ``point`` and apply ``intervention`` to one (its randomness: child 1 of ``seed``).
 
     The single place that defines how a pair starts, shared by the engine and the report's frames.
+
+    Toybox JSON is the cost here (parsing ~180 µs, ``json.dumps`` ~280 µs, Toybox's reader and
+    writer ~50 µs each for a Breakout state), so each state is read and serialised once: a
+    snapshot restored from its native clone already holds its state's text; Toybox's own text
+    (cheap) tells whether the factual round trip changed anything; the intervention's record
+    already holds the settled state.
     """
+    snapshot = point.snapshot
     factual, intervened = make(game), make(game)
-    factual.restore(point.snapshot)
-    _treat_like_the_intervened_arm(factual, settle)
-    intervened.restore(point.snapshot)
+    factual.restore(snapshot)
+    restored = factual.toybox_state_text()
+    # A native restore puts back exactly the state whose json.dumps is the snapshot's text.
+    known = snapshot.toybox_json if snapshot.native is not None else json.dumps(json.loads(restored))
+    written = _treat_like_the_intervened_arm(factual, settle, known)
+    settled = factual.toybox_state_text()
+    factual_state = json.loads(settled)
+    # Unchanged by the round trip (the usual case): the state's text is the one just written.
+    factual_json = written if settled == restored else json.dumps(factual_state)
+    intervened.restore(snapshot)
     rng = np.random.default_rng(child(seed, 1))
-    intervention.apply_to_env(intervened, rng=rng, settle=settle)
+    record = intervention.apply_to_env(intervened, rng=rng, settle=settle)
+    # The record's settled state is read after its last change to the environment.
+    intervened_state = record.settled if isinstance(record, ApplyRecord) else intervened.get_toybox_state()
     # Compared across the arms (both through the same JSON round trip and settling), this is
     # exactly "did the edit leave a difference", even where settling may have undone it.
-    factual_state, intervened_state = factual.get_toybox_state(), intervened.get_toybox_state()
     took_effect = bool(intervention.took_effect(factual_state, intervened_state))
-    return PreparedPair(factual, intervened, rng, took_effect, factual_state, intervened_state)
+    return PreparedPair(factual, intervened, rng, took_effect, factual_state, intervened_state,
+                        factual_json, json.dumps(intervened_state))
 
 
 def run_paired(agent: Agent, points: list[BranchPoint],
                intervention: InterventionLike | Sequence[InterventionLike], *, horizon: int,
                seeds: list[np.random.SeedSequence], greedy: bool = False,
-               settle: Any = "refresh") -> list[PairedBranch]:
+               settle: Any = "refresh", overlap: bool | None = None) -> list[PairedBranch]:
     """Run factual and intervened continuations from every point, all branches in lockstep.
 
-    ``intervention`` is one for all points, or a sequence with one per point."""
+    ``intervention`` is one for all points, or a sequence with one per point.
+
+    ``overlap`` steps the environments of one half of the branches in a second thread while the
+    agent's forward pass runs on the other half (Toybox's and Pillow's C code and torch's kernels
+    release the GIL); ``None`` (default) overlaps when this process may use two or more CPUs and
+    there are more than 16 continuations. The results are byte-identical either way: every
+    continuation sees the same steps, and the forward still runs in 16-row blocks on one thread.
+    """
     interventions = list(intervention) if isinstance(intervention, (list, tuple)) else [intervention] * len(points)
     if len(interventions) != len(points):
         raise ValueError(f"need one intervention per branch point ({len(points)}), got {len(interventions)}")
-    with deterministic_forwards():
-        return _run_paired(agent, points, interventions, horizon, seeds, greedy, settle)
-
-
-def _run_paired(agent: Agent, points: list[BranchPoint], interventions: list[InterventionLike], horizon: int,
-                seeds: list[np.random.SeedSequence], greedy: bool, settle: Any) -> list[PairedBranch]:
     if len(seeds) != len(points):
         raise ValueError(f"need one seed per branch point ({len(points)}), got {len(seeds)}")
     if horizon < 1:
         raise ValueError(f"horizon must be ≥ 1 step, got {horizon}")
-    n_pairs = len(points)
-    uniforms = np.empty((n_pairs, horizon))
-    prepared = []
-    for i, (point, seed) in enumerate(zip(points, seeds)):
-        uniforms[i] = np.random.default_rng(child(seed, 0)).random(horizon)
-        prepared.append(prepare_pair(agent.spec.game, point, interventions[i], seed, settle))
-    envs: list[ToyboxEnv] = [env for pair in prepared for env in (pair.factual, pair.intervened)]
-    intervention_rngs = [pair.intervention_rng for pair in prepared]
-    took_effect = [pair.took_effect for pair in prepared]
-    observations = np.stack([env.observation for env in envs])
-    first_observations = observations.copy()
-    first_states = [json.dumps(state) for pair in prepared for state in (pair.factual_state, pair.intervened_state)]
+    with deterministic_forwards():
+        return _run_paired(agent, list(points), interventions, horizon, list(seeds), greedy, settle,
+                           _should_overlap(overlap))
 
-    records = [_trace_arrays(horizon, agent.spec.n_actions) for _ in envs]
-    lengths = np.zeros(len(envs), dtype=int)
-    alive = np.ones(len(envs), dtype=bool)
-    pair_of = np.arange(len(envs)) // 2
-    persistent = [_is_persistent(item) for item in interventions]
-    for t in range(horizon):
-        index = np.flatnonzero(alive)
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _should_overlap(overlap: bool | None) -> bool:
+    return usable_cpus() >= 2 if overlap is None else bool(overlap)
+
+
+def overlap_split(n_pairs: int, block: int = FORWARD_BLOCK) -> int:
+    """How many pairs go to the first half when overlapping: whole ``block``-row blocks (2 rows a pair).
+
+    Whole blocks keep the number of forward blocks per step what one batch of all rows would
+    need (while no continuation has ended); ``n_pairs`` (no split) when all fit one block.
+    """
+    blocks = -(-2 * n_pairs // block)
+    return min(n_pairs, (block // 2) * -(-blocks // 2))
+
+
+def _run_paired(agent: Agent, points: list[BranchPoint], interventions: list[InterventionLike], horizon: int,
+                seeds: list[np.random.SeedSequence], greedy: bool, settle: Any, overlap: bool) -> list[PairedBranch]:
+    if not points:
+        return []
+
+    def arms(a: int, b: int) -> _Arms:
+        return _Arms(agent, points[a:b], interventions[a:b], seeds[a:b], horizon, greedy, settle)
+
+    split = overlap_split(len(points)) if overlap else len(points)
+    if split == len(points):
+        every = arms(0, split)
+        for t in range(horizon):
+            decided = every.forward(t)
+            if decided is None:
+                break
+            every.step(t, decided)
+        return every.pairs()
+    # Two halves, a step apart: while this thread forwards one half, the worker steps the
+    # environments of the other with the actions just decided (or prepares the second half).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cfsal-envs") as worker:
+        preparing = worker.submit(arms, split, len(points))
+        first = arms(0, split)
+        decided = first.forward(0)
+        second = preparing.result()
+        for t in range(horizon):
+            stepping = worker.submit(first.step, t, decided)
+            other = second.forward(t)
+            stepping.result()
+            stepping = worker.submit(second.step, t, other)
+            decided = first.forward(t + 1) if t + 1 < horizon else None
+            stepping.result()
+            if decided is None and not second.alive.any():
+                break
+    return first.pairs() + second.pairs()
+
+
+class _Arms:
+    """The continuations of a run of branch points, advanced in lockstep: rows ``2i`` and
+    ``2i + 1`` are the factual and intervened arm of the run's ``i``-th pair."""
+
+    def __init__(self, agent: Agent, points: list[BranchPoint], interventions: list[InterventionLike],
+                 seeds: list[np.random.SeedSequence], horizon: int, greedy: bool, settle: Any) -> None:
+        self.agent, self.points, self.interventions, self.greedy = agent, points, interventions, greedy
+        self.uniforms = np.empty((len(points), horizon))
+        prepared = []
+        for i, (point, seed) in enumerate(zip(points, seeds)):
+            self.uniforms[i] = np.random.default_rng(child(seed, 0)).random(horizon)
+            prepared.append(prepare_pair(agent.spec.game, point, interventions[i], seed, settle))
+        self.envs = [env for pair in prepared for env in (pair.factual, pair.intervened)]
+        self.intervention_rngs = [pair.intervention_rng for pair in prepared]
+        self.took_effect = [pair.took_effect for pair in prepared]
+        self.first_states = [text for pair in prepared for text in (pair.factual_json, pair.intervened_json)]
+        self.observations = np.stack([env.observation for env in self.envs])
+        self.first_observations = self.observations.copy()
+        self.records = [_trace_arrays(horizon, agent.spec.n_actions) for _ in self.envs]
+        self.lengths = np.zeros(len(self.envs), dtype=int)
+        self.alive = np.ones(len(self.envs), dtype=bool)
+        self.persistent = [_is_persistent(item) for item in interventions]
+
+    def forward(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """One batched forward over the live rows, and their actions at step ``t`` (None: all ended)."""
+        index = np.flatnonzero(self.alive)
         if index.size == 0:
-            break
-        logits, values = blocked_logits_and_value(agent, observations[index])
-        actions = actions_from_logits(logits, greedy=greedy, uniforms=uniforms[pair_of[index], t])
-        logits_np, values_np = logits.numpy(), values.numpy()
-        for j, k in enumerate(index):
+            return None
+        logits, values = blocked_logits_and_value(self.agent, self.observations[index])
+        actions = actions_from_logits(logits, greedy=self.greedy, uniforms=self.uniforms[index // 2, t])
+        return index, actions, logits.numpy(), values.numpy()
+
+    def step(self, t: int, decided: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None) -> None:
+        """Take the decided actions in the live environments and record step ``t``."""
+        if decided is None:
+            return
+        index, actions, logits, values = decided
+        envs, observations, records = self.envs, self.observations, self.records
+        for j, k in enumerate(index.tolist()):
             observations[k], reward, terminated, truncated, info = envs[k].step(int(actions[j]))
             rec = records[k]
-            rec["actions"][t], rec["logits"][t], rec["values"][t] = actions[j], logits_np[j], values_np[j]
+            rec["actions"][t], rec["logits"][t], rec["values"][t] = actions[j], logits[j], values[j]
             rec["rewards"][t], rec["lives"][t] = reward, info["lives"]
-            lengths[k] = t + 1
+            self.lengths[k] = t + 1
             if terminated or truncated:
-                alive[k] = False
-            elif persistent[pair_of[k]]:
+                self.alive[k] = False
+            elif self.persistent[k // 2]:
                 # Re-applied after every step (a JSON write and a re-render); the factual arm gets
                 # the same treatment without the edit, as at the branch point.
                 if k % 2 == 1:
-                    interventions[pair_of[k]].reapply_to_env(envs[k], rng=intervention_rngs[pair_of[k]])
+                    self.interventions[k // 2].reapply_to_env(envs[k], rng=self.intervention_rngs[k // 2])
                 else:
                     _treat_like_the_intervened_arm(envs[k], "refresh")
                 observations[k] = envs[k].observation
 
-    def trace(k: int) -> Trace:
-        rec = records[k]
-        n = lengths[k]
+    def trace(self, k: int) -> Trace:
+        rec, n = self.records[k], self.lengths[k]
         return Trace(rec["actions"][:n], rec["logits"][:n], rec["values"][:n], rec["rewards"][:n],
-                     rec["lives"][:n], ended=not alive[k], first_observation=first_observations[k],
-                     first_state=first_states[k])
+                     rec["lives"][:n], ended=not self.alive[k], first_observation=self.first_observations[k],
+                     first_state=self.first_states[k])
 
-    return [PairedBranch(point.episode, point.step, trace(2 * i), trace(2 * i + 1), took_effect[i])
-            for i, point in enumerate(points)]
+    def pairs(self) -> list[PairedBranch]:
+        return [PairedBranch(point.episode, point.step, self.trace(2 * i), self.trace(2 * i + 1),
+                             self.took_effect[i]) for i, point in enumerate(self.points)]
 
 
 def applicable(intervention: InterventionLike, point: BranchPoint) -> bool:
