@@ -27,8 +27,13 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from cfsal._seeding import child
-from cfsal.agents.base import (FORWARD_BLOCK, Agent, actions_from_logits, blocked_logits_and_value,
-                               deterministic_forwards)
+from cfsal.agents.base import (
+    FORWARD_BLOCK,
+    Agent,
+    actions_from_logits,
+    blocked_logits_and_value,
+    deterministic_forwards,
+)
 from cfsal.envs import ToyboxEnv, make
 from cfsal.interventions.base import ApplyRecord
 from cfsal.rollout.branching import BranchPoint

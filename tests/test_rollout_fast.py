@@ -1,0 +1,180 @@
+"""The fast rollout paths give byte-identical continuations to the simple ones (issue #6 speed bar).
+
+Fast: snapshots restored from Toybox's native clone (each state's JSON read and written once)
+and the environments of one half of the branches stepped in a thread while the other half is
+forwarded. Simple: snapshots without a native clone (restored by replay, every state read back
+from Toybox) and one thread. Everything a pair records must be equal to the byte.
+"""
+
+import dataclasses
+import json
+import math
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+
+from cfsal._seeding import children
+from cfsal.envs import make
+from cfsal.errors import InterventionError
+from cfsal.interventions import breakout, pong
+from cfsal.interventions.base import check_finite, copy_state
+from cfsal.rollout import collect_branch_points, run_paired
+from cfsal.rollout.executors import close_pools, run_with, session_pool
+from cfsal.rollout.paired import applicable, overlap_split
+from cfsal.testing import StateEdit, tiny_agent
+from cfsal.testing.fakes import shift_ball
+
+MOVE = breakout.MoveBall(dx=40)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def agent():
+    return tiny_agent()
+
+
+@pytest.fixture(scope="module")
+def points(agent):
+    # 11 pairs: 22 rows, so the overlapped run splits them 8 + 3 (two 16-row blocks).
+    return collect_branch_points(agent, count=11, branch_every=10, seed=4, accept=lambda p: applicable(MOVE, p))
+
+
+def without_native(points):
+    """The same branch points as a worker process receives them: no native clone, a replay recipe."""
+    return [dataclasses.replace(p, snapshot=dataclasses.replace(p.snapshot, native=None)) for p in points]
+
+
+def assert_same_pairs(a, b):
+    assert len(a) == len(b)
+    for p, q in zip(a, b):
+        assert (p.episode, p.step, p.took_effect) == (q.episode, q.step, q.took_effect)
+        for arm in ("factual", "intervened"):
+            x, y = getattr(p, arm), getattr(q, arm)
+            for name in ("actions", "logits", "values", "rewards", "lives", "first_observation"):
+                u, v = getattr(x, name), getattr(y, name)
+                assert u.dtype == v.dtype and u.shape == v.shape and u.tobytes() == v.tobytes(), (arm, name)
+            assert x.ended == y.ended and x.first_state == y.first_state
+
+
+@pytest.mark.parametrize("intervention", [MOVE, StateEdit("breakout", shift_ball(-30, 10))],
+                         ids=["library-intervention", "plain-function-edit"])
+def test_fast_paths_give_the_simple_paths_pairs_byte_for_byte(agent, points, intervention):
+    seeds = children(7, len(points))
+    simple = run_paired(agent, without_native(points), intervention, horizon=6, seeds=seeds, overlap=False)
+    fast = run_paired(agent, points, intervention, horizon=6, seeds=seeds, overlap=True)
+    assert_same_pairs(fast, simple)
+    assert all(pair.took_effect for pair in fast)
+    assert any(not np.array_equal(p.factual.logits, p.intervened.logits) for p in fast)  # the edit mattered
+
+
+def test_settling_by_noop_steps_gives_the_same_pairs_on_both_paths(agent, points):
+    seeds = children(8, len(points))
+    simple = run_paired(agent, without_native(points), MOVE, horizon=3, seeds=seeds, overlap=False, settle=2)
+    fast = run_paired(agent, points, MOVE, horizon=3, seeds=seeds, overlap=True, settle=2)
+    assert_same_pairs(fast, simple)
+    # the first state is the settled one, not the snapshot's
+    assert json.loads(fast[0].factual.first_state) != json.loads(points[0].snapshot.toybox_json)
+
+
+class HoldScore(StateEdit):
+    """A persistent fake: the score is set back to 0 after every step (both halves re-apply it)."""
+
+    persistent = True
+
+    def reapply_to_env(self, env, rng=None):
+        self.apply_to_env(env, rng)
+
+
+def zero_score(state, rng):
+    state["score"] = 0
+    return state
+
+
+def test_persistent_interventions_are_reapplied_in_both_halves_of_an_overlapped_run(agent, points):
+    seeds = children(9, len(points))
+    simple = run_paired(agent, without_native(points), HoldScore("breakout", zero_score), horizon=8, seeds=seeds,
+                        overlap=False)
+    fast = run_paired(agent, points, HoldScore("breakout", zero_score), horizon=8, seeds=seeds, overlap=True)
+    assert_same_pairs(fast, simple)
+    assert all(json.loads(pair.intervened.first_state)["score"] == 0 for pair in fast)
+
+
+def test_an_error_preparing_the_second_half_reaches_the_caller(agent, points):
+    def refuse(state, rng):
+        raise InterventionError("refused on purpose")
+
+    interventions = [MOVE] * (len(points) - 1) + [StateEdit("breakout", refuse)]
+    with pytest.raises(InterventionError, match="refused on purpose"):
+        run_paired(agent, points, interventions, horizon=2, seeds=children(1, len(points)), overlap=True)
+
+
+def test_the_overlap_split_keeps_whole_forward_blocks():
+    for pairs in range(1, 70):
+        first = overlap_split(pairs)
+        assert 0 < first <= pairs
+        assert first == pairs or (2 * first) % 16 == 0
+        assert math.ceil(2 * first / 16) + math.ceil(2 * (pairs - first) / 16) == math.ceil(2 * pairs / 16)
+        assert first == pairs or first >= pairs - first  # the first half is the larger
+    assert overlap_split(8) == 8 and overlap_split(9) == 8 and overlap_split(64) == 32
+
+
+@pytest.mark.parametrize("game,edit", [("breakout", MOVE), ("pong", pong.MoveBall(dx=7.25, dy=-3.5))])
+def test_writing_a_states_text_writes_what_writing_the_state_does(game, edit):
+    source = make(game)
+    source.reset(seed=2)
+    for _ in range(12):
+        source.step(0)
+    edited = edit.apply(source.get_toybox_state(), rng=np.random.default_rng(0))
+    by_dict, by_text = make(game), make(game)
+    by_dict.set_toybox_state(edited)
+    by_text.set_toybox_state_text(json.dumps(edited))
+    assert by_text.toybox_state_text() == by_dict.toybox_state_text()
+    assert json.loads(by_text.toybox_state_text()) == by_text.get_toybox_state()
+
+
+def test_copy_state_copies_like_deepcopy():
+    shared = [1.5, {"x": 2}]
+    state = {"a": shared, "b": shared, "t": (1, [2]), "n": np.arange(3), "o": OrderedDict(k=[3]),
+             "s": "text", "f": None, "flag": True}
+    copied = copy_state(state)
+    assert copied.keys() == state.keys() and copied["s"] == "text" and copied["flag"] is True
+    assert copied["a"] is copied["b"] and copied["a"] is not shared and copied["a"][1] is not shared[1]
+    assert copied["t"][1] is not state["t"][1] and isinstance(copied["o"], OrderedDict)
+    assert np.array_equal(copied["n"], state["n"]) and copied["n"] is not state["n"]
+    copied["a"][1]["x"] = 99
+    assert shared[1]["x"] == 2
+
+
+@pytest.mark.parametrize("bad", [{"a": [1.0, float("nan")]}, {"a": np.float64("inf")},
+                                 OrderedDict(b=[2**64]), [{"x": -(2**63) - 1}], {"t": [[[float("-inf")]]]}])
+def test_check_finite_still_refuses_what_it_refused(bad):
+    with pytest.raises(InterventionError, match="non-finite|out-of-range"):
+        check_finite(MOVE, bad)
+
+
+def test_check_finite_accepts_plain_states():
+    check_finite(MOVE, {"a": [True, None, "s", 1.5, 2**63, np.int64(4), np.float32(2)], "b": {}})
+    check_finite(MOVE, make("breakout").get_toybox_state())
+
+
+@pytest.mark.slow
+def test_the_process_pool_is_kept_for_the_session_and_gives_the_inline_pairs(agent, points):
+    close_pools(2)
+    seeds = children(5, 4)
+    inline = run_paired(agent, points[:4], MOVE, horizon=3, seeds=seeds)
+    first = run_with("process", agent, points[:4], [MOVE] * 4, horizon=3, seeds=seeds, workers=2)
+    pool = session_pool(2)
+    second = run_with("process", agent, points[:4], [MOVE] * 4, horizon=3, seeds=seeds, workers=2)
+    assert session_pool(2) is pool
+    assert_same_pairs(first, inline)
+    assert_same_pairs(second, inline)
+    close_pools(2)
