@@ -24,6 +24,7 @@ _SUBCOMMAND_MODULES: list[str] = [
     "cfsal.agents.distill_cli",
     "cfsal.report.cli",
     "cfsal.scaffold",
+    "cfsal.suggest.cli",
 ]
 
 
