@@ -11,10 +11,16 @@ reported time of each is the minimum over ``--repeats`` (the machine is shared; 
 the least disturbed run). An *agent-step* is one step of one continuation (a pair of factual and
 intervened continuations of horizon H is 2H agent-steps).
 
-Also timed: the process-pool executor with 2 workers against inline, and a breakdown of the
-batched time into setup (make, restore, intervene), environment stepping, forward passes and the
-rest (Python bookkeeping), each measured directly rather than by a profiler (whose per-call
-overhead would inflate the Python share). Writes ``benchmarks/results/rollouts.md``.
+The batched run is ``run_paired`` as users call it: on a machine with two or more usable CPUs it
+steps one half of the branches' environments in a second thread while the agent forwards the
+other half (``overlap``); the same run on one thread (``overlap=False``) is timed beside it. The
+bare forward rate is always one thread, the same batch sizes, the same 16-row blocks.
+
+Also timed: the process-pool executor with 2 workers against inline (its first call, which spawns
+the session's pool, and later calls), and a breakdown of the one-thread batched time into setup
+(make, restore, intervene), environment stepping, forward passes and the rest (Python
+bookkeeping), each measured directly rather than by a profiler (whose per-call overhead would
+inflate the Python share). Writes ``benchmarks/results/rollouts.md``.
 """
 
 from __future__ import annotations
@@ -40,11 +46,11 @@ from cfsal.agents.zoo import load_agent
 from cfsal.envs import ToyboxEnv
 from cfsal.interventions import breakout
 from cfsal.rollout import BranchPoint, PairedBranch, collect_branch_points, paired, run_paired
-from cfsal.rollout.executors import run_with
-from cfsal.rollout.paired import applicable
+from cfsal.rollout.executors import close_pools, run_with
+from cfsal.rollout.paired import applicable, usable_cpus
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 GOAL_SPEEDUP = 4.0
 GOAL_FORWARD_SHARE = 0.70
 
@@ -99,14 +105,15 @@ def live_rows_per_step(pairs: list[PairedBranch], horizon: int) -> np.ndarray:
 def same_pairs(a: list[PairedBranch], b: list[PairedBranch]) -> bool:
     """Byte-identical continuations (the engine promises this whatever the batch composition)."""
     return len(a) == len(b) and all(
-        np.array_equal(getattr(p, arm).actions, getattr(q, arm).actions)
-        and np.array_equal(getattr(p, arm).logits, getattr(q, arm).logits)
+        getattr(p, arm).actions.tobytes() == getattr(q, arm).actions.tobytes()
+        and getattr(p, arm).logits.tobytes() == getattr(q, arm).logits.tobytes()
+        and getattr(p, arm).values.tobytes() == getattr(q, arm).values.tobytes()
         for p, q in zip(a, b) for arm in ("factual", "intervened"))
 
 
 def run_batched(agent: Agent, points: list[BranchPoint], intervention: Any, horizon: int,
-                seeds: list[np.random.SeedSequence]) -> list[PairedBranch]:
-    return run_paired(agent, points, intervention, horizon=horizon, seeds=seeds)
+                seeds: list[np.random.SeedSequence], overlap: bool | None = None) -> list[PairedBranch]:
+    return run_paired(agent, points, intervention, horizon=horizon, seeds=seeds, overlap=overlap)
 
 
 def run_one_at_a_time(agent: Agent, points: list[BranchPoint], intervention: Any, horizon: int,
@@ -128,7 +135,8 @@ def breakdown(agent: Agent, points: list[BranchPoint], intervention: Any, horizo
               seeds: list[np.random.SeedSequence]) -> dict[str, float]:
     """Where one batched run's time goes, timed inside the run (not by a profiler, whose per-call
     overhead would inflate the Python share): setup before the first forward (make, restore,
-    intervene, took_effect), the forward calls, the environment steps, and the rest."""
+    intervene, took_effect), the forward calls, the environment steps, and the rest. On one
+    thread (``overlap=False``), so that the parts add up to the total."""
     spent = {"forward": 0.0, "env": 0.0}
     first_forward: list[float] = []
     forward, step = paired.blocked_logits_and_value, ToyboxEnv.step
@@ -151,7 +159,7 @@ def breakdown(agent: Agent, points: list[BranchPoint], intervention: Any, horizo
     with mock.patch.object(paired, "blocked_logits_and_value", timed_forward), \
             mock.patch.object(ToyboxEnv, "step", timed_step):
         start = time.perf_counter()
-        run_batched(agent, points, intervention, horizon, seeds)
+        run_batched(agent, points, intervention, horizon, seeds, overlap=False)
         total = time.perf_counter() - start
     setup = first_forward[0] - start
     return {"total": total, "setup": setup, "forward": spent["forward"], "env": spent["env"],
@@ -178,8 +186,11 @@ class RolloutBenchmark:
     breakdown: dict[str, float]
     forward_rows_per_second_16: float
     forward_rows_per_second_2_unpadded: float
+    serial_seconds: float = float("nan")  # the batched run on one thread (overlap=False)
+    overlapped: bool = False  # whether the batched run overlapped env steps with forwards
+    usable_cpus: int = 1
     process_seconds: float | None = None
-    process_fixed_seconds: float | None = None
+    process_fixed_seconds: float | None = None  # first call: spawns the session's pool
     process_identical: bool | None = None
     workers: int = 2
 
@@ -194,6 +205,11 @@ class RolloutBenchmark:
     @property
     def bare_forward_rate(self) -> float:
         return self.forward_rows / self.bare_forward_seconds
+
+    @property
+    def serial_forward_share(self) -> float:
+        """The one-thread batched rate as a fraction of the bare forward rate."""
+        return self.agent_steps / self.serial_seconds / self.bare_forward_rate
 
     @property
     def speedup(self) -> float:
@@ -217,14 +233,14 @@ class RolloutBenchmark:
 
     @property
     def loop_forward_share(self) -> float:
-        """Like :attr:`forward_share`, leaving out the per-branch setup before the first step."""
-        return self.agent_steps / (self.batched_seconds - self.breakdown["setup"]) / self.bare_forward_rate
+        """Like :attr:`serial_forward_share`, leaving out the per-branch setup before the first step."""
+        return self.agent_steps / (self.breakdown["total"] - self.breakdown["setup"]) / self.bare_forward_rate
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, **asdict(self), "batched_rate": self.batched_rate,
                 "one_at_a_time_rate": self.one_at_a_time_rate, "bare_forward_rate": self.bare_forward_rate,
                 "speedup": self.speedup, "forward_share": self.forward_share,
-                "loop_forward_share": self.loop_forward_share}
+                "serial_forward_share": self.serial_forward_share, "loop_forward_share": self.loop_forward_share}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RolloutBenchmark:
@@ -257,21 +273,22 @@ def measure(agent: Agent, *, branches: int, horizon: int, branch_every: int, rep
     points = collect_branch_points(agent, count=branches, branch_every=branch_every, seed=seed,
                                    accept=lambda point: applicable(intervention, point))
     seeds = children(seed + 1, len(points))
-    timings = {name: float("inf") for name in ("batched", "one", "bare", "fwd16", "fwd2")}
+    timings = {name: float("inf") for name in ("batched", "serial", "one", "bare", "fwd16", "fwd2")}
     batched = run_batched(agent, points, intervention, horizon, seeds)  # warm-up, and the batch sizes
     rows = live_rows_per_step(batched, horizon)
     observations = np.stack([arm.first_observation for p in batched for arm in (p.factual, p.intervened)])
     block16, block2 = torch.as_tensor(np.resize(observations, (16, *observations.shape[1:]))).float(), \
         torch.as_tensor(observations[:2]).float()
-    one, parts = None, {"total": float("inf")}
+    outputs: dict[str, Any] = {}
+    parts = {"total": float("inf")}
     for _ in range(repeats):
         for name, function in (
                 ("batched", lambda: run_batched(agent, points, intervention, horizon, seeds)),
+                ("serial", lambda: run_batched(agent, points, intervention, horizon, seeds, overlap=False)),
                 ("one", lambda: run_one_at_a_time(agent, points, intervention, horizon, seeds)),
                 ("bare", lambda: bare_forwards(agent, observations, rows))):
-            seconds, out = best_of(function, 1)
+            seconds, outputs[name] = best_of(function, 1)
             timings[name] = min(timings[name], seconds)
-            one = out if name == "one" else one
         run = breakdown(agent, points, intervention, horizon, seeds)
         parts = run if run["total"] < parts["total"] else parts
         with deterministic_forwards(), torch.no_grad():
@@ -283,15 +300,18 @@ def measure(agent: Agent, *, branches: int, horizon: int, branch_every: int, rep
             return run_with("process", agent, points[:count], [intervention] * count, horizon=steps,
                             seeds=seeds[:count], workers=workers)
 
+        close_pools(workers)  # the first call spawns the session's pool; later calls reuse it
         process_fixed, _ = best_of(lambda: pooled_run(workers, 1), 1)
         process_seconds, pooled = best_of(lambda: pooled_run(len(points), horizon), repeats)
         process_identical = same_pairs(pooled, batched)
+        close_pools(workers)
     return RolloutBenchmark(
         agent=agent.name, intervention=intervention.to_dict(), branches=len(points), horizon=horizon,
         repeats=repeats, agent_steps=agent_steps(batched), forward_rows=int(rows.sum()),
         batched_seconds=timings["batched"], one_at_a_time_seconds=timings["one"],
-        bare_forward_seconds=timings["bare"], identical_pairs=same_pairs(one, batched),
-        breakdown=parts,
+        bare_forward_seconds=timings["bare"],
+        identical_pairs=same_pairs(outputs["one"], batched) and same_pairs(outputs["serial"], batched),
+        breakdown=parts, serial_seconds=timings["serial"], overlapped=usable_cpus() >= 2, usable_cpus=usable_cpus(),
         forward_rows_per_second_16=16 / timings["fwd16"], forward_rows_per_second_2_unpadded=2 / timings["fwd2"],
         process_seconds=process_seconds, process_fixed_seconds=process_fixed, process_identical=process_identical,
         workers=workers)
@@ -317,16 +337,26 @@ def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: 
         f"{ {k: v for k, v in r.intervention.items() if k not in ('name', 'game') and v not in (None, ())} }, "
         f"{r.branches} branch points (every branch point is one factual/intervened pair), horizon {r.horizon}: "
         f"{r.agent_steps} agent-steps per variant. Best of {r.repeats} interleaved repeats. Produced by "
-        "`python benchmarks/bench_rollouts.py`. The machine was shared with two `cfsal train` runs "
-        "and other jobs (see the load average), so absolute rates are lower bounds; the ratios compare "
-        "runs under the same load."),
+        "`python benchmarks/bench_rollouts.py`. The machine was shared: a background `cfsal train` job "
+        "ran on one core all session, and other jobs came and went (see the load average), so absolute "
+        "rates are lower bounds; the ratios compare runs under the same load."),
+        "",
+        (f"The batched run is `run_paired` as users call it: with {r.usable_cpus} usable CPUs it "
+        + ("**uses a second core**: a worker thread steps the environments of one half of the branches "
+           "while the agent forwards the other half (`overlap`; the forward itself stays on one torch "
+           "thread in the same 16-row blocks, so results are byte-identical)."
+           if r.overlapped else "runs on one thread (no second CPU to overlap environment steps with).")
+        + " The bare forwards always run on one thread."),
         "",
         f"Machine: {machine_line(machine, load_at_end)}.",
         "",
         "| variant | seconds | agent-steps / s | ratio |",
         "|---|---:|---:|---:|",
-        (f"| batched: `run_paired` over all {r.branches} branches in lockstep | {r.batched_seconds:.3f} | "
+        (f"| batched: `run_paired` over all {r.branches} branches in lockstep"
+        f"{', env steps overlapped on a 2nd core' if r.overlapped else ''} | {r.batched_seconds:.3f} | "
         f"{r.batched_rate:.0f} | 1 |"),
+        (f"| batched on one thread (`overlap=False`) | {r.serial_seconds:.3f} | "
+        f"{r.agent_steps / r.serial_seconds:.0f} | {r.serial_seconds / r.batched_seconds:.2f}× the batched time |"),
         (f"| one branch at a time: `run_paired` with one point per call | {r.one_at_a_time_seconds:.3f} | "
         f"{r.one_at_a_time_rate:.0f} | batched is {r.speedup:.2f}× faster |"),
         (f"| (estimate) one branch at a time, forwards not padded to 16 rows | "
@@ -336,7 +366,8 @@ def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: 
         f"{r.bare_forward_rate:.0f} rows/s | batched reaches {r.forward_share:.0%} of it |"),
     ]
     if r.process_seconds is not None:
-        lines.append(f"| process pool, {r.workers} workers (`executor=\"process\"`) | {r.process_seconds:.3f} | "
+        lines.append(f"| process pool, {r.workers} workers (`executor=\"process\"`, pool already started) | "
+                     f"{r.process_seconds:.3f} | "
                      f"{r.agent_steps / r.process_seconds:.0f} | {r.process_seconds / r.batched_seconds:.2f}× "
                      f"the inline time |")
     lines += [
@@ -347,16 +378,19 @@ def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: 
         f"{_met(r.speedup >= GOAL_SPEEDUP)} |"),
         (f"| batched ≥ {GOAL_FORWARD_SHARE:.0%} of the bare batched forward rate | {r.forward_share:.0%} | "
         f"{_met(r.forward_share >= GOAL_FORWARD_SHARE)} |"),
-        (f"| (not a goal) the lockstep loop alone, batched time minus setup, vs. the bare forward rate | "
+        (f"| (not a goal) batched on one thread vs. the bare forward rate | {r.serial_forward_share:.0%} | |"),
+        (f"| (not a goal) the one-thread lockstep loop alone, its time minus setup, vs. the bare forward rate | "
         f"{r.loop_forward_share:.0%} | |"),
         "",
-        f"Batched and one-at-a-time continuations are byte-identical (actions and logits): {r.identical_pairs}."
+        ("Batched, one-thread and one-at-a-time continuations are byte-identical (actions, logits, values): "
+        f"{r.identical_pairs}.")
         + (f" Process pool ones too: {r.process_identical}." if r.process_identical is not None else ""),
         "",
         "## Where the batched time goes",
         "",
-        ("Timed inside one batched run (the fastest of the repeats, total "
-        f"{b['total']:.3f} s) by wrapping the forward and the environment step with clocks:"),
+        ("Timed inside one batched run on one thread (`overlap=False`, so that the parts add up; the "
+        f"fastest of the repeats, total {b['total']:.3f} s) by wrapping the forward and the environment "
+        "step with clocks:"),
         "",
         "| part | seconds | share |",
         "|---|---:|---:|",
@@ -371,11 +405,24 @@ def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: 
         "live rows padded to a 16-row block (for determinism, `cfsal.agents.base.FORWARD_BLOCK`)."),
     ]
     if r.process_seconds is not None:
-        lines += ["", (f"Process pool: a run with one branch per worker and horizon 1 already takes "
-                      f"{r.process_fixed_seconds:.2f} s (spawning {r.workers} interpreters that import torch and "
-                      "cfsal, and pickling the agent); snapshots cross the process boundary without Toybox's "
-                      "native clone, so each worker restores a branch point by replaying its episode prefix.")]
+        lines += ["", (f"Process pool: the first call (one branch per worker, horizon 1) takes "
+                      f"{r.process_fixed_seconds:.2f} s: it spawns the session's {r.workers} interpreters, which "
+                      "import torch and cfsal; later calls reuse them (`cfsal.rollout.executors.session_pool`). "
+                      "Every call still pickles the agent, and snapshots cross the process boundary without "
+                      "Toybox's native clone, so each worker restores a branch point by replaying its episode "
+                      "prefix.")]
     return "\n".join(lines) + "\n"
+
+
+HAND_WRITTEN = "(analysis, written by hand)"
+
+
+def hand_written_analysis(path: Path) -> str:
+    """The hand-written analysis that ends an earlier results file (from its ``## …`` heading that
+    says "(analysis, written by hand)"), kept when the measured part above it is rewritten."""
+    text = path.read_text() if path.is_file() else ""
+    heading = next((line for line in text.splitlines() if line.startswith("## ") and HAND_WRITTEN in line), None)
+    return "" if heading is None else "\n" + text[text.index(heading):]
 
 
 def main() -> None:
@@ -397,8 +444,9 @@ def main() -> None:
     result = measure(agent, branches=args.branches, horizon=args.horizon, branch_every=args.branch_every,
                      repeats=args.repeats, process=not args.no_process, workers=args.workers)
     report = to_markdown(result, machine, [round(v, 2) for v in os.getloadavg()])
-    print(report)
     out = Path(args.out)
+    report += hand_written_analysis(out)
+    print(report)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)
     print(f"wrote {out}")
