@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -92,12 +93,6 @@ class PairedBranch:
     factual: Trace
     intervened: Trace
     took_effect: bool
-
-
-def _trace_arrays(horizon: int, n_actions: int) -> dict[str, np.ndarray]:
-    return {"actions": np.zeros(horizon, dtype=np.int64), "logits": np.zeros((horizon, n_actions), np.float32),
-            "values": np.zeros(horizon, np.float32), "rewards": np.zeros(horizon, np.float32),
-            "lives": np.zeros(horizon, np.int64)}
 
 
 def _treat_like_the_intervened_arm(env: ToyboxEnv, settle: Any, text: str | None = None) -> str:
@@ -276,7 +271,10 @@ class _Arms:
         self.first_states = [text for pair in prepared for text in (pair.factual_json, pair.intervened_json)]
         self.observations = np.stack([env.observation for env in self.envs])
         self.first_observations = self.observations.copy()
-        self.records = [_trace_arrays(horizon, agent.spec.n_actions) for _ in self.envs]
+        rows = len(self.envs)  # what every step records, one column per continuation
+        self.actions, self.values = np.zeros((horizon, rows), np.int64), np.zeros((horizon, rows), np.float32)
+        self.logits = np.zeros((horizon, rows, agent.spec.n_actions), np.float32)
+        self.rewards, self.lives = np.zeros((horizon, rows), np.float32), np.zeros((horizon, rows), np.int64)
         self.lengths = np.zeros(len(self.envs), dtype=int)
         self.alive = np.ones(len(self.envs), dtype=bool)
         self.persistent = [_is_persistent(item) for item in interventions]
@@ -286,7 +284,8 @@ class _Arms:
         index = np.flatnonzero(self.alive)
         if index.size == 0:
             return None
-        logits, values = blocked_logits_and_value(self.agent, self.observations[index])
+        live = self.observations if index.size == len(self.alive) else self.observations[index]
+        logits, values = blocked_logits_and_value(self.agent, live)
         actions = actions_from_logits(logits, greedy=self.greedy, uniforms=self.uniforms[index // 2, t])
         return index, actions, logits.numpy(), values.numpy()
 
@@ -295,13 +294,12 @@ class _Arms:
         if decided is None:
             return
         index, actions, logits, values = decided
-        envs, observations, records = self.envs, self.observations, self.records
-        for j, k in enumerate(index.tolist()):
-            observations[k], reward, terminated, truncated, info = envs[k].step(int(actions[j]))
-            rec = records[k]
-            rec["actions"][t], rec["logits"][t], rec["values"][t] = actions[j], logits[j], values[j]
-            rec["rewards"][t], rec["lives"][t] = reward, info["lives"]
-            self.lengths[k] = t + 1
+        self.actions[t, index], self.logits[t, index], self.values[t, index] = actions, logits, values
+        self.lengths[index] = t + 1
+        envs, observations, rewards, lives = self.envs, self.observations, self.rewards[t], self.lives[t]
+        for k, action in zip(index.tolist(), actions.tolist()):
+            observations[k], rewards[k], terminated, truncated, info = envs[k].step(action)
+            lives[k] = info["lives"]
             if terminated or truncated:
                 self.alive[k] = False
             elif self.persistent[k // 2]:
@@ -314,9 +312,10 @@ class _Arms:
                 observations[k] = envs[k].observation
 
     def trace(self, k: int) -> Trace:
-        rec, n = self.records[k], self.lengths[k]
-        return Trace(rec["actions"][:n], rec["logits"][:n], rec["values"][:n], rec["rewards"][:n],
-                     rec["lives"][:n], ended=not self.alive[k], first_observation=self.first_observations[k],
+        n = self.lengths[k]
+        column = [np.ascontiguousarray(a[:n, k]) for a in (self.actions, self.logits, self.values, self.rewards,
+                                                            self.lives)]
+        return Trace(*column, ended=not self.alive[k], first_observation=self.first_observations[k],
                      first_state=self.first_states[k])
 
     def pairs(self) -> list[PairedBranch]:
