@@ -27,22 +27,24 @@ VARIABLES = ("distance", "speed", "value")
 @dataclass(frozen=True)
 class AuditObject:
     """One object of the audit: ``name`` is its region (name or kind); ``value_key`` the top-level
-    Toybox state key holding the number it shows (score, lives), if any."""
+    Toybox state key holding the number it shows (score, lives), if any. ``group`` marks a kind
+    with many members (all bricks): its union has no meaningful distance to the player."""
 
     name: str
     value_key: str | None = None
+    group: bool = False
 
 
 #: The audited objects of each game, and the one the agent controls (distances are measured to it).
 OBJECTS: dict[str, tuple[AuditObject, ...]] = {
-    "breakout": (AuditObject("ball"), AuditObject("paddle"), AuditObject("brick"),
+    "breakout": (AuditObject("ball"), AuditObject("paddle"), AuditObject("brick", group=True),
                  AuditObject("score", "score"), AuditObject("lives", "lives")),
-    "amidar": (AuditObject("player"), *(AuditObject(f"enemy_{i}") for i in range(5)), AuditObject("painted_box"),
+    "amidar": (AuditObject("player"), *(AuditObject(f"enemy_{i}") for i in range(5)), AuditObject("painted_box", group=True),
                AuditObject("score", "score"), AuditObject("lives", "lives")),
     "pong": (AuditObject("ball"), AuditObject("paddle"), AuditObject("opponent_paddle"),
              AuditObject("score", "p1_score"), AuditObject("opponent_score", "p2_score")),
-    "space_invaders": (AuditObject("ship"), AuditObject("alien"), AuditObject("shield"), AuditObject("ufo"),
-                       AuditObject("laser"), AuditObject("score", "score"), AuditObject("lives", "lives")),
+    "space_invaders": (AuditObject("ship"), AuditObject("alien", group=True), AuditObject("shield", group=True), AuditObject("ufo"),
+                       AuditObject("laser", group=True), AuditObject("score", "score"), AuditObject("lives", "lives")),
 }
 PLAYER: dict[str, str] = {"breakout": "paddle", "amidar": "player", "pong": "paddle", "space_invaders": "ship"}
 
@@ -67,7 +69,8 @@ def frame_variables(game: str, boxes: Sequence[Mapping[str, ObjectBox]], previou
                     states: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
     """Per frame and object, ``{variable: float [F, O]}``, NaN where undefined.
 
-    ``distance``: Euclidean distance between the object's centre and the player's (native pixels);
+    ``distance``: Euclidean distance between the object's centre and the player's (native pixels;
+    not for groups such as all bricks);
     ``speed``: distance its centre moved since the previous agent step; ``value``: the number it
     shows (score, lives). ``previous[i]`` are the boxes one agent step before ``boxes[i]``.
     """
@@ -80,7 +83,7 @@ def frame_variables(game: str, boxes: Sequence[Mapping[str, ObjectBox]], previou
             at = centre(now, obj.name)
             if at is None:
                 continue
-            if player_at is not None and obj.name != player:
+            if player_at is not None and obj.name != player and not obj.group:
                 out["distance"][f, o] = float(np.hypot(at[0] - player_at[0], at[1] - player_at[1]))
             was = centre(before, obj.name)
             if was is not None:

@@ -147,7 +147,7 @@ def render_file(audit: Audit, obj: str, plans: Sequence[ClaimPlan]) -> str:
     if correlations:
         imports = ["import json", "import math", "", *imports]
         if any(p.variable == "distance" for p in correlations):
-            imports.append("from cfsal.envs.objects import objects")
+            imports.insert(-1, "from cfsal.envs.objects import objects")
     doc = [f"Suggested by `cfsal suggest`: {question}", "",
            f"Saliency said (audit of {agent}, sha256 {audit.agent_sha256[:12]}…, {audit.frames} frames of "
            f"{len(audit.episodes)} episodes, seed {audit.seed}):", "", evidence(audit, obj), "",
@@ -162,16 +162,16 @@ def render_file(audit: Audit, obj: str, plans: Sequence[ClaimPlan]) -> str:
         body.append(f"CHANGE = {intervention_code(effect_like[0].target)}")
     functions = []
     for plan in correlations:
-        doses = ", ".join(intervention_code(plan.target, d) for d in plan.target.doses)
+        doses = "".join(f"    {intervention_code(plan.target, d)},\n" for d in plan.target.doses)
         dose_name = f"{slug(plan.variable).upper()}_DOSES"
-        body.append(f"{dose_name} = [{doses}]")
+        body.append(f"{dose_name} = [\n{doses}]")
         quantity, source = _variable_function(audit, plan)
         params = _method_params(plan.method, audit.methods[plan.method].params)
         extra = "".join(f", {k}={v!r}" for k, v in params.items())
         functions.append((plan, dose_name, quantity, source, extra))
     body.append("")
     for plan, dose_name, quantity, source, extra in functions:
-        body.append(source.rstrip() + "\n")
+        body.append(source.rstrip() + "\n\n")
         body.append(f'{slug(plan.variable).upper()}_CHANGE = measures.difference_of({quantity}, "{quantity}_change")')
         body.append(f'{slug(plan.variable).upper()}_SALIENCY_CHANGE = measures.saliency_mass_change('
                     f'"{plan.object}", method="{plan.method}"{extra})')
