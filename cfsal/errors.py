@@ -52,3 +52,11 @@ class StatisticsError(CfsalError, ValueError):
 
 class ReportError(CfsalError):
     """A results file the report cannot read (missing, not JSON, another schema version)."""
+
+
+class GameStateError(CfsalError, ValueError):
+    """A Toybox state that the native core would refuse, loop on, or abort the process over."""
+
+
+class ObservationShapeError(CfsalError, ValueError):
+    """Observations whose shape is not the one the agent was trained on."""

@@ -6,9 +6,14 @@ Atari game, so no Atari-trained agent or saliency claim applies to it).
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from cfsal.errors import UnknownGameError
+from cfsal.errors import GameStateError, UnknownGameError
 
 #: ALE action numbering (what ``Toybox.apply_ale_action`` takes).
 ALE_ACTION_MEANINGS: dict[int, str] = {
@@ -84,3 +89,346 @@ def get_game(name: str) -> GameSpec:
         f"unknown game {name!r}. cfsal supports: {', '.join(GAMES)} "
         f"(or their gym ids {', '.join(s.gym_id for s in GAMES.values())})."
     )
+
+
+# -- what the native core accepts ------------------------------------------------------------------
+#: Any number an edit writes into a state, outside the RNG's state words, lies in this range. The
+#: cores compute in i32 and move objects pixel by pixel: far larger values overflow or loop for
+#: minutes (measured by tests/reliability/test_fuzz.py: a ball velocity of 1e9 hangs Breakout).
+GENERIC_LIMIT = 100_000
+
+#: Per game: (path glob, low, high) for fields with a narrower safe range, inclusive. Paths use
+#: ``/`` between keys and ``*`` for a list index. Each bound keeps a value the game can draw and
+#: play; the crashes and hangs beyond them were found by fuzzing (tests/reliability/test_fuzz.py).
+_FRAME_MARGIN = 100
+STATE_LIMITS: dict[str, tuple[tuple[str, float, float], ...]] = {
+    "breakout": (
+        ("lives", -1, 99), ("score", 0, GENERIC_LIMIT), ("level", 1, 1000), ("ball_radius", 1, 10),
+        ("balls/*/position/x", -_FRAME_MARGIN, 240 + _FRAME_MARGIN),
+        ("balls/*/position/y", -_FRAME_MARGIN, 160 + _FRAME_MARGIN),
+        ("balls/*/velocity/*", -20, 20), ("paddle/position/x", 0, 240), ("paddle/position/y", 0, 160),
+        ("paddle/velocity/*", -20, 20), ("paddle_width", 1, 240), ("paddle_speed", 0, 20),
+        ("bricks/*/position/x", 0, 240), ("bricks/*/position/y", 0, 160),
+        ("bricks/*/size/x", 1, 240), ("bricks/*/size/y", 1, 160), ("bricks/*/row", 0, 100),
+        ("bricks/*/col", 0, 100), ("bricks/*/points", 0, 1000), ("bricks/*/depth", 0, 1000),
+    ),
+    "pong": (
+        ("p1_score", 0, 1000), ("p2_score", 0, 1000),
+        ("ball/position/x", -_FRAME_MARGIN, 160 + _FRAME_MARGIN),
+        ("ball/position/y", -_FRAME_MARGIN, 210 + _FRAME_MARGIN), ("ball/velocity/*", -20, 20),
+        ("p?_paddle/position/x", 0, 160), ("p?_paddle/position/y", -_FRAME_MARGIN, 210 + _FRAME_MARGIN),
+        ("p?_paddle/velocity/*", -20, 20),
+    ),
+    "amidar": (
+        ("score", 0, 999_999), ("lives", -1, 9), ("level", 1, 1000), ("jumps", 0, 99),
+        ("chase_timer", 0, GENERIC_LIMIT), ("jump_timer", 0, GENERIC_LIMIT),
+        ("player/speed", 0, 64), ("enemies/*/speed", 0, 64),
+    ),
+    "space_invaders": (
+        ("lives", -1, 9), ("score", 0, GENERIC_LIMIT), ("level", 1, 1000),
+        ("enemies/*/row", 0, 5), ("enemies/*/col", 0, 5),
+        ("ship/x", -_FRAME_MARGIN, 320 + _FRAME_MARGIN), ("ship/y", -_FRAME_MARGIN, 210 + _FRAME_MARGIN),
+        ("ship/w", 1, 320), ("ship/h", 1, 210), ("ship/speed", 0, 20),
+        ("enemies/*/x", -_FRAME_MARGIN, 320 + _FRAME_MARGIN), ("enemies/*/y", -_FRAME_MARGIN, 210 + _FRAME_MARGIN),
+        ("shields/*/x", -_FRAME_MARGIN, 320 + _FRAME_MARGIN), ("shields/*/y", -_FRAME_MARGIN, 210 + _FRAME_MARGIN),
+        ("ufo/x", -_FRAME_MARGIN, 320 + _FRAME_MARGIN), ("ufo/y", -_FRAME_MARGIN, 210 + _FRAME_MARGIN),
+        ("*laser*/x", -_FRAME_MARGIN, 320 + _FRAME_MARGIN), ("*laser*/y", -_FRAME_MARGIN, 210 + _FRAME_MARGIN),
+        ("*laser*/w", 1, 320), ("*laser*/h", 1, 210), ("*laser*/speed", 0, 20),
+    ),
+}
+
+_INT_FORMATS = {"int8": (-2**7, 2**7 - 1), "int16": (-2**15, 2**15 - 1), "int32": (-2**31, 2**31 - 1),
+                "int64": (-2**63, 2**63 - 1), "uint8": (0, 2**8 - 1), "uint16": (0, 2**16 - 1),
+                "uint32": (0, 2**32 - 1), "uint64": (0, 2**64 - 1), "uint": (0, 2**64 - 1)}
+
+
+@cache
+def state_schema(game: str) -> dict[str, Any]:
+    """The JSON schema ctoybox publishes for a game's state (pong: the frame state cfsal edits)."""
+    from ctoybox import Toybox
+
+    schema = Toybox(get_game(game).name).schema_for_state()
+    if game == "pong":
+        return {**schema["definitions"]["FrameState"], "definitions": schema["definitions"]}
+    return schema
+
+
+def check_state(game: str, state: Any, *, where: str = "state") -> None:
+    """Refuse a state the native core would refuse, loop on, or abort the process over.
+
+    Two checks, both in Python so nothing bad reaches Rust: the state must fit ctoybox's own JSON
+    schema (every required key, the right types, integers within their Rust width), and every
+    number must lie within :data:`STATE_LIMITS` (or ±:data:`GENERIC_LIMIT`), plus the game's
+    structural rules (Amidar histories name junctions of the board). ctoybox turns schema misfits
+    into a ``ValueError`` pointing at "line 1, column 22003"; the out-of-range values abort
+    the interpreter or hang it. Raises :class:`~cfsal.errors.GameStateError` naming the path,
+    the value and the valid range.
+    """
+    spec = get_game(game)
+    if spec.name == "pong" and isinstance(state, dict) and "state" in state and "config" in state:
+        state = state["state"]
+    problem = _state_check(spec.name)(state, "")
+    if problem is None:
+        problem = _limit_problem(spec.name, state)
+    if problem is None and spec.name == "amidar":
+        problem = _amidar_problem(state)
+    if problem is not None:
+        raise GameStateError(f"{where}: not a playable {spec.name} state: {problem}. Edit a state from "
+                             f"env.get_toybox_state() and keep every value within the game's ranges "
+                             f"(cfsal.envs.games.STATE_LIMITS).")
+
+
+def _at(path: str) -> str:
+    return path.lstrip("/") or "(the state)"
+
+
+Check = Callable[[Any, str], "str | None"]
+
+
+@cache
+def _state_check(game: str) -> Check:
+    schema = state_schema(game)
+    return _compile(schema, schema["definitions"], {})
+
+
+def _compile(schema: dict[str, Any], definitions: dict[str, Any], named: dict[str, Check]) -> Check:
+    """Compile the subset of JSON schema ctoybox uses into a function ``(value, path) → problem or None``.
+
+    Compiled once per game (``$ref``/``allOf`` resolved ahead), so a Space Invaders state with its
+    shield pixels checks in about a millisecond rather than re-walking the schema per pixel.
+    """
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name not in named:
+            named[name] = lambda value, path: resolved(value, path)  # recursion-safe placeholder
+            resolved = _compile(definitions[name], definitions, named)
+            named[name] = resolved
+        return named[name]
+    checks: list[Check] = [_compile(part, definitions, named) for part in schema.get("allOf", ())]
+    if "anyOf" in schema:
+        options = [_compile(part, definitions, named) for part in schema["anyOf"]]
+
+        def any_of(value: Any, path: str) -> str | None:
+            problems = [option(value, path) for option in options]
+            if all(p is not None for p in problems):
+                return f"{_at(path)}={_short(value)} matches none of its {len(problems)} allowed forms ({problems[0]})"
+            return None
+
+        checks.append(any_of)
+    if "enum" in schema:
+        allowed = schema["enum"]
+        checks.append(lambda value, path: None if value in allowed
+                      else f"{_at(path)}={_short(value)} is not one of {allowed}")
+    if "type" in schema:
+        checks.append(_compile_type(schema, definitions, named))
+    if len(checks) == 1:
+        return checks[0]
+
+    def all_of(value: Any, path: str) -> str | None:
+        for check in checks:
+            problem = check(value, path)
+            if problem is not None:
+                return problem
+        return None
+
+    return all_of
+
+
+def _compile_type(schema: dict[str, Any], definitions: dict[str, Any], named: dict[str, Check]) -> Check:
+    kinds = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
+    if "number" in kinds:
+        kinds.append("integer")
+    low, high = _INT_FORMATS.get(schema.get("format", ""), (-2**63, 2**64 - 1))
+    required = tuple(schema.get("required", ()))
+    properties = {key: _compile(sub, definitions, named) for key, sub in schema.get("properties", {}).items()}
+    items = _compile(schema["items"], definitions, named) if "items" in schema else None
+    min_items, max_items = schema.get("minItems", 0), schema.get("maxItems")
+    flat = _flat_integer_object(schema, definitions)
+    if flat is not None:  # colours (shield pixels): thousands per state, checked in one pass each
+        keys, (flat_low, flat_high) = flat
+
+        def check_flat(value: Any, path: str) -> str | None:
+            if (type(value) is dict and value.keys() == keys
+                    and all(type(v) is int and flat_low <= v <= flat_high for v in value.values())):
+                return None
+            return f"{_at(path)}={_short(value)} is not {{{', '.join(sorted(keys))}}} with {flat_low} ≤ each ≤ {flat_high}"
+
+        return check_flat
+
+    def check(value: Any, path: str) -> str | None:
+        kind = _json_kind(value)
+        if kind not in kinds:
+            return f"{_at(path)}={_short(value)} is {kind}, expected {' or '.join(dict.fromkeys(kinds))}"
+        if kind == "integer":
+            if not low <= value <= high:
+                return f"{_at(path)}={value} does not fit {schema.get('format')} ({low} ≤ value ≤ {high})"
+        elif kind == "number":
+            if not math.isfinite(value):
+                return f"{_at(path)}={value} is not a finite number"
+        elif kind == "object":
+            missing = [k for k in required if k not in value]
+            if missing:
+                return f"{_at(path)} lacks {', '.join(missing)}"
+            for key, item in value.items():
+                sub = properties.get(key)
+                if sub is None:
+                    return f"{_at(path + '/' + str(key))} is not a field of this game's state"
+                problem = sub(item, f"{path}/{key}")
+                if problem is not None:
+                    return problem
+        elif kind == "array":
+            if len(value) < min_items or (max_items is not None and len(value) > max_items):
+                return f"{_at(path)} has {len(value)} items, expected {min_items}..{max_items}"
+            if items is not None:
+                for index, item in enumerate(value):
+                    problem = items(item, f"{path}/{index}")
+                    if problem is not None:
+                        return problem
+        return None
+
+    return check
+
+
+def _flat_integer_object(schema: dict[str, Any], definitions: dict[str, Any]) -> tuple[set[str], tuple[int, int]] | None:
+    """(keys, bounds) when ``schema`` is an object of required integers sharing one format (a colour)."""
+    properties = schema.get("properties")
+    if schema.get("type") != "object" or not properties or set(schema.get("required", ())) != set(properties):
+        return None
+    formats = {sub.get("format") for sub in properties.values()}
+    if len(formats) != 1 or any(sub.get("type") != "integer" for sub in properties.values()):
+        return None
+    return set(properties), _INT_FORMATS.get(formats.pop(), (-2**63, 2**64 - 1))
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+#: Keys whose numbers the schema bounds completely: RNG words (u64), colours and shield pixels (u8).
+_UNBOUNDED_KEYS = frozenset({"rand", "color", "data"})
+
+
+def _numbers(value: Any, path: str = "") -> Iterator[tuple[str, float]]:
+    """Every number in a state with its path (``/``-joined, list indices as digits), but for _UNBOUNDED_KEYS."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key not in _UNBOUNDED_KEYS:
+                yield from _numbers(item, f"{path}/{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _numbers(item, f"{path}/{index}")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield path, value
+
+
+@cache
+def _limit_patterns(game: str) -> tuple[tuple[re.Pattern[str], str, float, float], ...]:
+    out = []
+    for glob, low, high in STATE_LIMITS[game]:
+        regex = "".join("[^/]+" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in glob)
+        out.append((re.compile(regex + r"\Z"), glob, low, high))
+    return tuple(out)
+
+
+def _limit_problem(game: str, state: dict[str, Any]) -> str | None:
+    patterns = _limit_patterns(game)
+    for path, value in _numbers(state):
+        low, high = -GENERIC_LIMIT, GENERIC_LIMIT
+        for regex, _glob, pattern_low, pattern_high in patterns:
+            if regex.match(path):
+                low, high = pattern_low, pattern_high
+                break
+        if not low <= value <= high:
+            return f"{path}={value} is outside {_fmt_limit(low)} ≤ value ≤ {_fmt_limit(high)}"
+    return None
+
+
+def _fmt_limit(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+#: World units per Amidar tile (x, y): positions are tile × these (board offset aside).
+_AMIDAR_TILE_WORLD = (64, 80)
+
+
+#: Lengths of the enemy routes inside ctoybox 0.5.0's Amidar core (cfsal.interventions._amidar_routes
+#: holds the routes; tests/test_interventions.py re-derives them from the installed ctoybox).
+AMIDAR_ROUTE_LENGTHS = (122, 170, 194, 146, 194)
+
+
+def _amidar_problem(state: dict[str, Any]) -> str | None:
+    """Amidar's board is a graph the core indexes without checks: edits must keep it consistent."""
+    board = state["board"]
+    width, height = board["width"], board["height"]
+    tiles = board["tiles"]
+    if len(tiles) != height or any(len(row) != width for row in tiles):
+        return f"board/tiles is not {height} rows of {width} tiles (board/width, board/height)"
+    n_tiles = width * height
+    for key in ("junctions", "chase_junctions"):
+        bad = [j for j in board[key] if not 0 <= j < n_tiles]
+        if bad:
+            return f"board/{key} holds {bad[0]}, outside 0 ≤ tile id < {n_tiles}"
+    junctions = set(board["junctions"])
+    for index, box in enumerate(board["boxes"]):
+        for corner in ("top_left", "bottom_right"):
+            if not (0 <= box[corner]["tx"] < width and 0 <= box[corner]["ty"] < height):
+                return f"board/boxes/{index}/{corner}={box[corner]} is outside the {width}×{height} board"
+    for index, enemy in enumerate(state["enemies"]):
+        lookup = enemy["ai"].get("EnemyLookupAI") if isinstance(enemy["ai"], dict) else None
+        if lookup is None:
+            continue
+        route = lookup["default_route_index"]
+        if not 0 <= route < len(AMIDAR_ROUTE_LENGTHS):
+            return (f"enemies/{index}/ai/EnemyLookupAI/default_route_index={route} is outside "
+                    f"0 ≤ route < {len(AMIDAR_ROUTE_LENGTHS)} (the core's enemy routes)")
+        if not 0 <= lookup["next"] < AMIDAR_ROUTE_LENGTHS[route]:
+            return (f"enemies/{index}/ai/EnemyLookupAI/next={lookup['next']} is outside 0 ≤ next < "
+                    f"{AMIDAR_ROUTE_LENGTHS[route]} (the length of route {route})")
+    mobs = [("player", state["player"])] + [(f"enemies/{i}", e) for i, e in enumerate(state["enemies"])]
+    x_max, y_max = (width - 1) * _AMIDAR_TILE_WORLD[0], (height - 1) * _AMIDAR_TILE_WORLD[1]
+    for where, mob in mobs:
+        outside = [j for j in mob["history"] if j not in junctions]
+        if outside:
+            return f"{where}/history holds {outside[0]}, which is not a junction of the board (board/junctions)"
+        x, y = mob["position"]["x"], mob["position"]["y"]
+        if not (0 <= x <= x_max and 0 <= y <= y_max):
+            return f"{where}/position=({x}, {y}) is off the board (0 ≤ x ≤ {x_max}, 0 ≤ y ≤ {y_max} world units)"
+        step = mob.get("step")
+        if step is not None and not (0 <= step["tx"] < width and 0 <= step["ty"] < height):
+            return f"{where}/step={step} is outside the {width}×{height} board"
+    return _amidar_player_path(state["player"], width)
+
+
+def _amidar_player_path(player: dict[str, Any], width: int) -> str | None:
+    """The core walks the player from junction to junction along its history and panics when two
+    are not joined by a straight segment (found by fuzzing; every state of real play satisfies
+    this). Enemies follow their route table instead, so only the player's history is checked."""
+    history = player["history"]
+    for older, newer in zip(history[1:], history):
+        if not (older % width == newer % width or older // width == newer // width):
+            return (f"player/history has junctions {newer} and {older} one after the other, which are "
+                    "not in line (same row or column); a history is a path along the board")
+    tx, ty = player["position"]["x"] // _AMIDAR_TILE_WORLD[0], player["position"]["y"] // _AMIDAR_TILE_WORLD[1]
+    if history and not (history[0] % width == tx or history[0] // width == ty):
+        return (f"player/history starts at junction {history[0]}, which is on neither the row nor the column "
+                f"of the player's tile ({tx}, {ty}); the last junction must be in line with the player")
+    return None

@@ -1,0 +1,220 @@
+"""Fuzzing the native boundary: random state edits and random intervention parameters, every game.
+
+The property, for every case: cfsal either refuses the input in Python (``GameStateError`` from
+:func:`cfsal.envs.games.check_state`, ``InterventionError`` from an intervention) or the native
+Toybox core plays the result for 20 steps without refusing it, crashing, or hanging. "Refusing"
+counts as a failure: it means an invalid input reached the core. The core runs in a child process
+(:mod:`_sandbox`), because a Rust panic aborts the interpreter, with a timeout per case.
+
+Cases tried are counted with ``hypothesis.event`` (see ``--hypothesis-show-statistics``) and
+written to ``reports/reliability-fuzz-counts.json`` (override with ``CFSAL_FUZZ_COUNTS``): the
+``ci`` profile runs a bounded number, ``CFSAL_PROFILE=thorough`` the long run recorded in
+docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+from collections import Counter
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from _sandbox import NativeSandbox
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from cfsal.envs import make
+from cfsal.envs.games import check_state
+from cfsal.errors import GameStateError, InterventionError
+from cfsal.interventions import from_spec, registry, strategies
+
+GAMES = ("breakout", "amidar", "space_invaders", "pong")
+STEPS = 20
+COUNTS: Counter[str] = Counter()
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    box = NativeSandbox(timeout=20.0)
+    yield box
+    box.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def write_counts():
+    yield
+    path = Path(os.environ.get("CFSAL_FUZZ_COUNTS", "reports/reliability-fuzz-counts.json"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    profile = settings().max_examples
+    previous[f"max_examples={profile}"] = dict(sorted(COUNTS.items()))
+    path.write_text(json.dumps(previous, indent=2, sort_keys=True) + "\n")
+    print(f"\nfuzz cases ({path}): {dict(sorted(COUNTS.items()))}")
+
+
+@cache
+def states(game: str) -> tuple[dict[str, Any], ...]:
+    """Toybox states of ``game`` from a few points of a random-play episode (start, middle, late)."""
+    env = make(game, seed=5)
+    rng = np.random.default_rng(5)
+    collected = [env.get_toybox_state()]
+    for step in range(150):
+        _, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
+        if terminated or truncated:
+            env.reset(seed=step)
+        if step % 50 == 49:
+            collected.append(env.get_toybox_state())
+    return tuple(collected)
+
+
+def _paths(value: Any, path: tuple = (), numbers_only: bool = False) -> list[tuple]:
+    """Every key path in a state (lists: first three items), containers too unless ``numbers_only``."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    out = [path] if path and (is_number or not numbers_only) else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out.extend(_paths(item, path + (key,), numbers_only))
+    elif isinstance(value, list):
+        for index, item in enumerate(value[:3]):
+            out.extend(_paths(item, path + (index,), numbers_only))
+    return out
+
+
+#: Replacement values: extremes of every Rust integer width, non-finite floats, wrong types.
+EDIT_VALUES = st.one_of(
+    st.integers(-2**65, 2**65),
+    st.sampled_from([-1, 0, 1, 2, 9, 10, 99, 255, 256, 2**31 - 1, 2**31, -2**31, 2**32, 2**63, -2**63]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-1e4, 1e4),
+    st.sampled_from(["x", "", None, True, False, [], {}, [1, 2], {"x": 1}]),
+)
+
+
+@st.composite
+def state_edits(draw: st.DrawFn, state: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A state with 1–3 random edits: a number nudged (near its range, where bugs hide), a value
+    replaced by an extreme or a wrong type, a key deleted, or an unknown key added."""
+    state = copy.deepcopy(state)
+    done = []
+    for _ in range(draw(st.sampled_from([1, 1, 1, 2, 3]))):
+        action = draw(st.sampled_from(["nudge"] * 6 + ["replace"] * 3 + ["delete", "add"]))
+        paths = _paths(state, numbers_only=action == "nudge") or _paths(state)
+        path = draw(st.sampled_from(paths))
+        parent = state
+        for key in path[:-1]:
+            parent = parent[key]
+        old = parent[path[-1]]
+        if action == "nudge" and isinstance(old, (int, float)) and not isinstance(old, bool):
+            delta = draw(st.sampled_from([1, 1, 2, 3, 5, 10, 20, 50, 300, 5000])) * draw(st.sampled_from([-1, 1]))
+            parent[path[-1]] = draw(st.sampled_from([old + delta] * 4 + [-old, old * 2, 0]))
+            parent[path[-1]] = type(old)(parent[path[-1]])
+        elif action in ("nudge", "replace"):
+            parent[path[-1]] = copy.deepcopy(draw(EDIT_VALUES))  # the strategy's [] and {} are shared
+        elif action == "delete" and isinstance(parent, dict):
+            del parent[path[-1]]
+        elif isinstance(parent, dict):
+            parent["unknown_field"] = 1
+        done.append(f"{action} {'/'.join(map(str, path))}")
+        if not _paths(state):
+            break
+    return state, done
+
+
+def _judge(game: str, state: dict[str, Any], sandbox: NativeSandbox, kind: str, action: int = 0) -> None:
+    """Refused in Python, or played cleanly by the core: anything else is a finding."""
+    try:
+        check_state(game, state)
+    except GameStateError as error:
+        assert game in str(error)
+        COUNTS[f"{kind}/{game}/refused by cfsal"] += 1
+        event("refused by cfsal")
+        return
+    outcome = sandbox.run(game, state, steps=STEPS, action=action)
+    COUNTS[f"{kind}/{game}/native {outcome.outcome}"] += 1
+    event(f"native {outcome.outcome}")
+    assert outcome.outcome == "ok", f"{game}: a state cfsal let through made the core {outcome.outcome}: {outcome.detail}"
+
+
+@pytest.mark.parametrize("game", GAMES)
+@given(data=st.data())
+def test_random_state_edits_are_refused_in_python_or_played_cleanly(game, sandbox, data):
+    original = states(game)[data.draw(st.integers(0, len(states(game)) - 1), label="state index")]
+    edited, _edits = data.draw(state_edits(original), label="edits")
+    action = data.draw(st.integers(0, len(make(game).spec_game.action_set) - 1), label="action")
+    _judge(game, json.loads(json.dumps(edited, allow_nan=True)), sandbox, "state edits", action)
+
+
+def _raw_parameter_values() -> st.SearchStrategy[Any]:
+    return st.one_of(st.integers(-2**40, 2**40), st.floats(allow_nan=True, allow_infinity=True),
+                     st.text(max_size=4), st.none(), st.booleans(),
+                     st.lists(st.integers(-5, 40), max_size=3), st.lists(st.lists(st.integers(-2, 8), max_size=3),
+                                                                         max_size=2))
+
+
+@st.composite
+def any_parameters(draw: st.DrawFn, name: str) -> dict[str, Any]:
+    """Valid, one-invalid (the library's own strategies) or entirely raw parameter dicts."""
+    how = draw(st.sampled_from(["valid", "invalid", "raw"]))
+    if how == "valid":
+        return draw(strategies.parameters(name))
+    if how == "invalid":
+        return draw(strategies.invalid_parameters(name))
+    names = [p.name for p in registry[name].params()]
+    return draw(st.dictionaries(st.sampled_from(names), _raw_parameter_values(), max_size=len(names))) if names else {}
+
+
+@pytest.mark.parametrize("game", GAMES)
+@given(data=st.data())
+def test_intervention_parameters_are_refused_in_python_or_give_a_playable_state(game, sandbox, data):
+    name = data.draw(st.sampled_from(strategies.names(game)), label="intervention")
+    params = data.draw(any_parameters(name), label="params")
+    try:
+        intervention = from_spec({"name": name, **params})
+    except InterventionError as error:
+        assert name in str(error)
+        COUNTS[f"interventions/{game}/refused at construction"] += 1
+        event("refused at construction")
+        return
+    state = states(game)[data.draw(st.integers(0, len(states(game)) - 1), label="state index")]
+    try:
+        edited = intervention.apply(state, np.random.default_rng(0))
+    except InterventionError as error:
+        assert name in str(error)
+        COUNTS[f"interventions/{game}/refused for this state"] += 1
+        event("refused for this state")
+        return
+    try:
+        check_state(game, edited, where=name)
+    except GameStateError as error:
+        pytest.fail(f"{name}({params}) was accepted but produced an unplayable state: {error}")
+    _judge(game, edited, sandbox, "interventions")
+
+
+@pytest.mark.parametrize("game", GAMES)
+def test_nan_and_infinity_in_float_parameters_never_reach_the_core(game):
+    """The spot check behind the fuzzing: every float parameter of every intervention refuses NaN/±inf."""
+    tried = 0
+    for name in strategies.names(game) + strategies.names(game, kind="config"):
+        for spec in registry[name].params():
+            if spec.kind != "float":
+                continue
+            others = {p.name: _plain_valid(p) for p in registry[name].params() if p.required}
+            for bad in (math.nan, math.inf, -math.inf, "1.5"):
+                with pytest.raises(InterventionError, match=f"{spec.name}="):
+                    from_spec({"name": name, **others, spec.name: bad})
+                tried += 1
+    COUNTS[f"non-finite floats/{game}"] += tried
+
+
+def _plain_valid(spec) -> Any:
+    """A value of a required parameter's type inside its range (its lower bound, or 1)."""
+    if spec.kind in ("int", "float"):
+        value = spec.low if spec.low is not None else (min(1, spec.high) if spec.high is not None else 1)
+        return int(value) if spec.kind == "int" else float(value)
+    return {"bool": True, "str": (spec.choices or ("",))[0], "color": (0, 0, 0)}.get(spec.kind, ())
