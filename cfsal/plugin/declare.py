@@ -31,6 +31,9 @@ class HypothesisSpec:
     margin: float | None = None
     alpha: float | None = None
     samples: int | None = None
+    sequential: bool | None = None      # None: follow --cfsal-sequential / the cfsal_sequential ini key
+    batch: int | None = None            # sequential: samples per look
+    max_samples: int | None = None      # sequential: the most samples before INCONCLUSIVE
 
     def __post_init__(self) -> None:
         where = "@cfsal.hypothesis"
@@ -59,6 +62,20 @@ class HypothesisSpec:
             raise HypothesisDeclarationError(f"{where}: alpha must be in (0, 1), got {self.alpha!r}.")
         if self.samples is not None and (not isinstance(self.samples, int) or self.samples < 2):
             raise HypothesisDeclarationError(f"{where}: samples must be an integer ≥ 2, got {self.samples!r}.")
+        if self.sequential not in (None, True, False):
+            raise HypothesisDeclarationError(
+                f"{where}: sequential must be True, False or left out (then --cfsal-sequential decides), "
+                f"got {self.sequential!r}.")
+        for name in ("batch", "max_samples"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 2):
+                raise HypothesisDeclarationError(
+                    f"{where}: {name} must be an integer ≥ 2, got {value!r} (batch: samples per look of a "
+                    "sequential test; max_samples: the most it may take before it says INCONCLUSIVE).")
+        if self.batch is not None and self.max_samples is not None and self.batch > self.max_samples:
+            raise HypothesisDeclarationError(
+                f"{where}: batch={self.batch} is larger than max_samples={self.max_samples}; a sequential test "
+                "looks after every batch, so the batch must fit in the maximum.")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,11 +83,17 @@ class HypothesisSpec:
 
 def hypothesis(claim: str | None = None, *, agent: str | None = None, kind: str = "effect",
                alternative: str = "two-sided", margin: float | None = None, alpha: float | None = None,
-               samples: int | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+               samples: int | None = None, sequential: bool | None = None, batch: int | None = None,
+               max_samples: int | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a test function as a hypothesis about an agent.
 
     ``claim`` defaults to the first paragraph of the function's docstring. The function returns a
     :class:`cfsal.rollout.CounterfactualResult` (e.g. from the ``counterfactual`` fixture).
+
+    ``samples`` is the fixed-n design's sample size. ``sequential=True/False`` overrides
+    ``--cfsal-sequential`` for this hypothesis; a sequential test looks after every ``batch``
+    samples and stops as soon as an anytime-valid test decides, or says INCONCLUSIVE at
+    ``max_samples`` (docs/sequential.md).
     """
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -80,7 +103,7 @@ def hypothesis(claim: str | None = None, *, agent: str | None = None, kind: str 
                 f"@cfsal.hypothesis on {function.__name__}: state the claim, as claim='…' or as the "
                 "function's docstring."
             )
-        spec = HypothesisSpec(text, agent, kind, alternative, margin, alpha, samples)
+        spec = HypothesisSpec(text, agent, kind, alternative, margin, alpha, samples, sequential, batch, max_samples)
         return pytest.mark.cfsal(spec=spec)(function)
 
     return decorate

@@ -12,9 +12,14 @@ import pytest
 
 from cfsal.errors import HypothesisDeclarationError
 from cfsal.plugin.declare import HypothesisSpec
-from cfsal.plugin.session import SessionState, hypothesis_seed as _hypothesis_seed
+from cfsal.plugin.sequential import SequentialSession, StopRule
+from cfsal.plugin.session import SessionState
+from cfsal.plugin.session import hypothesis_seed as _hypothesis_seed
 
 SESSION_KEY = pytest.StashKey[SessionState]()
+SEQUENTIAL_KEY = pytest.StashKey[SequentialSession]()
+#: The stop rule of a hypothesis run sequentially (on its item), read back when it is judged.
+STOP_RULE_KEY = pytest.StashKey[StopRule]()
 
 
 def spec_of(item: pytest.Item) -> HypothesisSpec | None:
@@ -40,6 +45,16 @@ def _progress_line(request: pytest.FixtureRequest):
                 reporter.write("\r\x1b[K", flush=True)
 
     return show
+
+
+def sequential_rule(config: pytest.Config, spec: HypothesisSpec, fixed_samples: int) -> StopRule:
+    """The stop rule (and so the design) of one sequential hypothesis in this session."""
+    from cfsal.stats import Claim
+
+    state = config.stash[SESSION_KEY]
+    alpha = spec.alpha or state.settings.alpha
+    claim = Claim(kind=spec.kind, alternative=spec.alternative, margin=spec.margin, alpha=alpha)
+    return StopRule(claim, config.stash[SEQUENTIAL_KEY].plan(spec, fixed_samples), alpha)
 
 
 @pytest.fixture
@@ -79,16 +94,26 @@ def counterfactual(request: pytest.FixtureRequest, agent, hypothesis_seed: int):
     """Run paired counterfactual rollouts on ``agent``: ``counterfactual(intervention, **settings)``.
 
     Settings are those of :func:`cfsal.rollout.counterfactual`; ``samples`` defaults to the
-    hypothesis's ``samples`` or ``--cfsal-samples``, and ``seed`` to the hypothesis seed.
+    hypothesis's ``samples`` or ``--cfsal-samples``, and ``seed`` to the hypothesis seed. In
+    sequential mode (``--cfsal-sequential`` or ``sequential=True``) the samples come in batches
+    and the run stops as soon as the hypothesis's anytime-valid test decides (docs/sequential.md).
     """
     from cfsal.rollout import counterfactual as run
 
     state = request.config.stash[SESSION_KEY]
     spec = spec_of(request.node)
+    sequential = request.config.stash.get(SEQUENTIAL_KEY, None)
 
     def counterfactual(intervention: Any, **settings: Any):
         settings.setdefault("progress", _progress_line(request))
-        settings.setdefault("samples", (spec.samples if spec and spec.samples else state.settings.samples))
+        fixed = spec.samples if spec and spec.samples else state.settings.samples
+        if spec is not None and sequential is not None and sequential.applies_to(spec) and "samples" not in settings:
+            rule = sequential_rule(request.config, spec, fixed)
+            request.node.stash[STOP_RULE_KEY] = rule
+            settings.setdefault("batch", rule.plan.batch)
+            settings.setdefault("stop", rule)
+            settings["samples"] = rule.plan.limit
+        settings.setdefault("samples", fixed)
         settings.setdefault("seed", hypothesis_seed)
         settings.setdefault("executor", state.settings.executor)
         settings.setdefault("workers", state.settings.workers)

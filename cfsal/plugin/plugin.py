@@ -21,7 +21,17 @@ from typing import Any
 import pytest
 
 from cfsal.errors import CfsalError
-from cfsal.plugin.fixtures import SESSION_KEY, agent, counterfactual, env, hypothesis_seed, spec_of  # noqa: F401
+from cfsal.plugin.fixtures import (  # noqa: F401
+    SEQUENTIAL_KEY,
+    SESSION_KEY,
+    STOP_RULE_KEY,
+    agent,
+    counterfactual,
+    env,
+    hypothesis_seed,
+    spec_of,
+)
+from cfsal.plugin.sequential import DEFAULT_BATCH, SequentialSession, parse_budget
 from cfsal.plugin.session import PROPERTY, SessionState, Settings
 
 
@@ -39,6 +49,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cfsal-executor", choices=("inline", "process", "ray"), default="inline",
                     help="where counterfactual rollouts run: this process (default), a process pool, or Ray")
     group.addoption("--cfsal-workers", type=int, default=2, help="workers for --cfsal-executor process/ray (default 2)")
+    group.addoption("--cfsal-sequential", dest="cfsal_sequential", action="store_const", const=True, default=None,
+                    help="sequential verdicts: sample in batches and stop as soon as an anytime-valid test "
+                         "decides (hypotheses may opt out with sequential=False)")
+    group.addoption("--cfsal-fixed", dest="cfsal_sequential", action="store_const", const=False,
+                    help="fixed-n verdicts for every hypothesis that does not say sequential=True")
+    group.addoption("--cfsal-batch", type=int, default=None,
+                    help=f"sequential: samples per look unless a hypothesis says batch= (default {DEFAULT_BATCH})")
+    group.addoption("--cfsal-max-samples", type=int, default=None,
+                    help="sequential: the most samples per hypothesis unless it says max_samples= "
+                         "(default max(200, twice its fixed-n samples))")
+    group.addoption("--cfsal-budget", metavar="N|Ns|Nm", default=None,
+                    help="sequential: session budget, N paired samples split evenly over the hypotheses, or "
+                         "seconds (600s, 10m) of wall time; a test cut short by it is INCONCLUSIVE")
+    parser.addini("cfsal_sequential", "sequential verdicts by default (true/false)", type="bool", default=False)
+    parser.addini("cfsal_budget", "default for --cfsal-budget", default=None)
     parser.addini("cfsal_json", "default for --cfsal-json, relative to the rootdir (written only if hypotheses ran)",
                   default=None)
     from cfsal.report.build import existing_results_file
@@ -67,8 +92,38 @@ def pytest_configure(config: pytest.Config) -> None:
         agent_override=config.getoption("--cfsal-agent"),
         executor=config.getoption("--cfsal-executor"), workers=config.getoption("--cfsal-workers"),
     ))
+    config.stash[SEQUENTIAL_KEY] = _sequential_session(config, state.settings.correction)
     if not worker:
         config.pluginmanager.register(_VerdictCollector(state), "cfsal-verdict-collector")
+
+
+def _sequential_session(config: pytest.Config, correction: str) -> SequentialSession:
+    from cfsal.errors import HypothesisDeclarationError
+
+    enabled = config.getoption("cfsal_sequential")
+    if enabled is None:
+        enabled = bool(config.getini("cfsal_sequential"))
+    batch, maximum = config.getoption("--cfsal-batch"), config.getoption("--cfsal-max-samples")
+    if batch is not None and batch < 2:
+        raise pytest.UsageError(f"--cfsal-batch must be ≥ 2 samples per look, got {batch}")
+    if maximum is not None and maximum < 2:
+        raise pytest.UsageError(f"--cfsal-max-samples must be ≥ 2, got {maximum}")
+    try:
+        budget = parse_budget(config.getoption("--cfsal-budget") or config.getini("cfsal_budget"))
+    except HypothesisDeclarationError as error:
+        raise pytest.UsageError(str(error)) from None
+    return SequentialSession(enabled=enabled, batch=batch or DEFAULT_BATCH, max_samples=maximum, budget=budget,
+                             correction=correction)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The family size for sequential stopping (α/m) and budget shares: the hypotheses that will run.
+
+    Every xdist worker collects the same items, so every worker computes the same m.
+    """
+    sequential = session.config.stash.get(SEQUENTIAL_KEY, None)
+    if sequential is not None:
+        sequential.hypotheses = max(1, sum(1 for item in session.items if spec_of(item) is not None))
 
 
 def _json_path(config: pytest.Config) -> str | None:
@@ -87,8 +142,11 @@ def _html_path(config: pytest.Config) -> str | None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     s = config.stash[SESSION_KEY].settings
+    q = config.stash[SEQUENTIAL_KEY]
+    mode = (f", sequential (batch {q.batch}, max {q.max_samples or 'max(200, 2×samples)'}"
+            + (f", budget {q.budget.describe()}" if q.budget else "") + ")") if q.enabled else ""
     return (f"cfsal: seed {s.seed}, samples {s.samples}, alpha {s.alpha}, correction {s.correction}, "
-            f"fail on {s.fail_on}" + (f", agent override {s.agent_override}" if s.agent_override else ""))
+            f"fail on {s.fail_on}" + (f", agent override {s.agent_override}" if s.agent_override else "") + mode)
 
 
 def _claim_for(spec, alpha: float):
@@ -132,13 +190,15 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     if getattr(pyfuncitem.obj, "is_hypothesis_test", False):
         return _run_search(pyfuncitem, args, record, started)
     try:
-        result, verdict = _run_and_judge(pyfuncitem, spec, args, seed, state.settings.alpha)
+        result, verdict, sequential = _run_and_judge(pyfuncitem, spec, args, seed, state.settings.alpha)
     except CfsalError as error:
         record.update(status="ERROR", error=str(error), seconds=round(time.perf_counter() - started, 2))
         pyfuncitem.user_properties.append((PROPERTY, json.dumps(record)))
         pytest.fail(f"cfsal: {error}", pytrace=False)
     record.update(status=verdict.outcome, verdict=verdict.to_dict(), result=result.to_dict(),
                   agent=result.agent, game=result.game, seconds=round(time.perf_counter() - started, 2))
+    if sequential is not None:
+        record["sequential"] = sequential
     if _html_path(pyfuncitem.config):  # frames need the in-memory result: render them here (also on xdist workers)
         from cfsal.report.build import record_media
 
@@ -150,7 +210,11 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 def _run_and_judge(item: pytest.Function, spec, args: dict[str, Any], seed: int, default_alpha: float):
-    """Call the hypothesis function and judge what it returned."""
+    """Call the hypothesis function and judge what it returned: (result, verdict, sequential record or None).
+
+    A result that came in batches (sequential mode) is judged by the same anytime-valid test at
+    the same looks that stopped it; any other by the fixed-n rules.
+    """
     import numpy as np
 
     result = item.obj(**args)
@@ -160,7 +224,15 @@ def _run_and_judge(item: pytest.Function, spec, args: dict[str, Any], seed: int,
             "result of counterfactual(...) (a CounterfactualResult)."
         )
     claim = _claim_for(spec, spec.alpha or default_alpha)
-    return result, _verdict(claim, result, np.random.default_rng(np.random.SeedSequence([seed, 1])))
+    rule = item.stash.get(STOP_RULE_KEY, None)
+    if rule is not None and getattr(result, "batch", None) is not None:
+        from cfsal.plugin.sequential import judge
+
+        if claim.kind == "correlation" and getattr(result, "covariate", None) is None:
+            raise CfsalError("a 'correlation' hypothesis needs two measures: counterfactual(…, measure=(x, y)).")
+        outcome = judge(claim, result, rule.plan, claim.alpha, rule)
+        return result, outcome.verdict, {**outcome.to_dict(), "plan": rule.plan.to_dict()}
+    return result, _verdict(claim, result, np.random.default_rng(np.random.SeedSequence([seed, 1]))), None
 
 
 def _attach(item: pytest.Function, record: dict[str, Any], verdict, agent_name: str, seed: int) -> None:
@@ -170,6 +242,9 @@ def _attach(item: pytest.Function, record: dict[str, Any], verdict, agent_name: 
                         ("ci_high", verdict.ci_high), ("p_value", verdict.p_value), ("n", verdict.n),
                         ("agent", agent_name), ("seed", seed)):
         item.user_properties.append((f"cfsal_{name}", value))
+    if record.get("sequential"):
+        item.user_properties.append(("cfsal_looks", len(record["sequential"]["looks"])))
+        item.user_properties.append(("cfsal_stopped", record["sequential"]["stopped"]))
 
 
 def _set_outcome(verdict, claim: str, fail_on: str) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from cfsal.report.compare import Comparison, compare
 from cfsal.report.media import pick_branches
-from cfsal.report.plots import COLOURS, plot_correlation, plot_paired_effects
+from cfsal.report.plots import COLOURS, plot_confidence_sequence, plot_correlation, plot_paired_effects
 
 #: Verdicts of counterfactual hypotheses, then outcomes of property-based searches (HELD: no
 #: counterexample found; COUNTEREXAMPLE: one found), then ERROR.
@@ -82,8 +82,15 @@ def esc(value: Any) -> str:
 
 def fmt(value: float | None, digits: int = 3) -> str:
     """A number as a reader wants it: 3 significant-ish digits, scientific when tiny, ``—`` when absent."""
+    if isinstance(value, str):  # strict JSON carries non-finite numbers as "inf", "-inf", "nan"
+        try:
+            value = float(value)
+        except ValueError:
+            return esc(value)
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "—"
+    if isinstance(value, float) and np.isinf(value):
+        return "∞" if value > 0 else "−∞"
     if value != 0 and abs(value) < 10 ** -digits:
         return f"{value:.2e}"
     return f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}"
@@ -150,6 +157,40 @@ def _plot(record: Mapping[str, Any], media_dir: Path) -> Path | None:
                                margin=(record.get("spec") or {}).get("margin"), highlight=highlight)
 
 
+def _sequence_plot(record: Mapping[str, Any], media_dir: Path) -> Path | None:
+    sequential = record.get("sequential")
+    if not sequential or not sequential.get("looks"):
+        return None
+    result = record.get("result") or {}
+    spec = record.get("spec") or {}
+    correlation = result.get("covariate") is not None
+    return plot_confidence_sequence(sequential, media_dir / f"{slug(record['nodeid'])}-sequential.png",
+                                    verdict=record.get("verdict"),
+                                    measure="correlation" if correlation else result.get("measure", "measure"),
+                                    margin=spec.get("margin"))
+
+
+def _sequential_text(record: Mapping[str, Any]) -> str:
+    """Where and why a sequential test stopped, in words, under its plot."""
+    sequential = record.get("sequential")
+    if not sequential:
+        return ""
+    looks = sequential.get("looks", [])
+    plan = sequential.get("plan", {})
+    why = {"decided": "its anytime-valid test decided",
+           "max_samples": f"it reached its maximum of {plan.get('max_samples', '—')} samples undecided",
+           "budget": "the session's budget ran out before it decided"}.get(sequential.get("stopped"), "—")
+    rows = "".join(f'<tr><td class="num">{esc(look["n"])}</td><td class="num">{fmt(look["estimate"])}</td>'
+                   f'<td class="num">[{fmt(look["ci_low"])}, {fmt(look["ci_high"])}]</td>'
+                   f'<td class="num">{fmt(look["p_value"])}</td><td>{esc(look["decision"])}</td></tr>' for look in looks)
+    return (f'<h3>Sequential test</h3><p class="note">Looked after every {esc(plan.get("batch", "—"))} samples and '
+            f'stopped at n = {esc(looks[-1]["n"] if looks else "—")} because {esc(why)}. Support stops the sampling at '
+            f'α = {fmt(sequential.get("alpha_stop"))} (α shared by {esc(plan.get("family", 1))} hypotheses); the '
+            f'band is valid at every look at once ({esc(sequential.get("method", ""))}).</p>'
+            '<table><thead><tr><th>n</th><th>estimate</th><th>confidence sequence</th><th>anytime p</th>'
+            f'<th>decision</th></tr></thead><tbody>{rows}</tbody></table>')
+
+
 # -- sections ------------------------------------------------------------------------------------
 def _summary(results: Mapping[str, Any], records: list[Mapping[str, Any]], source: str | None) -> str:
     settings = results.get("settings", {})
@@ -170,6 +211,14 @@ def _summary(results: Mapping[str, Any], records: list[Mapping[str, Any]], sourc
         ("duration", f"{fmt(results.get('duration_seconds'), 1)} s"),
         ("versions", versions or "—"),
     ]
+    sequential = [r for r in records if r.get("sequential")]
+    if sequential:
+        used = sum(int((r.get("result") or {}).get("n", 0)) for r in sequential)
+        most = sum(int((r["sequential"].get("plan") or {}).get("limit", 0)) for r in sequential)
+        decided = sum(r["sequential"].get("stopped") == "decided" for r in sequential)
+        text = (f"{len(sequential)} of {len(records)} hypotheses tested sequentially: {decided} decided before "
+                f"their limit, {used} paired samples used of at most {most}")
+        facts.insert(4, ("sequential", text))
     if settings.get("agent_override"):
         facts.insert(2, ("agent override", f'<span class="mono">{esc(settings["agent_override"])}</span>'))
     if source:
@@ -299,9 +348,13 @@ def _hypothesis(record: Mapping[str, Any], media_dir: Path, page_dir: Path, from
     plot = _plot(record, media_dir)
     plot_html = (f'<a href="{_href(plot, page_dir)}"><img class="plot" src="{_href(plot, page_dir)}" '
                  'alt="paired differences, one per branch, with the confidence interval"></a>' if plot else "")
+    sequence = _sequence_plot(record, media_dir)
+    if sequence:
+        plot_html += (f'<a href="{_href(sequence, page_dir)}"><img class="plot" src="{_href(sequence, page_dir)}" '
+                      'alt="the confidence sequence narrowing over the looks, and where the test stopped"></a>')
     return (f'<section class="card" id="{slug(nodeid)}">{head}{claim}<p>{explanation}</p>'
             f'<div class="cols"><div>{_facts(record)}</div><div>{plot_html}</div></div>'
-            f'{_frames(record, media_dir, page_dir, from_json_only)}</section>')
+            f'{_sequential_text(record)}{_frames(record, media_dir, page_dir, from_json_only)}</section>')
 
 
 def _arrow(before: str | None, after: str | None) -> str:
@@ -395,7 +448,7 @@ def write_html(results: Mapping[str, Any], path: str | os.PathLike, *, media_dir
 
 
 #: Names of the pictures cfsal writes into a page's media folder (plots, branch frames, movies).
-_OURS = re.compile(r".+-[0-9a-f]{8}-(effects|correlation|typical|extreme)\.(png|gif)$")
+_OURS = re.compile(r".+-[0-9a-f]{8}-(effects|correlation|sequential|typical|extreme)\.(png|gif)$")
 
 
 def prune_media(media_dir: Path, keep: set[Path]) -> list[Path]:

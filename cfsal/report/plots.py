@@ -121,3 +121,64 @@ def plot_correlation(x: np.ndarray, y: np.ndarray, path: str | Path, *, verdict:
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def plot_confidence_sequence(sequential: Mapping[str, Any], path: str | Path, *,
+                             verdict: Mapping[str, Any] | None = None, measure: str = "measure",
+                             margin: float | None = None) -> Path:
+    """A sequential test's confidence sequence narrowing over its looks, and where and why it stopped.
+
+    ``sequential`` is a record's ``"sequential"`` entry (:meth:`cfsal.stats.SequentialResult.to_dict`
+    plus the plan): one point per look with the running estimate and the band of the confidence
+    sequence (valid at every look at once, so the band may be read at any n). The thresholds the
+    decisions test (0, ±margin) are drawn as lines; the last look is marked with the decision and
+    the reason (decided, maximum reached, budget ran out).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    looks = list(sequential.get("looks", []))
+    n = np.array([look["n"] for look in looks], dtype=float)
+    estimate = np.array([float(look["estimate"]) for look in looks])
+    low = np.array([float(look["ci_low"]) for look in looks])
+    high = np.array([float(look["ci_high"]) for look in looks])
+    outcome = (verdict or {}).get("outcome", looks[-1]["decision"] if looks else "ERROR")
+    colour = COLOURS.get(outcome, COLOURS["ERROR"])
+    fig, ax = plt.subplots(figsize=(6.4, 2.7))
+    finite = np.isfinite(low) & np.isfinite(high)
+    span = [np.nanmin(np.concatenate([low[finite], estimate[np.isfinite(estimate)], [0.0]])),
+            np.nanmax(np.concatenate([high[finite], estimate[np.isfinite(estimate)], [0.0]]))]
+    pad = 0.08 * (span[1] - span[0] or 1.0)
+    shown_low = np.where(np.isfinite(low), low, span[0] - pad)
+    shown_high = np.where(np.isfinite(high), high, span[1] + pad)
+    if margin:
+        ax.axhspan(-margin, margin, color="#d0d7de", alpha=0.45, lw=0, zorder=0)
+    for threshold in sorted({float(t) for t in sequential.get("thresholds", [0.0])}):
+        ax.axhline(threshold, color="#8c959f", lw=0.9, ls="-" if threshold == 0 else "--", zorder=1)
+    if len(n):
+        ax.fill_between(n, shown_low, shown_high, step="pre" if len(n) > 1 else None, color=colour, alpha=0.2,
+                        lw=0, zorder=2)
+        ax.plot(n, estimate, marker="o", ms=3.5, color=colour, lw=1.5, zorder=3)
+        ax.axvline(n[-1], color=colour, lw=1.2, ls=":", zorder=3)
+        reason = {"decided": "decided", "max_samples": "maximum reached", "budget": "budget ran out"}.get(
+            sequential.get("stopped", ""), sequential.get("stopped", ""))
+        ax.annotate(f"stopped at n = {int(n[-1])}: {outcome} ({reason})", xy=(n[-1], estimate[-1]),
+                    xytext=(-6, 8), textcoords="offset points", ha="right", fontsize=8, color=colour)
+        ax.set_xlim(0, max(n[-1], float(sequential.get("plan", {}).get("limit", n[-1]))) * 1.03)
+    ax.set_ylim(span[0] - pad, span[1] + pad)
+    level = (verdict or {}).get("confidence")
+    ax.set_xlabel("paired samples (one point per look)", fontsize=8)
+    ax.set_ylabel(measure if len(measure) < 28 else measure[:25] + "…", fontsize=8)
+    ax.set_title(f"{len(looks)} looks; band: {f'{level:.0%} ' if level else ''}confidence sequence "
+                 f"(valid at every look), line: estimate" + (", grey: ±margin" if margin else ""),
+                 fontsize=9, loc="left", color="#57606a")
+    ax.tick_params(labelsize=7)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(alpha=0.25)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path

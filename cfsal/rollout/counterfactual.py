@@ -2,16 +2,25 @@
 
 This is the one branch-and-continue mechanism behind every hypothesis (the seed code had nine
 copies of its rollout loop, one per intervention).
+
+Samples can also come in batches (``batch=``, ``stop=``), for sequential verdicts: after every
+batch a caller-supplied rule looks at the samples so far and may stop the experiment. The i-th
+paired sample is the same whether it is drawn in a batch or in one fixed-size run — branch points
+are collected in one pass over seeded episodes (the first k of them do not depend on how many are
+asked for) and pair i runs from child i of the pairs seed — so a sequential run is exactly a
+prefix of the fixed-n run with the same seed, which makes the two designs comparable sample by
+sample and every stopping point reproducible.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from cfsal._seeding import child, children
+from cfsal._seeding import child
 from cfsal.agents.base import Agent
 from cfsal.errors import InterventionError
 from cfsal.measures import Measure, action_disagreement
@@ -49,6 +58,8 @@ class CounterfactualResult:
     settle: Any = "refresh"
     first_branch: int | None = None
     points: tuple[BranchPoint, ...] = field(default=(), repr=False, compare=False)  # in memory only
+    batch: int | None = None          # sequential runs: samples per look
+    max_samples: int | None = None    # sequential runs: the most samples the run could have taken
 
     @property
     def n(self) -> int:
@@ -64,7 +75,8 @@ class CounterfactualResult:
                 "assignments": None if self.assignments is None else self.assignments.tolist(),
                 "covariate_measure": self.covariate_measure,
                 "covariate": None if self.covariate is None else [float(v) for v in self.covariate],
-                "greedy": self.greedy, "settle": self.settle, "first_branch": self.first_branch}
+                "greedy": self.greedy, "settle": self.settle, "first_branch": self.first_branch,
+                "batch": self.batch, "max_samples": self.max_samples}
 
 
 def _as_list(intervention: InterventionLike | Sequence[InterventionLike]) -> list[InterventionLike]:
@@ -74,11 +86,16 @@ def _as_list(intervention: InterventionLike | Sequence[InterventionLike]) -> lis
     return interventions
 
 
+class _Stopped(Exception):
+    """Raised from inside branch-point collection to end a sequential run early (never escapes)."""
+
+
 def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[InterventionLike], *, samples: int = 30,
                    branch_every: int = 50, first_branch: int | None = None, horizon: int = 20,
                    measure: Measure | tuple[Measure, Measure] = action_disagreement, seed: int = 0,
                    greedy: bool = False, settle: Any = "refresh", executor: Any = "inline", workers: int = 2,
-                   progress: Progress | None = None) -> CounterfactualResult:
+                   progress: Progress | None = None, batch: int | None = None,
+                   stop: Callable[[CounterfactualResult], bool] | None = None) -> CounterfactualResult:
     """Run ``samples`` paired counterfactuals of ``intervention`` on ``agent``; measure each pair.
 
     Branch points are every ``branch_every`` steps of seeded episodes (from ``first_branch``,
@@ -88,6 +105,11 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
 
     ``measure`` is one paired measure, or a pair ``(x, y)`` for a correlation claim: then
     ``result.covariate`` holds x and ``result.values`` holds y for every pair.
+
+    Sequential runs: with ``batch``, pairs are run ``batch`` at a time as their branch points are
+    found, and ``samples`` is the most that will be run; after each batch ``stop(result_so_far)``
+    is called and a true return ends the run (the result then holds the samples so far). The i-th
+    sample is identical to the fixed-size run's i-th sample with the same seed.
 
     Every random choice derives from ``seed``; ``executor`` ("inline", "process", "ray") changes
     where the continuations run, never the numbers. ``progress(phase, done, total)`` is called as
@@ -102,42 +124,75 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
             )
     if samples < 1:
         raise ValueError(f"samples must be ≥ 1, got {samples}")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise ValueError(f"batch must be an integer ≥ 1 (samples per look), got {batch!r}")
     covariate_measure, measure = measure if isinstance(measure, tuple) else (None, measure)
     points_seed, pairs_seed = child(seed, 0), child(seed, 1)
     accepted: list[int] = []
+    points: list[BranchPoint] = []
+    pairs: list[PairedBranch] = []
+    values: list[float] = []
+    covariate: list[float] = []
 
-    def accept(point) -> bool:
+    def build() -> CounterfactualResult:
+        return _result(agent, interventions, measure, covariate_measure, horizon, branch_every, seed, pairs, values,
+                       covariate, np.array(accepted[: len(pairs)], dtype=int), greedy, settle, first_branch,
+                       points[: len(pairs)], batch, samples if batch is not None else None)
+
+    def run_pending() -> None:
+        """Run and measure the pairs of every collected point not yet run (pair i: child i of the pairs seed)."""
+        start = len(pairs)
+        todo = points[start:]
+        if progress is not None:
+            progress("paired rollouts", start, samples if batch is not None else len(points))
+        new = run_with(executor, agent, todo, [interventions[a] for a in accepted[start:len(points)]],
+                       horizon=horizon, seeds=[child(pairs_seed, i) for i in range(start, start + len(todo))],
+                       greedy=greedy, settle=settle, workers=workers)
+        for pair in new:
+            pairs.append(pair)
+            values.append(evaluate_measure(measure, pair.factual, pair.intervened, agent))
+            if covariate_measure is not None:
+                covariate.append(evaluate_measure(covariate_measure, pair.factual, pair.intervened, agent))
+            if progress is not None:
+                progress("measured", len(pairs), samples if batch is not None else len(points))
+
+    def accept(point: BranchPoint) -> bool:
         ok = applicable(interventions[len(accepted) % len(interventions)], point)
         if ok:
             accepted.append(len(accepted) % len(interventions))
+            points.append(point)
             if progress is not None:
                 progress("branch points", len(accepted), samples)
+            if batch is not None and (len(points) - len(pairs) >= batch or len(points) == samples):
+                run_pending()
+                if stop is not None and stop(build()):
+                    raise _Stopped
         return ok
 
-    points = collect_branch_points(agent, count=samples, branch_every=branch_every, seed=points_seed,
-                                   first_branch=first_branch, greedy=greedy, accept=accept)
-    assignments = np.array(accepted[: len(points)], dtype=int)
-    if progress is not None:
-        progress("paired rollouts", 0, len(points))
-    pairs = run_with(executor, agent, points, [interventions[a] for a in assignments], horizon=horizon,
-                     seeds=children(pairs_seed, len(points)), greedy=greedy, settle=settle, workers=workers)
-    values = np.empty(len(pairs))
-    covariate = None if covariate_measure is None else np.empty(len(pairs))
-    for i, pair in enumerate(pairs):
-        values[i] = evaluate_measure(measure, pair.factual, pair.intervened, agent)
-        if covariate is not None:
-            covariate[i] = evaluate_measure(covariate_measure, pair.factual, pair.intervened, agent)
-        if progress is not None:
-            progress("measured", i + 1, len(pairs))
+    try:
+        collect_branch_points(agent, count=samples, branch_every=branch_every, seed=points_seed,
+                              first_branch=first_branch, greedy=greedy, accept=accept)
+    except _Stopped:
+        pass
+    if len(pairs) < len(points):  # the fixed-size design: every pair in one batched run
+        run_pending()
+    return build()
+
+
+def _result(agent: Agent, interventions: list[InterventionLike], measure: Measure, covariate_measure: Measure | None,
+            horizon: int, branch_every: int, seed: int, pairs: list[PairedBranch], values: list[float],
+            covariate: list[float], assignments: np.ndarray, greedy: bool, settle: Any, first_branch: int | None,
+            points: list[BranchPoint], batch: int | None, max_samples: int | None) -> CounterfactualResult:
     return CounterfactualResult(
         agent=agent.name, game=agent.spec.game,
         intervention=interventions[0].to_dict() if len(interventions) == 1 else
         {"name": "round_robin", "interventions": [item.to_dict() for item in interventions]},
         measure=getattr(measure, "__name__", "measure"), horizon=horizon, branch_every=branch_every,
-        seed=seed, values=values, episodes=np.array([p.episode for p in pairs]),
-        steps=np.array([p.step for p in pairs]), took_effect=np.array([p.took_effect for p in pairs]),
+        seed=seed, values=np.array(values, dtype=float), episodes=np.array([p.episode for p in pairs], dtype=int),
+        steps=np.array([p.step for p in pairs], dtype=int), took_effect=np.array([p.took_effect for p in pairs]),
         pairs=tuple(pairs), bounds=getattr(measure, "bounds", None), assignments=assignments,
-        covariate=covariate,
+        covariate=None if covariate_measure is None else np.array(covariate, dtype=float),
         covariate_measure=None if covariate_measure is None else getattr(covariate_measure, "__name__", "measure"),
         greedy=greedy, settle=settle, first_branch=first_branch, points=tuple(points),
+        batch=batch, max_samples=max_samples,
     )

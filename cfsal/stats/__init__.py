@@ -17,7 +17,7 @@ from cfsal.stats.correlation import (
     correlation_equivalence,
     fisher_interval,
 )
-from cfsal.stats.multiple import adjust_p_values, benjamini_hochberg, holm
+from cfsal.stats.multiple import adjust_p_values, benjamini_hochberg, e_benjamini_hochberg, holm
 from cfsal.stats.paired import (
     DEFAULT_RESAMPLES,
     BootstrapTResult,
@@ -35,15 +35,55 @@ from cfsal.stats.paired import (
     wilcoxon_test,
 )
 from cfsal.stats.power import samples_for_correlation, samples_for_equivalence, samples_for_mean
+from cfsal.stats.sequential import (
+    Look,
+    SequentialResult,
+    betting_log_capital,
+    correlation_stream,
+    looks_for,
+    mixture_log_evidence,
+    sequential_assess,
+)
 from cfsal.stats.verdict import SCHEMA_VERSION, Claim, Verdict, adjust, assess, assess_correlation
 
 __all__ = [
-    "Claim", "Verdict", "assess", "assess_correlation", "adjust", "SCHEMA_VERSION", "DEFAULT_RESAMPLES",
-    "paired_test", "minimum_effect_test", "sign_flip_test", "bootstrap_t_test", "wilcoxon_test", "tost", "t_interval",
-    "bootstrap_ci",
-    "correlation", "correlation_equivalence", "fisher_interval",
-    "holm", "benjamini_hochberg", "adjust_p_values",
-    "samples_for_mean", "samples_for_equivalence", "samples_for_correlation",
-    "PairedTestResult", "PermutationResult", "BootstrapTResult", "WilcoxonResult", "EquivalenceResult", "MinimumEffectResult",
+    "DEFAULT_RESAMPLES",
+    "SCHEMA_VERSION",
+    "BootstrapTResult",
+    "Claim",
     "CorrelationResult",
+    "EquivalenceResult",
+    "Look",
+    "MinimumEffectResult",
+    "PairedTestResult",
+    "PermutationResult",
+    "SequentialResult",
+    "Verdict",
+    "WilcoxonResult",
+    "adjust",
+    "adjust_p_values",
+    "assess",
+    "assess_correlation",
+    "benjamini_hochberg",
+    "betting_log_capital",
+    "bootstrap_ci",
+    "bootstrap_t_test",
+    "correlation",
+    "correlation_equivalence",
+    "correlation_stream",
+    "e_benjamini_hochberg",
+    "fisher_interval",
+    "holm",
+    "looks_for",
+    "minimum_effect_test",
+    "mixture_log_evidence",
+    "paired_test",
+    "samples_for_correlation",
+    "samples_for_equivalence",
+    "samples_for_mean",
+    "sequential_assess",
+    "sign_flip_test",
+    "t_interval",
+    "tost",
+    "wilcoxon_test",
 ]

@@ -61,3 +61,28 @@ def adjust_p_values(p_values: ArrayLike, method: Correction = "holm") -> np.ndar
         f"correction={method!r} is not one of {CORRECTIONS}: 'holm' controls the chance of any false "
         "SUPPORTED (default), 'bh' the expected share of false ones, 'none' neither."
     )
+
+
+def e_benjamini_hochberg(e_values: ArrayLike, alpha: float) -> np.ndarray:
+    """e-BH (Wang & Ramdas 2022, JRSS-B 84:822): which hypotheses to reject, given e-values.
+
+    Rejects the k hypotheses with the largest e-values, for the largest k with e_(k) ≥ m/(α·k).
+    Controls the false-discovery rate at α under *any* dependence between the e-values, which
+    makes it the natural correction for sequential tests: a test martingale stopped at any
+    stopping time is an e-value (optional stopping). Returns a boolean mask.
+    """
+    e = np.asarray(e_values, dtype=float).reshape(-1)
+    if np.any(np.isnan(e)) or np.any(e < 0):
+        raise StatisticsError(f"e-values must be non-negative numbers, got {e.tolist()}.")
+    if not 0 < alpha < 1:
+        raise StatisticsError(f"alpha={alpha!r} must be in (0, 1).")
+    m = e.size
+    if m == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(-e, kind="stable")
+    k = np.arange(1, m + 1)
+    passing = np.flatnonzero(e[order] >= m / (alpha * k))
+    reject = np.zeros(m, dtype=bool)
+    if passing.size:
+        reject[order[: passing.max() + 1]] = True
+    return reject

@@ -1,0 +1,143 @@
+"""Sequential verdicts in the plugin, tested from the outside with pytester (docs/sequential.md)."""
+
+import json
+
+import pytest
+
+CONFTEST = '''
+import pytest
+from cfsal.testing import tiny_agent
+
+@pytest.fixture
+def agent():
+    return tiny_agent(seed=0, name="tiny")
+'''
+
+HYPOTHESES = '''
+import cfsal
+from cfsal import measures
+from cfsal.testing import StateEdit
+from cfsal.testing.fakes import shift_ball, unchanged
+
+@cfsal.hypothesis(kind="direction", alternative="greater", batch=4, max_samples=24)
+def test_moving_the_ball_changes_the_policy(counterfactual):
+    """Moving the ball raises the policy's total variation."""
+    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), branch_every=15, horizon=3,
+                          measure=measures.policy_total_variation)
+
+@cfsal.hypothesis(kind="effect", batch=4, max_samples=12)
+def test_an_edit_that_changes_nothing_changes_the_value(counterfactual):
+    """Rewriting the state unchanged changes the policy (false: without a margin it cannot decide)."""
+    return counterfactual(StateEdit("breakout", unchanged), branch_every=15, horizon=3,
+                          measure=measures.policy_total_variation)
+
+@cfsal.hypothesis(kind="effect", sequential=False)
+def test_fixed_by_declaration(counterfactual):
+    """Moving the ball changes the policy (fixed-n by declaration)."""
+    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), branch_every=15, horizon=3,
+                          measure=measures.policy_total_variation)
+'''
+
+
+@pytest.fixture
+def project(pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_claims=HYPOTHESES)
+    return pytester
+
+
+def run(project, *args):
+    return project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "8", "--cfsal-json", "out.json",
+                                        "--cfsal-sequential", *args)
+
+
+def records(project):
+    data = json.loads((project.path / "out.json").read_text())
+    return {r["nodeid"].split("::")[-1]: r for r in data["hypotheses"]}
+
+
+def test_sequential_records_every_look_and_stops_when_decided(project):
+    result = run(project)
+    result.stdout.fnmatch_lines(["cfsal: seed 0, samples 8*sequential (batch 10*"])
+    by_name = records(project)
+    moving = by_name["test_moving_the_ball_changes_the_policy"]
+    looks = moving["sequential"]["looks"]
+    assert moving["verdict"]["outcome"] == "SUPPORTED" and moving["sequential"]["stopped"] == "decided"
+    assert [look["n"] for look in looks] == list(range(4, 4 * len(looks) + 1, 4))
+    assert [look["decision"] for look in looks] == ["CONTINUE"] * (len(looks) - 1) + ["SUPPORTED"]
+    assert moving["result"]["n"] == looks[-1]["n"] < 24
+    for look in looks:
+        assert set(look) == {"n", "estimate", "ci_low", "ci_high", "p_value", "decision"}
+        assert look["ci_low"] <= look["estimate"] <= look["ci_high"]
+    # three hypotheses share α: support stops the sampling at α/3, which Holm cannot undo
+    assert moving["sequential"]["alpha_stop"] == pytest.approx(0.05 / 3)
+    assert moving["adjusted_verdict"]["outcome"] == "SUPPORTED"
+    nothing = by_name["test_an_edit_that_changes_nothing_changes_the_value"]
+    assert nothing["verdict"]["outcome"] == "INCONCLUSIVE" and nothing["sequential"]["stopped"] == "max_samples"
+    assert [look["n"] for look in nothing["sequential"]["looks"]] == [4, 8, 12]
+    assert "maximum number of samples" in nothing["verdict"]["explanation"]
+    fixed = by_name["test_fixed_by_declaration"]
+    assert "sequential" not in fixed and fixed["result"]["n"] == 8 and fixed["result"]["batch"] is None
+
+
+def test_sequential_samples_are_a_prefix_of_the_fixed_design(project):
+    run(project)
+    sequential = records(project)["test_moving_the_ball_changes_the_policy"]["result"]["values"]
+    project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "24", "--cfsal-json", "out.json")
+    fixed = records(project)["test_moving_the_ball_changes_the_policy"]["result"]["values"]
+    assert len(sequential) < len(fixed) and fixed[: len(sequential)] == sequential
+
+
+def test_a_sample_budget_is_split_evenly_and_ends_in_inconclusive_with_the_reason(project):
+    run(project, "--cfsal-budget", "12")  # 3 hypotheses: 4 samples each
+    by_name = records(project)
+    moving = by_name["test_moving_the_ball_changes_the_policy"]
+    assert moving["result"]["n"] == 4 and moving["sequential"]["plan"]["budget_share"] == 4
+    if moving["verdict"]["outcome"] == "INCONCLUSIVE":
+        assert moving["sequential"]["stopped"] == "budget"
+        assert "budget ran out" in moving["verdict"]["explanation"]
+    nothing = by_name["test_an_edit_that_changes_nothing_changes_the_value"]
+    assert nothing["sequential"]["stopped"] == "budget" and nothing["verdict"]["outcome"] == "INCONCLUSIVE"
+
+
+def test_a_time_budget_that_has_run_out_stops_every_test_at_its_first_look(project):
+    run(project, "--cfsal-budget", "0s")
+    nothing = records(project)["test_an_edit_that_changes_nothing_changes_the_value"]
+    assert nothing["result"]["n"] == 4 and nothing["sequential"]["stopped"] == "budget"
+
+
+@pytest.mark.slow
+def test_ini_key_turns_sequential_on_and_fixed_turns_it_off(project):
+    project.makeini("[pytest]\ncfsal_sequential = true\n")
+    project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "8", "--cfsal-json", "out.json")
+    assert "sequential" in records(project)["test_moving_the_ball_changes_the_policy"]
+    project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "8", "--cfsal-json", "out.json",
+                                 "--cfsal-fixed")
+    assert "sequential" not in records(project)["test_moving_the_ball_changes_the_policy"]
+
+
+def test_bad_budget_is_a_usage_error(project):
+    result = run(project, "--cfsal-budget", "lots")
+    result.stderr.fnmatch_lines(["*--cfsal-budget='lots'*600s*"])
+
+
+def test_bad_sequential_declaration_is_a_clear_error(pytester):
+    pytester.makepyfile(test_bad='''
+import cfsal
+
+@cfsal.hypothesis(kind="effect", batch=50, max_samples=20)
+def test_x(counterfactual):
+    """x"""
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*batch=50 is larger than max_samples=20*"])
+
+
+@pytest.mark.slow
+def test_sequential_verdicts_and_json_are_identical_serially_and_under_xdist(project):
+    def session(*args):
+        run(project, *args)
+        return [(r["nodeid"], r["result"]["values"], r["verdict"], r["adjusted_verdict"], r["sequential"])
+                for r in sorted(records(project).values(), key=lambda r: r["nodeid"]) if "sequential" in r]
+
+    assert session() == session("-n", "2")
