@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from cfsal.envs.games import get_game
+from cfsal.errors import ObservationShapeError
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class Agent(nn.Module):
     def check_observation(self, obs: torch.Tensor) -> None:
         expected = tuple(self.spec.observation.shape)
         if tuple(obs.shape[1:]) != expected:
-            raise ValueError(
+            raise ObservationShapeError(
                 f"agent {self.name!r} expects observations of shape [batch, {', '.join(map(str, expected))}]"
                 f" (frame stack, height, width), got {list(obs.shape)}; make the environment "
                 f"with cfsal.envs.make({self.spec.game!r}) and the agent's observation settings."

@@ -1,7 +1,7 @@
 """Load agents made elsewhere: stable-baselines3 ``.zip`` files and TorchScript modules.
 
 SB3 zips: only the ``policy.pth`` member is read, with ``torch.load(weights_only=True)`` (PyTorch's
-restricted unpickler that builds tensors and nothing else). The ``data`` member, whose spaces and
+restricted unpickler that builds tensors and nothing else), and only with trust (a warning even then). The ``data`` member, whose spaces and
 schedules are cloudpickled, is never deserialised; game and action count are checked from the
 weights' shapes and the ``game`` you name instead.
 
@@ -25,9 +25,25 @@ from cfsal.envs.games import get_game
 from cfsal.errors import CheckpointError
 
 
-def load_sb3_zip(path: str | os.PathLike, *, game: str, name: str | None = None) -> NatureActorCritic:
-    """Load an SB3 A2C/PPO ``CnnPolicy`` zip (trained on a cfsal Toybox env) as a cfsal agent."""
+def load_sb3_zip(path: str | os.PathLike, *, game: str, name: str | None = None,
+                 trust: bool | None = None) -> NatureActorCritic:
+    """Load an SB3 A2C/PPO ``CnnPolicy`` zip (trained on a cfsal Toybox env) as a cfsal agent.
+
+    ``policy.pth`` is a pickle. It is read with PyTorch's restricted unpickler, which builds
+    tensors only, but that is still an unpickler fed a file from elsewhere: ``trust=False``
+    refuses, ``trust=True`` loads with a warning. :func:`cfsal.agents.zoo.load_agent` (and the
+    CLI's ``--trust-code``) pass ``trust`` explicitly; ``None`` (direct calls) loads and warns.
+    """
     path = Path(path)
+    if trust is False:
+        raise CheckpointError(
+            f"{str(path)!r} is a stable-baselines3 zip, whose policy.pth is a pickle. cfsal reads it with "
+            "PyTorch's tensors-only unpickler, but loads files from elsewhere only when asked: pass "
+            "trust=True (CLI: --trust-code), or convert it once to a pickle-free cfsal checkpoint "
+            "with cfsal.agents.save_checkpoint."
+        )
+    warnings.warn(f"loading the stable-baselines3 zip {str(path)!r}: its policy.pth is a pickle, read with "
+                  "torch.load(weights_only=True); only load zips from sources you trust", stacklevel=2)
     spec_game = get_game(game)
     try:
         with zipfile.ZipFile(path) as archive:

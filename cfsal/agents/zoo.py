@@ -146,7 +146,9 @@ def refresh_card(card: ModelCard, *, episodes: int = 30, seed: int = 0, director
 def load_agent(name_or_path: str | os.PathLike, *, game: str | None = None, trust: bool = False) -> Agent:
     """An agent from a zoo name, a cfsal checkpoint, an SB3 zip (needs ``game``), or TorchScript.
 
-    ``game``, when given, is checked against the agent's own game.
+    ``game``, when given, is checked against the agent's own game. Files made elsewhere hold
+    pickles (SB3) or programs (TorchScript): they load only with ``trust=True`` (CLI
+    ``--trust-code``), and with a warning. cfsal checkpoints and zoo names never need it.
     """
     from cfsal.agents.loaders import load_sb3_zip, load_torchscript
 
@@ -161,7 +163,7 @@ def load_agent(name_or_path: str | os.PathLike, *, game: str | None = None, trus
         elif suffix == ".zip":
             if game is None:
                 raise CheckpointError(f"{text!r} is an SB3 zip: say which game it plays (game=… / --game).")
-            agent = load_sb3_zip(path, game=game)
+            agent = load_sb3_zip(path, game=game, trust=trust)
         elif suffix in (".pt", ".pts", ".ts", ".torchscript"):
             if game is None:
                 raise CheckpointError(f"{text!r} is TorchScript: say which game it plays (game=… / --game).")

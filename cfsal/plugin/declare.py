@@ -9,8 +9,9 @@ and returns its result; the plugin turns that into a verdict. (Never a module na
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -99,11 +100,48 @@ def hypothesis(claim: str | None = None, *, agent: str | None = None, kind: str 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         text = claim or (inspect.getdoc(function) or "").split("\n\n")[0].replace("\n", " ").strip()
         if not text:
-            raise HypothesisDeclarationError(
+            return _declared_wrongly(function, function.__name__, agent, HypothesisDeclarationError(
                 f"@cfsal.hypothesis on {function.__name__}: state the claim, as claim='…' or as the "
                 "function's docstring."
-            )
-        spec = HypothesisSpec(text, agent, kind, alternative, margin, alpha, samples, sequential, batch, max_samples)
+            ))
+        try:
+            spec = HypothesisSpec(text, agent, kind, alternative, margin, alpha, samples, sequential, batch, max_samples)
+        except HypothesisDeclarationError as error:
+            return _declared_wrongly(function, text, agent, error)
         return pytest.mark.cfsal(spec=spec)(function)
 
     return decorate
+
+
+@dataclass(frozen=True)
+class DeclarationProblem(HypothesisSpec):
+    """The spec of a hypothesis declared wrongly: its claim and the error, unchecked by design.
+
+    A declaration error raised at import would make pytest drop *every* hypothesis of the module
+    as one collection error. Instead the hypothesis is collected as a test that fails with the
+    error, so it is reported (terminal, JSON) as an error of that one hypothesis and the rest of
+    the module and session run.
+    """
+
+    error: str = ""
+
+    def __post_init__(self) -> None:
+        """No checks: this spec exists to carry a failed check to the test run."""
+
+
+def _declared_wrongly(function: Callable[..., Any], claim: str, agent: str | None,
+                      error: HypothesisDeclarationError) -> Callable[..., Any]:
+    """A test, in ``function``'s place, that raises the declaration error when pytest runs it.
+
+    It takes no fixtures (no agent is loaded for a hypothesis that cannot run), and keeps the
+    name, module and docstring pytest uses to collect and report it.
+    """
+    message = f"{function.__name__} was not run: {type(error).__name__}: {error}"
+
+    def declared_wrongly() -> None:
+        raise HypothesisDeclarationError(message)
+
+    for attribute in ("__name__", "__qualname__", "__module__", "__doc__"):
+        setattr(declared_wrongly, attribute, getattr(function, attribute))
+    spec = DeclarationProblem(claim=claim, agent=agent, error=message)
+    return pytest.mark.cfsal(spec=spec)(declared_wrongly)
