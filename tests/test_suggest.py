@@ -15,8 +15,15 @@ from cfsal.agents.base import Agent, AgentSpec
 from cfsal.envs import make
 from cfsal.envs.objects import ObjectBox, objects
 from cfsal.suggest import Audit, plan_claims, run_audit, suggest
-from cfsal.suggest.audit import (attribute, block_ids, block_weights, choose_block, enrichment, shares,
-                                 weighted_pearson)
+from cfsal.suggest.audit import (
+    attribute,
+    block_ids,
+    block_weights,
+    choose_block,
+    enrichment,
+    shares,
+    weighted_pearson,
+)
 from cfsal.suggest.claims import effect_samples, no_effect_samples, sd_upper_limit
 from cfsal.suggest.render import render_file
 

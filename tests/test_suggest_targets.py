@@ -7,8 +7,8 @@ import pytest
 
 from cfsal.envs import make
 from cfsal.envs.objects import objects, select
-from cfsal.interventions import TARGETS, breakout, pong, registry, space_invaders, targets_for
 from cfsal.errors import InterventionError
+from cfsal.interventions import TARGETS, breakout, pong, registry, space_invaders, targets_for
 
 
 def _mid_game_state(game: str) -> dict:

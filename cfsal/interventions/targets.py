@@ -20,8 +20,9 @@ a real mid-game state and asserts that the named object's box or value changes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from cfsal.errors import InterventionError
 from cfsal.interventions.base import Intervention, registry

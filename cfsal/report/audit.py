@@ -177,10 +177,10 @@ def render_audit_section(audit: Mapping[str, Any], results: Mapping[str, Any] | 
     agent = str(audit["agent"])
     out = [f'<section class="card audit" id="audit-{_esc(_slug(agent))}">',
            f"<h2>Saliency audit: {_esc(agent)}</h2>",
-           f'<p class="muted">{_esc(audit["game"])}, agent sha256 <code>{_esc(str(audit["agent_sha256"])[:12])}…</code>; '
-           f'{_esc(audit["frames"])} frames of {len(audit["episodes"])} episodes (seed {_esc(audit["seed"])}, every '
-           f'{_esc(audit["every"])} steps); CIs: {_esc(audit["bootstrap"]["scheme"])}, '
-           f'{_esc(audit["bootstrap"]["resamples"])} resamples.</p>']
+           (f'<p class="muted">{_esc(audit["game"])}, weights sha256 <code>{_esc(str(audit["agent_sha256"])[:12])}…'
+            f'</code>; {_esc(audit["frames"])} frames of {len(audit["episodes"])} episodes (seed {_esc(audit["seed"])}, '
+            f'every {_esc(audit["every"])} steps); CIs: {_esc(audit["bootstrap"]["scheme"])}, '
+            f'{_esc(audit["bootstrap"]["resamples"])} resamples.</p>')]
     if audit.get("command"):
         out.append(f"<p><code>{_esc(audit['command'])}</code></p>")
     for method, result in audit["methods"].items():

@@ -12,8 +12,15 @@ the HTML section is :func:`cfsal.report.audit.render_audit_section`.
 """
 
 from cfsal.suggest.api import AUDIT_FILE, suggest
-from cfsal.suggest.audit import (AUDIT_SCHEMA_VERSION, Audit, Correlation, MethodAudit, ObjectFinding, attribute,
-                                 run_audit)
+from cfsal.suggest.audit import (
+                                 AUDIT_SCHEMA_VERSION,
+                                 Audit,
+                                 Correlation,
+                                 MethodAudit,
+                                 ObjectFinding,
+                                 attribute,
+                                 run_audit,
+)
 from cfsal.suggest.claims import ClaimPlan, plan_claims, size_claims
 from cfsal.suggest.render import render_file, write_files
 

@@ -31,15 +31,17 @@ only a suggestion.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from cfsal._seeding import child
 from cfsal.agents.base import Agent
-from cfsal.envs.objects import ObjectBox, objects as game_objects, select, union_weights
+from cfsal.envs.objects import ObjectBox, select, union_weights
+from cfsal.envs.objects import objects as game_objects
 from cfsal.errors import CfsalError
 from cfsal.saliency._utils import SCREEN
 from cfsal.suggest.catalog import VARIABLES, audit_objects, frame_variables
@@ -454,11 +456,11 @@ def run_audit(agent: Agent, *, episodes: int = 5, methods: Sequence[str] = ("per
         total_frames, done = len(boxes), 0
         maps = []
         for e, (trajectory, steps) in enumerate(zip(trajectories, steps_of)):
-            def tick(n: int, _method: str = method) -> None:
+            def tick(n: int, _method: str = method, _total: int = total_frames) -> None:
                 nonlocal done
                 done += n
                 if progress is not None:
-                    progress(f"{_method} frames", done, total_frames)
+                    progress(f"{_method} frames", done, _total)
 
             actor, critic = episode_maps(agent, trajectory, steps, method=method, params=settings[method], sha=sha,
                                          seed=seed, episode=e, max_steps=max_steps, every=every, cache=cache_dir,

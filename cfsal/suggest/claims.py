@@ -32,8 +32,9 @@ Each n is kept within [MIN_SAMPLES, MAX_SAMPLES].
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -240,7 +241,7 @@ def size_claims(agent: Any, plans: Sequence[ClaimPlan], *, seed: int, pilot: int
                                     horizon=HORIZON, measure=measures.policy_total_variation, seed=pilot_seed)
             values = np.asarray(result.values, dtype=float)
             sd = sd_upper_limit(values)
-            pilot_info = {"pilot_n": int(len(values)), "pilot_seed": pilot_seed, "pilot_mean": float(values.mean()),
+            pilot_info = {"pilot_n": len(values), "pilot_seed": pilot_seed, "pilot_mean": float(values.mean()),
                           "pilot_sd": float(np.std(values, ddof=1)) if len(values) > 1 else float("nan"),
                           "pilot_sd_upper": sd}
             if plan.kind == "effect":

@@ -20,8 +20,8 @@ def summary_lines(audit: Any) -> list[str]:
     """The audit as a terminal table: per method, objects by rank with enrichment and its CI."""
     from cfsal.suggest.claims import display
 
-    lines = [f"saliency audit of {audit.agent} ({audit.game}, sha256 {audit.agent_sha256[:12]}…): "
-             f"{audit.frames} frames of {len(audit.episodes)} episodes, seed {audit.seed}"]
+    lines = [(f"saliency audit of {audit.agent} ({audit.game}, weights sha256 {audit.agent_sha256[:12]}…): "
+              f"{audit.frames} frames of {len(audit.episodes)} episodes, seed {audit.seed}")]
     for method, result in audit.methods.items():
         lines.append(f"\n{method} ({result.output} map; 95% CIs: block bootstrap, blocks of {result.block} frames"
                      + (f"; map zero on {result.zero_frames}/{result.frames} frames" if result.zero_frames else "")

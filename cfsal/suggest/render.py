@@ -10,10 +10,12 @@ from) is in the module docstring; how each sample size was chosen is in the test
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from cfsal.interventions.targets import Target
 from cfsal.saliency import method_defaults
@@ -39,13 +41,13 @@ def intervention_code(target: Target, params: Mapping[str, Any] | None = None) -
 
 
 def _fmt(value: float, digits: int = 3) -> str:
-    if value != value:  # NaN
+    if math.isnan(value):
         return "n/a"
     return f"{value:.{digits}g}"
 
 
 def _pct(value: float) -> str:
-    return "n/a" if value != value else f"{100 * value:.2g}%"
+    return "n/a" if math.isnan(value) else f"{100 * value:.2g}%"
 
 
 def _method_params(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -149,12 +151,12 @@ def render_file(audit: Audit, obj: str, plans: Sequence[ClaimPlan]) -> str:
         if any(p.variable == "distance" for p in correlations):
             imports.insert(-1, "from cfsal.envs.objects import objects")
     doc = [f"Suggested by `cfsal suggest`: {question}", "",
-           f"Saliency said (audit of {agent}, sha256 {audit.agent_sha256[:12]}…, {audit.frames} frames of "
-           f"{len(audit.episodes)} episodes, seed {audit.seed}):", "", evidence(audit, obj), "",
+           (f"Saliency said (audit of {agent}, weights sha256 {audit.agent_sha256[:12]}…, {audit.frames} frames "
+            f"of {len(audit.episodes)} episodes, seed {audit.seed}):"), "", evidence(audit, obj), "",
            "Frames: " + audit.frames_text() + ".",
            f"95% CIs: moving-block bootstrap over each episode's mapped frames ({audit.resamples} resamples).", "",
-           "The claims below test what that suggests on fresh branch points (not the audited frames). "
-           "The full audit is in audit.json beside this file; docs/suggest.md explains every number."]
+           ("The claims below test what that suggests on fresh branch points (not the audited frames). "
+            "The full audit is in audit.json beside this file; docs/suggest.md explains every number.")]
     body = ['"""' + "\n".join(_wrap(line) for line in doc).rstrip() + '\n"""', "", "\n".join(imports), "",
             f'AGENT = "{agent}"']
     effect_like = [p for p in plans if p.kind in ("effect", "no_effect")]
@@ -178,7 +180,7 @@ def render_file(audit: Audit, obj: str, plans: Sequence[ClaimPlan]) -> str:
         body.append("")
     for plan in plans:
         body.append("")
-        args = [f"agent=AGENT", f'kind="{plan.kind}"']
+        args = ["agent=AGENT", f'kind="{plan.kind}"']
         if plan.kind == "correlation":
             args.append(f'alternative="{plan.alternative}"')
         if plan.margin is not None:
