@@ -141,3 +141,28 @@ def test_sequential_verdicts_and_json_are_identical_serially_and_under_xdist(pro
                 for r in sorted(records(project).values(), key=lambda r: r["nodeid"]) if "sequential" in r]
 
     assert session() == session("-n", "2")
+
+
+def test_report_draws_the_confidence_sequence_and_says_why_it_stopped(tmp_path):
+    from cfsal.report.html import referenced_files, write_html
+
+    looks = [{"n": 10, "estimate": 0.2, "ci_low": -0.1, "ci_high": 0.6, "p_value": 0.4, "decision": "CONTINUE"},
+             {"n": 20, "estimate": 0.25, "ci_low": 0.06, "ci_high": 0.45, "p_value": 0.003, "decision": "SUPPORTED"}]
+    verdict = {"schema_version": 1, "outcome": "SUPPORTED", "claim": {"kind": "effect", "alternative": "two-sided",
+               "margin": 0.05, "alpha": 0.05}, "effect": 0.25, "ci_low": 0.06, "ci_high": 0.45, "confidence": 0.95,
+               "p_value": 0.003, "p_adjusted": 0.003, "n": 20, "test": "sequential: betting", "equivalence_p": 1.0,
+               "explanation": "The intervention changes the measure.", "samples_needed": None}
+    record = {"nodeid": "t.py::test_seq", "claim": "c", "spec": {"kind": "effect", "margin": 0.05}, "seed": 1,
+              "status": "SUPPORTED", "verdict": verdict, "adjusted_verdict": verdict, "agent": "tiny", "game": "breakout",
+              "result": {"values": [0.25] * 20, "measure": "policy_total_variation", "n": 20, "batch": 10,
+                         "max_samples": 200},
+              "sequential": {"schema_version": 1, "looks": looks, "stopped": "decided", "alpha_stop": 0.05,
+                             "method": "betting", "thresholds": [-0.05, 0.0, 0.05], "n": 20,
+                             "plan": {"batch": 10, "max_samples": 200, "limit": 200, "budget_share": None,
+                                      "time_budget": False, "family": 1}}}
+    page_path = write_html({"schema_version": 1, "hypotheses": [record], "settings": {}}, tmp_path / "r.html")
+    page = page_path.read_text()
+    files = [p.name for p in referenced_files(page, tmp_path)]
+    assert any(name.endswith("-sequential.png") for name in files)
+    assert "stopped at n = 20 because its anytime-valid test decided" in page
+    assert "1 of 1 hypotheses tested sequentially" in page

@@ -160,18 +160,22 @@ def plot_confidence_sequence(sequential: Mapping[str, Any], path: str | Path, *,
     if len(n):
         ax.fill_between(n, shown_low, shown_high, step="pre" if len(n) > 1 else None, color=colour, alpha=0.2,
                         lw=0, zorder=2)
+        ax.vlines(n, shown_low, shown_high, color=colour, lw=3, alpha=0.45, zorder=2)  # the interval at each look
         ax.plot(n, estimate, marker="o", ms=3.5, color=colour, lw=1.5, zorder=3)
         ax.axvline(n[-1], color=colour, lw=1.2, ls=":", zorder=3)
         reason = {"decided": "decided", "max_samples": "maximum reached", "budget": "budget ran out"}.get(
             sequential.get("stopped", ""), sequential.get("stopped", ""))
+        right = max(n[-1], float(sequential.get("plan", {}).get("limit", n[-1]))) * 1.03
+        left_half = n[-1] < right / 2
         ax.annotate(f"stopped at n = {int(n[-1])}: {outcome} ({reason})", xy=(n[-1], estimate[-1]),
-                    xytext=(-6, 8), textcoords="offset points", ha="right", fontsize=8, color=colour)
-        ax.set_xlim(0, max(n[-1], float(sequential.get("plan", {}).get("limit", n[-1]))) * 1.03)
+                    xytext=(6 if left_half else -6, 8), textcoords="offset points",
+                    ha="left" if left_half else "right", fontsize=8, color=colour)
+        ax.set_xlim(0, right)
     ax.set_ylim(span[0] - pad, span[1] + pad)
     level = (verdict or {}).get("confidence")
     ax.set_xlabel("paired samples (one point per look)", fontsize=8)
     ax.set_ylabel(measure if len(measure) < 28 else measure[:25] + "…", fontsize=8)
-    ax.set_title(f"{len(looks)} looks; band: {f'{level:.0%} ' if level else ''}confidence sequence "
+    ax.set_title(f"{len(looks)} look{'s' if len(looks) != 1 else ''}; band: {f'{level:.0%} ' if level else ''}confidence sequence "
                  f"(valid at every look), line: estimate" + (", grey: ±margin" if margin else ""),
                  fontsize=9, loc="left", color="#57606a")
     ax.tick_params(labelsize=7)
