@@ -12,7 +12,15 @@ from typing import Any
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from cfsal.report.build import report_from_files
+    from cfsal.report.build import load_results, report_from_files
+
+    if args.markdown:
+        from cfsal.report.table import markdown_table
+
+        lines = markdown_table(load_results(args.results), thumbnails=args.thumbnails,
+                               link_from=args.link_from)
+        print("\n".join(lines))
+        return 0
 
     path = report_from_files(args.results, args.out, baseline_path=args.compare)
     print(f"wrote {path}")
@@ -27,4 +35,10 @@ def register(subparsers: Any) -> None:
                         help="the page to write; its pictures go to <name>_files/ beside it (default reports/index.html)")
     parser.add_argument("--compare", metavar="BASELINE.json",
                         help="an earlier results JSON: the page starts with what changed since then")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the verdicts as a Markdown table instead of writing the page")
+    parser.add_argument("--thumbnails", metavar="DIR",
+                        help="with --markdown: write a small picture per hypothesis to DIR and show it in the table")
+    parser.add_argument("--link-from", default=".", metavar="DIR",
+                        help="with --thumbnails: the folder of the Markdown file, for relative links (default .)")
     parser.set_defaults(func=_cmd_report)

@@ -1,7 +1,9 @@
-"""The verdict table printed at the end of a pytest session (plain text, fixed width)."""
+"""Verdict tables: plain text for the end of a pytest session, Markdown for a README."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 COLUMNS = ("hypothesis", "agent", "n", "effect [95% CI]", "p", "p adj", "verdict")
@@ -34,4 +36,49 @@ def verdict_table(records: list[dict[str, Any]]) -> list[str]:
     for row in rows:
         cells = [row[0][: widths[0]].ljust(widths[0]), *(c.ljust(w) for c, w in zip(row[1:], widths[1:]))]
         lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def _thumbnail(record: dict[str, Any], directory: Path, width: int) -> Path | None:
+    """A small copy of the hypothesis's typical (else first) before/after picture, or None."""
+    branches = (record.get("media") or {}).get("branches") or []
+    pictures = [b for b in branches if b.get("label") == "typical"] or branches
+    if not pictures or not pictures[0].get("image") or not Path(pictures[0]["image"]).is_file():
+        return None
+    from PIL import Image
+
+    target = directory / (Path(pictures[0]["image"]).stem + ".png")
+    with Image.open(pictures[0]["image"]) as image:
+        image.thumbnail((width, width * 4))
+        image.save(target, optimize=True)
+    return target
+
+
+def markdown_table(results: dict[str, Any], *, thumbnails: str | os.PathLike | None = None,
+                   link_from: str | os.PathLike = ".", width: int = 240) -> list[str]:
+    """The verdicts as a Markdown table (for a README or a pull request), one row per hypothesis.
+
+    With ``thumbnails`` a small copy of each hypothesis's typical before/after picture is written
+    there and shown in the row, linked relative to ``link_from`` (the Markdown file's folder), so
+    the table can be committed with its pictures while reports/ stays generated output.
+    """
+    directory = None if thumbnails is None else Path(thumbnails)
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+    lines = ["| hypothesis | agent | claim | verdict | effect [95% CI] | n | p adj | picture |",
+             "|---|---|---|---|---|---:|---:|---|"]
+    for record in results.get("hypotheses", []):
+        name = record["nodeid"].replace("hypotheses/", "")
+        verdict = record.get("adjusted_verdict") or record.get("verdict")
+        picture = ""
+        if directory is not None and (thumb := _thumbnail(record, directory, width)) is not None:
+            picture = f"![]({os.path.relpath(thumb, link_from)})"
+        claim = record.get("claim", "").replace("|", "\\|")
+        if verdict is None:
+            lines.append(f"| `{name}` | {record.get('agent', '—')} | {claim} | {record.get('status', 'ERROR')} "
+                         f"| — | — | — | {picture} |")
+            continue
+        effect = f"{_fmt(verdict['effect'])} [{_fmt(verdict['ci_low'])}, {_fmt(verdict['ci_high'])}]"
+        lines.append(f"| `{name}` | {record.get('agent', '—')} | {claim} | **{verdict['outcome']}** | {effect} "
+                     f"| {verdict['n']} | {_fmt(verdict.get('p_adjusted'))} | {picture} |")
     return lines
