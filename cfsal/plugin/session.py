@@ -76,8 +76,9 @@ class SessionState:
         return counts
 
     def to_dict(self, partial: bool = False) -> dict[str, Any]:
-        import cfsal
         import torch
+
+        import cfsal
 
         records = self.final_records()
         return {
@@ -99,3 +100,23 @@ class SessionState:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(self.to_dict(partial=partial), indent=2, sort_keys=True))
         os.replace(tmp, path)
+
+
+#: Record keys that measure the run rather than the science: wall-clock time and where the
+#: report's pictures were written. Everything else in a record is fixed by the seed.
+RUN_KEYS = frozenset({"seconds", "media"})
+
+
+def verdicts_json(results: dict[str, Any]) -> str:
+    """The part of a results file that the seed fixes, as canonical JSON (sorted keys, no spaces).
+
+    Two runs with the same ``--cfsal-seed`` must give byte-identical text here — whatever the
+    machine load, ``-n`` or ``--cfsal-executor`` — because every random choice derives from the
+    seed and the hypothesis id (:func:`hypothesis_seed`) and the rollouts forward in fixed blocks
+    on one thread. Timing, versions and the executor settings are left out: they describe the
+    run, not its verdicts.
+    """
+    records = [{k: v for k, v in record.items() if k not in RUN_KEYS}
+               for record in sorted(results["hypotheses"], key=lambda r: r["nodeid"])]
+    return json.dumps({"schema_version": results.get("schema_version"), "seed": results["settings"]["seed"],
+                       "hypotheses": records}, sort_keys=True, separators=(",", ":"))
