@@ -178,3 +178,17 @@ def test_the_process_pool_is_kept_for_the_session_and_gives_the_inline_pairs(age
     assert_same_pairs(first, inline)
     assert_same_pairs(second, inline)
     close_pools(2)
+
+
+def test_overlap_is_the_default_only_with_a_free_cpu(monkeypatch):
+    from cfsal.rollout import paired
+
+    monkeypatch.setattr(paired.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(paired, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(paired.os, "getloadavg", lambda: (1.2, 1.0, 1.0))  # one busy core of two
+    assert paired.overlap_pays()
+    monkeypatch.setattr(paired.os, "getloadavg", lambda: (7.0, 7.0, 7.0))  # oversubscribed
+    assert not paired.overlap_pays()
+    monkeypatch.setattr(paired, "usable_cpus", lambda: 1)  # pinned to one CPU
+    monkeypatch.setattr(paired.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert not paired.overlap_pays()

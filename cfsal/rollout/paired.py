@@ -179,9 +179,10 @@ def run_paired(agent: Agent, points: list[BranchPoint],
 
     ``overlap`` steps the environments of one half of the branches in a second thread while the
     agent's forward pass runs on the other half (Toybox's and Pillow's C code and torch's kernels
-    release the GIL); ``None`` (default) overlaps when this process may use two or more CPUs and
-    there are more than 16 continuations. The results are byte-identical either way: every
-    continuation sees the same steps, and the forward still runs in 16-row blocks on one thread.
+    release the GIL), when there are more than 16 continuations. ``None`` (default) overlaps when
+    this process may use two or more CPUs and the machine is not oversubscribed (see
+    :func:`overlap_pays`). The results are byte-identical either way: every continuation sees the
+    same steps, and the forward still runs in 16-row blocks on one thread.
     """
     interventions = list(intervention) if isinstance(intervention, (list, tuple)) else [intervention] * len(points)
     if len(interventions) != len(points):
@@ -203,8 +204,23 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def overlap_pays() -> bool:
+    """Whether overlapping env steps with forwards should pay here: two or more usable CPUs and a
+    1-minute load average below the machine's CPU count.
+
+    On an oversubscribed machine the two threads wait for each other's time slices (and for the
+    GIL, when the thread holding it is preempted): measured at load 7 on 2 CPUs, the overlapped
+    run took 1.2× the one-thread time (``benchmarks/results/rollouts.md``).
+    """
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average (Windows): assume the CPUs are free
+        load = 0.0
+    return usable_cpus() >= 2 and load < (os.cpu_count() or 1)
+
+
 def _should_overlap(overlap: bool | None) -> bool:
-    return usable_cpus() >= 2 if overlap is None else bool(overlap)
+    return overlap_pays() if overlap is None else bool(overlap)
 
 
 def overlap_split(n_pairs: int, block: int = FORWARD_BLOCK) -> int:
