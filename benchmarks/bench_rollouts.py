@@ -32,6 +32,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,40 @@ def breakdown(agent: Agent, points: list[BranchPoint], intervention: Any, horizo
             "rest": total - setup - spent["forward"] - spent["env"]}
 
 
+SCHEDSTAT = Path("/proc/thread-self/schedstat")
+
+
+def schedstat() -> tuple[float, float]:
+    """This thread's CPU time and its time runnable but waiting for a CPU, in seconds (Linux)."""
+    cpu, waiting, _ = SCHEDSTAT.read_text().split()
+    return int(cpu) / 1e9, int(waiting) / 1e9
+
+
+def cpu_view(function: Callable[[], Any]) -> dict[str, float]:
+    """Where this thread's wall time in ``function()`` went: on a CPU, waiting for a CPU (the machine
+    is busy), or asleep (waiting for the overlap's worker thread or the GIL); and the worker's CPU.
+
+    Wall times on a shared machine mostly measure the other jobs; this split does not: it shows
+    what a run needs of this thread and of the worker, and how long it waited for the other.
+    """
+    worker: list[tuple[float, float]] = []
+
+    class Probe(ThreadPoolExecutor):
+        def shutdown(self, *args: Any, **kwargs: Any) -> None:
+            worker.append(self.submit(schedstat).result())  # the worker's totals, just before it ends
+            super().shutdown(*args, **kwargs)
+
+    with mock.patch.object(paired, "ThreadPoolExecutor", Probe):
+        cpu, waiting = schedstat()
+        start = time.perf_counter()
+        function()
+        wall = time.perf_counter() - start
+        end = schedstat()
+        cpu, waiting = end[0] - cpu, end[1] - waiting
+    return {"wall": wall, "cpu": cpu, "waiting_for_cpu": waiting, "asleep": max(0.0, wall - cpu - waiting),
+            "worker_cpu": worker[0][0] if worker else 0.0}
+
+
 # -------------------------------------------------------------------------------------------- result
 
 @dataclass(frozen=True)
@@ -191,6 +226,7 @@ class RolloutBenchmark:
     overlapped_seconds: float = float("nan")  # the batched run forced to overlap (overlap=True)
     overlapped: bool = False  # whether the default batched run overlapped env steps with forwards
     usable_cpus: int = 1
+    cpu_views: dict[str, dict[str, float]] | None = None  # Linux: see cpu_view()
     process_seconds: float | None = None
     process_fixed_seconds: float | None = None  # first call: spawns the session's pool
     process_identical: bool | None = None
@@ -298,6 +334,13 @@ def measure(agent: Agent, *, branches: int, horizon: int, branch_every: int, rep
         with deterministic_forwards(), torch.no_grad():
             timings["fwd16"] = min(timings["fwd16"], best_of(lambda: agent(block16), 20)[0])
             timings["fwd2"] = min(timings["fwd2"], best_of(lambda: agent(block2), 20)[0])
+    views = None
+    if SCHEDSTAT.is_file():
+        runs = {"serial": lambda: run_batched(agent, points, intervention, horizon, seeds, overlap=False),
+                "overlapped": lambda: run_batched(agent, points, intervention, horizon, seeds, overlap=True),
+                "bare": lambda: bare_forwards(agent, observations, rows)}
+        views = {name: min((cpu_view(run) for _ in range(repeats)), key=lambda v: v["cpu"])
+                 for name, run in runs.items()}
     process_seconds = process_fixed = process_identical = None
     if process:
         def pooled_run(count: int, steps: int) -> list[PairedBranch]:
@@ -316,7 +359,7 @@ def measure(agent: Agent, *, branches: int, horizon: int, branch_every: int, rep
         bare_forward_seconds=timings["bare"],
         identical_pairs=all(same_pairs(outputs[name], batched) for name in ("one", "serial", "overlapped")),
         breakdown=parts, serial_seconds=timings["serial"], overlapped_seconds=timings["overlapped"],
-        overlapped=overlapped, usable_cpus=usable_cpus(),
+        overlapped=overlapped, usable_cpus=usable_cpus(), cpu_views=views,
         forward_rows_per_second_16=16 / timings["fwd16"], forward_rows_per_second_2_unpadded=2 / timings["fwd2"],
         process_seconds=process_seconds, process_fixed_seconds=process_fixed, process_identical=process_identical,
         workers=workers)
@@ -423,6 +466,27 @@ def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: 
                       "Every call still pickles the agent, and snapshots cross the process boundary without "
                       "Toybox's native clone, so each worker restores a branch point by replaying its episode "
                       "prefix.")]
+    if r.cpu_views:
+        v = r.cpu_views
+        ahead = v["overlapped"]["cpu"] + v["overlapped"]["asleep"]
+        lines += ["", "## CPU time: what the runs need, apart from the machine's load", "",
+                  ("Per thread, from Linux's `/proc/thread-self/schedstat` (the run with the least CPU time of "
+                   f"{r.repeats}): time on a CPU, time runnable but waiting for one (other jobs had it), and "
+                   "time asleep (waiting for the overlap's worker thread or for the GIL)."), "",
+                  "| run | wall | main thread: on a CPU | waiting for a CPU | asleep | worker thread: on a CPU |",
+                  "|---|---:|---:|---:|---:|---:|",
+                  *[f"| {label} | {v[name]['wall']:.3f} | {v[name]['cpu']:.3f} | {v[name]['waiting_for_cpu']:.3f} | "
+                    f"{v[name]['asleep']:.3f} | {v[name]['worker_cpu']:.3f} |"
+                    for name, label in (("serial", "batched, one thread"), ("overlapped", "batched, overlapped"),
+                                        ("bare", "bare forwards"))],
+                  "",
+                  (f"On CPU time, the one-thread batched run reaches {v['bare']['cpu'] / v['serial']['cpu']:.0%} of "
+                   f"the bare forwards. Overlapped, the main thread needs {v['overlapped']['cpu']:.3f} s on a CPU "
+                   f"and sleeps {v['overlapped']['asleep']:.3f} s; its worker needs {v['overlapped']['worker_cpu']:.3f} s. "
+                   "With a free second core (no waiting for a CPU) the overlapped run would take about "
+                   f"max(main CPU + asleep, worker CPU) = {max(ahead, v['overlapped']['worker_cpu']):.3f} s, "
+                   f"{v['bare']['cpu'] / max(ahead, v['overlapped']['worker_cpu']):.0%} of the bare forwards' CPU time "
+                   "(an estimate from this run's CPU times, not a measurement on a free machine).")]
     return "\n".join(lines) + "\n"
 
 
