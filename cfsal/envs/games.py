@@ -172,6 +172,8 @@ def check_state(game: str, state: Any, *, where: str = "state") -> None:
         problem = _limit_problem(spec.name, state)
     if problem is None and spec.name == "amidar":
         problem = _amidar_problem(state)
+    if problem is None and spec.name == "space_invaders":
+        problem = _space_invaders_problem(state)
     if problem is not None:
         raise GameStateError(f"{where}: not a playable {spec.name} state: {problem}. Edit a state from "
                              f"env.get_toybox_state() and keep every value within the game's ranges "
@@ -431,4 +433,20 @@ def _amidar_player_path(player: dict[str, Any], width: int) -> str | None:
     if history and not (history[0] % width == tx or history[0] // width == ty):
         return (f"player/history starts at junction {history[0]}, which is on neither the row nor the column "
                 f"of the player's tile ({tx}, {ty}); the last junction must be in line with the player")
+    return None
+
+
+#: Rows × columns of a Space Invaders shield's pixel grid (the sprite the core collides against).
+SHIELD_SHAPE = (18, 16)
+
+
+def _space_invaders_problem(state: dict[str, Any]) -> str | None:
+    """The core indexes shield pixels by row and column without bounds checks (a ragged grid
+    aborts it; found by fuzzing): every shield keeps its 18 × 16 pixel grid."""
+    rows, columns = SHIELD_SHAPE
+    for index, shield in enumerate(state["shields"]):
+        data = shield["data"]
+        if len(data) != rows or any(len(row) != columns for row in data):
+            shape = f"{len(data)} rows of {sorted({len(row) for row in data})} pixels"
+            return f"shields/{index}/data is {shape}; a shield is {rows} rows of {columns} pixels"
     return None

@@ -197,6 +197,35 @@ def test_intervention_parameters_are_refused_in_python_or_give_a_playable_state(
 
 
 @pytest.mark.parametrize("game", GAMES)
+@given(data=st.data())
+def test_config_interventions_are_refused_in_python_or_give_a_playable_game(game, sandbox, data):
+    """Config edits restart the game with new settings: the core must then play, never abort."""
+    name = data.draw(st.sampled_from(strategies.names(game, kind="config")), label="intervention")
+    params = data.draw(any_parameters(name), label="params")
+    try:
+        intervention = from_spec({"name": name, **params})
+    except InterventionError as error:
+        assert name in str(error)
+        COUNTS[f"config interventions/{game}/refused at construction"] += 1
+        event("refused at construction")
+        return
+    config = intervention.apply_config(default_config(game))
+    outcome = sandbox.run(game, None, steps=STEPS, config=config, action=data.draw(st.integers(0, 3), label="action"))
+    COUNTS[f"config interventions/{game}/native {outcome.outcome}"] += 1
+    event(f"native {outcome.outcome}")
+    assert outcome.outcome == "ok", f"{name}({params}) was accepted but made the core {outcome.outcome}: {outcome.detail}"
+
+
+@cache
+def _default_config_json(game: str) -> str:
+    return json.dumps(make(game).config)
+
+
+def default_config(game: str) -> dict[str, Any]:
+    return json.loads(_default_config_json(game))
+
+
+@pytest.mark.parametrize("game", GAMES)
 def test_nan_and_infinity_in_float_parameters_never_reach_the_core(game):
     """The spot check behind the fuzzing: every float parameter of every intervention refuses NaN/±inf."""
     tried = 0
@@ -218,3 +247,43 @@ def _plain_valid(spec) -> Any:
         value = spec.low if spec.low is not None else (min(1, spec.high) if spec.high is not None else 1)
         return int(value) if spec.kind == "int" else float(value)
     return {"bool": True, "str": (spec.choices or ("",))[0], "color": (0, 0, 0)}.get(spec.kind, ())
+
+
+def _set(path: str, value: Any):
+    """An edit that sets one ``/``-separated path (list indices as digits) of a state."""
+    def edit(state: dict[str, Any]) -> None:
+        *parents, last = [int(p) if p.isdigit() else p for p in path.split("/")]
+        for key in parents:
+            state = state[key]
+        state[last] = value(state[last]) if callable(value) else value
+    return edit
+
+
+#: Every edit that crashed or hung a native core while this suite was written (test_fuzz findings).
+FOUND = [
+    ("pong", "p1_score", -1), ("pong", "p2_score", -7),
+    ("amidar", "level", -7), ("amidar", "lives", 2**31 - 1), ("amidar", "score", -2**31),
+    ("amidar", "player/history/0", 1), ("amidar", "enemies/2/ai/EnemyLookupAI/default_route_index", 7),
+    ("space_invaders", "enemies/0/row", -7), ("space_invaders", "shields/1/data/1", []),
+    ("breakout", "ball_radius", -2**31), ("breakout", "balls/0/velocity/x", -1e9),
+    ("breakout", "bricks/0/size/x", 1e9), ("breakout", "bricks/0/size/y", 1e9),
+]
+
+
+@pytest.mark.parametrize("game, path, value", FOUND, ids=[f"{g}:{p}={v}" for g, p, v in FOUND])
+def test_every_state_that_broke_a_core_is_refused(game, path, value):
+    state = copy.deepcopy(states(game)[1])
+    _set(path, value)(state)
+    with pytest.raises(GameStateError, match=path.split("/")[0]):
+        check_state(game, state)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("game, path, value", FOUND, ids=[f"{g}:{p}={v}" for g, p, v in FOUND])
+def test_and_each_really_breaks_the_core_unchecked(game, path, value, sandbox):
+    """Why the check exists: unchecked, each of these aborts the interpreter or hangs the core."""
+    sandbox.timeout = 10.0
+    state = copy.deepcopy(states(game)[1])
+    _set(path, value)(state)
+    outcome = sandbox.run(game, state, steps=STEPS, action=len(make(game).spec_game.action_set) - 1)
+    assert outcome.outcome in ("crash", "hang"), outcome
