@@ -36,10 +36,18 @@ from cfsal.testing import tiny_agent
 
 
 # -- the library ----------------------------------------------------------------------------------
+def _saliency(method: str, **params):
+    from cfsal.saliency import saliency
+
+    return saliency(tiny_agent(), make("breakout", seed=0).observation, method=method, **params)
+
+
 @pytest.mark.parametrize("call, error, fragments", [
     (lambda: make("tetris"), UnknownGameError, ["'tetris'", "breakout, amidar, space_invaders, pong"]),
     (lambda: make(42), UnknownGameError, ["42", "'breakout'"]),
     (lambda: load_agent("breakout-a2c-typo"), AgentNotFoundError, ["'breakout-a2c-typo'", "breakout-a2c"]),
+    (lambda: _saliency(method="lime"), CfsalError, ["unknown saliency method 'lime'", "perturbation, "]),
+    (lambda: _saliency(method="perturbation", colour=5), CfsalError, ["no parameter(s) colour", "its parameters are"]),
     (lambda: from_spec({"name": "breakout.teleport_ball"}), InterventionError, ["'breakout.teleport_ball'"]),
     (lambda: from_spec({"name": "breakout.move_ball", "x": 300}), InterventionError, ["x=300", "≤ x ≤"]),
     (lambda: breakout.MoveBall(x=-5), InterventionError, ["x=-5", "≤ x ≤"]),
