@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 from PIL import Image
 
-from cfsal.envs.games import GameSpec, get_game
+from cfsal.envs.games import GameSpec, check_state, get_game
 from cfsal.errors import SnapshotError
 
 SNAPSHOT_SCHEMA_VERSION = 1
@@ -215,10 +215,17 @@ class ToyboxEnv(gym.Env):
             text = f'{{"config": {json.dumps(self._pong_config)}, "state": {text}}}'
         self.toybox.write_state_json(text)
 
-    def set_toybox_state(self, state: dict[str, Any]) -> None:
+    def set_toybox_state(self, state: dict[str, Any], *, check: bool = True) -> None:
         """Replace the game state. The observation stack is *not* re-rendered; see
         :meth:`refresh_observation`. The state now differs from what the actions since reset
-        produce, so snapshots from here on carry no replay recipe."""
+        produce, so snapshots from here on carry no replay recipe.
+
+        The state is first checked by :func:`cfsal.envs.games.check_state` (a bad value can abort
+        or hang the native core, taking the whole process with it); ``check=False`` is for states
+        that were checked already (an intervention's output) or came from the core itself.
+        """
+        if check:
+            check_state(self.game, state)
         self._actions = None
         if self._pong and "state" not in state:
             state = {"config": self._pong_config, "state": state}
@@ -384,7 +391,7 @@ class ToyboxEnv(gym.Env):
         elif exact and snapshot.has_recipe:
             self._replay(snapshot)
         else:
-            self.set_toybox_state(json.loads(snapshot.toybox_json))
+            self.set_toybox_state(json.loads(snapshot.toybox_json), check=False)
         self._stack[:] = snapshot.frame_stack
         self._steps = snapshot.steps
         self._lives = snapshot.lives

@@ -309,6 +309,7 @@ class Intervention(_Parameterised):
         new = copy_state(state)
         self._edit(new, rng)
         check_finite(self, new)
+        check_playable(self, new)
         return new
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
@@ -353,7 +354,7 @@ class Intervention(_Parameterised):
         mode = _check_settle(self.name, settle)
         before = env.get_toybox_state()
         after = self.apply(before, rng)
-        env.set_toybox_state(after)
+        env.set_toybox_state(after, check=False)  # apply() checked it
         return _settle(env, self, before, after, mode)
 
     def reapply_to_env(self, env: Any, rng: np.random.Generator | None = None) -> ApplyRecord | None:
@@ -491,7 +492,7 @@ class Composite(Intervention):
             return None
         before = env.get_toybox_state()
         after = self.reapply(before, rng)
-        env.set_toybox_state(after)
+        env.set_toybox_state(after, check=False)  # apply() checked it
         return _settle(env, self, before, after, "refresh")
 
     def target(self, state: dict[str, Any]) -> Any:
@@ -689,6 +690,19 @@ def _copy_json(value: Any, memo: dict[int, Any]) -> Any:
         out.extend([v if type(v) in _JSON_ATOMS else _copy_json(v, memo) for v in value])
         return out
     return copy.deepcopy(value, memo)
+
+
+def check_playable(intervention: Any, state: dict[str, Any]) -> None:
+    """Refuse an edited state the native core would refuse, hang on or abort over (see
+    :func:`cfsal.envs.games.check_state`): the last guard before the edit reaches Rust."""
+    from cfsal.envs.games import check_state
+    from cfsal.errors import GameStateError
+
+    try:
+        check_state(intervention.game, state, where=intervention.name)
+    except GameStateError as error:
+        raise InterventionError(f"{error} The edit of {intervention.name} left a state Toybox cannot play; "
+                                "choose parameters that keep the game inside these limits.") from None
 
 
 def check_finite(intervention: Any, state: Any) -> None:

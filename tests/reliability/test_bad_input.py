@@ -151,8 +151,6 @@ def test_a_state_the_core_would_refuse_or_crash_on_is_a_game_state_error(edit, f
     assert fragment in str(raised.value)
 
 
-@pytest.mark.xfail(strict=True, reason="needs fix in cfsal/envs/toybox_env.py: set_toybox_state must call "
-                                       "cfsal.envs.games.check_state(self.game, state) before write_state_json")
 def test_the_environment_refuses_a_bad_state_before_the_native_core_sees_it():
     env = make("pong", seed=0)
     state = env.get_toybox_state()
@@ -161,8 +159,6 @@ def test_the_environment_refuses_a_bad_state_before_the_native_core_sees_it():
         env.set_toybox_state(state)
 
 
-@pytest.mark.xfail(strict=True, reason="needs fix in cfsal/interventions/base.py: Intervention.apply must call "
-                                       "cfsal.envs.games.check_state(self.game, new, where=self.name) after _edit")
 def test_an_edit_of_a_custom_intervention_that_breaks_the_state_is_refused():
     from cfsal.interventions.base import Intervention
 
