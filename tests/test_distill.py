@@ -144,7 +144,7 @@ def test_a_new_stage_keeps_the_done_iterations_and_records_the_old_settings(tmp_
     assert run["earlier_stages"] == [{"iterations_done": 1, "settings": settings.to_dict(), "command": "stage one"}]
     np.testing.assert_array_equal(Shard.load(tmp_path / "a.safetensors.train" / "iter_0.npz").labels, first.labels)
     second = Shard.load(tmp_path / "a.safetensors.train" / "iter_1.npz")
-    assert first.targets is None and second.targets is not None
+    assert not first.soft and second.costs is not None and second.targets is None
     assert load_checkpoint(out, game="breakout").provenance["earlier_stages"][0]["command"] == "stage one"
     # resuming the second stage with its own settings is an ordinary resume
     distill(out, seed=0, settings=replace(staged, iterations=3), progress=False)
@@ -162,7 +162,11 @@ def test_soft_labels_come_from_the_experts_plan_costs():
     settings = DAggerSettings(expert_steps=24, n_envs=2, rollout_max_steps=40, soft_label_temperature=2.0)
     shard = collect(None, 24, 1.0, np.random.SeedSequence(3), settings, record_states=True)
     np.testing.assert_array_equal(shard.labels, [expert_action(s) for s in shard.states])
-    for state, label, target in zip(shard.states, shard.labels, shard.targets):
+    for state, label, stored, target in zip(shard.states, shard.labels, shard.costs, shard.soft_targets(4, 2.0)):
         action, costs = expert_decision(state)
         assert action == label and costs[label] == 0.0 and target[label] == target.max()
-        np.testing.assert_allclose(target, soft_labels(costs[None], 2.0)[0])
+        np.testing.assert_array_equal(stored, costs.astype(np.float32))
+        np.testing.assert_allclose(target, soft_labels(costs[None], 2.0)[0], rtol=1e-6)
+    # a later stage may train the same costs at another temperature: flatter, same best action
+    flatter = shard.soft_targets(4, 30.0)
+    assert np.all(flatter.max(axis=1) <= shard.soft_targets(4, 2.0).max(axis=1) + 1e-6)

@@ -117,9 +117,12 @@ class DAggerSettings:
 class Shard:
     """The data one DAgger iteration adds: observations, expert labels, Monte-Carlo returns.
 
-    ``actions`` are what was executed (expert or student); ``targets`` are soft labels (rows
-    summing to 1; None: hard labels only); ``states`` (the Toybox states behind the
-    observations) are kept only when asked for, in memory, to check the labels.
+    ``actions`` are what was executed (expert or student); ``costs`` are the expert's
+    per-action plan costs (relative to the best action; soft labels are made from them at
+    training time, at the temperature of the stage that trains); ``targets`` are soft labels
+    stored by runs that kept no costs (None with ``costs``, and for hard labels only);
+    ``states`` (the Toybox states behind the observations) are kept only when asked for, in
+    memory, to check the labels.
     """
 
     observations: np.ndarray
@@ -129,13 +132,15 @@ class Shard:
     episode_scores: tuple[float, ...]
     states: tuple[dict[str, Any], ...] | None = field(default=None, repr=False)
     targets: np.ndarray | None = field(default=None, repr=False)
+    costs: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.stem + ".tmp.npz")
-        soft = {} if self.targets is None else {"targets": self.targets}
+        soft = {name: value for name, value in (("targets", self.targets), ("costs", self.costs))
+                if value is not None}
         np.savez_compressed(tmp, observations=self.observations, labels=self.labels,
                             returns=self.returns, actions=self.actions,
                             episode_scores=np.asarray(self.episode_scores, dtype=np.float64), **soft)
@@ -146,10 +151,18 @@ class Shard:
         with np.load(path, allow_pickle=False) as data:
             return cls(data["observations"], data["labels"], data["returns"], data["actions"],
                        tuple(data["episode_scores"].tolist()),
-                       targets=data["targets"] if "targets" in data.files else None)
+                       targets=data["targets"] if "targets" in data.files else None,
+                       costs=data["costs"] if "costs" in data.files else None)
 
-    def soft_targets(self, n_actions: int) -> np.ndarray:
-        """The soft labels, or the hard labels one-hot when the shard has none."""
+    @property
+    def soft(self) -> bool:
+        return self.costs is not None or self.targets is not None
+
+    def soft_targets(self, n_actions: int, temperature: float) -> np.ndarray:
+        """Soft labels at ``temperature`` from the costs; else the stored soft labels; else the
+        hard labels one-hot."""
+        if self.costs is not None and temperature > 0:
+            return soft_labels(self.costs, temperature)
         if self.targets is not None:
             return self.targets
         return np.eye(n_actions, dtype=np.float32)[self.labels]
@@ -204,7 +217,7 @@ def collect(student: NatureActorCritic | None, steps: int, beta: float, seed: np
     if soft and teacher is not expert_action:
         raise TrainingError("soft labels come from the scripted expert's plan costs; use the default teacher "
                             "or soft_label_temperature=0.")
-    targets = np.empty((steps, 4), dtype=np.float32) if soft else None
+    costs = np.empty((steps, 4), dtype=np.float32) if soft else None
     states: list[dict[str, Any]] = []
     open_rows: list[list[int]] = [[] for _ in range(n_envs)]
     open_rewards: list[list[float]] = [[] for _ in range(n_envs)]
@@ -223,8 +236,7 @@ def collect(student: NatureActorCritic | None, steps: int, beta: float, seed: np
         if soft:
             decisions = [expert_decision(s) for s in toybox_states]
             expert = np.array([action for action, _ in decisions], dtype=np.int64)
-            targets[filled:filled + take] = soft_labels(np.stack([c for _, c in decisions]),
-                                                        settings.soft_label_temperature)
+            costs[filled:filled + take] = np.stack([c for _, c in decisions])
         else:
             expert = np.array([teacher(s) for s in toybox_states], dtype=np.int64)
         coins = coin_rng.random(n_envs)[:take]
@@ -252,7 +264,7 @@ def collect(student: NatureActorCritic | None, steps: int, beta: float, seed: np
     for i in range(n_envs):
         close_episode(i)
     return Shard(observations, labels, returns, actions, tuple(episode_scores),
-                 tuple(states) if record_states else None, targets)
+                 tuple(states) if record_states else None, costs=costs)
 
 
 def train_on(agent: NatureActorCritic, shards: Sequence[Shard], settings: DAggerSettings,
@@ -269,14 +281,16 @@ def train_on(agent: NatureActorCritic, shards: Sequence[Shard], settings: DAgger
     cross-entropy the student first learns that prior and stayed there (measured: 2 epochs over
     20k expert frames gave a NOOP-only policy, recall of RIGHT/LEFT ≈ 1 %).
 
-    When any shard has soft labels, the cross-entropy is to the soft labels (hard labels count
-    as one-hot), with the same class weights (torch's probability-target form).
+    When any shard has soft labels, the cross-entropy is to the soft labels (made from the
+    shards' plan costs at this stage's ``soft_label_temperature``; hard labels count as one-hot),
+    with the same class weights (torch's probability-target form).
     """
     observations = np.concatenate([s.observations for s in shards])
     labels = torch.as_tensor(np.concatenate([s.labels for s in shards]))
     n_actions = agent.spec.n_actions
-    targets = (torch.as_tensor(np.concatenate([s.soft_targets(n_actions) for s in shards]))
-               if any(s.targets is not None for s in shards) else labels)
+    temperature = settings.soft_label_temperature
+    targets = (torch.as_tensor(np.concatenate([s.soft_targets(n_actions, temperature) for s in shards]))
+               if any(s.soft for s in shards) else labels)
     returns = torch.as_tensor(np.concatenate([s.returns for s in shards]))
     weights = torch.as_tensor(class_weights(labels.numpy(), n_actions, settings),
                               dtype=torch.float32)
