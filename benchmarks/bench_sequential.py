@@ -29,10 +29,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,7 +130,7 @@ def synthetic_row(row: NullRow, count: int, seed: int) -> dict[str, Any]:
                 if verdict.outcome == "SUPPORTED":
                     naive += 1
                     break
-    return {"row": row, "count": count, "sequential": sequential, "naive": naive if row.naive else None,
+    return {"row": NULL_ROWS.index(row), "count": count, "sequential": sequential, "naive": naive if row.naive else None,
             "mean_stop": float(np.mean(stops)), "cpu_seconds": time.process_time() - started}
 
 
@@ -145,6 +147,7 @@ AGENT_MEASURES = (measures.policy_total_variation, measures.action_disagreement,
 def agent_nulls(count: int, seed: int) -> list[dict[str, Any]]:
     from cfsal.agents.zoo import load_agent
 
+    torch.set_num_threads(1)
     rows = []
     for index, (name, intervention) in enumerate(AGENT_NULLS):
         agent = load_agent(name)
@@ -195,8 +198,8 @@ def hypothesis_items() -> list[Item]:
             function = getattr(module, name)
             marks = getattr(function, "pytestmark", [])
             spec = next((m.kwargs["spec"] for m in marks if m.name == "cfsal"), None)
-            if spec is None or getattr(spec, "error", ""):
-                continue
+            if spec is None or getattr(spec, "error", "") or getattr(function, "is_hypothesis_test", False):
+                continue  # not a hypothesis, declared wrongly, or a @given search (fixed samples by design)
             params = next((m for m in marks if m.name == "parametrize"), None)
             variants = [({}, "")] if params is None else [
                 ({params.args[0]: value}, f"[{value}]") for value in params.args[1]]
@@ -218,9 +221,11 @@ def _fixed_of(item: Item, values: np.ndarray, covariate: np.ndarray | None, boun
     return fixed_verdict(claim, values, covariate, bounds, rng, 9999)
 
 
-def efficiency(session_seed: int, agents: dict[str, Any]) -> list[dict[str, Any]]:
+def efficiency(session_seed: int) -> list[dict[str, Any]]:
     from cfsal.agents.zoo import load_agent
 
+    torch.set_num_threads(1)
+    agents: dict[str, Any] = {}
     items = hypothesis_items()
     family = len(items)
     rows = []
@@ -248,16 +253,24 @@ def efficiency(session_seed: int, agents: dict[str, Any]) -> list[dict[str, Any]
                                 **item.settings)
         sequential = judged(result, ALPHA / family)
         single = judged(result, ALPHA)
+        capped = sequential_assess(claim, result.values[:fixed_n], looks=looks_for(DEFAULT_BATCH, fixed_n),
+                                   bounds=result.bounds,
+                                   covariate=None if result.covariate is None else result.covariate[:fixed_n],
+                                   alpha_stop=ALPHA / family, sequence=False)
         fixed = _fixed_of(item, result.values[:fixed_n],
                           None if result.covariate is None else result.covariate[:fixed_n], result.bounds, seed)
         rows.append({"nodeid": item.nodeid, "seed": session_seed, "kind": spec.kind, "fixed_n": fixed_n,
                      "fixed": fixed, "sequential": sequential.verdict, "sequential_n": sequential.n,
                      "single": single.verdict, "single_n": single.n, "limit": limit,
+                     "capped": capped.verdict, "capped_n": capped.n,
                      "run_n": result.n, "cpu_seconds": time.process_time() - started})
+        print(f"  seed {session_seed} {item.nodeid}: fixed {fixed_n} → {fixed.outcome}, sequential "
+              f"{sequential.n} → {sequential.verdict.outcome} ({rows[-1]['cpu_seconds']:.0f} s CPU)", flush=True)
     fixed_adjusted = adjust([r["fixed"] for r in rows], "holm")
     sequential_adjusted = adjust([r["sequential"] for r in rows], "holm")
-    for row, f, s in zip(rows, fixed_adjusted, sequential_adjusted):
-        row["fixed_adjusted"], row["sequential_adjusted"] = f, s
+    capped_adjusted = adjust([r["capped"] for r in rows], "holm")
+    for row, f, s, c in zip(rows, fixed_adjusted, sequential_adjusted, capped_adjusted):
+        row["fixed_adjusted"], row["sequential_adjusted"], row["capped_adjusted"] = f, s, c
     return rows
 
 
@@ -265,22 +278,32 @@ def efficiency(session_seed: int, agents: dict[str, Any]) -> list[dict[str, Any]
 
 def to_markdown(synthetic: list[dict], nulls: list[dict], efficient: list[dict], machine: dict, load_at_end,
                 minutes: float, args) -> str:
-    lines = ["# Sequential verdicts: calibration under optional stopping, and rollouts saved", "",
+    lines: list[str] = ["# Sequential verdicts: calibration under optional stopping, and rollouts saved", "",
              (f"Produced by `python benchmarks/bench_sequential.py --synthetic {args.synthetic} --agent-nulls "
              f"{args.agent_nulls} --seeds {args.seeds}` in {minutes:.1f} min (wall). α = {ALPHA}. "
              "Every verdict is computed by the code the plugin uses."), "",
-             f"Machine: {machine_line(machine, load_at_end)}.", "",
-             "## 1. Synthetic nulls: optional stopping after every 10 samples (20 looks, up to 200)", "",
-             (f"{args.synthetic} simulated null hypotheses per row: every claim is false. *sequential*: "
+             f"Machine: {machine_line(machine, load_at_end)}.", ""]
+    if synthetic:
+        lines += synthetic_section(synthetic, args.synthetic)
+    if nulls:
+        lines += nulls_section(nulls)
+    if efficient:
+        lines += efficiency_section(efficient, synthetic, nulls)
+    return "\n".join(lines)
+
+
+def synthetic_section(synthetic: list[dict], count: int) -> list[str]:
+    lines = ["## 1. Synthetic nulls: optional stopping after every 10 samples (20 looks, up to 200)", "",
+             (f"{count} simulated null hypotheses per row: every claim is false. *sequential*: "
              "`sequential_assess`, stopped at the first decision. *naive*: cfsal's fixed-n test "
              f"(`assess`, {NAIVE_RESAMPLES} resamples) at the same looks, stopped at the first SUPPORTED — "
              "what a user who peeks and reruns does. Limit: α + 1.96·√(α(1−α)/n) = "
-             f"{mc_limit(args.synthetic):.3f}."), "",
+             f"{mc_limit(count):.3f}."), "",
              "| null | sequential SUPPORTED | rate [95% CI] | ≤ limit | naive repeated fixed-n | naive rate | mean stop n |",
              "|---|---:|---|---|---:|---:|---:|"]
     total_k = total_n = 0
     for r in synthetic:
-        row, k, n = r["row"], r["sequential"], r["count"]
+        row, k, n = NULL_ROWS[r["row"]], r["sequential"], r["count"]
         low, high = clopper_pearson(k, n)
         if not row.limit:
             total_k, total_n = total_k + k, total_n + n
@@ -291,12 +314,17 @@ def to_markdown(synthetic: list[dict], nulls: list[dict], efficient: list[dict],
                      f"{'yes' if k / n <= mc_limit(n) else '**no**'} | {naive} | {naive_rate} | {r['mean_stop']:.0f} |")
     low, high = clopper_pearson(total_k, total_n)
     naive_rows = [r for r in synthetic if r["naive"] is not None]
-    naive_over = all(r["naive"] / r["count"] > mc_limit(r["count"]) for r in naive_rows if r["row"].claim.kind != "no_effect")
+    naive_over = all(r["naive"] / r["count"] > mc_limit(r["count"]) for r in naive_rows
+                     if NULL_ROWS[r["row"]].claim.kind != "no_effect")
     lines += ["", (f"Pooled over the calibration rows (all but the documented limit): {total_k}/{total_n} SUPPORTED, "
               f"rate {total_k / total_n:.4f} [{low:.4f}, {high:.4f}]. **Goal (sequential false support ≤ α + MC "
-              f"error in every row): {'met' if all(r['sequential'] / r['count'] <= mc_limit(r['count']) for r in synthetic if not r['row'].limit) else 'missed'}.** "
+              f"error in every row): {'met' if all(r['sequential'] / r['count'] <= mc_limit(r['count']) for r in synthetic if not NULL_ROWS[r['row']].limit) else 'missed'}.** "
               f"**Naive repeated fixed-n testing exceeds α on the effect rows: {'yes' if naive_over else 'no'}.**"), ""]
-    lines += ["## 2. Null-control agents (their action ignores the input)", "",
+    return lines
+
+
+def nulls_section(nulls: list[dict]) -> list[str]:
+    lines = ["## 2. Null-control agents (their action ignores the input)", "",
               ("Effect claims (two-sided, no margin) on bounded behaviour measures (policy total variation, action "
               "disagreement, first action changed, rotating), run by the sequential engine: "
               "`counterfactual(batch=10, stop=…)`, at most 60 samples, horizon 5, branch every 20 steps."), "",
@@ -313,35 +341,43 @@ def to_markdown(synthetic: list[dict], nulls: list[dict], efficient: list[dict],
                   f"**Goal (≤ α + MC error = {mc_limit(agent_n):.3f}): {'met' if agent_k / agent_n <= mc_limit(agent_n) else 'missed'}.** "
                   "These agents give exact zeros under common random numbers, so this checks the engine's "
                   "batches and stopping, not the statistics (that is part 1)."), ""]
-    if not efficient:
-        return "\n".join(lines)
-    lines += ["## 3. Efficiency on the hypotheses in `hypotheses/`", "",
+    return lines
+
+
+def efficiency_section(efficient: list[dict], synthetic: list[dict], nulls: list[dict]) -> list[str]:
+    lines = ["## 3. Efficiency on the hypotheses in `hypotheses/`", "",
               ("Each hypothesis run once per session seed by the batched engine; the fixed-n design reads the first "
               "`samples` (default 30) of the same samples, the sequential design (batch 10, at most max(200, 2 × "
               f"samples), support stops the sampling at α/m with m = {len({r['nodeid'] for r in efficient})} "
               "hypotheses) stops where its rule stops. Verdicts after Holm across the session, as the main job "
-              "reports them. *α-level stop*: the same sequential design for a hypothesis alone (stopping at α)."), "",
-              "| hypothesis | seed | kind | fixed n | fixed verdict | sequential n | sequential verdict | α-level stop n → verdict |",
-              "|---|---:|---|---:|---|---:|---|---|"]
+              "reports them. *capped*: the same sequential design with `max_samples` = the fixed n (it can "
+              "never cost more). *α-level stop*: the default design for a hypothesis alone (stopping at α)."), "",
+              "| hypothesis | seed | kind | fixed n | fixed verdict | sequential n | sequential verdict | capped n → verdict | α-level stop n → verdict |",
+              "|---|---:|---|---:|---|---:|---|---|---|"]
     for r in efficient:
         lines.append(f"| `{r['nodeid'].split('::')[-1]}` | {r['seed']} | {r['kind']} | {r['fixed_n']} | "
                      f"{r['fixed_adjusted'].outcome} | {r['sequential_n']} | {r['sequential_adjusted'].outcome} | "
-                     f"{r['single_n']} → {r['single'].outcome} |")
+                     f"{r['capped_n']} → {r['capped_adjusted'].outcome} | {r['single_n']} → {r['single'].outcome} |")
     fixed_total = sum(r["fixed_n"] for r in efficient)
     seq_total = sum(r["sequential_n"] for r in efficient)
     single_total = sum(r["single_n"] for r in efficient)
-    decided = lambda key: sum(r[key].outcome != "INCONCLUSIVE" for r in efficient)
+    capped_total = sum(r["capped_n"] for r in efficient)
+    def decided(key: str) -> int:
+        return sum(r[key].outcome != "INCONCLUSIVE" for r in efficient)
+
     agree = sum(r["fixed_adjusted"].outcome == r["sequential_adjusted"].outcome for r in efficient)
     lines += ["", (f"Total rollouts (paired samples) to verdict: fixed-n {fixed_total}, sequential {seq_total} "
-              f"(**{seq_total / fixed_total:.0%}** of fixed-n); α-level stopping {single_total} "
+              f"(**{seq_total / fixed_total:.0%}** of fixed-n); capped at the fixed n {capped_total} "
+              f"(**{capped_total / fixed_total:.0%}**); α-level stopping {single_total} "
               f"({single_total / fixed_total:.0%})."), "",
               (f"Decided (SUPPORTED or REFUTED) after Holm: fixed-n {decided('fixed_adjusted')}/{len(efficient)}, "
-              f"sequential {decided('sequential_adjusted')}/{len(efficient)}; the same verdict in {agree}/{len(efficient)}. "
+              f"sequential {decided('sequential_adjusted')}/{len(efficient)}, capped {decided('capped_adjusted')}/"
+              f"{len(efficient)}; fixed-n and sequential give the same verdict in {agree}/{len(efficient)}. "
               f"**Goal (≤ 50% of the rollouts at equal or better power): "
               f"{'met' if seq_total <= 0.5 * fixed_total and decided('sequential_adjusted') >= decided('fixed_adjusted') else 'missed'}.**"),
               "", (f"CPU time: synthetic {sum(r['cpu_seconds'] for r in synthetic):.0f} s, null agents "
               f"{sum(r['cpu_seconds'] for r in nulls):.0f} s, hypotheses {sum(r['cpu_seconds'] for r in efficient):.0f} s."), ""]
-    return "\n".join(lines)
+    return lines
 
 
 def main() -> None:
@@ -356,14 +392,17 @@ def main() -> None:
     machine = machine_description(torch.get_num_threads())
     started = time.perf_counter()
     parts = set(args.parts.split(","))
-    synthetic = [synthetic_row(row, args.synthetic, seed=100 + i) for i, row in enumerate(NULL_ROWS)] \
-        if "synthetic" in parts else []
-    print(f"synthetic done after {time.perf_counter() - started:.0f} s", flush=True)
-    nulls = agent_nulls(args.agent_nulls, seed=11) if "agents" in parts else []
-    print(f"null agents done after {time.perf_counter() - started:.0f} s", flush=True)
-    agents: dict[str, Any] = {}
-    efficient = [row for seed in range(args.seeds) for row in efficiency(seed, agents)] \
-        if "hypotheses" in parts else []
+    # The three parts are independent: run them side by side (each on one torch thread).
+    with ProcessPoolExecutor(max_workers=3, mp_context=multiprocessing.get_context("spawn")) as pool:
+        synthetic_jobs = [pool.submit(synthetic_row, row, args.synthetic, 100 + i) for i, row in enumerate(NULL_ROWS)
+                          if not row.naive] if "synthetic" in parts else []
+        naive_jobs = [pool.submit(synthetic_row, row, args.synthetic, 100 + i) for i, row in enumerate(NULL_ROWS)
+                      if row.naive] if "synthetic" in parts else []
+        nulls_job = pool.submit(agent_nulls, args.agent_nulls, 11) if "agents" in parts else None
+        efficiency_jobs = [pool.submit(efficiency, seed) for seed in range(args.seeds)] if "hypotheses" in parts else []
+        synthetic = sorted([job.result() for job in synthetic_jobs + naive_jobs], key=lambda r: r["row"])
+        nulls = nulls_job.result() if nulls_job is not None else []
+        efficient = [row for job in efficiency_jobs for row in job.result()]
     minutes = (time.perf_counter() - started) / 60
     text = to_markdown(synthetic, nulls, efficient, machine, [round(v, 2) for v in os.getloadavg()], minutes, args)
     Path(args.out).write_text(text, encoding="utf-8")
