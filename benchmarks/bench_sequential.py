@@ -112,7 +112,9 @@ def fixed_verdict(claim: Claim, values: np.ndarray, covariate: np.ndarray | None
     return assess(claim, values, rng=rng, bounds=bounds, n_resamples=resamples)
 
 
-def synthetic_row(row: NullRow, count: int, seed: int) -> dict[str, Any]:
+def synthetic_row(index: int, count: int, seed: int) -> dict[str, Any]:
+    """One row of part 1 (by its index in NULL_ROWS, so that it can run in a worker process)."""
+    row = NULL_ROWS[index]
     rng = np.random.default_rng(seed)
     sequential = naive = 0
     stops = []
@@ -130,7 +132,7 @@ def synthetic_row(row: NullRow, count: int, seed: int) -> dict[str, Any]:
                 if verdict.outcome == "SUPPORTED":
                     naive += 1
                     break
-    return {"row": NULL_ROWS.index(row), "count": count, "sequential": sequential, "naive": naive if row.naive else None,
+    return {"row": index, "count": count, "sequential": sequential, "naive": naive if row.naive else None,
             "mean_stop": float(np.mean(stops)), "cpu_seconds": time.process_time() - started}
 
 
@@ -394,9 +396,9 @@ def main() -> None:
     parts = set(args.parts.split(","))
     # The three parts are independent: run them side by side (each on one torch thread).
     with ProcessPoolExecutor(max_workers=3, mp_context=multiprocessing.get_context("spawn")) as pool:
-        synthetic_jobs = [pool.submit(synthetic_row, row, args.synthetic, 100 + i) for i, row in enumerate(NULL_ROWS)
+        synthetic_jobs = [pool.submit(synthetic_row, i, args.synthetic, 100 + i) for i, row in enumerate(NULL_ROWS)
                           if not row.naive] if "synthetic" in parts else []
-        naive_jobs = [pool.submit(synthetic_row, row, args.synthetic, 100 + i) for i, row in enumerate(NULL_ROWS)
+        naive_jobs = [pool.submit(synthetic_row, i, args.synthetic, 100 + i) for i, row in enumerate(NULL_ROWS)
                       if row.naive] if "synthetic" in parts else []
         nulls_job = pool.submit(agent_nulls, args.agent_nulls, 11) if "agents" in parts else None
         efficiency_jobs = [pool.submit(efficiency, seed) for seed in range(args.seeds)] if "hypotheses" in parts else []
