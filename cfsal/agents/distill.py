@@ -285,7 +285,7 @@ def train_on(agent: NatureActorCritic, shards: Sequence[Shard], settings: DAgger
     shards' plan costs at this stage's ``soft_label_temperature``; hard labels count as one-hot),
     with the same class weights (torch's probability-target form).
     """
-    observations = np.concatenate([s.observations for s in shards])
+    observations = _Rows([s.observations for s in shards])
     labels = torch.as_tensor(np.concatenate([s.labels for s in shards]))
     n_actions = agent.spec.n_actions
     temperature = settings.soft_label_temperature
@@ -319,6 +319,19 @@ def train_on(agent: NatureActorCritic, shards: Sequence[Shard], settings: DAgger
             seen += n
     agent.eval()
     return {k: v / max(seen, 1) for k, v in totals.items()}
+
+
+class _Rows:
+    """Rows of several arrays addressed as one, without concatenating them: the aggregate of a
+    long DAgger run is gigabytes of observations, and a copy per iteration would double it."""
+
+    def __init__(self, parts: Sequence[np.ndarray]) -> None:
+        self.parts = list(parts)
+        self.starts = np.cumsum([0] + [len(p) for p in self.parts])
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        part = np.searchsorted(self.starts, index, side="right") - 1
+        return np.stack([self.parts[k][i - self.starts[k]] for k, i in zip(part, index)])
 
 
 def class_weights(labels: np.ndarray, n_actions: int, settings: DAggerSettings) -> np.ndarray:
