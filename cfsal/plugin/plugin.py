@@ -32,7 +32,7 @@ from cfsal.plugin.fixtures import (  # noqa: F401
     spec_of,
 )
 from cfsal.plugin.sequential import DEFAULT_BATCH, SequentialSession, parse_budget
-from cfsal.plugin.session import PROPERTY, SessionState, Settings
+from cfsal.plugin.session import PROPERTY, STARTED_PROPERTY, SessionState, Settings
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -265,6 +265,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A cfsal error while setting a hypothesis up (unknown agent, bad checkpoint…) is one line."""
     report = yield
     spec = spec_of(item)
+    if spec is not None and call.when == "setup":
+        report.user_properties.append((STARTED_PROPERTY, spec.claim))
     if spec is not None and call.when == "setup" and call.excinfo is not None \
             and isinstance(call.excinfo.value, CfsalError):
         report.longrepr = f"cfsal: {call.excinfo.value}"
@@ -293,13 +295,25 @@ class _VerdictCollector:
 
     def __init__(self, state: SessionState) -> None:
         self.state = state
+        self.started: dict[str, str] = {}  # nodeid → claim of every hypothesis whose setup was reported
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "teardown":
             return
+        carried = False
         for name, value in report.user_properties:
             if name == PROPERTY:
                 self.state.add(json.loads(value))
+                carried = True
+            elif name == STARTED_PROPERTY:
+                self.started[report.nodeid] = value
+        if not carried and report.failed and report.nodeid in self.started \
+                and "crashed while running" in str(report.longrepr):
+            # xdist's report for a worker that died mid-hypothesis (it carries no marks, so the
+            # setup report announced the hypothesis): no record came back with it, and without
+            # this the hypothesis would vanish from the JSON, the table and the CI gate.
+            self.state.add({"nodeid": report.nodeid, "claim": self.started[report.nodeid], "status": "ERROR",
+                            "error": str(report.longrepr).strip().splitlines()[-1]})
 
 
 def _fails(outcome: str, fail_on: str) -> bool:

@@ -19,6 +19,8 @@ import numpy as np
 
 RESULTS_SCHEMA_VERSION = 1
 PROPERTY = "cfsal"
+#: Sent with a hypothesis's setup report, so the xdist controller knows it began even if its worker dies.
+STARTED_PROPERTY = "cfsal_started"
 
 
 @dataclass(frozen=True)

@@ -159,11 +159,6 @@ def test_dies_on_ray(counterfactual):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "needs fix in cfsal/plugin/plugin.py: _VerdictCollector.pytest_runtest_logreport must add an ERROR record "
-    "for a failed report that carries no cfsal property and whose longrepr says 'crashed while running' "
-    "(xdist's report for a dead worker), e.g. {'nodeid': report.nodeid, 'status': 'ERROR', "
-    "'error': str(report.longrepr).splitlines()[-1]}; today the hypothesis vanishes from the JSON and the table"))
 def test_an_xdist_worker_that_dies_is_reported_not_dropped(pytester):
     _session(pytester, "os._exit(1)")
     result = _run(pytester, "-n", "2")
