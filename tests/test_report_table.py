@@ -43,3 +43,13 @@ def test_cli_prints_the_table(tmp_path, capsys):
     path.write_text(json.dumps(results(record("hypotheses/t.py::test_x", "x", "REFUTED", -0.2, [-0.2]))))
     assert main(["report", str(path), "--markdown"]) == 0
     assert "**REFUTED**" in capsys.readouterr().out
+
+
+def test_non_finite_numbers_from_strict_json_print_as_symbols():
+    from cfsal.report.table import verdict_table
+
+    rec = record("hypotheses/t.py::test_x", "x", "INCONCLUSIVE", 0.1, [0.1])
+    rec["adjusted_verdict"].update(ci_low="-inf", ci_high="inf", p_adjusted="nan")
+    line = verdict_table([rec])[1]
+    assert "[−∞, ∞]" in line and "—" in line
+    assert "[−∞, ∞]" in markdown_table(results(rec))[2]

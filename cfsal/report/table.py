@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,16 @@ from typing import Any
 COLUMNS = ("hypothesis", "agent", "n", "effect [95% CI]", "p", "p adj", "verdict")
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    if value is None:
+def _fmt(value: float | str | None, digits: int = 3) -> str:
+    if isinstance(value, str):  # strict JSON carries non-finite numbers as "inf", "-inf", "nan"
+        try:
+            value = float(value)
+        except ValueError:
+            return value
+    if value is None or math.isnan(value):
         return "—"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
     if value != 0 and abs(value) < 10 ** -digits:
         return f"{value:.1e}"
     return f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}"
