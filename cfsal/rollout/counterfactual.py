@@ -22,7 +22,7 @@ import numpy as np
 
 from cfsal._seeding import child
 from cfsal.agents.base import Agent
-from cfsal.errors import InterventionError
+from cfsal.errors import CfsalError, InterventionError
 from cfsal.measures import Measure, action_disagreement
 from cfsal.measures import evaluate as evaluate_measure
 from cfsal.rollout.branching import BranchPoint, collect_branch_points
@@ -90,6 +90,13 @@ class _Stopped(Exception):
     """Raised from inside branch-point collection to end a sequential run early (never escapes)."""
 
 
+def _check_count(name: str, value: Any, meaning: str) -> None:
+    """Experiment sizes are whole numbers ≥ 1; anything else is one teaching error, up front."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise CfsalError(f"counterfactual(..., {name}={value!r}): {name} counts {meaning} and must be an "
+                         f"integer ≥ 1 (e.g. {name}=30).")
+
+
 def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[InterventionLike], *, samples: int = 30,
                    branch_every: int = 50, first_branch: int | None = None, horizon: int = 20,
                    measure: Measure | tuple[Measure, Measure] = action_disagreement, seed: int = 0,
@@ -122,10 +129,13 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
                 f"{item.name} is a {item.game} intervention but agent {agent.name!r} plays "
                 f"{agent.spec.game}; pick an intervention from cfsal.interventions.{agent.spec.game}."
             )
-    if samples < 1:
-        raise ValueError(f"samples must be ≥ 1, got {samples}")
-    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
-        raise ValueError(f"batch must be an integer ≥ 1 (samples per look), got {batch!r}")
+    _check_count("samples", samples, "paired samples (branch points)")
+    _check_count("branch_every", branch_every, "agent steps between branch points")
+    _check_count("horizon", horizon, "steps each arm runs after the branch")
+    if first_branch is not None:
+        _check_count("first_branch", first_branch, "agent steps before the first branch point")
+    if batch is not None:
+        _check_count("batch", batch, "samples per look")
     covariate_measure, measure = measure if isinstance(measure, tuple) else (None, measure)
     points_seed, pairs_seed = child(seed, 0), child(seed, 1)
     accepted: list[int] = []

@@ -178,8 +178,6 @@ def test_an_edit_of_a_custom_intervention_that_breaks_the_state_is_refused():
     ({"samples": 0}, "samples"), ({"branch_every": 0}, "branch_every"), ({"horizon": 0}, "horizon"),
     ({"horizon": -3}, "horizon"), ({"samples": 2.5}, "samples"),
 ])
-@pytest.mark.xfail(strict=True, reason="needs fix in cfsal/rollout/counterfactual.py: check samples, branch_every, "
-                                       "horizon (integers ≥ 1) up front and raise a CfsalError naming value and range")
 def test_bad_experiment_settings_are_one_cfsal_error(settings, fragment):
     from cfsal.rollout import counterfactual
 
