@@ -195,3 +195,24 @@ def test_pictures_of_earlier_runs_are_pruned_and_other_files_kept(tmp_path, sess
     path = write_html(session, tmp_path / "index.html")
     assert not stale.exists() and mine.exists()
     assert all(f.is_file() for f in referenced_files(path.read_text(), path.parent))
+
+
+def test_an_audit_beside_the_hypothesis_files_gets_its_section(tmp_path):
+    """Files written by `cfsal suggest` sit beside their audit.json: a session that ran them shows it."""
+    import shutil
+    from pathlib import Path
+
+    from cfsal.report.build import audits_beside, write_session_report
+
+    example = Path(__file__).parents[1] / "examples" / "suggested" / "breakout-expert"
+    suggested = tmp_path / "hypotheses" / "suggested"
+    suggested.mkdir(parents=True)
+    shutil.copy(example / "audit.json", suggested / "audit.json")
+    (tmp_path / "hypotheses" / "audit.json").write_text('{"kind": "something else"}')
+    session = results(record("hypotheses/suggested/test_ball.py::test_the_agent_uses_the_ball", "x", "SUPPORTED",
+                             0.3, [0.3]),
+                      record("hypotheses/test_other.py::test_y", "y", "SUPPORTED", 0.3, [0.3]))
+    assert [a["agent"] for a in audits_beside(session, tmp_path)] == ["breakout-expert"]
+    page = write_session_report(session, tmp_path / "reports" / "index.html", root=tmp_path).read_text()
+    assert "breakout-expert" in page and "audit" in page.lower()
+    assert audits_beside(session, tmp_path / "nowhere") == []

@@ -338,7 +338,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         from cfsal.report.build import write_session_report
 
         write_session_report(state.to_dict(partial=exitstatus == pytest.ExitCode.INTERRUPTED),
-                             _html_path(session.config), session.config.getoption("--cfsal-compare"))
+                             _html_path(session.config), session.config.getoption("--cfsal-compare"),
+                             root=session.config.rootpath)
     demoted = [r for r in changed_by_correction(state.final_records())
                if _fails(r["adjusted_verdict"]["outcome"], state.settings.fail_on)]
     if demoted and session.exitstatus == pytest.ExitCode.OK:

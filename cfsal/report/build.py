@@ -50,7 +50,7 @@ def report_from_files(results_path: str | os.PathLike, out: str | os.PathLike,
     """``cfsal report``: the page for a saved results JSON, optionally compared with a baseline JSON."""
     results = load_results(results_path)
     baseline = load_results(baseline_path, what="baseline") if baseline_path else None
-    return write_html(results, out, baseline=baseline, source=str(results_path))
+    return write_html(results, out, baseline=baseline, source=str(results_path), audits=audits_beside(results))
 
 
 def record_media(agent: Any, result: Any, html_path: str | os.PathLike, nodeid: str) -> dict[str, Any]:
@@ -73,11 +73,33 @@ def record_media(agent: Any, result: Any, html_path: str | os.PathLike, nodeid: 
                            f"({Path(where.filename).name}:{where.lineno})")]}
 
 
+def audits_beside(results: Mapping[str, Any], root: str | os.PathLike = ".") -> list[dict[str, Any]]:
+    """The ``cfsal suggest`` audits (``audit.json``) beside the files of the session's hypotheses.
+
+    Files that ``cfsal suggest`` wrote sit in one folder with the audit that suggested them, so a
+    session that ran them gets the audit in its report ("saliency said … / the intervention
+    says …"). Node ids are relative to ``root`` (pytest's rootdir); anything in such a folder
+    that is not a cfsal audit is ignored.
+    """
+    folders = sorted({(Path(root) / record["nodeid"].split("::")[0]).parent
+                      for record in results.get("hypotheses", []) if record.get("nodeid")})
+    audits = []
+    for folder in folders:
+        candidate = folder / "audit.json"
+        try:
+            audit = json.loads(candidate.read_text(encoding="utf-8")) if candidate.is_file() else None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            audit = None
+        if isinstance(audit, dict) and audit.get("kind") == "cfsal-saliency-audit":
+            audits.append(audit)
+    return audits
+
+
 def write_session_report(results: Mapping[str, Any], html_path: str | os.PathLike,
-                         baseline_path: str | os.PathLike | None = None) -> Path:
+                         baseline_path: str | os.PathLike | None = None, root: str | os.PathLike = ".") -> Path:
     """The page at the end of a pytest session (the plugin's ``pytest_sessionfinish``)."""
     baseline = load_results(baseline_path, what="baseline") if baseline_path else None
-    return write_html(results, html_path, baseline=baseline)
+    return write_html(results, html_path, baseline=baseline, audits=audits_beside(results, root))
 
 
 def existing_results_file(value: str) -> str:

@@ -16,7 +16,7 @@ import html
 import os
 import re
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -399,8 +399,13 @@ def _comparison(comparison: Comparison) -> str:
 
 
 def render_page(results: Mapping[str, Any], *, media_dir: Path, page_dir: Path,
-                baseline: Mapping[str, Any] | None = None, source: str | None = None) -> str:
-    """The whole page as a string (writes the plots into ``media_dir``)."""
+                baseline: Mapping[str, Any] | None = None, source: str | None = None,
+                audits: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The whole page as a string (writes the plots into ``media_dir``).
+
+    ``audits`` are ``cfsal suggest`` saliency audits whose hypotheses ran in this session: each
+    gets a section, after the index, with per claim "saliency said … / the intervention says …".
+    """
     records = sorted(results.get("hypotheses", []), key=lambda r: r["nodeid"])
     from_json_only = not any(r.get("media") for r in records)
     partial = ('<div class="banner"><b>Partial results.</b> The session was interrupted before every '
@@ -413,6 +418,7 @@ def render_page(results: Mapping[str, Any], *, media_dir: Path, page_dir: Path,
     parts = [partial, json_note, _summary(results, records, source),
              _comparison(compare(results, baseline)) if baseline is not None else "",
              _index_table(records) if records else empty,
+             *(_audit_section(audit, results, media_dir) for audit in audits),
              *(_hypothesis(r, media_dir, page_dir, from_json_only) for r in records)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -425,8 +431,15 @@ def render_page(results: Mapping[str, Any], *, media_dir: Path, page_dir: Path,
             "</main></body></html>\n")
 
 
+def _audit_section(audit: Mapping[str, Any], results: Mapping[str, Any], media_dir: Path) -> str:
+    from cfsal.report.audit import render_audit_section
+
+    return render_audit_section(audit, results, media_dir)
+
+
 def write_html(results: Mapping[str, Any], path: str | os.PathLike, *, media_dir: str | os.PathLike | None = None,
-               baseline: Mapping[str, Any] | None = None, source: str | None = None) -> Path:
+               baseline: Mapping[str, Any] | None = None, source: str | None = None,
+               audits: Sequence[Mapping[str, Any]] = ()) -> Path:
     """Write the report of a session's ``results`` (``SessionState.to_dict()``) to ``path``.
 
     Plots, and copies of the frames and movies that records carry under ``media`` (rendered by
@@ -439,7 +452,8 @@ def write_html(results: Mapping[str, Any], path: str | os.PathLike, *, media_dir
     media = Path(media_dir) if media_dir is not None else media_dir_for(path)
     media.mkdir(parents=True, exist_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    page = render_page(results, media_dir=media, page_dir=path.parent, baseline=baseline, source=source)
+    page = render_page(results, media_dir=media, page_dir=path.parent, baseline=baseline, source=source,
+                       audits=audits)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, path)
