@@ -37,7 +37,7 @@ for line in sys.stdin:
             env.configure(case["config"])
             env.reset(seed=case.get("seed", 0))
         if case.get("state") is not None:
-            env.set_toybox_state(case["state"])
+            env.set_toybox_state(case["state"], check=case.get("check", True))
             env.refresh_observation()
         for _ in range(case.get("steps", 0)):
             _, _, terminated, truncated, _ = env.step(case.get("action", 0))
@@ -76,11 +76,11 @@ class NativeSandbox:
                                 stderr=subprocess.DEVNULL, text=True, env=env)
 
     def run(self, game: str, state: dict[str, Any] | None = None, *, steps: int = 10, action: int = 0,
-            config: dict[str, Any] | None = None, seed: int = 0) -> NativeOutcome:
+            config: dict[str, Any] | None = None, seed: int = 0, check: bool = True) -> NativeOutcome:
         if self.process is None or self.process.poll() is not None:
             self.process = self._start()
         line = json.dumps({"game": game, "state": state, "steps": steps, "action": action,
-                           "config": config, "seed": seed}, allow_nan=True)
+                           "config": config, "seed": seed, "check": check}, allow_nan=True)
         try:
             self.process.stdin.write(line + "\n")
             self.process.stdin.flush()

@@ -159,8 +159,12 @@ def test_the_environment_refuses_a_bad_state_before_the_native_core_sees_it():
         env.set_toybox_state(state)
 
 
-def test_an_edit_of_a_custom_intervention_that_breaks_the_state_is_refused():
+def test_an_edit_of_a_custom_intervention_that_breaks_the_state_is_refused(monkeypatch):
+    from cfsal.interventions import base
     from cfsal.interventions.base import Intervention
+
+    # a named subclass registers itself: keep it out of the registry other tests enumerate
+    monkeypatch.setattr(base, "registry", dict(base.registry))
 
     class Unplayable(breakout.SetLives):
         name = "reliability.unplayable"
