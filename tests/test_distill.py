@@ -146,8 +146,11 @@ def test_a_new_stage_keeps_the_done_iterations_and_records_the_old_settings(tmp_
     second = Shard.load(tmp_path / "a.safetensors.train" / "iter_1.npz")
     assert not first.soft and second.costs is not None and second.targets is None
     assert load_checkpoint(out, game="breakout").provenance["earlier_stages"][0]["command"] == "stage one"
-    # resuming the second stage with its own settings is an ordinary resume
-    distill(out, seed=0, settings=replace(staged, iterations=3), progress=False)
+    # resuming the second stage with its own settings is an ordinary resume, and keeps the record
+    distill(out, seed=0, settings=replace(staged, iterations=3), progress=False, command="stage two")
+    run = json.loads((tmp_path / "a.safetensors.train" / "run.json").read_text())
+    assert run["iterations_done"] == 3 and run["earlier_stages"][0]["command"] == "stage one"
+    assert load_checkpoint(out, game="breakout").provenance["earlier_stages"][0]["command"] == "stage one"
 
 
 def test_soft_labels_put_the_experts_action_on_top_and_split_near_ties():

@@ -407,7 +407,7 @@ def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings =
                 f"--seed), or choose another --out."
             )
         done, wall_before = int(previous_run["iterations_done"]), float(previous_run["wall_seconds"])
-        stages = list(previous_run.get("stages", []))
+        stages = list(previous_run.get("earlier_stages", []))
     if done and out.exists():
         student = load_checkpoint(out, game="breakout")
         if not isinstance(student, NatureActorCritic):
