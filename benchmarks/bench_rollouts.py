@@ -385,9 +385,8 @@ def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: 
         f"{ {k: v for k, v in r.intervention.items() if k not in ('name', 'game') and v not in (None, ())} }, "
         f"{r.branches} branch points (every branch point is one factual/intervened pair), horizon {r.horizon}: "
         f"{r.agent_steps} agent-steps per variant. Best of {r.repeats} interleaved repeats. Produced by "
-        "`python benchmarks/bench_rollouts.py`. The machine was shared: a background `cfsal train` job "
-        "ran on one core all session, and other jobs came and went (see the load average), so absolute "
-        "rates are lower bounds; the ratios compare runs under the same load."),
+        "`python benchmarks/bench_rollouts.py`. Other jobs may share the machine (see the load average at "
+        "the start and the end), so absolute rates are lower bounds; the ratios compare runs under the same load."),
         "",
         (f"The batched run is `run_paired` as users call it. With {r.usable_cpus} usable CPUs and a load "
         "average below the CPU count it **uses a second core**: a worker thread steps the environments "
