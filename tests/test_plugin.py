@@ -281,3 +281,27 @@ def test_zz_interrupted(counterfactual):
     assert data["partial"] is True
     assert {r["nodeid"].split("::")[-1] for r in data["hypotheses"]} == {
         "test_moving_the_ball_changes_the_policy", "test_an_edit_that_changes_nothing_has_no_effect"}
+
+
+def test_fail_on_never_reports_a_refuted_claim_without_failing(project):
+    project.makepyfile(test_wrong_way='''
+import cfsal
+from cfsal.testing import StateEdit
+
+def always_up(factual, intervened):
+    return 1.0 + 0.01 * len(factual.actions)
+
+@cfsal.hypothesis(kind="direction", alternative="less", samples=12)
+def test_it_goes_down(counterfactual):
+    """The measure goes down (it always goes up: refuted)."""
+    return counterfactual(StateEdit("breakout", lambda s, rng: s), branch_every=15, horizon=2, measure=always_up)
+''')
+    run(project, "test_wrong_way.py").assert_outcomes(failed=1)
+    result = run(project, "test_wrong_way.py", "--cfsal-fail-on", "never")
+    result.assert_outcomes(skipped=1)
+    assert result.ret == 0 and "REFUTED" in result.stdout.str()
+    assert json.loads((project.path / "out.json").read_text())["hypotheses"][0]["adjusted_verdict"]["outcome"] == "REFUTED"
+    project.makeini("[pytest]\ncfsal_fail_on = never\n")
+    assert run(project, "test_wrong_way.py").ret == 0
+    project.makeini("[pytest]\ncfsal_fail_on = nevr\n")
+    assert "cfsal_fail_on = 'nevr'" in run(project, "test_wrong_way.py").stderr.str()

@@ -5,7 +5,9 @@ Thin by design: the experiment is :func:`cfsal.rollout.counterfactual`, the verd
 
 Outcome of a hypothesis test: SUPPORTED passes; REFUTED fails (a one-line reason, no
 traceback); INCONCLUSIVE is skipped with its reason, or fails with ``--cfsal-fail-on
-inconclusive``. A test's own outcome can only use its own p-value (the others are not known
+inconclusive``. ``--cfsal-fail-on never`` (for a run that reports rather than gates, such as the
+paper's experiments, some of which are expected to be refuted) skips REFUTED ones too; errors of a
+hypothesis (a bad intervention, an unknown agent) still fail. A test's own outcome can only use its own p-value (the others are not known
 yet when it finishes). The *session* verdict — the summary table, the JSON, and the exit status —
 uses every p-value adjusted across the session (Holm by default): a hypothesis that passed alone
 but is not SUPPORTED after the correction is listed in the summary and, where ``--cfsal-fail-on``
@@ -34,6 +36,9 @@ from cfsal.plugin.fixtures import (  # noqa: F401
 from cfsal.plugin.sequential import DEFAULT_BATCH, SequentialSession, parse_budget
 from cfsal.plugin.session import PROPERTY, STARTED_PROPERTY, SessionState, Settings
 
+#: What ``--cfsal-fail-on`` accepts: the verdicts that fail a hypothesis's test and the session.
+FAIL_ON = ("refuted", "inconclusive", "never")
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("cfsal", "counterfactual saliency hypotheses")
@@ -42,8 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cfsal-alpha", type=float, default=0.05, help="significance level (default 0.05)")
     group.addoption("--cfsal-correction", choices=("holm", "bh", "none"), default="holm",
                     help="multiple-testing correction across the session's hypotheses (default holm)")
-    group.addoption("--cfsal-fail-on", choices=("refuted", "inconclusive"), default="refuted",
-                    help="which verdicts fail the test: REFUTED only (default), or INCONCLUSIVE too")
+    group.addoption("--cfsal-fail-on", choices=FAIL_ON, default=None,
+                    help="which verdicts fail the test: REFUTED only (default, or the cfsal_fail_on ini key), "
+                         "INCONCLUSIVE too, or never (report only; errors still fail)")
     group.addoption("--cfsal-json", metavar="PATH", default=None, help="write every verdict and its numbers to PATH")
     group.addoption("--cfsal-agent", metavar="NAME", default=None, help="run every hypothesis on this agent instead")
     group.addoption("--cfsal-executor", choices=("inline", "process", "ray"), default="inline",
@@ -64,6 +70,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "seconds (600s, 10m) of wall time; a test cut short by it is INCONCLUSIVE")
     parser.addini("cfsal_sequential", "sequential verdicts by default (true/false)", type="bool", default=False)
     parser.addini("cfsal_budget", "default for --cfsal-budget", default=None)
+    parser.addini("cfsal_fail_on", "default for --cfsal-fail-on (refuted, inconclusive or never)", default="refuted")
     parser.addini("cfsal_json", "default for --cfsal-json, relative to the rootdir (written only if hypotheses ran)",
                   default=None)
     from cfsal.report.build import existing_results_file
@@ -87,7 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = hasattr(config, "workerinput")
     state = config.stash[SESSION_KEY] = SessionState(Settings(
         seed=config.getoption("--cfsal-seed"), samples=samples, alpha=alpha,
-        correction=config.getoption("--cfsal-correction"), fail_on=config.getoption("--cfsal-fail-on"),
+        correction=config.getoption("--cfsal-correction"), fail_on=_fail_on(config),
         json_path=None if worker else _json_path(config),
         agent_override=config.getoption("--cfsal-agent"),
         executor=config.getoption("--cfsal-executor"), workers=config.getoption("--cfsal-workers"),
@@ -253,6 +260,8 @@ def _set_outcome(verdict, claim: str, fail_on: str) -> None:
                f"[{verdict.ci_low:.4g}, {verdict.ci_high:.4g}], p={verdict.p_value:.3g}, n={verdict.n}. "
                f"{verdict.explanation}")
     if verdict.outcome == "REFUTED":
+        if fail_on == "never":
+            pytest.skip(message)
         pytest.fail(message, pytrace=False)
     if verdict.outcome == "INCONCLUSIVE":
         if fail_on == "inconclusive":
@@ -317,7 +326,17 @@ class _VerdictCollector:
 
 
 def _fails(outcome: str, fail_on: str) -> bool:
-    return outcome in ("REFUTED", "ERROR") or (fail_on == "inconclusive" and outcome == "INCONCLUSIVE")
+    if outcome == "ERROR":
+        return True
+    return fail_on != "never" and (outcome == "REFUTED" or (fail_on == "inconclusive" and outcome == "INCONCLUSIVE"))
+
+
+def _fail_on(config: pytest.Config) -> str:
+    """``--cfsal-fail-on``, else the ``cfsal_fail_on`` ini key (checked: a typo must not disable gating)."""
+    value = config.getoption("--cfsal-fail-on") or str(config.getini("cfsal_fail_on")).strip()
+    if value not in FAIL_ON:
+        raise pytest.UsageError(f"cfsal_fail_on = {value!r} in the ini file: use one of {', '.join(FAIL_ON)}.")
+    return value
 
 
 def changed_by_correction(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
