@@ -28,4 +28,5 @@ __all__ = [
     "ApplyRecord", "Composite", "ConfigComposite", "ConfigIntervention", "Intervention", "ParamSpec",
     "amidar", "breakout", "changed_boxes", "compose", "from_spec", "game_of_state", "list_interventions",
     "param", "pong", "registry", "render_before_after", "side_by_side", "space_invaders",
+    "TARGETS", "Target", "target_table", "targets_for",
 ]
