@@ -75,11 +75,7 @@ def plot_paired_effects(values: np.ndarray, path: str | Path, *, verdict: Mappin
                     + (", grey: ±margin)" if margin else ")"), fontsize=8)
     for ax in (strip, hist):
         ax.tick_params(labelsize=7)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_correlation(x: np.ndarray, y: np.ndarray, path: str | Path, *, verdict: Mapping[str, Any] | None = None,
@@ -113,14 +109,8 @@ def plot_correlation(x: np.ndarray, y: np.ndarray, path: str | Path, *, verdict:
         ax.legend(fontsize=7, frameon=False)
     ax.set_xlabel(x_label, fontsize=8)
     ax.set_ylabel(y_label, fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.grid(alpha=0.25)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    _style(ax)
+    return _save(fig, path)
 
 
 def plot_confidence_sequence(sequential: Mapping[str, Any], path: str | Path, *,
@@ -178,9 +168,21 @@ def plot_confidence_sequence(sequential: Mapping[str, Any], path: str | Path, *,
     ax.set_title(f"{len(looks)} look{'s' if len(looks) != 1 else ''}; band: {f'{level:.0%} ' if level else ''}confidence sequence "
                  f"(valid at every look), line: estimate" + (", grey: ±margin" if margin else ""),
                  fontsize=9, loc="left", color="#57606a")
+    _style(ax)
+    return _save(fig, path)
+
+
+def _style(ax) -> None:
+    """The report's plain axes: small ticks, no top/right frame, a light grid."""
     ax.tick_params(labelsize=7)
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(alpha=0.25)
+
+
+def _save(fig, path: str | Path) -> Path:
+    """Write ``fig`` to ``path`` (folders made as needed) and free it."""
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")

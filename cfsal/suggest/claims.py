@@ -110,26 +110,21 @@ class ClaimPlan:
         return MEASURE
 
 
-def _effect_plan(game: str, name: str, methods: tuple[str, ...]) -> ClaimPlan | None:
+def _policy_plan(game: str, name: str, methods: tuple[str, ...], kind: str) -> ClaimPlan | None:
+    """An ``effect`` claim (the agent uses the object) or a ``no_effect`` control (it ignores it),
+    both on the policy's total variation under the object's first fitting intervention."""
     targets = targets_for(game, name)
     if not targets:
         return None
     target = targets[0]
-    claim = (f"{target.action[0].upper()}{target.action[1:]} changes the agent's policy by more than "
-             f"{EFFECT_MARGIN} in total variation.")
-    return ClaimPlan(name, "effect", f"test_the_agent_uses_the_{name}", claim, target, methods,
-                     margin=EFFECT_MARGIN)
-
-
-def _control_plan(game: str, name: str, methods: tuple[str, ...]) -> ClaimPlan | None:
-    targets = targets_for(game, name)
-    if not targets:
-        return None
-    target = targets[0]
-    claim = (f"{target.action[0].upper()}{target.action[1:]} changes the agent's policy by less than "
-             f"{NO_EFFECT_MARGIN} in total variation (a control: saliency finds little on the {display(name)}).")
-    return ClaimPlan(name, "no_effect", f"test_the_agent_ignores_the_{name}", claim, target, methods,
-                     margin=NO_EFFECT_MARGIN)
+    change = f"{target.action[0].upper()}{target.action[1:]} changes the agent's policy by"
+    if kind == "effect":
+        return ClaimPlan(name, "effect", f"test_the_agent_uses_the_{name}",
+                         f"{change} more than {EFFECT_MARGIN} in total variation.", target, methods,
+                         margin=EFFECT_MARGIN)
+    return ClaimPlan(name, "no_effect", f"test_the_agent_ignores_the_{name}",
+                     f"{change} less than {NO_EFFECT_MARGIN} in total variation (a control: saliency finds "
+                     f"little on the {display(name)}).", target, methods, margin=NO_EFFECT_MARGIN)
 
 
 def _correlation_plan(game: str, name: str, method: str, variable: str, r: float) -> ClaimPlan | None:
@@ -171,9 +166,9 @@ def plan_claims(audit: Audit, *, mode: str = "salient") -> list[ClaimPlan]:
         labels = {m: a.finding(obj.name).label for m, a in audit.methods.items()}
         salient = tuple(m for m, label in labels.items() if label == "salient")
         if mode == "all" or salient:
-            plan = _effect_plan(audit.game, obj.name, salient or tuple(audit.methods))
+            plan = _policy_plan(audit.game, obj.name, salient or tuple(audit.methods), "effect")
         elif all(label == "low" for label in labels.values()):
-            plan = _control_plan(audit.game, obj.name, tuple(audit.methods))
+            plan = _policy_plan(audit.game, obj.name, tuple(audit.methods), "no_effect")
         else:
             plan = None
         if plan is not None:
