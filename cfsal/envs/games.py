@@ -180,6 +180,36 @@ def check_state(game: str, state: Any, *, where: str = "state") -> None:
                              f"(cfsal.envs.games.STATE_LIMITS).")
 
 
+@cache
+def config_schema(game: str) -> dict[str, Any]:
+    """The JSON schema ctoybox publishes for a game's configuration."""
+    from ctoybox import Toybox
+
+    return Toybox(get_game(game).name).schema_for_config()
+
+
+def check_config(game: str, config: Any, *, where: str = "config") -> None:
+    """Refuse a configuration the native core would refuse or abort the process over.
+
+    ``Toybox.write_config_json`` hands the dict straight to Rust: a missing key or a wrong type
+    comes back as a ``ValueError`` pointing at a column of the JSON text, and some well-typed values
+    abort the interpreter (Breakout's ``paddle_discrete_segments: 0``). The config must fit
+    ctoybox's own config schema; raises :class:`~cfsal.errors.GameStateError` naming the key, the
+    value and the valid range.
+    """
+    spec = get_game(game)
+    problem = _config_check(spec.name)(config, "")
+    if problem is not None:
+        raise GameStateError(f"{where}: not a valid {spec.name} configuration: {problem}. Start from "
+                             f"env.config (the current configuration) and change only the keys you need.")
+
+
+@cache
+def _config_check(game: str) -> Check:
+    schema = config_schema(game)
+    return _compile(schema, schema.get("definitions", {}), {})
+
+
 def _at(path: str) -> str:
     return path.lstrip("/") or "(the state)"
 
@@ -243,7 +273,11 @@ def _compile_type(schema: dict[str, Any], definitions: dict[str, Any], named: di
     low, high = _INT_FORMATS.get(schema.get("format", ""), (-2**63, 2**64 - 1))
     required = tuple(schema.get("required", ()))
     properties = {key: _compile(sub, definitions, named) for key, sub in schema.get("properties", {}).items()}
-    items = _compile(schema["items"], definitions, named) if "items" in schema else None
+    items_schema = schema.get("items")
+    # draft-07 tuple form (a list of schemas, one per position: Space Invaders' shield (x, y)) or one
+    # schema for every item.
+    positional = [_compile(part, definitions, named) for part in items_schema] if isinstance(items_schema, list) else None
+    items = _compile(items_schema, definitions, named) if isinstance(items_schema, dict) else None
     min_items, max_items = schema.get("minItems", 0), schema.get("maxItems")
     flat = _flat_integer_object(schema, definitions)
     if flat is not None:  # colours (shield pixels): thousands per state, checked in one pass each
@@ -274,16 +308,17 @@ def _compile_type(schema: dict[str, Any], definitions: dict[str, Any], named: di
             for key, item in value.items():
                 sub = properties.get(key)
                 if sub is None:
-                    return f"{_at(path + '/' + str(key))} is not a field of this game's state"
+                    return f"{_at(path + '/' + str(key))} is not a field this game knows"
                 problem = sub(item, f"{path}/{key}")
                 if problem is not None:
                     return problem
         elif kind == "array":
             if len(value) < min_items or (max_items is not None and len(value) > max_items):
                 return f"{_at(path)} has {len(value)} items, expected {min_items}..{max_items}"
-            if items is not None:
-                for index, item in enumerate(value):
-                    problem = items(item, f"{path}/{index}")
+            for index, item in enumerate(value):
+                item_check = positional[index] if positional is not None and index < len(positional) else items
+                if item_check is not None:
+                    problem = item_check(item, f"{path}/{index}")
                     if problem is not None:
                         return problem
         return None

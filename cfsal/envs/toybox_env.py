@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 from PIL import Image
 
-from cfsal.envs.games import GameSpec, check_state, get_game
+from cfsal.envs.games import GameSpec, check_config, check_state, get_game
 from cfsal.errors import SnapshotError
 
 SNAPSHOT_SCHEMA_VERSION = 1
@@ -235,7 +235,9 @@ class ToyboxEnv(gym.Env):
         """Replace the game's configuration (colours, start lives, speeds…); ``None`` restores the default.
 
         Toybox restarts the game when its config changes, so call :meth:`reset` afterwards.
-        Snapshots taken from here on carry the config, and :meth:`restore` re-applies it.
+        Snapshots taken from here on carry the config, and :meth:`restore` re-applies it. The config
+        is checked first (:func:`cfsal.envs.games.check_config`), so a bad one raises
+        :class:`~cfsal.errors.GameStateError` instead of reaching the native core.
         """
         from ctoybox import Toybox
 
@@ -243,6 +245,7 @@ class ToyboxEnv(gym.Env):
             self.toybox = Toybox(self.spec_game.name)
             self._config_json = None
         else:
+            check_config(self.game, config)
             self.toybox.write_config_json(config)
             self._config_json = json.dumps(config, sort_keys=True)
         if self._pong:
