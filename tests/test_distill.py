@@ -64,7 +64,8 @@ def test_tiny_run_end_to_end_and_a_killed_run_resumes_to_the_same_weights(tmp_pa
     assert info.provenance["algorithm"] == "DAgger from scripted expert"
     assert info.provenance["iterations"] == 2 and info.provenance["dataset_size"] == 160
     directory = training_dir(whole.checkpoint)
-    assert sorted(p.name for p in directory.iterdir()) == ["curve.csv", "iter_0.npz", "iter_1.npz", "run.json"]
+    assert sorted(p.name for p in directory.iterdir()) == ["curve.csv", "iter_0.npz", "iter_1.npz", "run.json",
+                                                           "student.safetensors"]
     assert len((directory / "curve.csv").read_text().splitlines()) == 3
     assert json.loads((directory / "run.json").read_text())["iterations_done"] == 2
 
@@ -173,3 +174,48 @@ def test_soft_labels_come_from_the_experts_plan_costs():
     # a later stage may train the same costs at another temperature: flatter, same best action
     flatter = shard.soft_targets(4, 30.0)
     assert np.all(flatter.max(axis=1) <= shard.soft_targets(4, 2.0).max(axis=1) + 1e-6)
+
+
+def test_the_exported_policy_is_the_student_sharpened_and_training_goes_on_from_the_student(tmp_path):
+    settings = DAggerSettings(iterations=1, expert_steps=16, student_steps=8, n_envs=2, epochs=1, first_epochs=1,
+                              batch_size=16, rollout_max_steps=20)
+    plain, sharp = tmp_path / "plain.safetensors", tmp_path / "sharp.safetensors"
+    distill(plain, seed=0, settings=settings, progress=False)
+    distill(sharp, seed=0, settings=settings, progress=False, policy_temperature=0.25)
+    student = load_checkpoint(training_dir(sharp) / "student.safetensors", game="breakout")
+    deployed = load_checkpoint(sharp, game="breakout")
+    assert deployed.provenance["policy_temperature"] == 0.25 and "divided by T = 0.25" in deployed.provenance["policy_export"]
+    obs = torch.from_numpy(Shard.load(training_dir(sharp) / "iter_0.npz").observations[:8]).float()
+    with torch.no_grad():
+        (logits, value), (sharp_logits, sharp_value) = student(obs), deployed(obs)
+    torch.testing.assert_close(sharp_logits, logits / 0.25)
+    torch.testing.assert_close(sharp_value, value)
+    assert torch.equal(sharp_logits.argmax(1), logits.argmax(1))
+    # the student as trained is the same whatever the export temperature
+    for key, tensor in load_file(str(plain)).items():
+        torch.testing.assert_close(load_file(str(training_dir(sharp) / "student.safetensors"))[key], tensor, rtol=0, atol=0)
+
+    # with every iteration done only the export changes; more iterations go on from the student
+    before = load_file(str(training_dir(sharp) / "student.safetensors"))
+    distill(sharp, seed=0, settings=settings, progress=False, policy_temperature=0.5, command="re-export")
+    again = load_checkpoint(sharp, game="breakout")
+    assert again.provenance["policy_temperature"] == 0.5 and again.provenance["command"] == "re-export"
+    for key, tensor in load_file(str(training_dir(sharp) / "student.safetensors")).items():
+        torch.testing.assert_close(tensor, before[key], rtol=0, atol=0)
+    distill(plain, seed=0, settings=replace(settings, iterations=2), progress=False)
+    distill(sharp, seed=0, settings=replace(settings, iterations=2), progress=False, policy_temperature=0.5)
+    for key, tensor in load_file(str(plain)).items():
+        torch.testing.assert_close(load_file(str(training_dir(sharp) / "student.safetensors"))[key], tensor,
+                                   rtol=0, atol=0)
+
+
+def test_a_sharpened_checkpoint_without_its_student_refuses_to_resume(tmp_path):
+    settings = DAggerSettings(iterations=1, expert_steps=16, student_steps=8, n_envs=2, epochs=1, first_epochs=1,
+                              batch_size=16, rollout_max_steps=20)
+    out = tmp_path / "a.safetensors"
+    distill(out, seed=0, settings=settings, progress=False, policy_temperature=0.5)
+    (training_dir(out) / "student.safetensors").unlink()
+    with pytest.raises(TrainingError, match="student as trained"):
+        distill(out, seed=0, settings=replace(settings, iterations=2), progress=False, policy_temperature=0.5)
+    with pytest.raises(TrainingError, match="finite T > 0"):
+        distill(out, seed=0, settings=settings, progress=False, policy_temperature=0.0)

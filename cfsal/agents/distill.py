@@ -32,9 +32,21 @@ weight initialisation, minibatch order) derives from one seed through ``numpy.ra
 keyed by iteration, so a resumed run continues exactly as an uninterrupted one.
 
 Files beside ``out`` in ``<out>.train/``: ``iter_<k>.npz`` (the data of iteration k; large,
-git-ignored), ``curve.csv`` (one row per iteration) and ``run.json`` (settings, progress, wall
-time, machine); ``out`` itself is rewritten after every iteration and is what a killed run
-resumes from.
+git-ignored), ``curve.csv`` (one row per iteration), ``run.json`` (settings, progress, wall
+time, machine) and ``student.safetensors`` (the student as trained, what a killed run resumes
+from; git-ignored like the shards); ``out`` is rewritten after every iteration with the policy
+as deployed.
+
+*Deployed policy temperature* (``policy_temperature`` T, ``--policy-temperature``): the student
+learns soft targets softmax(−cost/τ), so its policy is as unsure as the expert's near-ties
+make it, and sampling from it (as ``cfsal eval`` and the rollouts play every agent) takes
+second-best actions that a deterministic teacher never takes. ``out`` holds the student's
+policy head divided by T (logits/T: the same ranking of actions, the greedy policy unchanged,
+sampling sharper; T = 1 leaves it as trained). It is an export setting, not a training one:
+T can change without a new stage and without retraining, DAgger's rollouts keep sampling the
+student as trained (wider coverage of states off the expert's path), and the value head is
+untouched. For a student of soft labels at τ, exporting at T is close to having taught it at
+τ·T.
 
 A run may go on in a new *stage* with other settings (``new_stage=True``, ``cfsal distill
 --new-stage``): the iterations done so far and their data stay as they are, the later ones use
@@ -44,8 +56,10 @@ command, so the agent can be rebuilt from the commands in order.
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
+import math
 import os
 import platform
 import time
@@ -65,6 +79,8 @@ from cfsal.envs.toybox_env import ToyboxEnv
 from cfsal.errors import TrainingError
 
 RUN_SCHEMA_VERSION = 1
+#: The student as trained, in ``<out>.train/`` (``out`` holds the deployed policy).
+STUDENT_FILE = "student.safetensors"
 ALGORITHM = "DAgger from scripted expert"
 
 
@@ -379,8 +395,37 @@ def _machine() -> str:
             f"torch {torch.__version__} threads {torch.get_num_threads()}")
 
 
+def _check_policy_temperature(temperature: float) -> None:
+    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
+        raise TrainingError(f"policy_temperature={temperature}: use a finite T > 0 (1 keeps the policy as "
+                            f"trained, T < 1 sharpens it).")
+
+
+def _trained_student(path: Path, directory: Path) -> NatureActorCritic:
+    """The student as trained, from ``<out>.train/student.safetensors`` (or, for runs from before
+    that file existed, from ``out`` itself, which then held the student as trained)."""
+    student = load_checkpoint(path, game="breakout")
+    if not isinstance(student, NatureActorCritic):
+        raise TrainingError(f"{path} is not a Nature-CNN checkpoint; delete it and {directory} to restart.")
+    if path.parent != directory and float(student.provenance.get("policy_temperature", 1.0)) != 1.0:
+        raise TrainingError(f"{path} holds a sharpened policy and {directory / STUDENT_FILE} (the student as "
+                            f"trained) is missing; restore that file or restart with another --out.")
+    return student
+
+
+def deployed_policy(student: NatureActorCritic, temperature: float) -> NatureActorCritic:
+    """A copy of ``student`` whose policy logits are divided by ``temperature`` (the value head as is)."""
+    _check_policy_temperature(temperature)
+    deployed = copy.deepcopy(student)
+    with torch.no_grad():
+        deployed.policy_head.weight.div_(temperature)
+        deployed.policy_head.bias.div_(temperature)
+    return deployed
+
+
 def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings = DAggerSettings(),
-            command: str = "", progress: bool = True, new_stage: bool = False) -> DistillResult:
+            command: str = "", progress: bool = True, new_stage: bool = False,
+            policy_temperature: float = 1.0) -> DistillResult:
     """Run (or resume) DAgger until ``settings.iterations`` iterations are done; write ``out``.
 
     Resuming needs the same seed and settings: the run's files are checked against them and a
@@ -388,6 +433,8 @@ def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings =
     more DAgger iterations continue the same run (each iteration's randomness depends only on
     the seed and its index). With ``new_stage`` the settings may change too: the iterations
     done so far are kept and the new settings apply from the next one (recorded as a stage).
+    ``out`` gets the policy at ``policy_temperature`` (see the module docstring); with every
+    iteration already done, only ``out`` is rewritten (so T can be chosen after training).
     """
     out = Path(out)
     directory = training_dir(out)
@@ -408,11 +455,11 @@ def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings =
             )
         done, wall_before = int(previous_run["iterations_done"]), float(previous_run["wall_seconds"])
         stages = list(previous_run.get("earlier_stages", []))
-    if done and out.exists():
-        student = load_checkpoint(out, game="breakout")
-        if not isinstance(student, NatureActorCritic):
-            raise TrainingError(f"{out} is not a Nature-CNN checkpoint; delete it and {directory} to restart.")
-        # The checkpoint is written before run.json: if a kill fell between the two, its
+    _check_policy_temperature(policy_temperature)
+    student_file = directory / STUDENT_FILE
+    if done and (student_file.exists() or out.exists()):
+        student = _trained_student(student_file if student_file.exists() else out, directory)
+        # The student is written before run.json: if a kill fell between the two, its
         # weights are one iteration ahead, and they are the truth.
         done = int(student.provenance.get("iterations", done))
     else:
@@ -424,7 +471,9 @@ def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings =
                        "command": previous_run.get("command", "")})
     directory.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    shards: list[Shard] = [Shard.load(directory / f"iter_{k}.npz") for k in range(done)]
+    # the aggregate of the iterations done, needed only to train more (an export needs none)
+    shards: list[Shard] = ([Shard.load(directory / f"iter_{k}.npz") for k in range(done)]
+                           if done < settings.iterations else [])
     for iteration in range(done, settings.iterations):
         collect_seed, train_seed = _iteration_seed(seed, iteration).spawn(2)
         beta = settings.beta(iteration)
@@ -454,7 +503,8 @@ def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings =
                       "settings": settings.to_dict(), "earlier_stages": stages,
                       "value_head": ("MSE to Monte-Carlo discounted returns (gamma 0.99, sign-clipped "
                                      "rewards) of the rollouts, on detached trunk features")}
-        save_checkpoint(student, out, provenance)
+        save_checkpoint(student, student_file, provenance)
+        _export(student, out, provenance, policy_temperature)
         run = {"schema_version": RUN_SCHEMA_VERSION, "algorithm": ALGORITHM, "game": "breakout",
                "seed": seed, "settings": settings.to_dict(), "iterations_done": iteration + 1,
                "dataset_size": dataset_size, "wall_seconds": round(wall, 1), "machine": _machine(),
@@ -465,9 +515,23 @@ def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings =
                   f"rollout score {row['rollout_mean_score']}, agreement {before:.3f} → train acc "
                   f"{losses['accuracy']:.3f}, {wall / 60:.1f} min", flush=True)
     wall = wall_before + time.monotonic() - started
+    if done >= settings.iterations and done:  # nothing to train: (re-)export at this temperature
+        if not student_file.exists():
+            save_checkpoint(student, student_file, student.provenance)
+        _export(student, out, {**student.provenance, "command": command or student.provenance.get("command", "")},
+                policy_temperature)
     if not out.exists():
         save_checkpoint(student, out, {"algorithm": ALGORITHM, "iterations": 0, "seed": seed})
-    return DistillResult(out, settings.iterations, sum(len(s) for s in shards), wall)
+    dataset_size = sum(len(s) for s in shards) if shards else int(student.provenance.get("dataset_size", 0))
+    return DistillResult(out, settings.iterations, dataset_size, wall)
+
+
+def _export(student: NatureActorCritic, out: Path, provenance: dict[str, Any], policy_temperature: float) -> None:
+    provenance = {**provenance, "policy_temperature": policy_temperature}
+    if policy_temperature != 1.0:
+        provenance["policy_export"] = (f"policy head (logits) divided by T = {policy_temperature:g} after "
+                                       f"training; the student as trained is <out>.train/{STUDENT_FILE}")
+    save_checkpoint(deployed_policy(student, policy_temperature), out, provenance)
 
 
 def _append_curve(path: Path, row: dict[str, Any]) -> None:

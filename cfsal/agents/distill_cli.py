@@ -31,7 +31,8 @@ def _cmd_distill(args: argparse.Namespace) -> int:
                               soft_label_temperature=args.soft_label_temperature)
     command = args.command or _reproducing_command(args)
     result = distill(args.out, seed=args.seed, settings=settings, command=command,
-                     progress=not args.no_progress, new_stage=args.new_stage)
+                     progress=not args.no_progress, new_stage=args.new_stage,
+                     policy_temperature=args.policy_temperature)
     print(f"wrote {result.checkpoint}: {result.iterations} DAgger iterations, {result.dataset_size} "
           f"labelled frames, {result.wall_seconds / 60:.1f} min in total")
     return 0
@@ -42,7 +43,7 @@ def _reproducing_command(args: argparse.Namespace) -> str:
     change of a default cannot change what it means)."""
     parts = ["cfsal", "distill", "--game", args.game, "--out", args.out]
     for flag in ("iterations", "expert_steps", "student_steps", "n_envs", "beta_decay", "epochs", "first_epochs",
-                 "batch_size", "lr", "class_balance", "rollout_max_steps", "soft_label_temperature", "seed"):
+                 "batch_size", "lr", "class_balance", "rollout_max_steps", "soft_label_temperature", "policy_temperature", "seed"):
         parts += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
     if args.new_stage:
         parts.append("--new-stage")
@@ -70,6 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rollout-max-steps", type=int, default=d.rollout_max_steps)
     p.add_argument("--soft-label-temperature", type=float, default=d.soft_label_temperature,
                    help="τ of the soft labels softmax(−plan cost/τ) (0: the expert's action only)")
+    p.add_argument("--policy-temperature", type=float, default=1.0,
+                   help="divide the exported policy's logits by T (T < 1 sharpens sampling; the student as "
+                        "trained stays in <out>.train/); with all iterations done, only re-exports")
     p.add_argument("--new-stage", action="store_true",
                    help="go on with changed settings from the next iteration (kept as a stage in run.json)")
     p.add_argument("--seed", type=int, default=0)
