@@ -200,3 +200,43 @@ def test_configured_games_snapshot_and_restore_with_their_config(game, key, valu
         assert all(np.array_equal(a, b) for a, b in zip(expected[0], replayed[0]))
     fresh.configure(None)
     assert fresh.config[key] != value
+
+
+def _edge_parameters(spec) -> list[dict]:
+    """One parameter of a config intervention at each end of its range (colours: black and white)."""
+    if spec.kind in ("int", "float"):
+        cast = int if spec.kind == "int" else float
+        return [{spec.name: cast(v)} for v in (spec.low, spec.high) if v is not None]
+    if spec.kind == "int_tuple":
+        return [{spec.name: ()}, {spec.name: (int(spec.low),) * 6}, {spec.name: (int(spec.high),) * 6}]
+    if spec.kind == "color":
+        return [{spec.name: (0, 0, 0)}, {spec.name: (255, 255, 255)}]
+    if spec.kind == "bool":
+        return [{spec.name: True}, {spec.name: False}]
+    return []
+
+
+@pytest.mark.parametrize("game", list(GAMES))
+def test_every_config_intervention_at_the_edges_of_its_ranges_passes_check_config(game):
+    """check_config's limits (cfsal.envs.games.CONFIG_LIMITS) must never refuse what a config
+    intervention may produce: each parameter at its lowest and highest, and all at once."""
+    from cfsal.envs.games import check_config
+    from cfsal.interventions import from_spec, registry, strategies
+
+    env = make(game, seed=0)
+    tried = 0
+    for name in strategies.names(game, kind="config"):
+        specs = registry[name].params()
+        edges = [edge for spec in specs for edge in _edge_parameters(spec)]
+        for low_or_high in (0, 1):  # every parameter at once at its low end, then at its high end
+            together = {}
+            for spec in specs:
+                options = _edge_parameters(spec)
+                if options:
+                    together.update(options[min(low_or_high, len(options) - 1)])
+            edges.append(together)
+        for params in edges:
+            config = from_spec({"name": name, **params}).apply_config(env.config)
+            check_config(game, config, where=f"{name}({params})")
+            tried += 1
+    assert tried >= 6

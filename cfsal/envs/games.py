@@ -189,19 +189,139 @@ def config_schema(game: str) -> dict[str, Any]:
 
 
 def check_config(game: str, config: Any, *, where: str = "config") -> None:
-    """Refuse a configuration the native core would refuse or abort the process over.
+    """Refuse a configuration the native core would refuse, abort the process over, or hang on.
 
     ``Toybox.write_config_json`` hands the dict straight to Rust: a missing key or a wrong type
     comes back as a ``ValueError`` pointing at a column of the JSON text, and some well-typed values
-    abort the interpreter (Breakout's ``paddle_discrete_segments: 0``). The config must fit
-    ctoybox's own config schema; raises :class:`~cfsal.errors.GameStateError` naming the key, the
-    value and the valid range.
+    abort the interpreter or hang the core (Breakout's ``paddle_discrete_segments: 0``, an empty
+    ``ball_start_positions``, an Amidar board with a junk character). Three checks, all in Python:
+    ctoybox's own config schema; every number within :data:`CONFIG_LIMITS` (or
+    ±:data:`GENERIC_LIMIT`); the game's structural rules (lists the core indexes are non-empty and of
+    matching lengths, an Amidar board is a rectangle of known tiles with every start on a track).
+    The limits and rules were measured by fuzzing raw configs (tests/reliability/test_fuzz.py).
+    Raises :class:`~cfsal.errors.GameStateError` naming the key, the value and the valid range.
     """
     spec = get_game(game)
     problem = _config_check(spec.name)(config, "")
+    if problem is None:
+        problem = _config_rules(spec.name, config)
+    if problem is None:
+        problem = _limit_problem(spec.name, config, table=CONFIG_LIMITS)
     if problem is not None:
         raise GameStateError(f"{where}: not a valid {spec.name} configuration: {problem}. Start from "
-                             f"env.config (the current configuration) and change only the keys you need.")
+                             f"env.config (the current configuration) and change only the keys you need "
+                             f"(ranges: cfsal.envs.games.CONFIG_LIMITS).")
+
+
+#: Per game: (key glob, low, high[, why]) for config numbers, inclusive; every other number (but the
+#: RNG seed and colours, which the schema bounds) lies within ±GENERIC_LIMIT. Found by fuzzing raw
+#: configs in a child process (tests/reliability/test_fuzz.py, docs/reliability.md): a bound marked
+#: "aborts"/"hangs" is where the native core broke; the others keep the game's own states within
+#: STATE_LIMITS (so a configured game's snapshots pass check_state) or keep a value meaningful.
+CONFIG_LIMITS: dict[str, tuple[tuple, ...]] = {
+    "breakout": (
+        ("start_lives", 1, 99, "the state's lives are 0..99; 0 or fewer ends the game before its first frame"),
+        ("ball_speed_slow", 0, 20, "pixels per frame; 1e300 hangs the core, and beyond 20 the ball's velocity "
+                                   "leaves STATE_LIMITS"),
+        ("ball_speed_fast", 0, 20, "pixels per frame; beyond 20 the ball's velocity leaves STATE_LIMITS"),
+        ("paddle_discrete_segments", 1, 1000, "0 segments aborts the core (it divides by the count); use null "
+                                              "for a round paddle"),
+        ("ball_start_positions/*/x", 0, 240, "on the 240-pixel-wide screen"),
+        ("ball_start_positions/*/y", 0, 160, "on the 160-pixel-high screen"),
+        ("ball_start_positions/*/angle_degrees", -360, 360, "an angle in degrees"),
+        ("row_scores/*", 0, 1000, "points of a brick; the state's brick points are 0..1000"),
+    ),
+    "amidar": (
+        ("start_lives", 1, 9, "2^31-1 hangs the core; the state's lives are at most 9"),
+        ("start_jumps", 0, 99, "the state's jumps are 0..99"),
+        ("player_speed", 0, 64, "world units per frame; the state's speeds are 0..64"),
+        ("enemy_starting_speed", 0, 64, "world units per frame; the state's speeds are 0..64"),
+        ("jump_time", 0, GENERIC_LIMIT, "frames; a negative time leaves a negative jump timer"),
+        ("chase_time", 0, GENERIC_LIMIT, "frames"),
+        ("chase_score_bonus", 0, GENERIC_LIMIT, "points; the state's score is never negative"),
+        ("box_bonus", 0, GENERIC_LIMIT, "points; the state's score is never negative"),
+        ("enemies/*/*/vision_distance", 0, GENERIC_LIMIT, "tiles"),
+    ),
+    "space_invaders": (
+        ("jitter", 0, 1, "the randomness of the aliens' firing, a probability"),
+        ("shields/*/0", 0, 304, "a shield's left edge, on the 320-pixel-wide screen with its 16-pixel width"),
+        ("shields/*/1", 0, 192, "a shield's top edge, on the 210-pixel-high screen with its 18-pixel height"),
+    ),
+    "pong": (
+        ("game_points", 1, 1000, "0 or fewer ends the game at once; the state's scores are 0..1000"),
+        ("paddle_speed", 0, 24, "paddle acceleration per frame"),
+        ("max_paddle_speed", 0, 24, "paddle top speed per frame"),
+    ),
+}
+
+#: The characters of an Amidar board (``=`` track, ``c`` chase-marker track, ``p`` the default
+#: board's painted segment, space: no track). Measured: every other printable ASCII character (and
+#: any non-ASCII one) aborts the core when the board is parsed.
+AMIDAR_BOARD_CHARS = frozenset("=cp ")
+#: Rows × columns of the default Amidar board, the board ctoybox's enemy route tables walk.
+AMIDAR_BOARD_SHAPE = (31, 32)
+
+
+def _config_rules(game: str, config: dict[str, Any]) -> str | None:
+    if game == "breakout":
+        return _breakout_config_problem(config)
+    if game == "amidar":
+        return _amidar_config_problem(config)
+    return None
+
+
+def _breakout_config_problem(config: dict[str, Any]) -> str | None:
+    """Lists the Breakout core indexes without checks (each abort measured by fuzzing)."""
+    if not config["ball_start_positions"]:
+        return ("ball_start_positions=[] is empty; the core serves from one of them at random and aborts on an "
+                "empty list: give at least one {x, y, angle_degrees}")
+    rows, scores = len(config["row_colors"]), len(config["row_scores"])
+    if rows != scores:
+        return (f"row_scores has {scores} entries but row_colors has {rows} (one per brick row); fewer scores "
+                f"than rows aborts the core: give one score per row")
+    return None
+
+
+def _amidar_config_problem(config: dict[str, Any]) -> str | None:
+    """The Amidar core parses the board and places every mob without checks (each abort measured)."""
+    board = config["board"]
+    widths = sorted({len(row) for row in board})
+    if not board or len(widths) != 1 or widths[0] < 2 or len(board) < 2:
+        return (f"board is {len(board)} rows of {widths} characters; it must be a rectangle (every row as "
+                f"long as the first) of at least 2 × 2 tiles")
+    junk = sorted(set("".join(board)) - AMIDAR_BOARD_CHARS)
+    if junk:
+        return (f"board holds {''.join(junk)!r}; a board is made of {''.join(sorted(AMIDAR_BOARD_CHARS))!r} "
+                f"('=' track, 'c'/'p' special track, ' ' none); any other character aborts the core")
+    height, width = len(board), widths[0]
+    lookup = [(i, e["EnemyLookupAI"]) for i, e in enumerate(config["enemies"])
+              if isinstance(e, dict) and "EnemyLookupAI" in e]
+    if lookup and (height, width) != AMIDAR_BOARD_SHAPE:
+        return (f"board is {height} × {width} tiles, but enemies/{lookup[0][0]} uses EnemyLookupAI, whose route "
+                f"tables walk the default {AMIDAR_BOARD_SHAPE[0]} × {AMIDAR_BOARD_SHAPE[1]} board (other shapes "
+                f"abort the core): keep the default board's shape or use another enemy AI")
+    for index, ai in lookup:
+        route = ai["default_route_index"]
+        if not 0 <= route < len(AMIDAR_ROUTE_LENGTHS):
+            return (f"enemies/{index}/EnemyLookupAI/default_route_index={route} is outside 0 ≤ route < "
+                    f"{len(AMIDAR_ROUTE_LENGTHS)} (the core's enemy routes; a larger index aborts it)")
+        if not 0 <= ai["next"] < AMIDAR_ROUTE_LENGTHS[route]:
+            return (f"enemies/{index}/EnemyLookupAI/next={ai['next']} is outside 0 ≤ next < "
+                    f"{AMIDAR_ROUTE_LENGTHS[route]} (the length of route {route})")
+    starts = [("player_start", config["player_start"])]
+    for index, enemy in enumerate(config["enemies"]):
+        if isinstance(enemy, dict):
+            (kind, ai), = enemy.items()
+            if isinstance(ai, dict) and "start" in ai:
+                starts.append((f"enemies/{index}/{kind}/start", ai["start"]))
+    for where, tile in starts:
+        tx, ty = tile["tx"], tile["ty"]
+        if not (0 <= tx < width and 0 <= ty < height):
+            return f"{where}=({tx}, {ty}) is off the {width} × {height} board (0 ≤ tx < {width}, 0 ≤ ty < {height})"
+        if board[ty][tx] == " ":
+            return (f"{where}=({tx}, {ty}) is not on a track (board row {ty} has ' ' there); a mob off the "
+                    f"tracks aborts the core (enemies) or cannot move: start on a '=', 'c' or 'p' tile")
+    return None
 
 
 @cache
@@ -378,24 +498,27 @@ def _numbers(value: Any, path: str = "") -> Iterator[tuple[str, float]]:
 
 
 @cache
-def _limit_patterns(game: str) -> tuple[tuple[re.Pattern[str], str, float, float], ...]:
+def _limit_patterns(game: str, table_name: str = "state") -> tuple[tuple[re.Pattern[str], float, float, str], ...]:
+    table = STATE_LIMITS if table_name == "state" else CONFIG_LIMITS
     out = []
-    for glob, low, high in STATE_LIMITS[game]:
+    for glob, low, high, *why in table[game]:
         regex = "".join("[^/]+" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in glob)
-        out.append((re.compile(regex + r"\Z"), glob, low, high))
+        out.append((re.compile(regex + r"\Z"), low, high, why[0] if why else ""))
     return tuple(out)
 
 
-def _limit_problem(game: str, state: dict[str, Any]) -> str | None:
-    patterns = _limit_patterns(game)
-    for path, value in _numbers(state):
-        low, high = -GENERIC_LIMIT, GENERIC_LIMIT
-        for regex, _glob, pattern_low, pattern_high in patterns:
+def _limit_problem(game: str, value: dict[str, Any], *, table: dict[str, tuple[tuple, ...]] = STATE_LIMITS) -> str | None:
+    """The first number of a state (or, with ``table=CONFIG_LIMITS``, a config) outside its range."""
+    patterns = _limit_patterns(game, "state" if table is STATE_LIMITS else "config")
+    for path, number in _numbers(value):
+        low, high, why = -GENERIC_LIMIT, GENERIC_LIMIT, ""
+        for regex, pattern_low, pattern_high, pattern_why in patterns:
             if regex.match(path):
-                low, high = pattern_low, pattern_high
+                low, high, why = pattern_low, pattern_high, pattern_why
                 break
-        if not low <= value <= high:
-            return f"{path}={value} is outside {_fmt_limit(low)} ≤ value ≤ {_fmt_limit(high)}"
+        if not low <= number <= high:
+            return (f"{path}={number} is outside {_fmt_limit(low)} ≤ value ≤ {_fmt_limit(high)}"
+                    + (f" ({why})" if why else ""))
     return None
 
 

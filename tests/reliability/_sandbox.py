@@ -1,4 +1,4 @@
-"""A child process that feeds states to the native Toybox core, so a Rust panic cannot kill pytest.
+"""A child process that feeds states and configs to the native Toybox core, so a Rust panic cannot kill pytest.
 
 ctoybox reports *malformed* JSON (missing fields, wrong types, integers beyond i32) as a Python
 ``ValueError``, but a well-formed state with an impossible value (a Space Invaders life count of
@@ -23,6 +23,10 @@ _CHILD = r'''
 import json, sys, math
 from ctoybox import Toybox
 from cfsal.envs import make
+from cfsal.envs.games import check_state
+import cfsal.envs.toybox_env as toybox_env
+
+checked_config = toybox_env.check_config
 
 envs = {}
 for line in sys.stdin:
@@ -34,6 +38,8 @@ for line in sys.stdin:
     env.reset(seed=case.get("seed", 0))
     try:
         if case.get("config") is not None:
+            # check=False: the config goes to Rust unchecked (to show what the check prevents)
+            toybox_env.check_config = checked_config if case.get("check", True) else (lambda *a, **k: None)
             env.configure(case["config"])
             env.reset(seed=case.get("seed", 0))
         if case.get("state") is not None:
@@ -45,6 +51,10 @@ for line in sys.stdin:
                 break
         env.rgb_frame()
         answer = {"outcome": "ok", "lives": env.lives, "score": env.score}
+        try:  # does the game the case led to still pass cfsal's state check (snapshots restore through it)?
+            check_state(game, env.get_toybox_state(), where="after the case")
+        except Exception as error:
+            answer["state_problem"] = str(error)[:300]
     except Exception as error:
         answer = {"outcome": "refused", "error": f"{type(error).__name__}: {error}"[:300]}
     if case.get("config") is not None:
@@ -60,6 +70,7 @@ class NativeOutcome:
 
     outcome: str
     detail: str = ""
+    state_problem: str | None = None  # ``ok`` only: why the game's state afterwards fails check_state
 
 
 class NativeSandbox:
@@ -99,7 +110,7 @@ class NativeSandbox:
         if not answer:
             return self._died()
         data = json.loads(answer)
-        return NativeOutcome(data["outcome"], data.get("error", ""))
+        return NativeOutcome(data["outcome"], data.get("error", ""), data.get("state_problem"))
 
     def _died(self) -> NativeOutcome:
         code = self.process.wait()

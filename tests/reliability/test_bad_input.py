@@ -159,6 +159,41 @@ def test_the_environment_refuses_a_bad_state_before_the_native_core_sees_it():
         env.set_toybox_state(state)
 
 
+@pytest.mark.parametrize("game, edit, fragments", [
+    ("breakout", lambda c: c.update(paddle_discrete_segments=0),
+     ["paddle_discrete_segments=0", "1 ≤ value ≤ 1000", "aborts the core", "null"]),
+    ("breakout", lambda c: c.pop("start_lives"), ["lacks start_lives"]),
+    ("breakout", lambda c: c.update(start_lives="5"), ["start_lives='5' is string, expected integer"]),
+    ("breakout", lambda c: c.update(paddle_width=30), ["paddle_width is not a field this game knows"]),
+    ("breakout", lambda c: c.update(ball_speed_slow=math.nan), ["ball_speed_slow=nan is not a finite number"]),
+    ("breakout", lambda c: c.update(ball_start_positions=[]), ["ball_start_positions=[] is empty", "at least one"]),
+    ("breakout", lambda c: c.update(row_scores=[7, 7, 4]), ["row_scores has 3 entries but row_colors has 6"]),
+    ("amidar", lambda c: c.update(start_lives=2**31 - 1), ["start_lives=2147483647", "1 ≤ value ≤ 9"]),
+    ("amidar", lambda c: c["board"].pop(), ["board is 30 × 32 tiles", "EnemyLookupAI"]),
+    ("amidar", lambda c: c["board"].__setitem__(1, c["board"][1][:-1] + "#"), ["board holds '#'", "' =cp'"]),
+    ("amidar", lambda c: c.update(player_start={"tx": 5, "ty": 5}), ["player_start=(5, 5) is not on a track"]),
+    ("amidar", lambda c: c["enemies"][0]["EnemyLookupAI"].update(default_route_index=7),
+     ["enemies/0/EnemyLookupAI/default_route_index=7", "0 ≤ route < 5"]),
+    ("space_invaders", lambda c: c.update(shields=[[84, 1000]]), ["shields/0/1=1000", "0 ≤ value ≤ 192"]),
+    ("pong", lambda c: c.update(game_points=0), ["game_points=0", "1 ≤ value ≤ 1000"]),
+], ids=["paddle-segments-0", "missing-key", "wrong-type", "unknown-key", "nan", "no-ball-starts",
+        "row-scores-short", "amidar-lives", "amidar-board-shape", "amidar-board-char", "amidar-start-off-track",
+        "amidar-route", "shield-off-screen", "pong-points-0"])
+def test_a_config_the_core_would_refuse_or_crash_on_is_one_game_state_error(game, edit, fragments):
+    """``env.configure`` refuses it in Python, names key, value and range, and leaves the game as it was."""
+    env = make(game, seed=0)
+    config = env.config
+    edit(config)
+    with pytest.raises(GameStateError, match=f"not a valid {game} configuration") as raised:
+        env.configure(config)
+    for fragment in fragments:
+        assert fragment in str(raised.value)
+    assert "env.config" in str(raised.value) and "CONFIG_LIMITS" in str(raised.value)
+    assert env.config == make(game, seed=0).config  # nothing reached the core
+    env.reset(seed=0)
+    env.step(0)
+
+
 def test_an_edit_of_a_custom_intervention_that_breaks_the_state_is_refused(monkeypatch):
     from cfsal.interventions import base
     from cfsal.interventions.base import Intervention

@@ -30,7 +30,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from cfsal.envs import make
-from cfsal.envs.games import check_state
+from cfsal.envs.games import check_config, check_state, get_game
 from cfsal.errors import GameStateError, InterventionError
 from cfsal.interventions import from_spec, registry, strategies
 
@@ -286,4 +286,249 @@ def test_and_each_really_breaks_the_core_unchecked(game, path, value, sandbox):
     state = copy.deepcopy(states(game)[1])
     _set(path, value)(state)
     outcome = sandbox.run(game, state, steps=STEPS, action=len(make(game).spec_game.action_set) - 1, check=False)
+    assert outcome.outcome in ("crash", "hang"), outcome
+
+
+# -- raw game configurations (ToyboxEnv.configure) -------------------------------------------------
+#: Agent steps (4 frames each) a configured game must play: config effects (a serve, a lost life, an
+#: enemy's first move) show within the first frames, and every abort/hang found shows by step 1.
+CONFIG_STEPS = 60
+#: Integer and float ladders tried on every numeric key: zero, ±1, small, large, the i32 edges.
+INT_LADDER = (0, -1, 1, 2, -1000, 1000, 100_000, 2**31 - 1, -2**31)
+FLOAT_LADDER = (0.0, -1.0, 0.001, -0.001, 1e3, -1e3, 1e6, 1e9, -1e9, 1e300, math.nan, math.inf)
+
+
+def _config_paths(value: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
+    """(path, value) of every key and list of a config (lists: first two items), but the RNG seed
+    and the colour channels (the schema bounds those to u64/u8 exactly)."""
+    out = [(path, value)] if path else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key not in ("rand", "r", "g", "b", "a"):
+                out.extend(_config_paths(item, path + (key,)))
+    elif isinstance(value, list) and not (value and isinstance(value[0], str)):  # an Amidar board: below
+        for index, item in enumerate(value[:2]):
+            out.extend(_config_paths(item, path + (index,)))
+    return out
+
+
+def _with(config: dict[str, Any], path: tuple, value: Any) -> dict[str, Any]:
+    new = copy.deepcopy(config)
+    parent = new
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = copy.deepcopy(value)
+    return new
+
+
+def _ladder_values(value: Any) -> list[Any]:
+    """What to try instead of one config value: its ladder, or for a list empty/one/short/double/long."""
+    if isinstance(value, bool):
+        return [not value, 0]
+    if isinstance(value, int):
+        return list(INT_LADDER) + [None, "1", 1.5]
+    if isinstance(value, float):
+        return list(FLOAT_LADDER) + [None, "1.0"]
+    if isinstance(value, list):
+        return [[], value[:1], value[:-1], value + value, (value * 20)[:40]] if value else [[], [0]]
+    if isinstance(value, str):
+        return ["", "Nope"]
+    return [None, []]
+
+
+def amidar_boards(board: list[str]) -> list[list[str]]:
+    """Boards of wrong shapes, junk characters, no tracks, or the default's size doubled."""
+    width = len(board[0])
+    return [[], [""], ["="], board[:1], board[:2], board[:-1], board + board, [row[:-1] for row in board],
+            [row + "=" for row in board], [row + row for row in board], board[:-1] + [board[-1][:-3]],
+            [row.replace("=", "x") for row in board], [row.replace(" ", "?") for row in board],
+            [row.replace("=", "é") for row in board], [row.replace("c", "=").replace("p", "=") for row in board],
+            ["=" * width] * len(board), [" " * width] * len(board), [board[0]] + [row[:5] + "0" + row[6:] for row in board[1:]]]
+
+
+def _special_cases(game: str, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Hand-picked whole-value edits per game (positions off the screen, AIs off the tracks, …)."""
+    cases: list[tuple[str, dict[str, Any]]] = []
+    if game == "breakout":
+        for x, y, angle in ((-50.0, 80.0, 30.0), (1000.0, 80.0, 30.0), (120.0, -500.0, 30.0), (120.0, 500.0, 30.0),
+                            (120.0, 80.0, 0.0), (120.0, 80.0, 90.0), (120.0, 80.0, 1e9)):
+            cases.append((f"ball_start_positions=[({x}, {y}, {angle}°)]",
+                          _with(config, ("ball_start_positions",), [{"x": x, "y": y, "angle_degrees": angle}])))
+        for rows, scores in ((0, 0), (1, 1), (7, 7), (12, 12), (7, 6), (5, 6), (6, 3)):
+            new = _with(config, ("row_colors",), (config["row_colors"] * 3)[:rows])
+            cases.append((f"{rows} row colours, {scores} row scores",
+                          _with(new, ("row_scores",), (config["row_scores"] * 3)[:scores])))
+    if game == "amidar":
+        for index, board in enumerate(amidar_boards(config["board"])):
+            cases.append((f"board variant {index}", _with(config, ("board",), board)))
+        for tx, ty in ((0, 0), (31, 30), (32, 15), (31, 31), (-1, 0), (5, 5), (100, 100)):
+            cases.append((f"player_start=({tx}, {ty})", _with(config, ("player_start",), {"tx": tx, "ty": ty})))
+        enemies = config["enemies"]
+        for label, value in (("20 enemies", enemies * 4), ("route 5", enemies + [{"EnemyLookupAI": {"next": 0, "default_route_index": 5}}]),
+                             ("next 500", [{"EnemyLookupAI": {"next": 500, "default_route_index": 0}}]),
+                             ("a Player enemy", ["Player"])):
+            cases.append((f"enemies: {label}", _with(config, ("enemies",), value)))
+        for tx, ty in ((0, 0), (3, 3), (500, 0)):
+            start = {"tx": tx, "ty": ty}
+            for ai in ({"EnemyRandomMvmt": {"dir": "Up", "start": start, "start_dir": "Left"}},
+                       {"EnemyAmidarMvmt": {"horiz": "Left", "vert": "Up", "start": start, "start_horiz": "Left", "start_vert": "Up"}},
+                       {"EnemyTargetPlayer": {"dir": "Up", "start": start, "start_dir": "Left", "player_seen": None, "vision_distance": 5}},
+                       {"EnemyPerimeterAI": {"start": start}}):
+                cases.append((f"enemies: {next(iter(ai))} at ({tx}, {ty})", _with(config, ("enemies",), [ai])))
+    if game == "space_invaders":
+        for x, y in ((-1000, 157), (1000, 157), (84, -1000), (84, 1000), (0, 0), (-20, 157), (310, 157), (84, 250)):
+            cases.append((f"shields=[({x}, {y})]", _with(config, ("shields",), [[x, y]])))
+        cases.append(("50 shields", _with(config, ("shields",), [[84, 157]] * 50)))
+    return cases
+
+
+@cache
+def config_ladder(game: str) -> tuple[tuple[str, str], ...]:
+    """Every systematic raw-config case of ``game``: (label, config as JSON text)."""
+    config = default_config(game)
+    cases = [(f"{'/'.join(map(str, path))}={value!r}"[:120], _with(config, path, value))
+             for path, old in _config_paths(config) for value in _ladder_values(old)]
+    cases += [(f"without {key}", {k: v for k, v in config.items() if k != key}) for key in config]
+    cases.append(("unknown key", {**config, "unknown_field": 1}))
+    cases += _special_cases(game, config)
+    return tuple((label, json.dumps(value, allow_nan=True)) for label, value in cases)
+
+
+def _judge_config(game: str, config: Any, sandbox: NativeSandbox, kind: str, action: int = 1,
+                  in_hypothesis: bool = False) -> str:
+    """Refused by check_config, or configured, reset and played by the core without a refusal,
+    crash or hang. Also counts configured games whose state leaves STATE_LIMITS (not a failure: see
+    docs/reliability.md)."""
+    try:
+        check_config(game, config)
+    except GameStateError as error:
+        assert game in str(error) and "CONFIG_LIMITS" in str(error)
+        COUNTS[f"{kind}/{game}/refused by cfsal"] += 1
+        if in_hypothesis:
+            event("refused by cfsal")
+        return "refused"
+    outcome = sandbox.run(game, None, steps=CONFIG_STEPS, config=config, action=action)
+    COUNTS[f"{kind}/{game}/native {outcome.outcome}"] += 1
+    if in_hypothesis:
+        event(f"native {outcome.outcome}")
+    assert outcome.outcome == "ok", f"{game}: a config cfsal let through made the core {outcome.outcome}: {outcome.detail}"
+    if outcome.state_problem:
+        COUNTS[f"{kind}/{game}/played, state afterwards outside STATE_LIMITS"] += 1
+    return "ok"
+
+
+@pytest.mark.parametrize("game", GAMES)
+def test_every_rung_of_the_raw_config_ladder_is_refused_in_python_or_played_cleanly(game, sandbox):
+    """Per key, a ladder of values (zero, negative, huge, NaN, wrong types, empty/short/long lists),
+    missing and unknown keys, and hand-picked layouts: none may reach the core and break it."""
+    outcomes = Counter(_judge_config(game, json.loads(text), sandbox, "config ladder")
+                       for _label, text in config_ladder(game))
+    assert outcomes["refused"] and outcomes["ok"], outcomes  # the ladder spans both sides of the check
+
+
+#: Random values for a config key: every Rust integer width's edges, non-finite floats, wrong types.
+CONFIG_VALUES = st.one_of(
+    st.sampled_from(INT_LADDER + (3, 5, 6, 9, 10, 20, 21, 24, 99, 100, 255, 2**32, 2**63)),
+    st.integers(-2**65, 2**65), st.floats(allow_nan=True, allow_infinity=True), st.floats(-400, 400),
+    st.sampled_from(["", "x", None, True, False, [], {}, [1, 2], {"tx": 1, "ty": 1}, [[1, 2]]]),
+)
+
+
+@st.composite
+def config_edits(draw: st.DrawFn, game: str) -> dict[str, Any]:
+    """The default config with 1–3 random edits: nudge a number, replace a value, delete or add a
+    key, cut/duplicate a list, or (Amidar) reshape the board or write a character into it."""
+    config = default_config(game)
+    for _ in range(draw(st.sampled_from([1, 1, 1, 2, 3]))):
+        kinds = ["nudge"] * 8 + ["replace"] * 2 + ["list", "delete", "add"] + (["board"] * 3 if game == "amidar" else [])
+        action = draw(st.sampled_from(kinds))
+        paths = _config_paths(config)
+        numbers = [(p, v) for p, v in paths if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if action == "nudge" and numbers:
+            paths = numbers
+        if not paths:
+            break
+        path, old = draw(st.sampled_from(paths))
+        if action == "nudge" and isinstance(old, (int, float)) and not isinstance(old, bool):
+            delta = draw(st.sampled_from([1, 1, 1, 2, 3, 5, 10, 50, 300, 5000])) * draw(st.sampled_from([-1, 1]))
+            value = type(old)(draw(st.sampled_from([old + delta] * 4 + [-old, old * 2, old // 2, 0])))
+            config = _with(config, path, value)
+        elif action == "list" and isinstance(old, list):
+            config = _with(config, path, draw(st.sampled_from(_ladder_values(old))))
+        elif action == "board" and isinstance(config.get("board"), list) and all(isinstance(r, str) for r in config["board"]):
+            config = _with(config, ("board",), draw(board_edits(config["board"])))
+        elif action == "delete" and len(path) >= 1:
+            parent = config
+            for key in path[:-1]:
+                parent = parent[key]
+            if isinstance(parent, dict):
+                del parent[path[-1]]
+        elif action == "add":
+            config["unknown_field"] = 1
+        else:
+            config = _with(config, path, draw(CONFIG_VALUES))
+    return config
+
+
+@st.composite
+def board_edits(draw: st.DrawFn, board: list[str]) -> list[str]:
+    """An Amidar board with one change: a character, a row's length, the number of rows."""
+    board = list(board)
+    if not board:
+        return draw(st.sampled_from([[], ["="], ["==", "=="]]))
+    how = draw(st.sampled_from(["char", "char", "row", "rows"]))
+    ty = draw(st.integers(0, len(board) - 1))
+    if how == "char" and board[ty]:
+        tx = draw(st.integers(0, len(board[ty]) - 1))
+        char = draw(st.one_of(st.sampled_from("=cp "), st.characters(max_codepoint=0x3FF)))
+        board[ty] = board[ty][:tx] + char + board[ty][tx + 1:]
+    elif how == "row":
+        board[ty] = draw(st.sampled_from([board[ty][:-1], board[ty] + "=", "", board[ty] * 2]))
+    else:
+        board = draw(st.sampled_from([board[:-1], board + board[-1:], board[:1], board * 2]))
+    return board
+
+
+@pytest.mark.parametrize("game", GAMES)
+@given(data=st.data())
+def test_random_raw_configs_are_refused_in_python_or_played_cleanly(game, sandbox, data):
+    config = data.draw(config_edits(game), label="config")
+    action = data.draw(st.integers(0, get_game(game).n_actions - 1), label="action")
+    _judge_config(game, json.loads(json.dumps(config, allow_nan=True)), sandbox, "raw configs", action,
+                  in_hypothesis=True)
+
+
+#: Every raw config that aborted or hung a native core in the exploration behind CONFIG_LIMITS
+#: (each row: game, key path, value; docs/reliability.md lists what each did).
+FOUND_CONFIGS = [
+    ("breakout", "paddle_discrete_segments", 0), ("breakout", "ball_start_positions", []),
+    ("breakout", "row_scores", [7, 7, 4]), ("breakout", "ball_speed_slow", 1e300),
+    ("amidar", "start_lives", 2**31 - 1), ("amidar", "board", ["="]), ("amidar", "board", []),
+    ("amidar", "board/3", "row 3 with an 'x'"), ("amidar", "enemies/0/EnemyLookupAI/default_route_index", 1000),
+    ("amidar", "enemies", [{"EnemyRandomMvmt": {"dir": "Up", "start": {"tx": 3, "ty": 3}, "start_dir": "Left"}}]),
+    ("amidar", "enemies", [{"EnemyTargetPlayer": {"dir": "Up", "start": {"tx": 500, "ty": 0}, "start_dir": "Left",
+                                                  "player_seen": None, "vision_distance": 5}}]),
+]
+
+
+def _found_config(game: str, path: str, value: Any) -> dict[str, Any]:
+    keys = tuple(int(p) if p.isdigit() else p for p in path.split("/"))
+    if path == "board/3":  # a junk character in a row of the right length
+        row = default_config(game)["board"][3]
+        value = row[:5] + "x" + row[6:]
+    return _with(default_config(game), keys, value)
+
+
+@pytest.mark.parametrize("game, path, value", FOUND_CONFIGS, ids=[f"{g}:{p}={v!r}"[:60] for g, p, v in FOUND_CONFIGS])
+def test_every_config_that_broke_a_core_is_refused(game, path, value):
+    with pytest.raises(GameStateError, match=path.split("/")[0]):
+        check_config(game, _found_config(game, path, value))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("game, path, value", FOUND_CONFIGS, ids=[f"{g}:{p}={v!r}"[:60] for g, p, v in FOUND_CONFIGS])
+def test_and_each_config_really_breaks_the_core_unchecked(game, path, value, sandbox):
+    """Why the config check exists: unchecked, each of these aborts the interpreter or hangs the core."""
+    sandbox.timeout = 10.0
+    outcome = sandbox.run(game, None, steps=CONFIG_STEPS, config=_found_config(game, path, value), action=1, check=False)
     assert outcome.outcome in ("crash", "hang"), outcome
