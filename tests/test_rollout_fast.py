@@ -7,6 +7,7 @@ from Toybox) and one thread. Everything a pair records must be equal to the byte
 """
 
 import dataclasses
+import functools
 import json
 import math
 from collections import OrderedDict
@@ -14,12 +15,15 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cfsal._seeding import children
 from cfsal.envs import make
 from cfsal.errors import InterventionError
 from cfsal.interventions import breakout, pong
-from cfsal.interventions.base import check_finite, copy_state
+from cfsal.interventions import registry
+from cfsal.interventions.base import Intervention, check_edit, check_finite, check_playable, copy_state
 from cfsal.rollout import collect_branch_points, run_paired
 from cfsal.rollout.executors import close_pools, run_with, session_pool
 from cfsal.rollout.paired import applicable, overlap_split
@@ -192,3 +196,107 @@ def test_overlap_is_the_default_only_with_a_free_cpu(monkeypatch):
     monkeypatch.setattr(paired, "usable_cpus", lambda: 1)  # pinned to one CPU
     monkeypatch.setattr(paired.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert not paired.overlap_pays()
+
+
+# -- check_edit: the rollout path's check of only what an edit changed ------------------------------
+GAMES = ("breakout", "pong", "amidar", "space_invaders")
+
+
+@functools.cache
+def core_states(game):
+    """States read from the native core at a few points of a random-play episode."""
+    env = make(game, seed=5)
+    rng = np.random.default_rng(5)
+    states = [env.get_toybox_state()]
+    for step in range(90):
+        _, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
+        if terminated or truncated:
+            env.reset(seed=step)
+        if step % 30 == 29:
+            states.append(env.get_toybox_state())
+    return tuple(states)
+
+
+def leaf_paths(value, path=()):
+    out = [path] if path else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out.extend(leaf_paths(item, path + (key,)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value[:3]):
+            out.extend(leaf_paths(item, path + (index,)))
+    return out
+
+
+EDIT_VALUES = st.one_of(
+    st.integers(-2**65, 2**65), st.floats(allow_nan=True, allow_infinity=True), st.floats(-400, 400),
+    st.sampled_from([-1, 0, 1, 9, 10, 99, 100, 255, 256, 1000, 2**31, -2**31, 2**63, True, False, None, "x",
+                     "Up", [], {}, [1], {"x": 1}, 1.5, -0.0]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Named:
+    name: str
+    game: str
+
+
+def refusal(check):
+    try:
+        check()
+    except InterventionError as error:
+        return str(error)
+    return None
+
+
+@pytest.mark.parametrize("game", GAMES)
+@given(data=st.data())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_check_edit_refuses_exactly_what_the_whole_state_checks_refuse(game, data):
+    before = data.draw(st.sampled_from(core_states(game)))
+    after = copy_state(before)
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(leaf_paths(after)))
+        parent = after
+        for key in path[:-1]:
+            parent = parent[key]
+        old = parent[path[-1]]
+        kind = data.draw(st.sampled_from(["nudge", "nudge", "replace", "delete"]))
+        if kind == "nudge" and type(old) in (int, float):
+            parent[path[-1]] = type(old)(old + data.draw(st.sampled_from([-500, -50, -5, -1, 1, 3, 40, 300, 5000])))
+        elif kind == "delete" and isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = copy_state(data.draw(EDIT_VALUES))
+    who = Named("fuzz", game)
+    whole = refusal(lambda: (check_finite(who, after), check_playable(who, after)))
+    assert refusal(lambda: check_playable(who, before)) is None  # the core's states are playable
+    fast = refusal(lambda: check_edit(who, before, after))
+    assert (fast is None) == (whole is None), (fast, whole)  # colours: the whole check names the dict
+
+
+@dataclasses.dataclass(frozen=True)
+class SetBallX(Intervention):
+    """An edit with no range check of its own: only the state checks stand between it and the core."""
+
+    x: float = 0.0
+    game = "breakout"
+
+    def _edit(self, state, rng):
+        state["balls"][0]["position"]["x"] = self.x
+
+
+SetBallX.name = "testing.set_ball_x"  # set after the class body: kept out of the registry
+
+
+def test_apply_from_core_is_apply_where_the_state_came_from_the_core(points):
+    state = json.loads(points[0].snapshot.toybox_json)
+    for intervention in (MOVE, breakout.MoveBall(dx=-30, dy=12) + breakout.MovePaddle(x=30), SetBallX(x=60.5)):
+        assert intervention.apply_from_core(state, rng=np.random.default_rng(1)) == intervention.apply(
+            state, rng=np.random.default_rng(1))
+    for x in (1e6, float("nan"), -101.0):
+        edit = SetBallX()
+        object.__setattr__(edit, "x", x)  # past the parameter check: the state checks must catch it
+        for apply in (edit.apply, edit.apply_from_core):
+            with pytest.raises(InterventionError, match="balls/0/position/x|non-finite"):
+                apply(state)
+    assert "testing.set_ball_x" not in registry

@@ -36,7 +36,13 @@ from cfsal.agents.base import (
     deterministic_forwards,
 )
 from cfsal.envs import ToyboxEnv, make
-from cfsal.interventions.base import ApplyRecord
+from cfsal.interventions.base import (
+    ApplyRecord,
+    Intervention,
+    _applies_as_defined_here,
+    _check_settle,
+    _settle_env,
+)
 from cfsal.rollout.branching import BranchPoint
 
 
@@ -150,23 +156,49 @@ def prepare_pair(game: str, point: BranchPoint, intervention: InterventionLike, 
     factual, intervened = make(game), make(game)
     factual.restore(snapshot)
     restored = factual.toybox_state_text()
+    # The state both arms start from, as the core holds it (both are restored from one snapshot).
+    start = json.loads(restored)
     # A native restore puts back exactly the state whose json.dumps is the snapshot's text.
-    known = snapshot.toybox_json if snapshot.native is not None else json.dumps(json.loads(restored))
+    known = snapshot.toybox_json if snapshot.native is not None else json.dumps(start)
     written = _treat_like_the_intervened_arm(factual, settle, known)
     settled = factual.toybox_state_text()
-    factual_state = json.loads(settled)
-    # Unchanged by the round trip (the usual case): the state's text is the one just written.
+    # Unchanged by the round trip (the usual case): the state is the start state, its text the one
+    # just written. (factual_state may then be ``start`` itself, which nothing below mutates.)
+    factual_state = start if settled == restored else json.loads(settled)
     factual_json = written if settled == restored else json.dumps(factual_state)
     intervened.restore(snapshot)
     rng = np.random.default_rng(child(seed, 1))
-    record = intervention.apply_to_env(intervened, rng=rng, settle=settle)
-    # The record's settled state is read after its last change to the environment.
-    intervened_state = record.settled if isinstance(record, ApplyRecord) else intervened.get_toybox_state()
+    if _edits_like_the_library(intervention):
+        intervened_state = _apply_to_restored(intervention, intervened, start, rng, settle)
+    else:
+        record = intervention.apply_to_env(intervened, rng=rng, settle=settle)
+        # The record's settled state is read after its last change to the environment.
+        intervened_state = record.settled if isinstance(record, ApplyRecord) else intervened.get_toybox_state()
     # Compared across the arms (both through the same JSON round trip and settling), this is
     # exactly "did the edit leave a difference", even where settling may have undone it.
     took_effect = bool(intervention.took_effect(factual_state, intervened_state))
     return PreparedPair(factual, intervened, rng, took_effect, factual_state, intervened_state,
                         factual_json, json.dumps(intervened_state))
+
+
+def _edits_like_the_library(intervention: InterventionLike) -> bool:
+    """A library state intervention whose ``apply_to_env`` is the base class's: then
+    :func:`_apply_to_restored` does what it does, with less JSON."""
+    return (isinstance(intervention, Intervention) and _applies_as_defined_here(intervention)
+            and type(intervention).apply_to_env is Intervention.apply_to_env)
+
+
+def _apply_to_restored(intervention: Intervention, env: ToyboxEnv, start: dict[str, Any],
+                       rng: np.random.Generator, settle: Any) -> dict[str, Any]:
+    """:meth:`Intervention.apply_to_env` on an environment just restored to ``start`` (the core's
+    state, already parsed), returning the settled state: the same edit, checks, write and settling,
+    without its two state reads (``start`` is at hand; the settled state is read once, below) and
+    with only the edited values checked (:meth:`Intervention.apply_from_core`)."""
+    mode = _check_settle(intervention.name, settle)
+    after = intervention.apply_from_core(start, rng)
+    env.set_toybox_state_text(json.dumps(after))  # what set_toybox_state(after, check=False) writes
+    _settle_env(env, mode)
+    return env.get_toybox_state()
 
 
 def run_paired(agent: Agent, points: list[BranchPoint],
