@@ -321,6 +321,44 @@ def _amidar_config_problem(config: dict[str, Any]) -> str | None:
         if board[ty][tx] == " ":
             return (f"{where}=({tx}, {ty}) is not on a track (board row {ty} has ' ' there); a mob off the "
                     f"tracks aborts the core (enemies) or cannot move: start on a '=', 'c' or 'p' tile")
+    if config["default_board_bugs"]:
+        return _amidar_seeded_start_problem(board, config["player_start"])
+    return None
+
+
+#: With ``default_board_bugs`` the core seeds the player's history with this tile of the default
+#: board (junction 607), wherever the player starts.
+AMIDAR_SEEDED_JUNCTION = (31, 18)
+
+
+def _amidar_junctions(board: list[str]) -> set[tuple[int, int]]:
+    """Junction tiles (tx, ty): track tiles with a track beside them both across and up/down (equal,
+    on the default board, to the 60 junctions the core computes)."""
+    import numpy as np
+
+    track = np.array([[char != " " for char in row] for row in board])
+    padded = np.pad(track, 1)
+    across = padded[1:-1, :-2] | padded[1:-1, 2:]
+    updown = padded[:-2, 1:-1] | padded[2:, 1:-1]
+    ys, xs = np.nonzero(track & across & updown)
+    return set(zip(xs.tolist(), ys.tolist()))
+
+
+def _amidar_seeded_start_problem(board: list[str], start: dict[str, int]) -> str | None:
+    """The player's first move walks from the seeded junction (31, 18) to the next junction it
+    reaches; the core panics when those two are not in line (measured: starts (31, 30), (31, 12),
+    (28, 18) and (20, 30) abort it on the first turn, (31, 15) and (31, 25) do not)."""
+    sx, sy = AMIDAR_SEEDED_JUNCTION
+    junctions = _amidar_junctions(board)
+    tx, ty = start["tx"], start["ty"]
+    if (sx, sy) not in junctions:
+        return (f"default_board_bugs=true seeds the player's path with tile {AMIDAR_SEEDED_JUNCTION} of the default "
+                f"board, which is not a junction of this board: set default_board_bugs to false for another board")
+    if (tx, ty) != (sx, sy) and (not (tx == sx or ty == sy) or (tx, ty) in junctions):
+        return (f"player_start=({tx}, {ty}) with default_board_bugs=true: the core seeds the player's path with "
+                f"junction {AMIDAR_SEEDED_JUNCTION} and aborts when the player's first junction is not in line with it; "
+                f"start on column {sx} or row {sy} away from other junctions (the default is (31, 15)), or set "
+                f"default_board_bugs to false")
     return None
 
 

@@ -172,12 +172,13 @@ def test_the_environment_refuses_a_bad_state_before_the_native_core_sees_it():
     ("amidar", lambda c: c["board"].pop(), ["board is 30 × 32 tiles", "EnemyLookupAI"]),
     ("amidar", lambda c: c["board"].__setitem__(1, c["board"][1][:-1] + "#"), ["board holds '#'", "' =cp'"]),
     ("amidar", lambda c: c.update(player_start={"tx": 5, "ty": 5}), ["player_start=(5, 5) is not on a track"]),
+    ("amidar", lambda c: c.update(player_start={"tx": 31, "ty": 30}), ["player_start=(31, 30)", "default_board_bugs"]),
     ("amidar", lambda c: c["enemies"][0]["EnemyLookupAI"].update(default_route_index=7),
      ["enemies/0/EnemyLookupAI/default_route_index=7", "0 ≤ route < 5"]),
     ("space_invaders", lambda c: c.update(shields=[[84, 1000]]), ["shields/0/1=1000", "0 ≤ value ≤ 192"]),
     ("pong", lambda c: c.update(game_points=0), ["game_points=0", "1 ≤ value ≤ 1000"]),
 ], ids=["paddle-segments-0", "missing-key", "wrong-type", "unknown-key", "nan", "no-ball-starts",
-        "row-scores-short", "amidar-lives", "amidar-board-shape", "amidar-board-char", "amidar-start-off-track",
+        "row-scores-short", "amidar-lives", "amidar-board-shape", "amidar-board-char", "amidar-start-off-track", "amidar-start-out-of-line",
         "amidar-route", "shield-off-screen", "pong-points-0"])
 def test_a_config_the_core_would_refuse_or_crash_on_is_one_game_state_error(game, edit, fragments):
     """``env.configure`` refuses it in Python, names key, value and range, and leaves the game as it was."""
