@@ -26,7 +26,7 @@ from cfsal.interventions import registry
 from cfsal.interventions.base import Intervention, check_edit, check_finite, check_playable, copy_state
 from cfsal.rollout import collect_branch_points, run_paired
 from cfsal.rollout.executors import close_pools, run_with, session_pool
-from cfsal.rollout.paired import applicable, overlap_split
+from cfsal.rollout.paired import applicable, overlap_groups
 from cfsal.testing import StateEdit, tiny_agent
 from cfsal.testing.fakes import shift_ball
 
@@ -48,8 +48,8 @@ def agent():
 
 @pytest.fixture(scope="module")
 def points(agent):
-    # 11 pairs: 22 rows, so the overlapped run splits them 8 + 3 (two 16-row blocks).
-    return collect_branch_points(agent, count=11, branch_every=10, seed=4, accept=lambda p: applicable(MOVE, p))
+    # 19 pairs: 38 rows, so the overlapped run pipelines three groups of 8, 8 and 3 pairs.
+    return collect_branch_points(agent, count=19, branch_every=10, seed=4, accept=lambda p: applicable(MOVE, p))
 
 
 def without_native(points):
@@ -90,7 +90,7 @@ def test_settling_by_noop_steps_gives_the_same_pairs_on_both_paths(agent, points
 
 
 class HoldScore(StateEdit):
-    """A persistent fake: the score is set back to 0 after every step (both halves re-apply it)."""
+    """A persistent fake: the score is set back to 0 after every step (every group re-applies it)."""
 
     persistent = True
 
@@ -103,7 +103,7 @@ def zero_score(state, rng):
     return state
 
 
-def test_persistent_interventions_are_reapplied_in_both_halves_of_an_overlapped_run(agent, points):
+def test_persistent_interventions_are_reapplied_in_every_group_of_an_overlapped_run(agent, points):
     seeds = children(9, len(points))
     simple = run_paired(agent, without_native(points), HoldScore("breakout", zero_score), horizon=8, seeds=seeds,
                         overlap=False)
@@ -112,7 +112,7 @@ def test_persistent_interventions_are_reapplied_in_both_halves_of_an_overlapped_
     assert all(json.loads(pair.intervened.first_state)["score"] == 0 for pair in fast)
 
 
-def test_an_error_preparing_the_second_half_reaches_the_caller(agent, points):
+def test_an_error_preparing_a_later_group_reaches_the_caller(agent, points):
     def refuse(state, rng):
         raise InterventionError("refused on purpose")
 
@@ -121,14 +121,12 @@ def test_an_error_preparing_the_second_half_reaches_the_caller(agent, points):
         run_paired(agent, points, interventions, horizon=2, seeds=children(1, len(points)), overlap=True)
 
 
-def test_the_overlap_split_keeps_whole_forward_blocks():
+def test_overlap_groups_are_whole_forward_blocks_covering_every_pair():
     for pairs in range(1, 70):
-        first = overlap_split(pairs)
-        assert 0 < first <= pairs
-        assert first == pairs or (2 * first) % 16 == 0
-        assert math.ceil(2 * first / 16) + math.ceil(2 * (pairs - first) / 16) == math.ceil(2 * pairs / 16)
-        assert first == pairs or first >= pairs - first  # the first half is the larger
-    assert overlap_split(8) == 8 and overlap_split(9) == 8 and overlap_split(64) == 32
+        groups = overlap_groups(pairs)
+        assert [a for a, _ in groups] == list(range(0, pairs, 8)) and groups[-1][1] == pairs
+        assert all(b - a == 8 for a, b in groups[:-1]) and 0 < groups[-1][1] - groups[-1][0] <= 8
+        assert len(groups) == math.ceil(2 * pairs / 16)  # as many 16-row blocks as one batch of all rows
 
 
 @pytest.mark.parametrize("game,edit", [("breakout", MOVE), ("pong", pong.MoveBall(dx=7.25, dy=-3.5))])

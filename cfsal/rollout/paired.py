@@ -18,10 +18,12 @@ the work; what surrounds it is kept small (each pair's Toybox JSON read and writ
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -146,12 +148,51 @@ def prepare_pair(game: str, point: BranchPoint, intervention: InterventionLike, 
 
     The single place that defines how a pair starts, shared by the engine and the report's frames.
 
-    Toybox JSON is the cost here (parsing ~180 µs, ``json.dumps`` ~280 µs, Toybox's reader and
-    writer ~50 µs each for a Breakout state), so each state is read and serialised once: a
-    snapshot restored from its native clone already holds its state's text; Toybox's own text
-    (cheap) tells whether the factual round trip changed anything; the intervention's record
-    already holds the settled state.
+    Toybox JSON is the cost here (parsing ~220 µs, ``json.dumps`` ~290 µs, Toybox's reader and
+    writer ~50 µs each for a Breakout state), so each state is read and serialised once: the start
+    state is parsed once for both arms; Toybox's own text (cheap) tells whether the factual round
+    trip changed anything; a library intervention's edit is checked only where it wrote
+    (:meth:`~cfsal.interventions.base.Intervention.apply_from_core`). Two phases: :func:`start_pair`
+    leaves both arms ready to step; :meth:`StartedPair.finish` parses and serialises the start
+    states (which rollouts may do later, off the critical path).
     """
+    return start_pair(game, point, intervention, seed, settle).finish()
+
+
+@dataclass
+class StartedPair:
+    """Both arms restored, edited and settled (ready to step), with the start states still as
+    Toybox wrote them: :meth:`finish` turns them into a :class:`PreparedPair`."""
+
+    factual: ToyboxEnv
+    intervened: ToyboxEnv
+    intervention_rng: np.random.Generator
+    intervention: InterventionLike
+    start: dict[str, Any]        # the snapshot's state as the core holds it (parsed once)
+    restored: str                # ... and as Toybox wrote it
+    factual_written: str         # the text the factual arm was given (json.dumps of ``start``)
+    factual_settled: str         # Toybox's text of the factual arm once settled
+    intervened_settled: str | dict[str, Any]  # Toybox's text (library edits) or the parsed state
+
+    def finish(self) -> PreparedPair:
+        # Unchanged by the round trip (the usual case): the state is the start state, its text the
+        # one just written. (factual_state is then ``start`` itself, which nothing mutates.)
+        same = self.factual_settled == self.restored
+        factual_state = self.start if same else json.loads(self.factual_settled)
+        factual_json = self.factual_written if same else json.dumps(factual_state)
+        intervened_state = (json.loads(self.intervened_settled) if isinstance(self.intervened_settled, str)
+                            else self.intervened_settled)
+        # Compared across the arms (both through the same JSON round trip and settling), this is
+        # exactly "did the edit leave a difference", even where settling may have undone it.
+        took_effect = bool(self.intervention.took_effect(factual_state, intervened_state))
+        return PreparedPair(self.factual, self.intervened, self.intervention_rng, took_effect, factual_state,
+                            intervened_state, factual_json, json.dumps(intervened_state))
+
+
+def start_pair(game: str, point: BranchPoint, intervention: InterventionLike, seed: np.random.SeedSequence,
+               settle: Any = "refresh") -> StartedPair:
+    """The first phase of :func:`prepare_pair`: both arms ready to step, their start states read
+    (as Toybox's text, ~50 µs) but not yet parsed or serialised."""
     snapshot = point.snapshot
     factual, intervened = make(game), make(game)
     factual.restore(snapshot)
@@ -161,24 +202,17 @@ def prepare_pair(game: str, point: BranchPoint, intervention: InterventionLike, 
     # A native restore puts back exactly the state whose json.dumps is the snapshot's text.
     known = snapshot.toybox_json if snapshot.native is not None else json.dumps(start)
     written = _treat_like_the_intervened_arm(factual, settle, known)
-    settled = factual.toybox_state_text()
-    # Unchanged by the round trip (the usual case): the state is the start state, its text the one
-    # just written. (factual_state may then be ``start`` itself, which nothing below mutates.)
-    factual_state = start if settled == restored else json.loads(settled)
-    factual_json = written if settled == restored else json.dumps(factual_state)
+    factual_settled = factual.toybox_state_text()
     intervened.restore(snapshot)
     rng = np.random.default_rng(child(seed, 1))
     if _edits_like_the_library(intervention):
-        intervened_state = _apply_to_restored(intervention, intervened, start, rng, settle)
+        intervened_settled: str | dict[str, Any] = _apply_to_restored(intervention, intervened, start, rng, settle)
     else:
         record = intervention.apply_to_env(intervened, rng=rng, settle=settle)
         # The record's settled state is read after its last change to the environment.
-        intervened_state = record.settled if isinstance(record, ApplyRecord) else intervened.get_toybox_state()
-    # Compared across the arms (both through the same JSON round trip and settling), this is
-    # exactly "did the edit leave a difference", even where settling may have undone it.
-    took_effect = bool(intervention.took_effect(factual_state, intervened_state))
-    return PreparedPair(factual, intervened, rng, took_effect, factual_state, intervened_state,
-                        factual_json, json.dumps(intervened_state))
+        intervened_settled = record.settled if isinstance(record, ApplyRecord) else intervened.get_toybox_state()
+    return StartedPair(factual, intervened, rng, intervention, start, restored, written, factual_settled,
+                       intervened_settled)
 
 
 def _edits_like_the_library(intervention: InterventionLike) -> bool:
@@ -189,16 +223,17 @@ def _edits_like_the_library(intervention: InterventionLike) -> bool:
 
 
 def _apply_to_restored(intervention: Intervention, env: ToyboxEnv, start: dict[str, Any],
-                       rng: np.random.Generator, settle: Any) -> dict[str, Any]:
+                       rng: np.random.Generator, settle: Any) -> str:
     """:meth:`Intervention.apply_to_env` on an environment just restored to ``start`` (the core's
-    state, already parsed), returning the settled state: the same edit, checks, write and settling,
-    without its two state reads (``start`` is at hand; the settled state is read once, below) and
-    with only the edited values checked (:meth:`Intervention.apply_from_core`)."""
+    state, already parsed), returning the settled state as Toybox's text: the same edit, checks,
+    write and settling, without its two parsed state reads (``start`` is at hand; the settled state
+    is parsed later, by :meth:`StartedPair.finish`) and with only the edited values checked
+    (:meth:`Intervention.apply_from_core`)."""
     mode = _check_settle(intervention.name, settle)
     after = intervention.apply_from_core(start, rng)
     env.set_toybox_state_text(json.dumps(after))  # what set_toybox_state(after, check=False) writes
     _settle_env(env, mode)
-    return env.get_toybox_state()
+    return env.toybox_state_text()
 
 
 def run_paired(agent: Agent, points: list[BranchPoint],
@@ -255,14 +290,14 @@ def _should_overlap(overlap: bool | None) -> bool:
     return overlap_pays() if overlap is None else bool(overlap)
 
 
-def overlap_split(n_pairs: int, block: int = FORWARD_BLOCK) -> int:
-    """How many pairs go to the first half when overlapping: whole ``block``-row blocks (2 rows a pair).
+#: Pairs per group of an overlapped run: one 16-row forward block (2 rows a pair).
+GROUP_PAIRS = FORWARD_BLOCK // 2
 
-    Whole blocks keep the number of forward blocks per step what one batch of all rows would
-    need (while no continuation has ended); ``n_pairs`` (no split) when all fit one block.
-    """
-    blocks = -(-2 * n_pairs // block)
-    return min(n_pairs, (block // 2) * -(-blocks // 2))
+
+def overlap_groups(n_pairs: int, group: int = GROUP_PAIRS) -> list[tuple[int, int]]:
+    """The ``[start, end)`` pair ranges an overlapped run pipelines: ``group`` pairs each (the last
+    may be smaller), so a group's forward is one whole 16-row block while its rows all run."""
+    return [(start, min(start + group, n_pairs)) for start in range(0, n_pairs, group)]
 
 
 def _run_paired(agent: Agent, points: list[BranchPoint], interventions: list[InterventionLike], horizon: int,
@@ -273,32 +308,85 @@ def _run_paired(agent: Agent, points: list[BranchPoint], interventions: list[Int
     def arms(a: int, b: int) -> _Arms:
         return _Arms(agent, points[a:b], interventions[a:b], seeds[a:b], horizon, greedy, settle)
 
-    split = overlap_split(len(points)) if overlap else len(points)
-    if split == len(points):
-        every = arms(0, split)
+    groups = overlap_groups(len(points)) if overlap else [(0, len(points))]
+    if len(groups) == 1:
+        every = arms(0, len(points))
         for t in range(horizon):
             decided = every.forward(t)
             if decided is None:
                 break
             every.step(t, decided)
         return every.pairs()
-    # Two halves, a step apart: while this thread forwards one half, the worker steps the
-    # environments of the other with the actions just decided (or prepares the second half).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cfsal-envs") as worker:
-        preparing = worker.submit(arms, split, len(points))
-        first = arms(0, split)
-        decided = first.forward(0)
-        second = preparing.result()
-        for t in range(horizon):
-            stepping = worker.submit(first.step, t, decided)
-            other = second.forward(t)
-            stepping.result()
-            stepping = worker.submit(second.step, t, other)
-            decided = first.forward(t + 1) if t + 1 < horizon else None
-            stepping.result()
-            if decided is None and not second.alive.any():
-                break
-    return first.pairs() + second.pairs()
+    return _run_pipelined(arms, groups, horizon)
+
+
+def _run_pipelined(arms: Callable[[int, int], _Arms], groups: list[tuple[int, int]],
+                   horizon: int) -> list[PairedBranch]:
+    """Run groups of pairs through a two-stage pipeline: this thread forwards, a worker prepares
+    and steps environments.
+
+    Every group is independent (its own environments, uniforms and rows), so groups need not move
+    in lockstep: this thread forwards whichever group's observations are ready and hands the
+    decided actions to the worker, which steps that group while this thread forwards the others.
+    The worker prepares the groups (restore, intervene: Python that holds the GIL) whenever no step
+    is waiting, so setup hides behind the forwards of the groups already running instead of
+    preceding them; what only the results need (parsing and serialising the start states,
+    ``took_effect``) waits until the worker has nothing else to do. The forward of a group is the same 16-row blocks on the same torch thread
+    whatever ran beside it, so the results are byte-identical to the one-thread run.
+    """
+    prepared: list[_Arms | None] = [None] * len(groups)
+    tasks: queue.PriorityQueue = queue.PriorityQueue()  # (priority, order, job): steps before setup
+    ready: queue.SimpleQueue = queue.SimpleQueue()  # (group, step) whose observations are ready
+
+    def prepare(g: int) -> tuple[int, int]:
+        prepared[g] = arms(*groups[g])
+        return g, 0
+
+    def step(g: int, t: int, decided: Any) -> tuple[int, int]:
+        prepared[g].step(t, decided)
+        return g, t + 1
+
+    def finish(g: int) -> None:
+        prepared[g].finish()
+
+    for g in range(len(groups)):
+        tasks.put((1, g, functools.partial(prepare, g)))
+        tasks.put((2, g, functools.partial(finish, g)))
+    worker = threading.Thread(target=_serve, args=(tasks, ready), name="cfsal-envs", daemon=True)
+    worker.start()
+    order, running = len(groups), len(groups)
+    try:
+        while running:
+            item = ready.get()
+            if isinstance(item, BaseException):
+                raise item
+            g, t = item
+            decided = prepared[g].forward(t) if t < horizon else None
+            if decided is None:
+                running -= 1
+                continue
+            tasks.put((0, order, functools.partial(step, g, t, decided)))
+            order += 1
+    finally:
+        tasks.put((-1, 0, None))  # ahead of anything still queued
+        worker.join()
+    return [pair for group in prepared for pair in group.pairs()]
+
+
+def _serve(tasks: queue.PriorityQueue, ready: queue.SimpleQueue) -> None:
+    """The worker of :func:`_run_pipelined`: run jobs by priority, report each result (or the
+    first error, then stop) until the stop job (``None``)."""
+    while True:
+        _priority, _order, job = tasks.get()
+        if job is None:
+            return
+        try:
+            result = job()
+            if result is not None:
+                ready.put(result)
+        except BaseException as error:  # reaches the caller through the forwarding thread
+            ready.put(error)
+            return
 
 
 class _Arms:
@@ -309,14 +397,15 @@ class _Arms:
                  seeds: list[np.random.SeedSequence], horizon: int, greedy: bool, settle: Any) -> None:
         self.agent, self.points, self.interventions, self.greedy = agent, points, interventions, greedy
         self.uniforms = np.empty((len(points), horizon))
-        prepared = []
+        started = []
         for i, (point, seed) in enumerate(zip(points, seeds)):
             self.uniforms[i] = np.random.default_rng(child(seed, 0)).random(horizon)
-            prepared.append(prepare_pair(agent.spec.game, point, interventions[i], seed, settle))
-        self.envs = [env for pair in prepared for env in (pair.factual, pair.intervened)]
-        self.intervention_rngs = [pair.intervention_rng for pair in prepared]
-        self.took_effect = [pair.took_effect for pair in prepared]
-        self.first_states = [text for pair in prepared for text in (pair.factual_json, pair.intervened_json)]
+            started.append(start_pair(agent.spec.game, point, interventions[i], seed, settle))
+        self.started: list[StartedPair] | None = started  # finished by finish(), perhaps in another thread
+        self.envs = [env for pair in started for env in (pair.factual, pair.intervened)]
+        self.intervention_rngs = [pair.intervention_rng for pair in started]
+        self.took_effect: list[bool] = []
+        self.first_states: list[str] = []
         self.observations = np.stack([env.observation for env in self.envs])
         self.first_observations = self.observations.copy()
         rows = len(self.envs)  # what every step records, one column per continuation
@@ -366,7 +455,18 @@ class _Arms:
         return Trace(*column, ended=not self.alive[k], first_observation=self.first_observations[k],
                      first_state=self.first_states[k])
 
+    def finish(self) -> None:
+        """Parse and serialise the start states (:meth:`StartedPair.finish`): needed only for the
+        results, so a pipelined run does it when its worker has nothing else to do."""
+        if self.started is None:
+            return
+        prepared = [pair.finish() for pair in self.started]
+        self.took_effect = [pair.took_effect for pair in prepared]
+        self.first_states = [text for pair in prepared for text in (pair.factual_json, pair.intervened_json)]
+        self.started = None
+
     def pairs(self) -> list[PairedBranch]:
+        self.finish()
         return [PairedBranch(point.episode, point.step, self.trace(2 * i), self.trace(2 * i + 1),
                              self.took_effect[i]) for i, point in enumerate(self.points)]
 
