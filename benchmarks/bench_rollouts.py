@@ -12,16 +12,17 @@ the least disturbed run). An *agent-step* is one step of one continuation (a pai
 intervened continuations of horizon H is 2H agent-steps).
 
 The batched run is ``run_paired`` as users call it: with two or more usable CPUs and a machine
-that is not oversubscribed it steps one half of the branches' environments in a second thread
-while the agent forwards the other half (``overlap``); the same run forced onto one thread
+that is not oversubscribed it pipelines groups of 8 branches: a second thread prepares and steps
+the environments of some groups while the agent forwards the others (``overlap``); the same run
+forced onto one thread
 (``overlap=False``) and forced to overlap (``overlap=True``) are timed beside it. The bare forward
 rate is always one thread, the same batch sizes, the same 16-row blocks.
 
 Also timed: the process-pool executor with 2 workers against inline (its first call, which spawns
 the session's pool, and later calls), and a breakdown of the one-thread batched time into setup
-(make, restore, intervene), environment stepping, forward passes and the rest (Python
-bookkeeping), each measured directly rather than by a profiler (whose per-call overhead would
-inflate the Python share). Writes ``benchmarks/results/rollouts.md``.
+(make, restore, intervene), environment stepping, forward passes, results (parsing the start
+states) and the rest (Python bookkeeping), each measured directly rather than by a profiler (whose
+per-call overhead would inflate the Python share). Writes ``benchmarks/results/rollouts.md``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -139,9 +139,16 @@ def breakdown(agent: Agent, points: list[BranchPoint], intervention: Any, horizo
     overhead would inflate the Python share): setup before the first forward (make, restore,
     intervene, took_effect), the forward calls, the environment steps, and the rest. On one
     thread (``overlap=False``), so that the parts add up to the total."""
-    spent = {"forward": 0.0, "env": 0.0}
+    spent = {"forward": 0.0, "env": 0.0, "results": 0.0}
     first_forward: list[float] = []
-    forward, step = paired.blocked_logits_and_value, ToyboxEnv.step
+    forward, step, finish = paired.blocked_logits_and_value, ToyboxEnv.step, paired._Arms.finish
+
+    def timed_finish(arms: Any) -> None:
+        start = time.perf_counter()
+        try:
+            finish(arms)
+        finally:
+            spent["results"] += time.perf_counter() - start
 
     def timed_forward(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
@@ -159,13 +166,14 @@ def breakdown(agent: Agent, points: list[BranchPoint], intervention: Any, horizo
             spent["env"] += time.perf_counter() - start
 
     with mock.patch.object(paired, "blocked_logits_and_value", timed_forward), \
-            mock.patch.object(ToyboxEnv, "step", timed_step):
+            mock.patch.object(ToyboxEnv, "step", timed_step), mock.patch.object(paired._Arms, "finish", timed_finish):
         start = time.perf_counter()
         run_batched(agent, points, intervention, horizon, seeds, overlap=False)
         total = time.perf_counter() - start
     setup = first_forward[0] - start
     return {"total": total, "setup": setup, "forward": spent["forward"], "env": spent["env"],
-            "rest": total - setup - spent["forward"] - spent["env"]}
+            "results": spent["results"],
+            "rest": total - setup - spent["forward"] - spent["env"] - spent["results"]}
 
 
 SCHEDSTAT = Path("/proc/thread-self/schedstat")
@@ -185,13 +193,15 @@ def cpu_view(function: Callable[[], Any]) -> dict[str, float]:
     what a run needs of this thread and of the worker, and how long it waited for the other.
     """
     worker: list[tuple[float, float]] = []
+    serve = paired._serve
 
-    class Probe(ThreadPoolExecutor):
-        def shutdown(self, *args: Any, **kwargs: Any) -> None:
-            worker.append(self.submit(schedstat).result())  # the worker's totals, just before it ends
-            super().shutdown(*args, **kwargs)
+    def probe(*args: Any) -> None:
+        try:
+            serve(*args)
+        finally:
+            worker.append(schedstat())  # the worker's totals, just before it ends
 
-    with mock.patch.object(paired, "ThreadPoolExecutor", Probe):
+    with mock.patch.object(paired, "_serve", probe):
         cpu, waiting = schedstat()
         start = time.perf_counter()
         function()
@@ -374,9 +384,12 @@ def _met(ok: bool) -> str:
 def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: list[float]) -> str:
     r = result
     b = r.breakdown
-    parts = [("setup before the first step: make 2 envs per branch, restore, intervene, took_effect", b["setup"]),
+    parts = [("setup before the first step: make 2 envs per branch, restore, intervene, check the edit, "
+              "settle (`start_pair`)", b["setup"]),
              ("environment steps (`ToyboxEnv.step`: 4 Toybox frames, 2 renders, max, resize, stack)", b["env"]),
              ("forward calls (`blocked_logits_and_value`)", b["forward"]),
+             ("results: parse and serialise the start states, took_effect (`StartedPair.finish`)",
+              b.get("results", 0.0)),
              ("the rest: sampling actions, recording traces, indexing, Python loop", b["rest"])]
     lines = [
         "# Counterfactual rollout benchmark",
@@ -389,10 +402,11 @@ def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: 
         "the start and the end), so absolute rates are lower bounds; the ratios compare runs under the same load."),
         "",
         (f"The batched run is `run_paired` as users call it. With {r.usable_cpus} usable CPUs and a load "
-        "average below the CPU count it **uses a second core**: a worker thread steps the environments "
-        "of one half of the branches while the agent forwards the other half (`overlap`; the forward "
-        "itself stays on one torch thread in the same 16-row blocks, so results are byte-identical); "
-        "on an oversubscribed machine it runs on one thread. "
+        "average below the CPU count it **uses a second core** (`overlap`): the branches are pipelined in "
+        "groups of 8 (one 16-row forward block each); this thread forwards whichever group is ready while a "
+        "worker thread steps the environments of the others and prepares the groups not yet started (the "
+        "forward itself stays on one torch thread in the same 16-row blocks, so results are "
+        "byte-identical); on an oversubscribed machine it runs on one thread. "
         + ("This run overlapped." if r.overlapped else "This run did not overlap (the machine was "
            "oversubscribed when it started).")
         + " Both ways are also timed explicitly. The bare forwards always run on one thread."),

@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import json
 import math
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -119,6 +120,37 @@ def test_an_error_preparing_a_later_group_reaches_the_caller(agent, points):
     interventions = [MOVE] * (len(points) - 1) + [StateEdit("breakout", refuse)]
     with pytest.raises(InterventionError, match="refused on purpose"):
         run_paired(agent, points, interventions, horizon=2, seeds=children(1, len(points)), overlap=True)
+    assert not [thread for thread in threading.enumerate() if thread.name == "cfsal-envs"]
+
+
+class FailsLater(StateEdit):
+    """A persistent fake whose re-application fails at the third step: an error mid-run, in a step."""
+
+    persistent = True
+
+    def reapply_to_env(self, env, rng=None):
+        if env.steps >= env_steps_at_start[id(env)] + 3:
+            raise RuntimeError("failed while stepping")
+
+
+env_steps_at_start = {}
+
+
+def test_an_error_while_stepping_reaches_the_caller_and_the_worker_ends(agent, points, monkeypatch):
+    from cfsal.rollout import paired
+
+    started = paired.start_pair
+
+    def remember(*args, **kwargs):
+        pair = started(*args, **kwargs)
+        env_steps_at_start.update({id(pair.factual): pair.factual.steps, id(pair.intervened): pair.intervened.steps})
+        return pair
+
+    monkeypatch.setattr(paired, "start_pair", remember)
+    with pytest.raises(RuntimeError, match="failed while stepping"):
+        run_paired(agent, points, FailsLater("breakout", shift_ball(-30, 10)), horizon=6,
+                   seeds=children(2, len(points)), overlap=True)
+    assert not [thread for thread in threading.enumerate() if thread.name == "cfsal-envs"]
 
 
 def test_overlap_groups_are_whole_forward_blocks_covering_every_pair():

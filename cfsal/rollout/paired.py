@@ -11,8 +11,10 @@ Each branch point has its own seed (uniforms, intervention randomness), so a set
 points can be split across workers and give the same numbers as one process.
 
 Speed (issue #6: batched rollouts at ≥ 70% of the bare batched forward rate): the forward pass is
-the work; what surrounds it is kept small (each pair's Toybox JSON read and written once, see
-:func:`prepare_pair`) and, with two CPUs, overlapped with it (:func:`run_paired`'s ``overlap``).
+the work; what surrounds it is kept small (each pair's Toybox JSON read and written once, an edit
+checked only where it wrote, see :func:`prepare_pair`) and, with two CPUs, taken off the
+forwarding thread: groups of branches are pipelined so that a worker prepares and steps
+environments while this thread forwards (:func:`run_paired`'s ``overlap``).
 ``benchmarks/bench_rollouts.py`` measures both.
 """
 
@@ -23,6 +25,7 @@ import json
 import os
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -244,10 +247,11 @@ def run_paired(agent: Agent, points: list[BranchPoint],
 
     ``intervention`` is one for all points, or a sequence with one per point.
 
-    ``overlap`` steps the environments of one half of the branches in a second thread while the
-    agent's forward pass runs on the other half (Toybox's and Pillow's C code and torch's kernels
-    release the GIL), when there are more than 16 continuations. ``None`` (default) overlaps when
-    this process may use two or more CPUs and the machine is not oversubscribed (see
+    ``overlap`` pipelines groups of 8 branches (one 16-row forward block each) when there are more
+    than 8: this thread forwards whichever group is ready while a second thread steps the
+    environments of the others and prepares the groups not yet started (Toybox's and Pillow's C
+    code and torch's kernels release the GIL; see :func:`_run_pipelined`). ``None`` (default)
+    overlaps when this process may use two or more CPUs and the machine is not oversubscribed (see
     :func:`overlap_pays`). The results are byte-identical either way: every continuation sees the
     same steps, and the forward still runs in 16-row blocks on one thread.
     """
@@ -331,11 +335,14 @@ def _run_pipelined(arms: Callable[[int, int], _Arms], groups: list[tuple[int, in
     The worker prepares the groups (restore, intervene: Python that holds the GIL) whenever no step
     is waiting, so setup hides behind the forwards of the groups already running instead of
     preceding them; what only the results need (parsing and serialising the start states,
-    ``took_effect``) waits until the worker has nothing else to do. The forward of a group is the same 16-row blocks on the same torch thread
-    whatever ran beside it, so the results are byte-identical to the one-thread run.
+    ``took_effect``) waits until the worker has nothing else to do. While no group is ready to
+    forward (mostly at the start, when the worker is still preparing), this thread takes waiting
+    steps itself. A group's forward is the same 16-row blocks on the same torch thread whatever ran
+    beside it, and an environment steps the same in either thread, so the results are
+    byte-identical to the one-thread run.
     """
     prepared: list[_Arms | None] = [None] * len(groups)
-    tasks: queue.PriorityQueue = queue.PriorityQueue()  # (priority, order, job): steps before setup
+    jobs = _Jobs()
     ready: queue.SimpleQueue = queue.SimpleQueue()  # (group, step) whose observations are ready
 
     def prepare(g: int) -> tuple[int, int]:
@@ -350,14 +357,18 @@ def _run_pipelined(arms: Callable[[int, int], _Arms], groups: list[tuple[int, in
         prepared[g].finish()
 
     for g in range(len(groups)):
-        tasks.put((1, g, functools.partial(prepare, g)))
-        tasks.put((2, g, functools.partial(finish, g)))
-    worker = threading.Thread(target=_serve, args=(tasks, ready), name="cfsal-envs", daemon=True)
+        jobs.put(_SETUP, functools.partial(prepare, g))
+        jobs.put(_RESULTS, functools.partial(finish, g))
+    worker = threading.Thread(target=_serve, args=(jobs, ready), name="cfsal-envs", daemon=True)
     worker.start()
-    order, running = len(groups), len(groups)
+    running = len(groups)
     try:
         while running:
-            item = ready.get()
+            try:
+                item = ready.get_nowait()
+            except queue.Empty:
+                stolen = jobs.take((_STEPS,), block=False)
+                item = stolen() if stolen is not None else ready.get()
             if isinstance(item, BaseException):
                 raise item
             g, t = item
@@ -365,28 +376,59 @@ def _run_pipelined(arms: Callable[[int, int], _Arms], groups: list[tuple[int, in
             if decided is None:
                 running -= 1
                 continue
-            tasks.put((0, order, functools.partial(step, g, t, decided)))
-            order += 1
+            jobs.put(_STEPS, functools.partial(step, g, t, decided))
     finally:
-        tasks.put((-1, 0, None))  # ahead of anything still queued
+        jobs.stop()
         worker.join()
     return [pair for group in prepared for pair in group.pairs()]
 
 
-def _serve(tasks: queue.PriorityQueue, ready: queue.SimpleQueue) -> None:
-    """The worker of :func:`_run_pipelined`: run jobs by priority, report each result (or the
-    first error, then stop) until the stop job (``None``)."""
-    while True:
-        _priority, _order, job = tasks.get()
-        if job is None:
-            return
+_STEPS, _SETUP, _RESULTS = 0, 1, 2  # the worker's lanes, in the order it serves them
+
+
+class _Jobs:
+    """Work for :func:`_run_pipelined`'s worker in three first-in-first-out lanes, served in order
+    of urgency: steps (a forward waits on them), setup (groups not yet started), results."""
+
+    def __init__(self) -> None:
+        self._lanes: tuple[deque, ...] = (deque(), deque(), deque())
+        self._changed = threading.Condition()
+        self._stopped = False
+
+    def put(self, lane: int, job: Callable[[], Any]) -> None:
+        with self._changed:
+            self._lanes[lane].append(job)
+            self._changed.notify()
+
+    def take(self, lanes: tuple[int, ...] = (_STEPS, _SETUP, _RESULTS), block: bool = True) -> Callable[[], Any] | None:
+        """The next job of the most urgent non-empty lane; None once stopped (or, not blocking, if none)."""
+        with self._changed:
+            while not self._stopped:
+                for lane in lanes:
+                    if self._lanes[lane]:
+                        return self._lanes[lane].popleft()
+                if not block:
+                    return None
+                self._changed.wait()
+            return None
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+
+
+def _serve(jobs: _Jobs, ready: queue.SimpleQueue) -> None:
+    """The worker of :func:`_run_pipelined`: run jobs, report each result (or the first error, then
+    stop) until stopped."""
+    while (job := jobs.take()) is not None:
         try:
             result = job()
-            if result is not None:
-                ready.put(result)
         except BaseException as error:  # reaches the caller through the forwarding thread
             ready.put(error)
             return
+        if result is not None:
+            ready.put(result)
 
 
 class _Arms:
