@@ -18,8 +18,11 @@ Three experiments in one run, every verdict by the code the plugin uses
    with the batched engine until both designs are decided (the i-th sample is the same in both:
    the fixed-n design reads the first n samples, the sequential one stops where its rule stops).
    Both designs as the main job would run them: fixed-n at each hypothesis's ``samples`` (default
-   30) with Holm across the session; sequential with batch 10, at most max(200, 2 × samples),
-   stopping for support at α/m (m = hypotheses in the session), then Holm.
+   30) with Holm across the session; sequential with batch 10, at most 4 × samples, stopping for
+   support at α/m (m = hypotheses in the session) and for futility (γ = 0.1), then Holm. Also the
+   same design without futility, and capped at the fixed n.
+
+``--parts hypotheses`` runs only the efficiency part (for iterating; the recorded run runs all three).
 
 Writes ``benchmarks/results/sequential.md``.
 """
@@ -48,7 +51,7 @@ from bench_rollouts import machine_description, machine_line
 
 from cfsal import measures
 from cfsal.interventions import amidar, breakout
-from cfsal.plugin.sequential import DEFAULT_BATCH, DEFAULT_MAX_SAMPLES
+from cfsal.plugin.sequential import DEFAULT_BATCH, DEFAULT_FUTILITY, default_maximum
 from cfsal.plugin.session import hypothesis_seed
 from cfsal.rollout import counterfactual
 from cfsal.stats import Claim, Verdict, adjust, assess, assess_correlation, looks_for, sequential_assess
@@ -116,14 +119,15 @@ def synthetic_row(index: int, count: int, seed: int) -> dict[str, Any]:
     """One row of part 1 (by its index in NULL_ROWS, so that it can run in a worker process)."""
     row = NULL_ROWS[index]
     rng = np.random.default_rng(seed)
-    sequential = naive = 0
+    sequential = naive = futile = 0
     stops = []
     started = time.process_time()
     for _ in range(count):
         values, covariate = row.draw(rng)
         result = sequential_assess(row.claim, values, looks=LOOKS, bounds=row.bounds, covariate=covariate,
-                                   sequence=False)
+                                   sequence=False, futility=DEFAULT_FUTILITY)
         sequential += result.verdict.outcome == "SUPPORTED"
+        futile += result.stopped == "futility"
         stops.append(result.n)
         if row.naive:
             for n in LOOKS:
@@ -133,6 +137,7 @@ def synthetic_row(index: int, count: int, seed: int) -> dict[str, Any]:
                     naive += 1
                     break
     return {"row": index, "count": count, "sequential": sequential, "naive": naive if row.naive else None,
+            "futility": futile,
             "mean_stop": float(np.mean(stops)), "cpu_seconds": time.process_time() - started}
 
 
@@ -162,15 +167,17 @@ def agent_nulls(count: int, seed: int) -> list[dict[str, Any]]:
 
             def stop(result, claim=claim) -> bool:
                 looks = [n for n in looks_for(DEFAULT_BATCH, 60) if n <= result.n]
-                outcome = sequential_assess(claim, result.values, looks=looks, bounds=result.bounds, sequence=False)
-                return outcome.verdict.outcome != "INCONCLUSIVE"
+                outcome = sequential_assess(claim, result.values, looks=looks, bounds=result.bounds, sequence=False,
+                                            max_samples=60, futility=DEFAULT_FUTILITY)
+                return outcome.verdict.outcome != "INCONCLUSIVE" or outcome.stopped == "futility"
 
             result = counterfactual(agent, intervention, samples=60, branch_every=20, horizon=5, measure=measure,
                                     seed=int(np.random.SeedSequence([seed, index, k]).generate_state(1)[0]),
                                     batch=DEFAULT_BATCH, stop=stop)
             verdict = sequential_assess(claim, result.values, looks=[n for n in looks_for(DEFAULT_BATCH, 60)
                                                                      if n <= result.n],
-                                        bounds=result.bounds, sequence=False).verdict
+                                        bounds=result.bounds, sequence=False, max_samples=60,
+                                        futility=DEFAULT_FUTILITY).verdict
             supported += verdict.outcome == "SUPPORTED"
             samples += result.n
             nonzero += int(np.count_nonzero(result.values))
@@ -230,6 +237,7 @@ def efficiency(session_seed: int) -> list[dict[str, Any]]:
     agents: dict[str, Any] = {}
     items = hypothesis_items()
     family = len(items)
+    alpha_stop = ALPHA / family
     rows = []
     for item in items:
         spec = item.spec
@@ -237,42 +245,42 @@ def efficiency(session_seed: int) -> list[dict[str, Any]]:
             agents[spec.agent] = load_agent(spec.agent)
         agent = agents[spec.agent]
         fixed_n = spec.samples or 30
-        limit = max(DEFAULT_MAX_SAMPLES, 2 * fixed_n)
+        limit = default_maximum(fixed_n)
         claim = Claim(spec.kind, spec.alternative, spec.margin, spec.alpha or ALPHA)
         seed = hypothesis_seed(session_seed, item.nodeid)
-        looks = looks_for(DEFAULT_BATCH, limit)
 
-        def judged(result, alpha_stop: float, claim=claim, looks=looks):
-            return sequential_assess(claim, result.values, looks=[n for n in looks if n <= result.n],
-                                     bounds=result.bounds, covariate=result.covariate, alpha_stop=alpha_stop,
-                                     sequence=False)
+        def judged(result, maximum: int, futility: float | None, claim=claim):
+            n = min(int(result.n), maximum)
+            return sequential_assess(claim, result.values[:n],
+                                     covariate=None if result.covariate is None else result.covariate[:n],
+                                     looks=[k for k in looks_for(DEFAULT_BATCH, maximum) if k <= n],
+                                     bounds=result.bounds, alpha_stop=alpha_stop, sequence=False,
+                                     max_samples=maximum, futility=futility)
 
-        def stop(result, fixed_n=fixed_n, judged=judged) -> bool:  # both designs decided: the fixed n reached, the sequential rule stopped
-            return result.n >= fixed_n and judged(result, ALPHA / family).verdict.outcome != "INCONCLUSIVE"
+        def stop(result, fixed_n=fixed_n, limit=limit, judged=judged) -> bool:
+            # every design compared here has stopped: the fixed n is reached, and the sequential design
+            # *without* futility (the most samples any of them takes) has decided or reached its maximum
+            return result.n >= fixed_n and judged(result, limit, None).verdict.outcome != "INCONCLUSIVE"
 
         started = time.process_time()
         result = counterfactual(agent, item.intervention, samples=limit, seed=seed, batch=DEFAULT_BATCH, stop=stop,
                                 **item.settings)
-        sequential = judged(result, ALPHA / family)
-        single = judged(result, ALPHA)
-        capped = sequential_assess(claim, result.values[:fixed_n], looks=looks_for(DEFAULT_BATCH, fixed_n),
-                                   bounds=result.bounds,
-                                   covariate=None if result.covariate is None else result.covariate[:fixed_n],
-                                   alpha_stop=ALPHA / family, sequence=False)
+        sequential = judged(result, limit, DEFAULT_FUTILITY)
+        plain = judged(result, limit, None)
+        capped = judged(result, fixed_n, DEFAULT_FUTILITY)
         fixed = _fixed_of(item, result.values[:fixed_n],
                           None if result.covariate is None else result.covariate[:fixed_n], result.bounds, seed)
         rows.append({"nodeid": item.nodeid, "seed": session_seed, "kind": spec.kind, "fixed_n": fixed_n,
                      "fixed": fixed, "sequential": sequential.verdict, "sequential_n": sequential.n,
-                     "single": single.verdict, "single_n": single.n, "limit": limit,
-                     "capped": capped.verdict, "capped_n": capped.n,
+                     "stopped": sequential.stopped, "plain": plain.verdict, "plain_n": plain.n, "limit": limit,
+                     "capped": capped.verdict, "capped_n": capped.n, "capped_stopped": capped.stopped,
                      "run_n": result.n, "cpu_seconds": time.process_time() - started})
         print(f"  seed {session_seed} {item.nodeid}: fixed {fixed_n} → {fixed.outcome}, sequential "
-              f"{sequential.n} → {sequential.verdict.outcome} ({rows[-1]['cpu_seconds']:.0f} s CPU)", flush=True)
-    fixed_adjusted = adjust([r["fixed"] for r in rows], "holm")
-    sequential_adjusted = adjust([r["sequential"] for r in rows], "holm")
-    capped_adjusted = adjust([r["capped"] for r in rows], "holm")
-    for row, f, s, c in zip(rows, fixed_adjusted, sequential_adjusted, capped_adjusted):
-        row["fixed_adjusted"], row["sequential_adjusted"], row["capped_adjusted"] = f, s, c
+              f"{sequential.n} → {sequential.verdict.outcome} ({sequential.stopped}; "
+              f"{rows[-1]['cpu_seconds']:.0f} s CPU)", flush=True)
+    for key in ("fixed", "sequential", "plain", "capped"):
+        for row, verdict in zip(rows, adjust([r[key] for r in rows], "holm")):
+            row[f"{key}_adjusted"] = verdict
     return rows
 
 
@@ -297,12 +305,13 @@ def to_markdown(synthetic: list[dict], nulls: list[dict], efficient: list[dict],
 def synthetic_section(synthetic: list[dict], count: int) -> list[str]:
     lines = ["## 1. Synthetic nulls: optional stopping after every 10 samples (20 looks, up to 200)", "",
              (f"{count} simulated null hypotheses per row: every claim is false. *sequential*: "
-             "`sequential_assess`, stopped at the first decision. *naive*: cfsal's fixed-n test "
+             f"`sequential_assess` with futility stopping (γ = {DEFAULT_FUTILITY}, maximum 200), stopped at the "
+             "first decision or futility stop. *naive*: cfsal's fixed-n test "
              f"(`assess`, {NAIVE_RESAMPLES} resamples) at the same looks, stopped at the first SUPPORTED — "
              "what a user who peeks and reruns does. Limit: α + 1.96·√(α(1−α)/n) = "
              f"{mc_limit(count):.3f}."), "",
-             "| null | sequential SUPPORTED | rate [95% CI] | ≤ limit | naive repeated fixed-n | naive rate | mean stop n |",
-             "|---|---:|---|---|---:|---:|---:|"]
+             "| null | sequential SUPPORTED | rate [95% CI] | ≤ limit | naive repeated fixed-n | naive rate | mean stop n | futility stops |",
+             "|---|---:|---|---|---:|---:|---:|---:|"]
     total_k = total_n = 0
     for r in synthetic:
         row, k, n = NULL_ROWS[r["row"]], r["sequential"], r["count"]
@@ -313,7 +322,7 @@ def synthetic_section(synthetic: list[dict], count: int) -> list[str]:
         naive_rate = "—" if r["naive"] is None else f"**{r['naive'] / n:.3f}**"
         name = row.name + (" *(documented limit)*" if row.limit else "")
         lines.append(f"| {name} | {k}/{n} | {k / n:.3f} [{low:.3f}, {high:.3f}] | "
-                     f"{'yes' if k / n <= mc_limit(n) else '**no**'} | {naive} | {naive_rate} | {r['mean_stop']:.0f} |")
+                     f"{'yes' if k / n <= mc_limit(n) else '**no**'} | {naive} | {naive_rate} | {r['mean_stop']:.0f} | {r['futility']} |")
     low, high = clopper_pearson(total_k, total_n)
     naive_rows = [r for r in synthetic if r["naive"] is not None]
     naive_over = all(r["naive"] / r["count"] > mc_limit(r["count"]) for r in naive_rows
@@ -347,38 +356,47 @@ def nulls_section(nulls: list[dict]) -> list[str]:
 
 
 def efficiency_section(efficient: list[dict], synthetic: list[dict], nulls: list[dict]) -> list[str]:
+    m = len({r["nodeid"] for r in efficient})
     lines = ["## 3. Efficiency on the hypotheses in `hypotheses/`", "",
-              ("Each hypothesis run once per session seed by the batched engine; the fixed-n design reads the first "
-              "`samples` (default 30) of the same samples, the sequential design (batch 10, at most max(200, 2 × "
-              f"samples), support stops the sampling at α/m with m = {len({r['nodeid'] for r in efficient})} "
-              "hypotheses) stops where its rule stops. Verdicts after Holm across the session, as the main job "
-              "reports them. *capped*: the same sequential design with `max_samples` = the fixed n (it can "
-              "never cost more). *α-level stop*: the default design for a hypothesis alone (stopping at α)."), "",
-              "| hypothesis | seed | kind | fixed n | fixed verdict | sequential n | sequential verdict | capped n → verdict | α-level stop n → verdict |",
-              "|---|---:|---|---:|---|---:|---|---|---|"]
+             ("Each hypothesis run once per session seed by the batched engine; the fixed-n design reads the first "
+              "`samples` (default 30) of the same samples. *sequential* is the default design: batch "
+              f"{DEFAULT_BATCH}, at most {default_maximum(1)} × samples, support stops the sampling at α/m with "
+              f"m = {m}, futility stopping with γ = {DEFAULT_FUTILITY}. *no futility*: the same design without "
+              "futility stopping (what futility saved, and whether it cost a decision). *capped*: the same "
+              "design with `max_samples` = the fixed n. Verdicts after Holm across the session, as the main "
+              "job reports them."), "",
+             "| hypothesis | seed | kind | fixed n | fixed verdict | sequential n | sequential verdict | stopped | "
+             "no futility n → verdict | capped n → verdict |",
+             "|---|---:|---|---:|---|---:|---|---|---|---|"]
     for r in efficient:
         lines.append(f"| `{r['nodeid'].split('::')[-1]}` | {r['seed']} | {r['kind']} | {r['fixed_n']} | "
                      f"{r['fixed_adjusted'].outcome} | {r['sequential_n']} | {r['sequential_adjusted'].outcome} | "
-                     f"{r['capped_n']} → {r['capped_adjusted'].outcome} | {r['single_n']} → {r['single'].outcome} |")
-    fixed_total = sum(r["fixed_n"] for r in efficient)
-    seq_total = sum(r["sequential_n"] for r in efficient)
-    single_total = sum(r["single_n"] for r in efficient)
-    capped_total = sum(r["capped_n"] for r in efficient)
-    def decided(key: str) -> int:
-        return sum(r[key].outcome != "INCONCLUSIVE" for r in efficient)
+                     f"{r['stopped']} | {r['plain_n']} → {r['plain_adjusted'].outcome} | "
+                     f"{r['capped_n']} → {r['capped_adjusted'].outcome} |")
+    total = {key: sum(r[f"{key}_n"] for r in efficient) for key in ("fixed", "sequential", "plain", "capped")}
 
+    def decided(key: str) -> int:
+        return sum(r[f"{key}_adjusted"].outcome != "INCONCLUSIVE" for r in efficient)
+
+    futile = [r for r in efficient if r["stopped"] == "futility"]
+    lost = sum(r["plain_adjusted"].outcome != "INCONCLUSIVE" for r in futile)
     agree = sum(r["fixed_adjusted"].outcome == r["sequential_adjusted"].outcome for r in efficient)
-    lines += ["", (f"Total rollouts (paired samples) to verdict: fixed-n {fixed_total}, sequential {seq_total} "
-              f"(**{seq_total / fixed_total:.0%}** of fixed-n); capped at the fixed n {capped_total} "
-              f"(**{capped_total / fixed_total:.0%}**); α-level stopping {single_total} "
-              f"({single_total / fixed_total:.0%})."), "",
-              (f"Decided (SUPPORTED or REFUTED) after Holm: fixed-n {decided('fixed_adjusted')}/{len(efficient)}, "
-              f"sequential {decided('sequential_adjusted')}/{len(efficient)}, capped {decided('capped_adjusted')}/"
-              f"{len(efficient)}; fixed-n and sequential give the same verdict in {agree}/{len(efficient)}. "
-              f"**Goal (≤ 50% of the rollouts at equal or better power): "
-              f"{'met' if seq_total <= 0.5 * fixed_total and decided('sequential_adjusted') >= decided('fixed_adjusted') else 'missed'}.**"),
+    ratio = total["sequential"] / total["fixed"]
+    met = ratio <= 0.5 and decided("sequential") >= decided("fixed")
+    lines += ["", (f"Total rollouts (paired samples) to verdict: fixed-n {total['fixed']}, sequential "
+                   f"{total['sequential']} (**{ratio:.0%}** of fixed-n); without futility {total['plain']} "
+                   f"({total['plain'] / total['fixed']:.0%}); capped at the fixed n {total['capped']} "
+                   f"({total['capped'] / total['fixed']:.0%})."), "",
+              (f"Decided (SUPPORTED or REFUTED) after Holm: fixed-n {decided('fixed')}/{len(efficient)}, sequential "
+               f"{decided('sequential')}/{len(efficient)}, without futility {decided('plain')}/{len(efficient)}, "
+               f"capped {decided('capped')}/{len(efficient)}; fixed-n and sequential give the same verdict in "
+               f"{agree}/{len(efficient)}. Futility stops: {len(futile)} (saving "
+               f"{sum(r['plain_n'] - r['sequential_n'] for r in futile)} samples); of these, {lost} would have been "
+               f"decided without futility. **Goal (≤ 50% of the rollouts at equal or better power): "
+               f"{'met' if met else 'missed'}.**"),
               "", (f"CPU time: synthetic {sum(r['cpu_seconds'] for r in synthetic):.0f} s, null agents "
-              f"{sum(r['cpu_seconds'] for r in nulls):.0f} s, hypotheses {sum(r['cpu_seconds'] for r in efficient):.0f} s."), ""]
+                   f"{sum(r['cpu_seconds'] for r in nulls):.0f} s, hypotheses "
+                   f"{sum(r['cpu_seconds'] for r in efficient):.0f} s."), ""]
     return lines
 
 

@@ -166,3 +166,44 @@ def test_report_draws_the_confidence_sequence_and_says_why_it_stopped(tmp_path):
     assert any(name.endswith("-sequential.png") for name in files)
     assert "stopped at n = 20 because its anytime-valid test decided" in page
     assert "1 of 1 hypotheses tested sequentially" in page
+
+
+def test_default_plan_is_four_times_the_fixed_n_with_futility():
+    from cfsal.plugin.sequential import DEFAULT_FUTILITY, MAX_MULTIPLE, SequentialSession
+
+    session = SequentialSession(enabled=True, hypotheses=5)
+    plan = session.plan(None, 30)
+    assert plan.max_samples == plan.limit == MAX_MULTIPLE * 30 == 120
+    assert plan.futility == DEFAULT_FUTILITY and plan.to_dict()["futility"] == DEFAULT_FUTILITY
+    assert SequentialSession(enabled=True, futility=None).plan(None, 30).futility is None
+
+
+def test_stop_rule_stops_for_futility_where_the_statistics_do_and_judge_agrees():
+    """The batched stop rule, fed growing prefixes, stops at the futility look of sequential_assess; twice the same."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from cfsal.plugin.sequential import SequentialSession, StopRule, judge
+    from cfsal.stats import Claim, looks_for, sequential_assess
+
+    half = np.random.default_rng(11).normal(size=60)
+    values = np.empty(120)
+    values[0::2], values[1::2] = half, -half        # running mean exactly 0: no effect at all
+    claim = Claim("effect")
+    plan = SequentialSession(enabled=True).plan(None, 30)
+
+    def run() -> tuple[int, StopRule]:
+        rule = StopRule(claim, plan, 0.05)
+        for n in range(10, 121, 10):
+            if rule(SimpleNamespace(n=n, values=values[:n], bounds=None, covariate=None)):
+                return n, rule
+        return 120, rule
+
+    stopped_at, rule = run()
+    expected = sequential_assess(claim, values, looks=looks_for(10, 120), futility=plan.futility, max_samples=120)
+    assert rule.reason == "futility" and expected.stopped == "futility" and stopped_at == expected.n < 120
+    verdict = judge(claim, SimpleNamespace(n=stopped_at, values=values[:stopped_at], bounds=None, covariate=None),
+                    plan, 0.05, rule)
+    assert verdict.stopped == "futility" and verdict.verdict.outcome == "INCONCLUSIVE"
+    assert run()[0] == stopped_at   # same data, same stopping point

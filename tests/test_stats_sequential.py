@@ -167,3 +167,72 @@ def test_e_bh_by_hand():
     # m = 4, α = 0.1: thresholds m/(αk) = 40, 20, 13.3, 10 → the two largest pass (e = 25 ≥ 20)
     assert e_benjamini_hochberg([1.0, 25.0, 50.0, 5.0], 0.1).tolist() == [False, True, True, False]
     assert not e_benjamini_hochberg([30.0, 1.0], 0.05).any()
+
+
+# ------------------------------------------------------------------------------------------ futility
+
+def _antithetic(seed: int, n: int = 200) -> np.ndarray:
+    """Pairs (h, −h): the running mean is exactly 0 at every even n — a null with no effect at all."""
+    half = np.random.default_rng(seed).normal(size=n // 2)
+    x = np.empty(n)
+    x[0::2], x[1::2] = half, -half
+    return x
+
+
+def test_futility_stops_a_clear_null_before_its_maximum_and_says_why():
+    x = _antithetic(11)
+    plain = sequential_assess(Claim("effect"), x, looks=LOOKS)
+    futile = sequential_assess(Claim("effect"), x, looks=LOOKS, futility=0.1)
+    assert plain.n == 200 and plain.stopped == "max_samples"
+    assert futile.stopped == "futility" and futile.verdict.outcome == "INCONCLUSIVE" and futile.n < 200
+    assert "futility" in futile.verdict.explanation and "maximum of 200" in futile.verdict.explanation
+    assert futile.looks == plain.looks[: len(futile.looks) - 1] + (futile.looks[-1],)
+    # a larger maximum keeps the test going: more samples could still decide a smaller effect
+    later = sequential_assess(Claim("effect"), np.concatenate([x, x]), looks=looks_for(10, 400), futility=0.1)
+    assert later.n > futile.n or later.stopped != "futility"
+
+
+def test_futility_never_stops_a_clear_effect():
+    rng = np.random.default_rng(12)
+    for _ in range(40):
+        result = sequential_assess(Claim("effect"), rng.normal(0.4, 1.0, 200), looks=LOOKS, futility=0.1)
+        assert result.stopped == "decided" and result.verdict.outcome == "SUPPORTED"
+        bounded = sequential_assess(Claim("direction", "greater"), np.clip(rng.normal(0.25, 0.4, 200), -1, 1),
+                                    looks=LOOKS, bounds=(-1, 1), futility=0.1)
+        assert bounded.stopped == "decided" and bounded.verdict.outcome == "SUPPORTED"
+
+
+def test_futility_never_adds_false_support():
+    """Non-binding: every SUPPORTED with futility is SUPPORTED without it, at the same n; the rate stays ≤ α + MC error."""
+    rng = np.random.default_rng(13)
+    with_futility = without = 0
+    stops = 0
+    for _ in range(150):
+        x = rng.normal(size=200)
+        a = sequential_assess(Claim("effect"), x, looks=LOOKS, sequence=False, futility=0.2)
+        b = sequential_assess(Claim("effect"), x, looks=LOOKS, sequence=False)
+        if a.verdict.outcome == "SUPPORTED":
+            assert b.verdict.outcome == "SUPPORTED" and b.n == a.n
+        with_futility += a.verdict.outcome == "SUPPORTED"
+        without += b.verdict.outcome == "SUPPORTED"
+        stops += a.stopped == "futility"
+    assert with_futility <= without
+    assert with_futility / 150 <= 0.05 + 1.96 * math.sqrt(0.05 * 0.95 / 150)
+    assert stops > 0  # the rule did act on these nulls
+
+
+def test_futility_is_deterministic_and_recorded():
+    x = _antithetic(14)
+    first = sequential_assess(Claim("effect"), x, looks=LOOKS, futility=0.1, max_samples=200)
+    again = sequential_assess(Claim("effect"), x.copy(), looks=LOOKS, futility=0.1, max_samples=200)
+    assert first == again and [look.n for look in first.looks] == [look.n for look in again.looks]
+    data = first.to_dict()
+    assert data["futility"] == 0.1 and data["max_samples"] == 200 and data["stopped"] == "futility"
+    assert SequentialResult.from_dict(data, first.verdict) == first
+
+
+def test_futility_bad_settings_teach():
+    with pytest.raises(StatisticsError, match="futility=1.5"):
+        sequential_assess(Claim("effect"), np.zeros(20), looks=[10, 20], futility=1.5)
+    with pytest.raises(StatisticsError, match="below the last look"):
+        sequential_assess(Claim("effect"), np.zeros(20), looks=[10, 20], max_samples=15)

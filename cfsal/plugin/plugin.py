@@ -64,7 +64,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"sequential: samples per look unless a hypothesis says batch= (default {DEFAULT_BATCH})")
     group.addoption("--cfsal-max-samples", type=int, default=None,
                     help="sequential: the most samples per hypothesis unless it says max_samples= "
-                         "(default max(200, twice its fixed-n samples))")
+                         "(default 4 × its fixed-n samples; undecided tests stop earlier for futility)")
     group.addoption("--cfsal-budget", metavar="N|Ns|Nm", default=None,
                     help="sequential: session budget, N paired samples split evenly over the hypotheses, or "
                          "seconds (600s, 10m) of wall time; a test cut short by it is INCONCLUSIVE")
@@ -150,7 +150,7 @@ def _html_path(config: pytest.Config) -> str | None:
 def pytest_report_header(config: pytest.Config) -> str:
     s = config.stash[SESSION_KEY].settings
     q = config.stash[SEQUENTIAL_KEY]
-    mode = (f", sequential (batch {q.batch}, max {q.max_samples or 'max(200, 2×samples)'}"
+    mode = (f", sequential (batch {q.batch}, max {q.max_samples or '4×samples'}"
             + (f", budget {q.budget.describe()}" if q.budget else "") + ")") if q.enabled else ""
     return (f"cfsal: seed {s.seed}, samples {s.samples}, alpha {s.alpha}, correction {s.correction}, "
             f"fail on {s.fail_on}" + (f", agent override {s.agent_override}" if s.agent_override else "") + mode)

@@ -45,6 +45,7 @@ support that stopped the sampling (docs/sequential.md).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,6 +68,8 @@ BET_CAP = 0.75
 KELLY_FRACTIONS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 #: Grid of candidate means (on the [0, 1] scale) on which betting CS bounds are read off.
 GRID_POINTS = 401
+#: The coarser grid of the futility rule's sequence (rounded outward: coarser only makes it stop later).
+FUTILITY_GRID_POINTS = 201
 #: The asymptotic CS is tightest around this many samples (WSABKR 2024, eq. (2.6)); fixed in advance.
 OPTIMISED_AT = 50
 #: Fewest samples before the asymptotic CS of an unbounded measure may decide: its standard deviation
@@ -76,7 +79,11 @@ MIN_ASYMPTOTIC_N = 30
 #: The same for the correlation stream, whose values are symmetric about 0 under independence.
 MIN_CORRELATION_PAIRS = 10
 
-Stopped = Literal["decided", "max_samples", "budget"]
+Stopped = Literal["decided", "max_samples", "budget", "futility"]
+
+#: Default futility level γ: a test stops undecided once its (1 − γ) confidence sequence rules out every
+#: mean at which a decision is expected by its maximum (:func:`futility_check`).
+FUTILITY = 0.1
 
 
 # ----------------------------------------------------------------------------------- the two processes
@@ -179,10 +186,12 @@ class SequentialResult:
 
     verdict: Verdict
     looks: tuple[Look, ...]
-    stopped: str          # "decided", "max_samples" or "budget"
+    stopped: str          # "decided", "max_samples", "budget" or "futility"
     alpha_stop: float     # level at which support stopped the sampling
     method: str           # "betting" (bounded), "asymptotic" (unbounded) or "correlation-mixture"
     thresholds: tuple[float, ...]  # the θ's the decisions test, on the scale of the estimate
+    futility: float | None = None  # γ of the futility rule, None when it was off
+    max_samples: int | None = None  # the maximum the futility rule planned for
 
     @property
     def n(self) -> int:
@@ -191,7 +200,8 @@ class SequentialResult:
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": SEQUENTIAL_SCHEMA_VERSION, "looks": [look.to_dict() for look in self.looks],
                 "stopped": self.stopped, "alpha_stop": self.alpha_stop, "method": self.method,
-                "thresholds": list(self.thresholds), "n": self.n}
+                "thresholds": list(self.thresholds), "n": self.n, "futility": self.futility,
+                "max_samples": self.max_samples}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], verdict: Verdict) -> SequentialResult:
@@ -199,7 +209,9 @@ class SequentialResult:
             raise StatisticsError(f"sequential schema_version={data.get('schema_version')!r}; this cfsal reads "
                                   f"{SEQUENTIAL_SCHEMA_VERSION}. Re-run the hypotheses with this cfsal.")
         return cls(verdict, tuple(Look.from_dict(d) for d in data["looks"]), data["stopped"],
-                   float(data["alpha_stop"]), data["method"], tuple(float(t) for t in data["thresholds"]))
+                   float(data["alpha_stop"]), data["method"], tuple(float(t) for t in data["thresholds"]),
+                   None if data.get("futility") is None else float(data["futility"]),
+                   None if data.get("max_samples") is None else int(data["max_samples"]))
 
 
 # -------------------------------------------------------------------------------------- the evidence
@@ -284,19 +296,28 @@ def _grid_bounds(log_greater: np.ndarray, log_less: np.ndarray, grid: np.ndarray
     return lower, upper
 
 
-def _mixture_bounds(x: np.ndarray, level: float, min_n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Closed-form one-sided mixture bounds (bisection on W per t), running intersection."""
-    t, mean, sd = _running_stats(x)
+def mixture_boundary(t: ArrayLike, level: float) -> np.ndarray:
+    """W*ₜ: the standardised sum Σ(xᵢ − θ)/σ at which the one-sided mixture of Howard et al. (2021) reaches 1/level.
+
+    The confidence sequence's radius after t samples is W*ₜ·σ/t (bisection: log M⁺ increases in W ≥ 0).
+    """
+    t = np.atleast_1d(np.asarray(t, dtype=float))
     r = _mixture_r(level)
     target = math.log(1.0 / level)
     lo, hi = np.zeros(t.size), np.full(t.size, 100.0) * np.sqrt(t + r)
-    for _ in range(80):  # log M⁺ is increasing in W ≥ 0: bisect for the crossing
+    for _ in range(80):
         mid = 0.5 * (lo + hi)
         z = mid / np.sqrt(t + r)
         value = math.log(2.0) + 0.5 * np.log(r / (t + r)) + 0.5 * z * z + stats.norm.logcdf(z)
         below = value < target
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    half = hi * sd / t
+    return hi
+
+
+def _mixture_bounds(x: np.ndarray, level: float, min_n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Closed-form one-sided mixture bounds, running intersection."""
+    t, mean, sd = _running_stats(x)
+    half = mixture_boundary(t, level) * sd / t
     lower = np.where(t >= min_n, mean - half, -np.inf)
     upper = np.where(t >= min_n, mean + half, np.inf)
     return np.maximum.accumulate(lower), np.minimum.accumulate(upper), mean
@@ -342,6 +363,110 @@ def _decide(claim: Claim, ev_a: dict[float, _Evidence], alpha: float, alpha_stop
     return CONTINUE, float(p_claim), p_eq, "neither"
 
 
+# ---------------------------------------------------------------------------------------- futility
+
+def _regions(claim: Claim, margin: float | None, radius) -> list[tuple[float, float]]:
+    """Intervals of true means at which some decision is *expected* by the maximum: the claim's rule with
+    each threshold θ moved outward by ``radius(θ, side, level)``, the sequence's radius there (support at
+    α_stop, refutation at α).
+
+    A mean inside an interval makes the final estimate land, on average, where that decision's test rejects;
+    a mean outside every interval leaves the test undecided at the maximum in more than half the runs.
+    """
+    kind, alt = claim.kind, claim.alternative
+    theta0 = margin if (margin is not None and kind != "correlation") else 0.0
+    up = lambda theta, level: theta + radius(theta, "greater", level)    # noqa: E731 — lowest mean that rejects ≤ θ
+    down = lambda theta, level: theta - radius(theta, "less", level)     # noqa: E731 — highest mean that rejects ≥ θ
+    inf, a = math.inf, claim.alpha
+    if kind == "no_effect":
+        s = radius.support
+        return [r for r in [(up(-margin, s), down(margin, s)), (up(margin, a), inf), (-inf, down(-margin, a))]
+                if r[0] <= r[1]]
+    s = radius.support
+    if alt == "two-sided":
+        out = [(up(theta0, s), inf), (-inf, down(-theta0, s))]
+    elif alt == "greater":
+        out = [(up(theta0, s), inf), (-inf, down(0.0, a))]
+    else:
+        out = [(-inf, down(-theta0, s)), (up(0.0, a), inf)]
+    if margin is not None:
+        out.append((up(-margin, a), down(margin, a)))
+    return [(lo, hi) for lo, hi in out if lo <= hi]
+
+
+@dataclass(frozen=True)
+class _Radius:
+    """The radius a decision's test needs at the maximum N: the normal-mixture boundary W*_N·σ̂/N, and for a
+    bounded measure at least room·log(1/level)/(f·N) — a bet on one side of θ can stake at most f/room
+    (room: the distance from θ to the bound it loses towards), so the capital grows at most that fast even
+    on data without variance (Waudby-Smith & Ramdas 2023, §5: the bets are truncated by the bounds)."""
+
+    sd: float
+    maximum: int
+    support: float                          # level of the support tests
+    bounds: tuple[float, float] | None
+
+    def __call__(self, theta: float, side: str, level: float) -> float:
+        r = _boundary_at(self.maximum, level) * self.sd / self.maximum
+        if self.bounds is not None:
+            low, high = self.bounds
+            room = max(0.0, theta - low) if side == "greater" else max(0.0, high - theta)
+            r = max(r, room * math.log(1.0 / level) / (KELLY_FRACTIONS[-1] * self.maximum))
+        return r
+
+
+def futility_sequence(x: np.ndarray, gamma: float, bounds: tuple[float, float] | None,
+                      min_n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (1 − γ) confidence sequence (each side γ/2, running intersection) the futility rule reads.
+
+    The same processes as the decisions: betting on a coarse grid for bounded measures (rounded
+    outward, so it is never narrower than the exact sequence), the normal mixture otherwise.
+    """
+    half = gamma / 2.0
+    if bounds is None:
+        lower, upper, _ = _mixture_bounds(x, half, min_n)
+        return lower, upper
+    low, high = bounds
+    y = (x - low) / (high - low)
+    grid = np.linspace(0.0, 1.0, FUTILITY_GRID_POINTS)
+    lower, upper = _grid_bounds(betting_log_capital(y, grid, half, "greater"),
+                                betting_log_capital(y, grid, half, "less"), grid, half)
+    return low + (high - low) * lower, low + (high - low) * upper
+
+
+@functools.lru_cache(maxsize=4096)
+def _boundary_at(t: int, level: float) -> float:
+    """W*ₜ for one t (cached: the futility rule asks for the same maximum at every look)."""
+    return float(mixture_boundary([t], level)[0])
+
+
+def futility_check(claim: Claim, sd: float, cs_low: float, cs_high: float, maximum: int, *,
+                   alpha_stop: float, bounds: tuple[float, float] | None = None) -> bool:
+    """Is the test futile at a look where the (1 − γ) sequence is [cs_low, cs_high] and the SD is ``sd``?
+
+    Stochastic curtailment (Lan, Simon & Halperin 1982) made anytime-valid: the test is futile when
+    the (1 − γ) confidence sequence of the mean (:func:`futility_sequence`: the same betting /
+    mixture process, each side at γ/2, so it holds at every look at once) has no point in common
+    with any interval of :func:`_regions` — the means at which support or a refutation is expected
+    by ``maximum``. The radius there (:class:`_Radius`) is the normal-mixture boundary W*_N·σ̂/N
+    (Howard et al. 2021) with the current standard deviation and, for a bounded measure, at least
+    the distance a bet truncated by the bounds can cover in N samples.
+
+    Why it is safe: stopping for futility only *removes* later looks, so every run that ends
+    SUPPORTED with it ends SUPPORTED without it (non-binding futility, Jennison & Turnbull 2000,
+    §10.6): false support cannot rise. And if the true mean lies in a decision's interval, the
+    rule fires only when the (1 − γ) sequence has excluded the true mean, which happens with
+    probability ≤ γ over the whole run (Ville's inequality): power is lost only on effects the
+    test would decide by its maximum in fewer than about half the runs, and on others at most γ.
+    """
+    if not (math.isfinite(cs_low) and math.isfinite(cs_high) and math.isfinite(sd)):
+        return False
+    two_sided = claim.alternative == "two-sided" and claim.kind != "no_effect"
+    support_level = alpha_stop / 2 if two_sided else alpha_stop
+    regions = _regions(claim, claim.margin, _Radius(sd, maximum, support_level, bounds))
+    return all(hi < cs_low or lo > cs_high for lo, hi in regions)
+
+
 def correlation_stream(x: ArrayLike, y: ArrayLike) -> np.ndarray:
     """One number per *disjoint* pair of samples whose mean is ≈ ρ, and exactly 0 given the past under independence.
 
@@ -381,7 +506,8 @@ def _check_looks(looks: Sequence[int], n: int) -> list[int]:
 
 def sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[int], bounds: tuple[float, float] | None = None,
                       covariate: ArrayLike | None = None, alpha_stop: float | None = None,
-                      final_reason: Stopped = "max_samples", sequence: bool = True) -> SequentialResult:
+                      final_reason: Stopped = "max_samples", sequence: bool = True, max_samples: int | None = None,
+                      futility: float | None = None) -> SequentialResult:
     """Judge ``claim`` on ``values`` looked at after each sample count in ``looks``; stop at the first decision.
 
     Pure and deterministic: the same values and looks give the same result (no resampling). The
@@ -392,6 +518,11 @@ def sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[int], 
     ("max_samples" or "budget") if nothing is decided by then. ``sequence=False`` skips the
     confidence-sequence bounds of a bounded measure (NaN in the looks; the decisions do not use
     them), for simulations that need only the verdicts.
+
+    ``futility=γ`` (e.g. :data:`FUTILITY`) also stops the test *undecided* ("futility") at a look
+    where :func:`futility_check` finds that no decision is still expected by ``max_samples`` (the
+    planned maximum, default the last look). Non-binding: it never adds a SUPPORTED or REFUTED,
+    only ends some runs earlier as INCONCLUSIVE.
     """
     alpha = claim.alpha
     alpha_stop = alpha if alpha_stop is None else float(alpha_stop)
@@ -424,6 +555,12 @@ def sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[int], 
                     f"{int(outside.sum())} values lie outside the declared bounds [{low:g}, {high:g}] (e.g. "
                     f"{x[outside][0]!r}); widen the bounds to the range the measure can really take.")
     looks = _check_looks(looks, n_total)
+    maximum = looks[-1] if max_samples is None else int(max_samples)
+    if maximum < looks[-1]:
+        raise StatisticsError(f"max_samples={max_samples!r} is below the last look {looks[-1]}: the maximum is the "
+                              "most samples the test may take; pass the planned maximum or leave it out.")
+    if futility is not None and not 0 < futility < 1:
+        raise StatisticsError(f"futility={futility!r} must lie in (0, 1) (γ, e.g. 0.1), or be None to turn it off.")
     thresholds = _thresholds(claim, margin)
     display_level = alpha / 2 if claim.alternative == "two-sided" and claim.kind != "no_effect" else alpha
     levels = {alpha_stop, alpha_stop / 2, alpha}
@@ -431,6 +568,9 @@ def sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[int], 
     min_n = MIN_CORRELATION_PAIRS if claim.kind == "correlation" else MIN_ASYMPTOTIC_N
     evidence, estimate, lower, upper = _evidence(x, thresholds, sorted(levels), display_level, stream_bounds, min_n,
                                                  sequence)
+    if futility is not None:
+        f_low, f_high = futility_sequence(x, futility, stream_bounds, min_n)
+        sd_path = _running_stats(x)[2]
     record: list[Look] = []
     stopped: str = final_reason
     decision, p_claim, p_eq, reason, last = CONTINUE, 1.0, None, "too_few", looks[-1]
@@ -442,6 +582,13 @@ def sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[int], 
             continue
         i = m - 1
         decision, p_claim, p_eq, reason = _decide(claim, evidence, alpha, alpha_stop, margin, i)
+        if decision == CONTINUE and futility is not None and n < maximum and m >= 2 and futility_check(
+                claim, float(sd_path[i]), float(f_low[i]), float(f_high[i]), maximum // scale,
+                alpha_stop=alpha_stop, bounds=stream_bounds):
+            reason = "futility"
+            record.append(Look(n, float(estimate[i]), float(lower[i]), float(upper[i]), float(p_claim), INCONCLUSIVE))
+            last, stopped = n, "futility"
+            break
         final = decision != CONTINUE or k == len(looks) - 1
         shown_decision = INCONCLUSIVE if (decision == CONTINUE and final) else decision
         record.append(Look(n, float(estimate[i]), float(lower[i]), float(upper[i]),
@@ -460,9 +607,10 @@ def sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[int], 
         equivalence_p=None if p_eq is None else float(p_eq),
         explanation="", samples_needed=None)
     explanation = _explain(verdict, reason if outcome != INCONCLUSIVE else "neither", stopped, margin, method,
-                           len(record))
+                           len(record), maximum, futility)
     verdict = dataclasses.replace(verdict, explanation=explanation)
-    return SequentialResult(verdict, tuple(record), stopped, alpha_stop, method, tuple(thresholds))
+    return SequentialResult(verdict, tuple(record), stopped, alpha_stop, method, tuple(thresholds),
+                            futility, maximum)
 
 
 def _test_text(method: str, looks: int, alpha_stop: float, alpha: float) -> str:
@@ -474,7 +622,8 @@ def _test_text(method: str, looks: int, alpha_stop: float, alpha: float) -> str:
     return f"sequential: {name}, {looks} look{'s' if looks != 1 else ''}{stop}"
 
 
-def _explain(v: Verdict, reason: str, stopped: str, margin: float | None, method: str, looks: int) -> str:
+def _explain(v: Verdict, reason: str, stopped: str, margin: float | None, method: str, looks: int,
+             maximum: int | None = None, futility: float | None = None) -> str:
     c = v.claim
     what = "correlation" if method == "correlation-mixture" else "mean difference"
     cs = f"{v.confidence:.0%} confidence sequence [{v.ci_low:.3g}, {v.ci_high:.3g}]"
@@ -495,6 +644,12 @@ def _explain(v: Verdict, reason: str, stopped: str, margin: float | None, method
     if reason == "equivalent":
         return (f"No effect worth the name, {at}: the {cs} of the {what} {v.effect:.3g} lies within ±{margin:g} "
                 f"(anytime-valid equivalence p = {_p(v.equivalence_p)}).")
+    if stopped == "futility":
+        return (f"Stopped for futility {at}: the {1 - futility:.0%} confidence sequence of the {what} {v.effect:.3g} "
+                f"excludes every value at which the claim or its refutation could be expected to be decided by the "
+                f"maximum of {maximum} samples, so more samples would very likely end undecided too (anytime-valid "
+                f"p = {_p(v.p_value)}). A futility stop never supports anything; raise max_samples, or declare a "
+                "margin, if a smaller effect matters.")
     why = {"max_samples": "the hypothesis's maximum number of samples was reached",
            "budget": "the session's budget ran out",
            "decided": "the data ran out"}[stopped]
