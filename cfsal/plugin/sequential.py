@@ -32,8 +32,6 @@ from typing import Any
 from cfsal.errors import HypothesisDeclarationError
 
 DEFAULT_BATCH = 10
-#: The old fixed default maximum (max(200, 2 × samples)); kept for benchmarks that compare designs.
-DEFAULT_MAX_SAMPLES = 200
 #: γ of the futility rule: a (1 − γ) confidence sequence decides whether a decision is still expected.
 DEFAULT_FUTILITY = 0.1
 #: The default maximum is this multiple of the fixed-n sample size (:func:`default_maximum`).

@@ -37,6 +37,12 @@ claims split α over the two sides):
   τ_a), 0 under independence, and bounded — so the betting CS applies exactly. A correlation
   margin (on the scale of r) is mapped to τ by Greiner's relation τ = (2/π)·arcsin(ρ).
 
+**Futility** (``futility=γ``, :func:`futility_check`): a test may also stop *undecided* once its
+(1 − γ) confidence sequence rules out every mean at which a decision is expected by the planned
+maximum — stochastic curtailment (Lan, Simon & Halperin 1982) with an anytime-valid sequence in
+place of a fixed-n prediction. It is non-binding (Jennison & Turnbull 2000, §10.6): it only
+removes looks, so it can never add a SUPPORTED or a REFUTED.
+
 ``α_stop`` (default α) is the level at which sampling stops for support; the plugin sets it to
 α/m for a session of m hypotheses, so that neither Holm nor e-BH across the session can undo a
 support that stopped the sampling (docs/sequential.md).
