@@ -22,12 +22,13 @@ from hypothesis import strategies as st
 from cfsal._seeding import children
 from cfsal.envs import make
 from cfsal.errors import InterventionError
-from cfsal.interventions import breakout, pong
+from cfsal.interventions import amidar, breakout, pong, space_invaders
 from cfsal.interventions import registry
 from cfsal.interventions.base import Intervention, check_edit, check_finite, check_playable, copy_state
 from cfsal.rollout import collect_branch_points, run_paired
 from cfsal.rollout.executors import close_pools, run_with, session_pool
-from cfsal.rollout.paired import applicable, overlap_groups
+from cfsal.rollout.branching import BranchPoint
+from cfsal.rollout.paired import applicable, overlap_groups, prepare_pair
 from cfsal.testing import StateEdit, tiny_agent
 from cfsal.testing.fakes import shift_ball
 
@@ -330,3 +331,44 @@ def test_apply_from_core_is_apply_where_the_state_came_from_the_core(points):
             with pytest.raises(InterventionError, match="balls/0/position/x|non-finite"):
                 apply(state)
     assert "testing.set_ball_x" not in registry
+
+
+def through_apply_to_env(intervention):
+    """The same intervention, but prepared through its ApplyRecord (``apply_to_env``) path."""
+
+    class ViaRecord(type(intervention)):
+        def apply_to_env(self, env, rng=None, settle="refresh"):
+            return Intervention.apply_to_env(self, env, rng, settle)
+
+    return ViaRecord(**{spec.name: getattr(intervention, spec.name) for spec in intervention.params()})
+
+
+@pytest.mark.parametrize("game,intervention", [
+    ("pong", pong.MoveBall(dx=7.25, dy=-3.5)),
+    ("space_invaders", space_invaders.MoveShip(dx=30)),
+    ("amidar", None),  # the first amidar intervention that needs no parameters
+], ids=["pong", "space_invaders", "amidar"])
+def test_the_library_path_prepares_what_the_record_path_prepares(game, intervention):
+    if intervention is None:
+        intervention = next(item() for name, item in registry.items() if name.startswith("amidar.")
+                            and all(not spec.required for spec in item.params()))
+    env = make(game, seed=3)
+    for _ in range(25):
+        env.step(0)
+    point = BranchPoint(0, 25, env.snapshot())
+    fast = prepare_pair(game, point, intervention, np.random.SeedSequence(4))
+    slow = prepare_pair(game, point, through_apply_to_env(intervention), np.random.SeedSequence(4))
+    assert fast.took_effect == slow.took_effect
+    for a, b in ((fast.factual_json, slow.factual_json), (fast.intervened_json, slow.intervened_json)):
+        assert canonical(json.loads(a)) == canonical(json.loads(b))
+        assert a == b or game == "amidar"  # Amidar's junctions are a Rust HashSet: written in any order
+    assert canonical(fast.intervened_state) == canonical(slow.intervened_state)
+    assert np.array_equal(fast.intervened.observation, slow.intervened.observation)
+
+
+def canonical(state):
+    """A state with Amidar's junction sets sorted (Toybox writes them in hash order)."""
+    if "board" in state:
+        state = {**state, "board": {**state["board"], **{key: sorted(state["board"][key])
+                                                        for key in ("junctions", "chase_junctions")}}}
+    return state
