@@ -240,3 +240,40 @@ def test_every_config_intervention_at_the_edges_of_its_ranges_passes_check_confi
             check_config(game, config, where=f"{name}({params})")
             tried += 1
     assert tried >= 6
+
+
+def _extreme_configs(game: str) -> list[dict]:
+    """Each config intervention of ``game`` with every parameter at its high end (speeds, sizes)."""
+    from cfsal.interventions import from_spec, registry, strategies
+
+    env = make(game, seed=0)
+    configs = [env.config]
+    for name in strategies.names(game, kind="config"):
+        params = {}
+        for spec in registry[name].params():
+            options = _edge_parameters(spec)
+            if options:
+                params.update(options[-1])
+        configs.append(from_spec({"name": name, **params}).apply_config(env.config))
+    return configs
+
+
+@pytest.mark.parametrize("game", list(GAMES))
+def test_states_the_core_plays_into_pass_check_state(game):
+    """check_state guards snapshots and edits: it must never refuse a state the game reaches by
+    itself — with its default config or a config intervention at its extremes — under actions that
+    hold one direction for a while (Pong's paddles overshoot the screen by 250 px doing that)."""
+    from cfsal.envs.games import check_state
+
+    rng = np.random.default_rng(0)
+    for config in _extreme_configs(game):
+        env = make(game, seed=0)
+        env.configure(config)
+        env.reset(seed=0)
+        n = env.action_space.n
+        for step in range(100 * n + 200):  # each action held for 100 steps, then random ones
+            action = step // 100 if step < 100 * n else int(rng.integers(n))
+            _, _, terminated, truncated, _ = env.step(action)
+            check_state(game, env.get_toybox_state(), where=f"{game} step {step}")
+            if terminated or truncated:
+                env.reset(seed=step)

@@ -116,8 +116,10 @@ STATE_LIMITS: dict[str, tuple[tuple[str, float, float], ...]] = {
         ("p1_score", 0, 1000), ("p2_score", 0, 1000),
         ("ball/position/x", -_FRAME_MARGIN, 160 + _FRAME_MARGIN),
         ("ball/position/y", -_FRAME_MARGIN, 210 + _FRAME_MARGIN), ("ball/velocity/*", -20, 20),
-        ("p?_paddle/position/x", 0, 160), ("p?_paddle/position/y", -_FRAME_MARGIN, 210 + _FRAME_MARGIN),
-        ("p?_paddle/velocity/*", -20, 20),
+        # the core lets a paddle held in one direction overshoot the 210-px screen: by 250 px at the
+        # default speeds, by ~570 at the fastest config (max_paddle_speed 24); ±1e9 played cleanly
+        ("p?_paddle/position/x", 0, 160), ("p?_paddle/position/y", -1000, 1210),
+        ("p?_paddle/velocity/*", -30, 30),
     ),
     "amidar": (
         ("score", 0, 999_999), ("lives", -1, 9), ("level", 1, 1000), ("jumps", 0, 99),
