@@ -70,3 +70,12 @@ def test_wilson_interval_is_sensible_at_the_edges():
     low, high = wilson_interval(0, 5)
     assert low == 0 and 0.4 < high < 0.5
     assert wilson_interval(5, 5)[1] == 1.0
+
+
+def test_non_finite_numbers_of_strict_json_show_as_symbols(tmp_path):
+    """An undefined correlation (a constant measure) is stored as "nan" with a CI of "-inf".."inf":
+    the section shows — and ∞ (it used to raise ValueError and lose the session's HTML report)."""
+    results = copy.deepcopy(RESULTS)
+    results["hypotheses"][1]["verdict"].update(outcome="INCONCLUSIVE", effect="nan", ci_low="-inf", ci_high="inf")
+    html = render_audit_section(AUDIT, results, tmp_path / "page_files")
+    assert "effect — [−∞, ∞]" in html

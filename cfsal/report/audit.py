@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cfsal.errors import ReportError
+from cfsal.report.numbers import json_number, non_finite_text
 
 _COLOURS = {"SUPPORTED": "#1a7f37", "REFUTED": "#cf222e", "INCONCLUSIVE": "#9a6700", "ERROR": "#59636e",
             "not run": "#59636e"}
@@ -47,9 +48,11 @@ def _esc(value: Any) -> str:
 
 
 def _num(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{value:.{digits}g}"
+    value = json_number(value)
+    if isinstance(value, str):
+        return _esc(value)
+    special = non_finite_text(value)
+    return special if special is not None else f"{value:.{digits}g}"
 
 
 def _badge(outcome: str) -> str:

@@ -26,6 +26,7 @@ import numpy as np
 
 from cfsal.report.compare import Comparison, compare
 from cfsal.report.media import pick_branches
+from cfsal.report.numbers import json_number, non_finite_text
 from cfsal.report.plots import COLOURS, plot_confidence_sequence, plot_correlation, plot_paired_effects
 
 #: Verdicts of counterfactual hypotheses, then outcomes of property-based searches (HELD: no
@@ -82,15 +83,12 @@ def esc(value: Any) -> str:
 
 def fmt(value: float | None, digits: int = 3) -> str:
     """A number as a reader wants it: 3 significant-ish digits, scientific when tiny, ``—`` when absent."""
-    if isinstance(value, str):  # strict JSON carries non-finite numbers as "inf", "-inf", "nan"
-        try:
-            value = float(value)
-        except ValueError:
-            return esc(value)
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "—"
-    if isinstance(value, float) and np.isinf(value):
-        return "∞" if value > 0 else "−∞"
+    value = json_number(value)
+    if isinstance(value, str):
+        return esc(value)
+    special = non_finite_text(value)
+    if special is not None:
+        return special
     if value != 0 and abs(value) < 10 ** -digits:
         return f"{value:.2e}"
     return f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}"

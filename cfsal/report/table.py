@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
+
+from cfsal.report.numbers import json_number, non_finite_text
 
 COLUMNS = ("hypothesis", "agent", "n", "effect [95% CI]", "p", "p adj", "verdict")
 
 
 def _fmt(value: float | str | None, digits: int = 3) -> str:
-    if isinstance(value, str):  # strict JSON carries non-finite numbers as "inf", "-inf", "nan"
-        try:
-            value = float(value)
-        except ValueError:
-            return value
-    if value is None or math.isnan(value):
-        return "—"
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
+    value = json_number(value)
+    if isinstance(value, str):
+        return value
+    special = non_finite_text(value)
+    if special is not None:
+        return special
     if value != 0 and abs(value) < 10 ** -digits:
         return f"{value:.1e}"
     return f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}"
