@@ -71,6 +71,7 @@ def test_sequential_records_every_look_and_stops_when_decided(project):
         assert look["ci_low"] <= look["estimate"] <= look["ci_high"]
     # three hypotheses share α: support stops the sampling at α/3, which Holm cannot undo
     assert moving["sequential"]["alpha_stop"] == pytest.approx(0.05 / 3)
+    assert moving["sequential"]["plan"]["futility"] == 0.1 and moving["sequential"]["futility"] == 0.1
     assert moving["adjusted_verdict"]["outcome"] == "SUPPORTED"
     nothing = by_name["test_an_edit_that_changes_nothing_changes_the_value"]
     assert nothing["verdict"]["outcome"] == "INCONCLUSIVE" and nothing["sequential"]["stopped"] == "max_samples"
@@ -119,6 +120,11 @@ def test_ini_key_turns_sequential_on_and_fixed_turns_it_off(project):
 def test_bad_budget_is_a_usage_error(project):
     result = run(project, "--cfsal-budget", "lots")
     result.stderr.fnmatch_lines(["*--cfsal-budget='lots'*600s*"])
+
+
+def test_bad_futility_is_a_usage_error(project):
+    result = run(project, "--cfsal-futility", "2")
+    result.stderr.fnmatch_lines(["*--cfsal-futility must lie in [[]0, 1)*got 2.0*"])
 
 
 def test_bad_sequential_declaration_is_a_clear_error(pytester):

@@ -33,7 +33,7 @@ from cfsal.plugin.fixtures import (  # noqa: F401
     hypothesis_seed,
     spec_of,
 )
-from cfsal.plugin.sequential import DEFAULT_BATCH, SequentialSession, parse_budget
+from cfsal.plugin.sequential import DEFAULT_BATCH, DEFAULT_FUTILITY, SequentialSession, parse_budget
 from cfsal.plugin.session import PROPERTY, STARTED_PROPERTY, SessionState, Settings
 
 #: What ``--cfsal-fail-on`` accepts: the verdicts that fail a hypothesis's test and the session.
@@ -65,6 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cfsal-max-samples", type=int, default=None,
                     help="sequential: the most samples per hypothesis unless it says max_samples= "
                          "(default 4 × its fixed-n samples; undecided tests stop earlier for futility)")
+    group.addoption("--cfsal-futility", type=float, default=None, metavar="GAMMA",
+                    help="sequential: stop undecided tests once no decision is in reach by their maximum, judged "
+                         "by a (1 − GAMMA) confidence sequence (default 0.1; 0 turns futility stopping off)")
     group.addoption("--cfsal-budget", metavar="N|Ns|Nm", default=None,
                     help="sequential: session budget, N paired samples split evenly over the hypotheses, or "
                          "seconds (600s, 10m) of wall time; a test cut short by it is INCONCLUSIVE")
@@ -119,8 +122,12 @@ def _sequential_session(config: pytest.Config, correction: str) -> SequentialSes
         budget = parse_budget(config.getoption("--cfsal-budget") or config.getini("cfsal_budget"))
     except HypothesisDeclarationError as error:
         raise pytest.UsageError(str(error)) from None
+    futility = config.getoption("--cfsal-futility")
+    if futility is not None and not 0 <= futility < 1:
+        raise pytest.UsageError(f"--cfsal-futility must lie in [0, 1) (γ, e.g. 0.1; 0 turns it off), got {futility}")
     return SequentialSession(enabled=enabled, batch=batch or DEFAULT_BATCH, max_samples=maximum, budget=budget,
-                             correction=correction)
+                             correction=correction,
+                             futility=DEFAULT_FUTILITY if futility is None else (futility or None))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
