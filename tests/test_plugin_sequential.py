@@ -172,6 +172,9 @@ def test_report_draws_the_confidence_sequence_and_says_why_it_stopped(tmp_path):
     assert any(name.endswith("-sequential.png") for name in files)
     assert "stopped at n = 20 because its anytime-valid test decided" in page
     assert "1 of 1 hypotheses tested sequentially" in page
+    record["sequential"]["stopped"] = "futility"
+    page = write_html({"schema_version": 1, "hypotheses": [record], "settings": {}}, tmp_path / "f.html").read_text()
+    assert "because no decision was in reach by its maximum (futility stop)" in page
 
 
 def test_default_plan_is_four_times_the_fixed_n_with_futility():

@@ -177,7 +177,8 @@ def _sequential_text(record: Mapping[str, Any]) -> str:
     plan = sequential.get("plan", {})
     why = {"decided": "its anytime-valid test decided",
            "max_samples": f"it reached its maximum of {plan.get('max_samples', '—')} samples undecided",
-           "budget": "the session's budget ran out before it decided"}.get(sequential.get("stopped"), "—")
+           "budget": "the session's budget ran out before it decided",
+           "futility": "no decision was in reach by its maximum (futility stop)"}.get(sequential.get("stopped"), "—")
     rows = "".join(f'<tr><td class="num">{esc(look["n"])}</td><td class="num">{fmt(look["estimate"])}</td>'
                    f'<td class="num">[{fmt(look["ci_low"])}, {fmt(look["ci_high"])}]</td>'
                    f'<td class="num">{fmt(look["p_value"])}</td><td>{esc(look["decision"])}</td></tr>' for look in looks)
