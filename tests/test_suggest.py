@@ -222,3 +222,15 @@ def test_suggested_files_run_unedited_and_find_what_the_agent_watches(pytester, 
     assert outcome["test_the_agent_uses_the_paddle"] == "SUPPORTED", result.stdout.str()
     assert outcome["test_the_agent_ignores_the_score"] == "SUPPORTED"
     assert outcome["test_the_agent_ignores_the_brick"] == "SUPPORTED"
+
+
+def test_a_speed_correlation_is_measured_after_the_new_motion_shows():
+    """A velocity edit leaves the current frame unchanged, so saliency right after it is identical
+    in both arms (Δsaliency ≡ 0, the correlation undefined: seen on the shipped expert). The claim
+    lets both arms play SPEED_SETTLE frames first; a distance claim measures right away."""
+    from cfsal.suggest.claims import SPEED_SETTLE, _correlation_plan
+
+    speed = _correlation_plan("breakout", "ball", "perturbation", "speed", -0.3)
+    distance = _correlation_plan("breakout", "ball", "perturbation", "distance", -0.3)
+    assert speed.settle == SPEED_SETTLE >= 2 and speed.to_dict()["settle"] == SPEED_SETTLE
+    assert distance.settle is None

@@ -60,6 +60,10 @@ PILOT_SD_LEVEL = 0.8
 MIN_SAMPLES, MAX_SAMPLES = 20, 400
 BRANCH_EVERY = 40
 HORIZON = 1
+#: Frames both arms play before a speed claim is measured. A velocity edit leaves the current frame
+#: as it is (the ball is where it was), so saliency right after it is identical in both arms and a
+#: Δspeed-vs-Δsaliency correlation is undefined; after 4 frames the frame stack shows the new motion.
+SPEED_SETTLE = 4
 #: Correlation variables an intervention can set, and the target variable that changes them.
 CHANGES_FOR = {"distance": "position", "speed": "speed", "value": "value"}
 #: State readers for a speed under intervention (the audit's speed is box motion between frames,
@@ -92,6 +96,7 @@ class ClaimPlan:
     margin: float | None = None
     samples: int | None = None
     sizing: Mapping[str, Any] = field(default_factory=dict)
+    settle: int | None = None  # frames both arms play before measuring (None: measure right after the edit)
 
     @property
     def uses_doses(self) -> bool:
@@ -101,7 +106,8 @@ class ClaimPlan:
         return {"object": self.object, "kind": self.kind, "test": self.test_name, "claim": self.claim,
                 "target": self.target.to_dict(), "methods": list(self.methods), "variable": self.variable,
                 "method": self.method, "alternative": self.alternative, "margin": self.margin,
-                "samples": self.samples, "sizing": dict(self.sizing), "measure": self.measure_name}
+                "samples": self.samples, "sizing": dict(self.sizing), "measure": self.measure_name,
+                "settle": self.settle}
 
     @property
     def measure_name(self) -> str:
@@ -149,7 +155,8 @@ def _correlation_plan(game: str, name: str, method: str, variable: str, r: float
                  f"(Δvalue vs Δsaliency, {sign}).")
     suffix = "" if method == "perturbation" else f"_{method}"
     return ClaimPlan(name, "correlation", f"test_{name}_saliency_follows_its_{variable}{suffix}", claim, target,
-                     (method,), variable=variable, method=method, alternative="greater" if r > 0 else "less")
+                     (method,), variable=variable, method=method, alternative="greater" if r > 0 else "less",
+                     settle=SPEED_SETTLE if variable == "speed" else None)
 
 
 def plan_claims(audit: Audit, *, mode: str = "salient") -> list[ClaimPlan]:

@@ -192,7 +192,8 @@ def render_file(audit: Audit, obj: str, plans: Sequence[ClaimPlan]) -> str:
                     + '\n    """')
         if plan.kind == "correlation":
             v = slug(plan.variable).upper()
-            body.append(f"    return counterfactual({v}_DOSES, branch_every={BRANCH_EVERY}, horizon={HORIZON},")
+            settle = "" if plan.settle is None else f" settle={plan.settle},"
+            body.append(f"    return counterfactual({v}_DOSES, branch_every={BRANCH_EVERY}, horizon={HORIZON},{settle}")
             body.append(f"                          measure=({v}_CHANGE, {v}_SALIENCY_CHANGE))")
         else:
             body.append(f"    return counterfactual(CHANGE, branch_every={BRANCH_EVERY}, horizon={HORIZON}, "
