@@ -100,18 +100,27 @@ def _first_maps(factual: "Trace", intervened: "Trace", agent, method: str, param
 
 
 def saliency_mass_change(region: str, *, method: str = "perturbation", output: str = "actor",
-                         normalised: bool = True, **params) -> Measure:
+                         normalised: bool = True, absent: str = "error", **params) -> Measure:
     """Saliency mass on ``region`` right after the intervention, intervened minus factual.
 
     The paper's core measure: if saliency on an object is *explanatory*, moving or changing the
     object should move the saliency with it. ``region`` is anything ``SaliencyMap.mass_on``
     takes (an object name such as ``"ball"``, a glob such as ``"enemy_*"``, a kind). The measure
-    needs the agent; the engine passes it.
+    needs the agent; the engine passes it. ``absent`` says what a frame without the region means:
+    ``"error"`` (default: the intervention should keep it on screen) or ``"zero"`` (no pixels, no
+    saliency: for edits that may take the object off screen, e.g. a faster ball after a few frames).
     """
+    if absent not in ("error", "zero"):
+        from cfsal.errors import CfsalError
+
+        raise CfsalError(f"saliency_mass_change: absent={absent!r}; use 'error' (a missing region is a "
+                         "mistake) or 'zero' (a missing region carries no saliency).")
 
     def measure(factual: "Trace", intervened: "Trace", *, agent) -> float:
         masses = _first_maps(factual, intervened, agent, method, params).mass_on(region, output=output,
                                                                                  normalised=normalised)
+        if absent == "zero":
+            masses = np.nan_to_num(masses, nan=0.0)
         if not np.all(np.isfinite(masses)):
             from cfsal.errors import CfsalError
 

@@ -135,3 +135,20 @@ def test_a_persistent_edit_that_changes_nothing_still_gives_exact_zeros():
 
 def unchanged_edit(state, rng):
     return state
+
+
+def test_a_region_missing_from_a_frame_is_an_error_or_zero_saliency_as_asked():
+    def remove_ball(state, rng):
+        state["balls"] = []
+        return state
+
+    agent = tiny_agent()
+    gone = StateEdit("breakout", remove_ball)
+    with pytest.raises(Exception, match="'ball' is absent|no object matches 'ball'"):
+        counterfactual(agent, gone, samples=2, branch_every=10, horizon=1, seed=0,
+                       measure=measures.saliency_mass_change("ball", method="jacobian"))
+    zero = counterfactual(agent, gone, samples=2, branch_every=10, horizon=1, seed=0,
+                          measure=measures.saliency_mass_change("ball", method="jacobian", absent="zero"))
+    assert np.all(zero.values <= 0) and np.any(zero.values < 0)  # the factual ball's saliency, lost
+    with pytest.raises(Exception, match="absent='nowhere'"):
+        measures.saliency_mass_change("ball", absent="nowhere")

@@ -60,10 +60,12 @@ PILOT_SD_LEVEL = 0.8
 MIN_SAMPLES, MAX_SAMPLES = 20, 400
 BRANCH_EVERY = 40
 HORIZON = 1
-#: Frames both arms play before a speed claim is measured. A velocity edit leaves the current frame
-#: as it is (the ball is where it was), so saliency right after it is identical in both arms and a
-#: Δspeed-vs-Δsaliency correlation is undefined; after 4 frames the frame stack shows the new motion.
-SPEED_SETTLE = 4
+#: Agent steps both arms play before a speed claim is measured. A velocity edit leaves the current
+#: frame as it is (the ball is where it was), so saliency right after it is identical in both arms
+#: and a Δspeed-vs-Δsaliency correlation is undefined; one step (4 frames) later the newest frame
+#: shows the new motion. A fast ball may leave the screen meanwhile: its saliency then counts as 0
+#: (``saliency_mass_change(..., absent="zero")``) rather than failing the claim (4 steps did).
+SPEED_SETTLE = 1
 #: Correlation variables an intervention can set, and the target variable that changes them.
 CHANGES_FOR = {"distance": "position", "speed": "speed", "value": "value"}
 #: State readers for a speed under intervention (the audit's speed is box motion between frames,

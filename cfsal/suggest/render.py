@@ -176,7 +176,8 @@ def render_file(audit: Audit, obj: str, plans: Sequence[ClaimPlan]) -> str:
         body.append(source.rstrip() + "\n\n")
         body.append(f'{slug(plan.variable).upper()}_CHANGE = measures.difference_of({quantity}, "{quantity}_change")')
         body.append(f'{slug(plan.variable).upper()}_SALIENCY_CHANGE = measures.saliency_mass_change('
-                    f'"{plan.object}", method="{plan.method}"{extra})')
+                    f'"{plan.object}", method="{plan.method}"{extra}'
+                    f'{", absent=" + repr("zero") if plan.settle else ""})')
         body.append("")
     for plan in plans:
         body.append("")
