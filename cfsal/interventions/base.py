@@ -9,7 +9,9 @@ dataclass:
   ``__post_init__`` so a bad value raises :class:`~cfsal.errors.InterventionError` *before*
   anything reaches the native core (Toybox accepts absurd values silently, and some — a Space
   Invaders life count of 10 — abort the whole process);
-* :meth:`Intervention.apply` is pure: it returns an edited deep copy of the state dict;
+* :meth:`Intervention.apply` is pure: it returns an edited deep copy of the state dict, checked
+  whole before it can reach the native core (:meth:`Intervention.apply_from_core`, for a state
+  just read from the core, checks only the values the edit changed: :func:`check_edit`);
 * :meth:`Intervention.apply_to_env` edits a live :class:`cfsal.envs.ToyboxEnv` and settles the
   observation, either by re-rendering the newest frame (``settle="refresh"``) or, as the paper
   did, by stepping a few NOOPs (``settle=3``);
