@@ -169,6 +169,9 @@ class ToyboxEnv(gym.Env):
         self.render_mode = render_mode
 
         self.toybox = Toybox(self.spec_game.name)
+        from ctoybox.ffi import ffi, lib
+
+        self._native = (ffi, lib)  # for rendering into reused buffers (_render_gray)
         self._pong = self.spec_game.name == "pong"
         self._pong_config = self.toybox.config_to_json() if self._pong else None
         self.observation_space = gym.spaces.Box(
@@ -422,18 +425,39 @@ class ToyboxEnv(gym.Env):
         last: np.ndarray | None = None
         previous: np.ndarray | None = None
         game_over = False
+        slots = self._frame_slots()
         for i in range(self.frame_skip):
             tb.apply_ale_action(ale_action)
             if i >= self.frame_skip - 2:
-                previous, last = last, tb.get_state()
+                previous, last = last, self._render_gray(slots, i % 2)
             if tb.game_over():
                 game_over = True
                 if last is None:
-                    last = tb.get_state()
+                    last = self._render_gray(slots, 0)
                 break
-        frame = last if previous is None else np.maximum(previous, last)
+        frame = last if previous is None else np.maximum(previous, last, out=slots[2])
         self._push(frame)
         return float(tb.get_score() - score_before), game_over
+
+    def _frame_slots(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Three H×W grayscale buffers (two renders and their max), reused by every step: rollouts
+        step environments millions of times, and ctoybox's ``get_state`` allocates a fresh frame
+        (and asks the core its size) on every render."""
+        sim, lib = self.toybox.rsimulator.get_simulator(), self._native[1]
+        shape = (lib.simulator_frame_height(sim), lib.simulator_frame_width(sim))
+        slots = self.__dict__.get("_slots")
+        if slots is None or slots[0].shape != shape:
+            slots = tuple(np.zeros(shape, np.uint8) for _ in range(3))
+            self._slots = slots
+        return slots
+
+    def _render_gray(self, slots: tuple[np.ndarray, ...], index: int) -> np.ndarray:
+        """Toybox's grayscale frame of the current state (``toybox.get_state()``) rendered into ``slots[index]``."""
+        ffi, lib = self._native
+        out = slots[index]
+        lib.render_current_frame(ffi.cast("uint8_t *", out.ctypes.data), out.size, True,
+                                 self.toybox.rsimulator.get_simulator(), self.toybox.rstate.get_state())
+        return out
 
     def _push(self, gray: np.ndarray) -> None:
         self._stack[:-1] = self._stack[1:]
