@@ -10,6 +10,12 @@ are collected in one pass over seeded episodes (the first k of them do not depen
 asked for) and pair i runs from child i of the pairs seed — so a sequential run is exactly a
 prefix of the fixed-n run with the same seed, which makes the two designs comparable sample by
 sample and every stopping point reproducible.
+
+Samples branched from one episode share its game phase and are not independent; ``max_per_episode``
+takes at most that many branch points from each episode (the first ones), so the samples spread
+over more episodes, and ``result.episodes`` tells the statistics which samples belong together
+(``cfsal.stats.assess(..., clusters=result.episodes)``). The cap is decided point by point from
+the points before it, so the prefix property above holds with it too.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ class CounterfactualResult:
     points: tuple[BranchPoint, ...] = field(default=(), repr=False, compare=False)  # in memory only
     batch: int | None = None          # sequential runs: samples per look
     max_samples: int | None = None    # sequential runs: the most samples the run could have taken
+    max_per_episode: int | None = None  # at most this many branch points per episode (None: no cap)
 
     @property
     def n(self) -> int:
@@ -76,7 +83,7 @@ class CounterfactualResult:
                 "covariate_measure": self.covariate_measure,
                 "covariate": None if self.covariate is None else [float(v) for v in self.covariate],
                 "greedy": self.greedy, "settle": self.settle, "first_branch": self.first_branch,
-                "batch": self.batch, "max_samples": self.max_samples}
+                "batch": self.batch, "max_samples": self.max_samples, "max_per_episode": self.max_per_episode}
 
 
 def _as_list(intervention: InterventionLike | Sequence[InterventionLike]) -> list[InterventionLike]:
@@ -102,13 +109,20 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
                    measure: Measure | tuple[Measure, Measure] = action_disagreement, seed: int = 0,
                    greedy: bool = False, settle: Any = "refresh", executor: Any = "inline", workers: int = 2,
                    progress: Progress | None = None, batch: int | None = None,
-                   stop: Callable[[CounterfactualResult], bool] | None = None) -> CounterfactualResult:
+                   stop: Callable[[CounterfactualResult], bool] | None = None,
+                   max_per_episode: int | None = None) -> CounterfactualResult:
     """Run ``samples`` paired counterfactuals of ``intervention`` on ``agent``; measure each pair.
 
     Branch points are every ``branch_every`` steps of seeded episodes (from ``first_branch``,
     default ``branch_every``), keeping only points where the intervention applies. A list of
     interventions is assigned round-robin over the branch points (a dose-response design, e.g.
     enemies moved by −4, −2, +2, +4 steps; ``result.assignments`` says which got which).
+
+    ``max_per_episode`` caps the branch points taken from one episode (the first ones in episode
+    order; later candidates of a full episode are skipped), so ``samples`` come from at least
+    ``samples / max_per_episode`` episodes. Samples of one episode are correlated (they share its
+    game phase); more episodes make an episode-clustered verdict possible and precise. The cost is
+    playing more episodes to collect the branch points.
 
     ``measure`` is one paired measure, or a pair ``(x, y)`` for a correlation claim: then
     ``result.covariate`` holds x and ``result.values`` holds y for every pair.
@@ -136,6 +150,13 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
         _check_count("first_branch", first_branch, "agent steps before the first branch point")
     if batch is not None:
         _check_count("batch", batch, "samples per look")
+    if max_per_episode is not None and (isinstance(max_per_episode, bool)
+                                        or not isinstance(max_per_episode, (int, np.integer)) or max_per_episode < 1):
+        raise CfsalError(
+            f"counterfactual(..., max_per_episode={max_per_episode!r}): the most branch points taken from one "
+            "episode must be an integer ≥ 1 (e.g. max_per_episode=5 spreads 30 samples over at least 6 "
+            "episodes), or None for no cap."
+        )
     covariate_measure, measure = measure if isinstance(measure, tuple) else (None, measure)
     points_seed, pairs_seed = child(seed, 0), child(seed, 1)
     accepted: list[int] = []
@@ -143,11 +164,12 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
     pairs: list[PairedBranch] = []
     values: list[float] = []
     covariate: list[float] = []
+    per_episode: dict[int, int] = {}
 
     def build() -> CounterfactualResult:
         return _result(agent, interventions, measure, covariate_measure, horizon, branch_every, seed, pairs, values,
                        covariate, np.array(accepted[: len(pairs)], dtype=int), greedy, settle, first_branch,
-                       points[: len(pairs)], batch, samples if batch is not None else None)
+                       points[: len(pairs)], batch, samples if batch is not None else None, max_per_episode)
 
     def run_pending() -> None:
         """Run and measure the pairs of every collected point not yet run (pair i: child i of the pairs seed)."""
@@ -167,8 +189,10 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
                 progress("measured", len(pairs), samples if batch is not None else len(points))
 
     def accept(point: BranchPoint) -> bool:
-        ok = applicable(interventions[len(accepted) % len(interventions)], point)
+        full = max_per_episode is not None and per_episode.get(point.episode, 0) >= max_per_episode
+        ok = not full and applicable(interventions[len(accepted) % len(interventions)], point)
         if ok:
+            per_episode[point.episode] = per_episode.get(point.episode, 0) + 1
             accepted.append(len(accepted) % len(interventions))
             points.append(point)
             if progress is not None:
@@ -192,7 +216,8 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
 def _result(agent: Agent, interventions: list[InterventionLike], measure: Measure, covariate_measure: Measure | None,
             horizon: int, branch_every: int, seed: int, pairs: list[PairedBranch], values: list[float],
             covariate: list[float], assignments: np.ndarray, greedy: bool, settle: Any, first_branch: int | None,
-            points: list[BranchPoint], batch: int | None, max_samples: int | None) -> CounterfactualResult:
+            points: list[BranchPoint], batch: int | None, max_samples: int | None,
+            max_per_episode: int | None) -> CounterfactualResult:
     return CounterfactualResult(
         agent=agent.name, game=agent.spec.game,
         intervention=interventions[0].to_dict() if len(interventions) == 1 else
@@ -204,5 +229,5 @@ def _result(agent: Agent, interventions: list[InterventionLike], measure: Measur
         covariate=None if covariate_measure is None else np.array(covariate, dtype=float),
         covariate_measure=None if covariate_measure is None else getattr(covariate_measure, "__name__", "measure"),
         greedy=greedy, settle=settle, first_branch=first_branch, points=tuple(points),
-        batch=batch, max_samples=max_samples,
+        batch=batch, max_samples=max_samples, max_per_episode=max_per_episode,
     )

@@ -142,16 +142,28 @@ def sign_flip_test(differences: ArrayLike, *, rng: np.random.Generator,
     n_resamples = check_resamples(n_resamples)
     if d.size < 1:
         raise ValueError("sign_flip_test needs at least one difference.")
-    exact = d.size < 64 and 2**d.size <= n_resamples
-    observed = float(np.ones(d.size) @ d / d.size)
-    if np.all(d == 0):
+    return _sign_flip(d, d.size, rng, alternative, n_resamples)
+
+
+def _sign_flip(units: np.ndarray, divisor: int, rng: np.random.Generator, alternative: str,
+               n_resamples: int) -> PermutationResult:
+    """Flip the signs of ``units`` (differences, or per-episode sums of them) jointly; statistic Σ units / divisor.
+
+    Shared by :func:`sign_flip_test` (units = differences, divisor = n) and the episode-clustered
+    test in :mod:`cfsal.stats.clustered` (units = per-episode sums, divisor = total n), so that with
+    one sample per episode the two give identical p-values from the same generator.
+    """
+    size = units.size
+    exact = size < 64 and 2**size <= n_resamples
+    observed = float(np.ones(size) @ units / divisor)
+    if np.all(units == 0):
         # Every sign pattern gives the observed mean: all tails have probability 1.
-        return PermutationResult(0.0, 1.0, alternative, 2**d.size if exact else n_resamples, exact)
+        return PermutationResult(0.0, 1.0, alternative, 2**size if exact else n_resamples, exact)
     if exact:
-        null = _sign_patterns(d.size, None, 0) @ d / d.size
+        null = _sign_patterns(size, None, 0) @ units / divisor
     else:
-        batch = max(1, min(n_resamples, _BATCH_ELEMENTS // d.size))
-        null = np.concatenate([_sign_patterns(d.size, rng, min(batch, n_resamples - start)) @ d / d.size
+        batch = max(1, min(n_resamples, _BATCH_ELEMENTS // size))
+        null = np.concatenate([_sign_patterns(size, rng, min(batch, n_resamples - start)) @ units / divisor
                                for start in range(0, n_resamples, batch)])
     p = _tail_p(null, observed, alternative, adjustment=0 if exact else 1)
     return PermutationResult(observed, p, alternative, int(null.size), exact)

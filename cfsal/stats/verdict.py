@@ -16,6 +16,10 @@ In short, for a claim at level α:
 * **correlation**: like *direction* (or *effect*, when two-sided) on r, with a permutation test,
   a Fisher-z CI and a Fisher-z equivalence test for refutation.
 
+With ``clusters=`` (the episode of each sample), every test and interval treats episodes, not
+samples, as the independent units (:mod:`cfsal.stats.clustered`), and fewer than
+:data:`~cfsal.stats.clustered.MIN_CLUSTERS` episodes give INCONCLUSIVE.
+
 SUPPORTED is always checked first. Multiple-testing correction (:func:`adjust`) applies to the
 p-value of the claim, so it controls false SUPPORTED verdicts; refutations keep level α.
 """
@@ -34,7 +38,9 @@ from scipy import stats
 from cfsal.errors import HypothesisDeclarationError, StatisticsError
 from cfsal.stats import power
 from cfsal.stats._validation import check_resamples, finite_vector, paired_vectors
-from cfsal.stats.bootstrap import bootstrap_ci
+from cfsal.stats.bootstrap import bootstrap_ci, cluster_bootstrap_ci
+from cfsal.stats.clustered import (MIN_CLUSTERS, Clusters, cluster_minimum_effect_test, cluster_paired_test,
+                                   cluster_robust_se, cluster_t_interval, cluster_tost, group)
 from cfsal.stats.correlation import (
     MIN_PAIRS,
     CorrelationMethod,
@@ -168,6 +174,7 @@ class Verdict:
     equivalence_p: float | None   # TOST p when a margin is declared
     explanation: str
     samples_needed: int | None    # INCONCLUSIVE only: rough n for 80% power
+    clusters: int | None = None   # episodes behind the samples when inference was clustered by episode
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -185,6 +192,7 @@ class Verdict:
             "equivalence_p": _encode(self.equivalence_p),
             "explanation": self.explanation,
             "samples_needed": self.samples_needed,
+            "clusters": self.clusters,
         }
 
     @classmethod
@@ -203,6 +211,7 @@ class Verdict:
             test=data["test"], equivalence_p=_decode(data.get("equivalence_p")),
             explanation=data["explanation"],
             samples_needed=data.get("samples_needed"),
+            clusters=data.get("clusters"),  # absent in files written before clustered inference
         )
 
 
@@ -231,6 +240,11 @@ def _ci(v: Verdict) -> str:
 
 
 def _more_samples(v: Verdict, what: str) -> str:
+    if v.samples_needed is not None and v.clusters:
+        per = v.n / v.clusters
+        episodes = math.ceil(v.samples_needed / per)
+        return (f"; about {v.samples_needed} samples from about {episodes} episodes ({per:.3g} per episode) would "
+                f"give 80% power if the observed {what} were the true one.")
     if v.samples_needed is not None:
         return (f"; about {v.samples_needed} samples would give 80% power if the observed {what} "
                 "were the true one.")
@@ -248,13 +262,28 @@ def _more_samples(v: Verdict, what: str) -> str:
 
 def _explain(v: Verdict, reason: str, correction: str | None = None, opposite_p: float | None = None,
              method: str = "Pearson") -> str:
-    """One sentence a researcher reads: why this outcome."""
+    """One sentence a researcher reads: why this outcome (and, when clustered, how many episodes stood behind it)."""
+    text = _explain_outcome(v, reason, correction, opposite_p, method)
+    if v.clusters is None or reason == "few_clusters":
+        return text
+    return (f"{text} Episodes counted as the independent units: {v.n} samples from {v.clusters} episodes "
+            f"({v.n / v.clusters:.3g} per episode).")
+
+
+def _explain_outcome(v: Verdict, reason: str, correction: str | None, opposite_p: float | None,
+                     method: str) -> str:
     c, a = v.claim, f"α = {v.claim.alpha:g}"
     one = c.alternative != "two-sided"
     if reason == "too_few":
         need = MIN_PAIRS if c.kind == "correlation" else 2
         return (f"Only {v.n} sample{'s' if v.n != 1 else ''}: a test needs at least {need}, so nothing "
                 "can be concluded yet; collect more samples.")
+    if reason == "few_clusters":
+        return (f"The {v.n} samples come from only {v.clusters} episode{'s' if v.clusters != 1 else ''}: samples of "
+                f"one episode share its game phase and are not independent, and fewer than {MIN_CLUSTERS} "
+                f"episodes cannot carry a verdict (the mean difference {_num(v.effect)} has a {_ci(v)} with "
+                f"episodes as the units). Sample more episodes: counterfactual(..., max_per_episode=5) takes at "
+                "most 5 branch points from each.")
     if reason == "constant":
         return (f"One of the two measures is constant over all {v.n} samples, so their correlation is "
                 "undefined: a measure that never varies cannot track the other one.")
@@ -346,19 +375,50 @@ def _check_bounds(bounds: Any) -> tuple[float, float] | None:
     return low, high
 
 
-def _equivalence_label(margin: float, bounds: tuple[float, float] | None) -> str:
+def _equivalence_label(margin: float, bounds: tuple[float, float] | None,
+                       groups: tuple[np.ndarray, Clusters] | None = None) -> str:
+    if groups is not None:
+        t = f"cluster-robust t (CR1, {groups[1].count} episodes, {groups[1].count - 1} df)"
+        if bounds is None:
+            return f"TOST, {t} (margin ±{margin:g})"
+        return (f"TOST, {t} and bounded-mean betting test on the episode means in [{bounds[0]:g}, {bounds[1]:g}] "
+                f"(margin ±{margin:g})")
     if bounds is None:
         return f"TOST, paired t (margin ±{margin:g})"
     low, high = bounds
     return f"TOST, paired t and bounded-mean betting test on [{low:g}, {high:g}] (margin ±{margin:g})"
 
 
-def _assess_no_effect(claim: Claim, d: np.ndarray, bounds: tuple[float, float] | None) -> Verdict:
+def _equivalence(d: np.ndarray, margin: float, bounds: tuple[float, float] | None, alpha: float,
+                 groups: tuple[np.ndarray, Clusters] | None):
+    return tost(d, margin, bounds=bounds, alpha=alpha) if groups is None else \
+        cluster_tost(d, groups[0], margin, bounds=bounds, alpha=alpha)
+
+
+def _spread(d: np.ndarray, groups: tuple[np.ndarray, Clusters] | None) -> tuple[float, int]:
+    """(sd of one independent unit, number of units): samples, or episodes when clustered.
+
+    For episodes the unit sd is CR1 SE × √G, so that sd/√G is the clustered SE and the power
+    formulas return a number of episodes (converted to samples at the current samples per episode).
+    """
+    if groups is None:
+        return float(np.std(d, ddof=1)), int(d.size)
+    return cluster_robust_se(d, groups[0]) * math.sqrt(groups[1].count), groups[1].count
+
+
+def _as_samples(units: int | None, d: np.ndarray, groups: tuple[np.ndarray, Clusters] | None) -> int | None:
+    if units is None or groups is None:
+        return units
+    return max(int(math.ceil(units * d.size / groups[1].count)), int(d.size) + 1)
+
+
+def _assess_no_effect(claim: Claim, d: np.ndarray, bounds: tuple[float, float] | None,
+                      groups: tuple[np.ndarray, Clusters] | None = None) -> Verdict:
     margin, alpha = float(claim.margin), claim.alpha
     effect = float(np.mean(d))
-    equivalence = tost(d, margin, bounds=bounds, alpha=alpha)
+    equivalence = _equivalence(d, margin, bounds, alpha, groups)
     confidence = 1 - 2 * alpha
-    low, high = t_interval(d, confidence)
+    low, high = t_interval(d, confidence) if groups is None else cluster_t_interval(d, groups[0], confidence)
     if equivalence.p_value < alpha:
         outcome, reason = SUPPORTED, "significant"
     elif low > margin or high < -margin:
@@ -367,18 +427,31 @@ def _assess_no_effect(claim: Claim, d: np.ndarray, bounds: tuple[float, float] |
         outcome, reason = INCONCLUSIVE, "neither"
     needed = None
     if outcome == INCONCLUSIVE:
-        sd = float(np.std(d, ddof=1))
-        needed = power.samples_for_equivalence(effect, sd, margin, alpha, current=d.size)
+        sd, units = _spread(d, groups)
+        needed = power.samples_for_equivalence(effect, sd, margin, alpha, current=units)
         if needed is not None and bounds is not None:
             needed = max(needed, power.samples_for_bounded_equivalence(effect, margin, bounds, alpha,
-                                                                       current=d.size) or needed)
+                                                                       current=units) or needed)
+        needed = _as_samples(needed, d, groups)
     v = Verdict(outcome, claim, effect, low, high, confidence, equivalence.p_value, None, int(d.size),
-                _equivalence_label(margin, bounds), equivalence.p_value, "", needed)
+                _equivalence_label(margin, bounds, groups), equivalence.p_value, "", needed,
+                None if groups is None else groups[1].count)
     return dataclasses.replace(v, explanation=_explain(v, reason))
 
 
+def _few_clusters(claim: Claim, d: np.ndarray, labels: np.ndarray, groups: Clusters) -> Verdict:
+    """INCONCLUSIVE for want of episodes, with the effect and its (wide) episode-level t-interval."""
+    confidence = 1 - 2 * claim.alpha if claim.kind == "no_effect" else 1 - claim.alpha
+    low, high = cluster_t_interval(d, labels, confidence)
+    v = Verdict(INCONCLUSIVE, claim, float(np.mean(d)), low, high, confidence, 1.0, None, int(d.size),
+                f"none (samples from {groups.count} episodes, fewer than {MIN_CLUSTERS})", None, "", None,
+                groups.count)
+    return dataclasses.replace(v, explanation=_explain(v, "few_clusters"))
+
+
 def assess(claim: Claim, differences: ArrayLike, *, rng: np.random.Generator,
-           n_resamples: int = DEFAULT_RESAMPLES, bounds: tuple[float, float] | None = None) -> Verdict:
+           n_resamples: int = DEFAULT_RESAMPLES, bounds: tuple[float, float] | None = None,
+           clusters: ArrayLike | None = None) -> Verdict:
     """Verdict on an effect, direction or no-effect claim from paired differences (intervened − factual).
 
     ``rng`` drives the permutation test and the bootstrap, so the same seed gives the same verdict.
@@ -387,6 +460,14 @@ def assess(claim: Claim, differences: ArrayLike, *, rng: np.random.Generator,
     valid for every distribution on those bounds — declare them for rare-event and 0/1 measures,
     where the t-based TOST alone is badly over-confident (docs/statistics.md, Calibration).
     Fewer than 2 differences give INCONCLUSIVE; NaN or infinite ones raise :class:`StatisticsError`.
+
+    ``clusters`` labels each difference with its episode (``result.episodes``). Samples branched
+    from one episode share its game phase and are correlated, so then every test and interval
+    treats *episodes* as the independent units (:mod:`cfsal.stats.clustered`): the sign flip of
+    episode sums and an episode bootstrap-t for effect and direction claims, an episode bootstrap CI,
+    and a cluster-robust (CR1, G − 1 df) TOST and interval for no-effect claims (Cameron, Gelbach &
+    Miller 2008; Canay, Romano & Shaikh 2017). Fewer than ``MIN_CLUSTERS`` (5) episodes give
+    INCONCLUSIVE. The verdict records the number of episodes in ``clusters``.
     """
     claim = _check_claim(claim, "assess")
     if claim.kind == "correlation":
@@ -401,19 +482,35 @@ def assess(claim: Claim, differences: ArrayLike, *, rng: np.random.Generator,
         effect = float(d[0]) if d.size else math.nan
         confidence = 1 - 2 * claim.alpha if claim.kind == "no_effect" else 1 - claim.alpha
         return _undecided(claim, int(d.size), effect, "none (too few samples)", "too_few", confidence)
+    groups = None
+    if clusters is not None:
+        labels = np.asarray(clusters)
+        summary = group(d, labels)
+        if summary.count < MIN_CLUSTERS:
+            return _few_clusters(claim, d, labels, summary)
+        groups = (labels, summary)
     if claim.kind == "no_effect":
-        return _assess_no_effect(claim, d, bounds)
+        return _assess_no_effect(claim, d, bounds, groups)
 
     alpha, effect = claim.alpha, float(np.mean(d))
+    if groups is None:
+        def paired(values: np.ndarray, alternative: str) -> Any:
+            return paired_test(values, rng=rng, alternative=alternative, n_resamples=n_resamples)
+    else:
+        def paired(values: np.ndarray, alternative: str) -> Any:
+            return cluster_paired_test(values, groups[0], rng=rng, alternative=alternative, n_resamples=n_resamples)
     if claim.margin is None:
-        test = paired_test(d, rng=rng, alternative=claim.alternative, n_resamples=n_resamples)
-    else:  # a stated margin is the smallest effect of interest: SUPPORTED means beyond it
+        test = paired(d, claim.alternative)
+    elif groups is None:  # a stated margin is the smallest effect of interest: SUPPORTED means beyond it
         test = minimum_effect_test(d, claim.margin, rng=rng, alternative=claim.alternative,
                                    n_resamples=n_resamples)
-    opposite = (paired_test(d, rng=rng, alternative=_OPPOSITE[claim.alternative], n_resamples=n_resamples)
-                if claim.kind == "direction" else None)
-    low, high = bootstrap_ci(d, rng, confidence=1 - alpha, n_resamples=n_resamples)
-    equivalence = tost(d, claim.margin, bounds=bounds, alpha=alpha) if claim.margin is not None else None
+    else:
+        test = cluster_minimum_effect_test(d, groups[0], claim.margin, rng=rng, alternative=claim.alternative,
+                                           n_resamples=n_resamples)
+    opposite = paired(d, _OPPOSITE[claim.alternative]) if claim.kind == "direction" else None
+    low, high = (bootstrap_ci(d, rng, confidence=1 - alpha, n_resamples=n_resamples) if groups is None else
+                 cluster_bootstrap_ci(d, groups[0], rng, confidence=1 - alpha, n_resamples=n_resamples))
+    equivalence = (_equivalence(d, claim.margin, bounds, alpha, groups) if claim.margin is not None else None)
 
     if test.p_value < alpha:
         outcome, reason = SUPPORTED, "significant"
@@ -428,13 +525,17 @@ def assess(claim: Claim, differences: ArrayLike, *, rng: np.random.Generator,
         pointing = effect if claim.alternative != "less" else -effect
         beyond = abs(effect) - claim.margin if claim.margin is not None else effect
         if (claim.alternative == "two-sided" or pointing > 0) and (claim.margin is None or beyond > 0):
-            needed = power.samples_for_mean(beyond, float(np.std(d, ddof=1)), alpha, sided=claim.sided,
-                                            current=d.size)
+            sd, units = _spread(d, groups)
+            needed = _as_samples(power.samples_for_mean(beyond, sd, alpha, sided=claim.sided, current=units),
+                                 d, groups)
     label = test.describe()
+    if groups is not None:
+        label = f"{label}; episode bootstrap CI (BCa)"
     if claim.margin is not None:
-        label = f"{label}; {_equivalence_label(claim.margin, bounds)}"
+        label = f"{label}; {_equivalence_label(claim.margin, bounds, groups)}"
     v = Verdict(outcome, claim, effect, low, high, 1 - alpha, test.p_value, None, int(d.size), label,
-                None if equivalence is None else equivalence.p_value, "", needed)
+                None if equivalence is None else equivalence.p_value, "", needed,
+                None if groups is None else groups[1].count)
     return dataclasses.replace(
         v, explanation=_explain(v, reason, opposite_p=None if opposite is None else opposite.p_value))
 
@@ -497,9 +598,9 @@ def assess_correlation(claim: Claim, x: ArrayLike, y: ArrayLike, *, rng: np.rand
 # ----------------------------------------------------------------------------------------------- adjust
 
 def _sd_from_ci(v: Verdict) -> float:
-    """Rough spread of one sample recovered from a two-sided normal-theory CI of the mean."""
+    """Rough spread of one independent unit (a sample, or an episode when clustered) from a two-sided CI of the mean."""
     z = stats.norm.ppf(0.5 + v.confidence / 2)
-    return (v.ci_high - v.ci_low) / (2 * z) * math.sqrt(v.n)
+    return (v.ci_high - v.ci_low) / (2 * z) * math.sqrt(v.clusters or v.n)
 
 
 def _unsupported(v: Verdict, correction: str) -> Verdict:
@@ -515,13 +616,16 @@ def _unsupported(v: Verdict, correction: str) -> Verdict:
         return dataclasses.replace(out, explanation=explanation)
     level = c.alpha * v.p_value / v.p_adjusted if v.p_adjusted else c.alpha  # the per-test level applied
     level = min(max(level, 1e-12), 0.499)
+    units = v.clusters or v.n  # clustered verdicts: power in episodes, converted back to samples below
     if c.kind == "correlation":
         needed = power.samples_for_correlation(v.effect, level, sided=c.sided, current=v.n,
                                                spearman=_method(v) == "Spearman")
     elif c.kind == "no_effect":
-        needed = power.samples_for_equivalence(v.effect, _sd_from_ci(v), float(c.margin), level, current=v.n)
+        needed = power.samples_for_equivalence(v.effect, _sd_from_ci(v), float(c.margin), level, current=units)
     else:
-        needed = power.samples_for_mean(v.effect, _sd_from_ci(v), level, sided=c.sided, current=v.n)
+        needed = power.samples_for_mean(v.effect, _sd_from_ci(v), level, sided=c.sided, current=units)
+    if v.clusters and needed is not None:
+        needed = max(int(math.ceil(needed * v.n / v.clusters)), v.n + 1)
     out = dataclasses.replace(v, outcome=INCONCLUSIVE, samples_needed=needed)
     return dataclasses.replace(out, explanation=_explain(out, "neither", correction, method=_method(v)))
 
