@@ -309,12 +309,12 @@ def _run_paired(agent: Agent, points: list[BranchPoint], interventions: list[Int
     if not points:
         return []
 
-    def arms(a: int, b: int) -> _Arms:
-        return _Arms(agent, points[a:b], interventions[a:b], seeds[a:b], horizon, greedy, settle)
+    def arms(a: int, b: int, start: bool = False) -> _Arms:
+        return _Arms(agent, points[a:b], interventions[a:b], seeds[a:b], horizon, greedy, settle, start)
 
     groups = overlap_groups(len(points)) if overlap else [(0, len(points))]
     if len(groups) == 1:
-        every = arms(0, len(points))
+        every = arms(0, len(points), start=True)
         for t in range(horizon):
             decided = every.forward(t)
             if decided is None:
@@ -332,9 +332,9 @@ def _run_pipelined(arms: Callable[[int, int], _Arms], groups: list[tuple[int, in
     Every group is independent (its own environments, uniforms and rows), so groups need not move
     in lockstep: this thread forwards whichever group's observations are ready and hands the
     decided actions to the worker, which steps that group while this thread forwards the others.
-    The worker prepares the groups (restore, intervene: Python that holds the GIL) whenever no step
-    is waiting, so setup hides behind the forwards of the groups already running instead of
-    preceding them; what only the results need (parsing and serialising the start states,
+    The worker prepares the groups (restore, intervene: Python that holds the GIL), one pair at a
+    time, whenever no step is waiting, so setup hides behind the forwards of the groups already
+    running instead of preceding them, and a step never waits behind a whole group's setup; what only the results need (parsing and serialising the start states,
     ``took_effect``) waits until the worker has nothing else to do. While no group is ready to
     forward (mostly at the start, when the worker is still preparing), this thread takes waiting
     steps itself. A group's forward is the same 16-row blocks on the same torch thread whatever ran
@@ -345,8 +345,11 @@ def _run_pipelined(arms: Callable[[int, int], _Arms], groups: list[tuple[int, in
     jobs = _Jobs()
     ready: queue.SimpleQueue = queue.SimpleQueue()  # (group, step) whose observations are ready
 
-    def prepare(g: int) -> tuple[int, int]:
-        prepared[g] = arms(*groups[g])
+    def prepare(g: int, i: int) -> tuple[int, int] | None:
+        prepared[g].start_pair(i)
+        if i + 1 < len(prepared[g].points):
+            return None
+        prepared[g].launch()
         return g, 0
 
     def step(g: int, t: int, decided: Any) -> tuple[int, int]:
@@ -357,7 +360,9 @@ def _run_pipelined(arms: Callable[[int, int], _Arms], groups: list[tuple[int, in
         prepared[g].finish()
 
     for g in range(len(groups)):
-        jobs.put(_SETUP, functools.partial(prepare, g))
+        prepared[g] = arms(*groups[g])
+        for i in range(len(prepared[g].points)):
+            jobs.put(_SETUP, functools.partial(prepare, g, i))
         jobs.put(_RESULTS, functools.partial(finish, g))
     worker = threading.Thread(target=_serve, args=(jobs, ready), name="cfsal-envs", daemon=True)
     worker.start()
@@ -436,27 +441,40 @@ class _Arms:
     ``2i + 1`` are the factual and intervened arm of the run's ``i``-th pair."""
 
     def __init__(self, agent: Agent, points: list[BranchPoint], interventions: list[InterventionLike],
-                 seeds: list[np.random.SeedSequence], horizon: int, greedy: bool, settle: Any) -> None:
+                 seeds: list[np.random.SeedSequence], horizon: int, greedy: bool, settle: Any,
+                 start: bool = True) -> None:
         self.agent, self.points, self.interventions, self.greedy = agent, points, interventions, greedy
+        self.seeds, self.horizon, self.settle = seeds, horizon, settle
         self.uniforms = np.empty((len(points), horizon))
-        started = []
-        for i, (point, seed) in enumerate(zip(points, seeds)):
-            self.uniforms[i] = np.random.default_rng(child(seed, 0)).random(horizon)
-            started.append(start_pair(agent.spec.game, point, interventions[i], seed, settle))
-        self.started: list[StartedPair] | None = started  # finished by finish(), perhaps in another thread
+        self.started: list[StartedPair] | None = [None] * len(points)  # type: ignore[list-item]
+        if start:
+            for i in range(len(points)):
+                self.start_pair(i)
+            self.launch()
+
+    def start_pair(self, i: int) -> None:
+        """Prepare pair ``i`` (:func:`start_pair`) and draw its uniforms: a pipelined run does this
+        one pair at a time, so that steps of running groups are never queued behind a whole group."""
+        self.uniforms[i] = np.random.default_rng(child(self.seeds[i], 0)).random(self.horizon)
+        self.started[i] = start_pair(self.agent.spec.game, self.points[i], self.interventions[i], self.seeds[i],
+                                     self.settle)
+
+    def launch(self) -> None:
+        """Once every pair is started: the rows, their first observations and the step records."""
+        started = self.started  # finished by finish(), perhaps in another thread
         self.envs = [env for pair in started for env in (pair.factual, pair.intervened)]
         self.intervention_rngs = [pair.intervention_rng for pair in started]
         self.took_effect: list[bool] = []
         self.first_states: list[str] = []
         self.observations = np.stack([env.observation for env in self.envs])
         self.first_observations = self.observations.copy()
-        rows = len(self.envs)  # what every step records, one column per continuation
+        rows, horizon = len(self.envs), self.horizon  # what every step records, one column per continuation
         self.actions, self.values = np.zeros((horizon, rows), np.int64), np.zeros((horizon, rows), np.float32)
-        self.logits = np.zeros((horizon, rows, agent.spec.n_actions), np.float32)
+        self.logits = np.zeros((horizon, rows, self.agent.spec.n_actions), np.float32)
         self.rewards, self.lives = np.zeros((horizon, rows), np.float32), np.zeros((horizon, rows), np.int64)
         self.lengths = np.zeros(len(self.envs), dtype=int)
         self.alive = np.ones(len(self.envs), dtype=bool)
-        self.persistent = [_is_persistent(item) for item in interventions]
+        self.persistent = [_is_persistent(item) for item in self.interventions]
 
     def forward(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """One batched forward over the live rows, and their actions at step ``t`` (None: all ended)."""
