@@ -334,12 +334,17 @@ def _run_pipelined(arms: Callable[[int, int], _Arms], groups: list[tuple[int, in
     decided actions to the worker, which steps that group while this thread forwards the others.
     The worker prepares the groups (restore, intervene: Python that holds the GIL), one pair at a
     time, whenever no step is waiting, so setup hides behind the forwards of the groups already
-    running instead of preceding them, and a step never waits behind a whole group's setup; what only the results need (parsing and serialising the start states,
-    ``took_effect``) waits until the worker has nothing else to do. While no group is ready to
-    forward (mostly at the start, when the worker is still preparing), this thread takes waiting
-    steps itself. A group's forward is the same 16-row blocks on the same torch thread whatever ran
-    beside it, and an environment steps the same in either thread, so the results are
-    byte-identical to the one-thread run.
+    running instead of preceding them, and a step never waits behind a whole group's setup; what
+    only the results need (parsing and serialising the start states, ``took_effect``) waits until
+    the worker has nothing else to do. While no group is ready to forward (mostly at the start,
+    when the worker is still preparing), this thread takes waiting steps itself. A group's forward
+    is the same 16-row blocks on the same torch thread whatever ran beside it, and an environment
+    steps the same in either thread, so the results are byte-identical to the one-thread run.
+
+    The limit is the GIL, not the work: the worker's Python (env-step glue, setup's JSON and
+    checks) makes the forwards here wait each time a torch op hands the GIL back: on a quiet 2-core
+    machine this thread needs ~0.79 s for forwards that take ~0.51 s alone
+    (``benchmarks/results/rollouts.md``).
     """
     prepared: list[_Arms | None] = [None] * len(groups)
     jobs = _Jobs()
