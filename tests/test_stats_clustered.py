@@ -57,7 +57,12 @@ def test_assess_with_singleton_episodes_equals_assess_without(claim):
     clustered = assess(claim, D, rng=rng(5), n_resamples=R, bounds=(-5, 5), clusters=np.arange(D.size))
     assert (clustered.outcome, clustered.n, clustered.clusters) == (plain.outcome, plain.n, D.size)
     assert clustered.p_value == pytest.approx(plain.p_value, rel=1e-9)
-    assert (clustered.ci_low, clustered.ci_high) == pytest.approx((plain.ci_low, plain.ci_high), rel=1e-9)
+    if claim.kind == "no_effect":
+        assert (clustered.ci_low, clustered.ci_high) == pytest.approx((plain.ci_low, plain.ci_high), rel=1e-9)
+    else:  # the bootstrap interval (equal to the iid one here) joined with the CR1 t-interval
+        t_low, t_high = t_interval(D, 1 - claim.alpha)
+        assert clustered.ci_low == pytest.approx(min(plain.ci_low, t_low), rel=1e-9)
+        assert clustered.ci_high == pytest.approx(max(plain.ci_high, t_high), rel=1e-9)
     assert plain.clusters is None and "episodes" in clustered.explanation
 
 
@@ -147,6 +152,14 @@ def test_a_clear_effect_over_enough_episodes_is_supported_with_the_episode_count
     assert "12 episodes" in v.explanation and "episode" in v.test
     adjusted = adjust([v, v])[0]
     assert adjusted.clusters == 12 and "60 samples from 12 episodes" in adjusted.explanation
+
+
+def test_clustered_effect_ci_joins_the_episode_bootstrap_and_the_cluster_robust_t_interval():
+    d, labels = episodes_null(9, episodes=6, per=5, mean=0.4)
+    v = assess(Claim("effect"), d, rng=rng(2), n_resamples=R, clusters=labels)
+    t = cluster_t_interval(d, labels, 0.95)
+    assert v.ci_low <= t[0] and v.ci_high >= t[1] and "∪ cluster-robust t" in v.test
+    assert v.ci_high - v.ci_low < 2 * (t[1] - t[0])  # a union of two intervals of the same effect, not a blow-up
 
 
 def test_clustered_no_effect_verdict_uses_the_cluster_robust_interval():
