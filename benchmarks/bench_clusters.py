@@ -93,7 +93,7 @@ def stored_rows() -> list[dict[str, Any]]:
     data = json.loads(STORED.read_text(encoding="utf-8"))
     rows = []
     for entry in data["hypotheses"]:
-        result, spec = entry.get("result"), entry.get("spec") or {}
+        result = entry.get("result")
         if not result or not result.get("values"):
             continue
         claim = Claim.from_dict(entry["verdict"]["claim"])
@@ -109,7 +109,7 @@ def stored_rows() -> list[dict[str, Any]]:
 
 # ------------------------------------------------------------------------------------ 2. hypotheses
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _agent(name: str):
     from cfsal.agents.zoo import load_agent
 
@@ -197,10 +197,10 @@ def _outcome(v: Verdict | None) -> str:
 
 def stored_section(rows: list[dict]) -> list[str]:
     lines = ["## 1. Stored results: `examples/suggested/breakout-expert/results.json`", "",
-             "Re-assessed from the stored per-sample values and episodes (the seed each was run with); "
-             "SE = standard error of the mean, iid vs CR1 with episodes as clusters.", "",
-             "| hypothesis | kind | n | episodes (distinct) | SE iid → clustered | iid: effect [CI] → verdict | "
-             "clustered: effect [CI] → verdict |", "|---|---|---:|---:|---|---|---|"]
+             ("Re-assessed from the stored per-sample values and episodes (the seed each was run with); "
+             "SE = standard error of the mean, iid vs CR1 with episodes as clusters."), "",
+             ("| hypothesis | kind | n | episodes (distinct) | SE iid → clustered | iid: effect [CI] → verdict | "
+             "clustered: effect [CI] → verdict |"), "|---|---|---:|---:|---|---|---|"]
     for r in rows:
         se_iid, se_cl = r["se"]
         se = "—" if math.isnan(se_iid) else f"{se_iid:.3f} → {'—' if math.isnan(se_cl) else f'{se_cl:.3f}'}"
@@ -215,14 +215,14 @@ def hypotheses_section(rows: list[dict], caps: list[int]) -> list[str]:
     by = {(r["index"], r["cap"]): r for r in rows}
     indexes = sorted({r["index"] for r in rows})
     lines = ["## 2. The hypotheses in `hypotheses/` at their declared settings", "",
-             "Fixed n (the hypothesis's `samples`, default 30), the plugin's per-hypothesis seed; raw verdicts at "
+             ("Fixed n (the hypothesis's `samples`, default 30), the plugin's per-hypothesis seed; raw verdicts at "
              "α = 0.05 (no Holm), so iid and clustered are compared claim by claim. *episodes*: how many episodes "
              "the samples came from (most samples from one episode in brackets); *distinct*: episodes that differ in their "
-             "branch steps or measured values (identical ones are replays of one trajectory).", ""]
+             "branch steps or measured values (identical ones are replays of one trajectory)."), ""]
     for cap in configs:
         lines += [f"### {name[cap]}", "",
-                  "| hypothesis | kind | n | episodes (max/episode) | distinct | iid: effect [CI] → verdict | "
-                  "clustered: effect [CI] → verdict | wall s | CPU s |", "|---|---|---:|---|---:|---|---|---:|---:|"]
+                  ("| hypothesis | kind | n | episodes (max/episode) | distinct | iid: effect [CI] → verdict | "
+                  "clustered: effect [CI] → verdict | wall s | CPU s |"), "|---|---|---:|---|---:|---|---|---:|---:|"]
         for i in indexes:
             r = by.get((i, cap))
             if r is None:
@@ -233,16 +233,16 @@ def hypotheses_section(rows: list[dict], caps: list[int]) -> list[str]:
                          f"| {r['wall']:.1f} | {r['cpu']:.1f} |")
         lines.append("")
     lines += ["### Summary", "",
-              "| design | hypotheses | median episodes | with < 5 episodes | with replayed episodes | decided iid | decided clustered | "
-              "iid and clustered agree | total wall s | total CPU s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              ("| design | hypotheses | median episodes | with < 5 episodes | with replayed episodes | decided iid | decided clustered | "
+              "iid and clustered agree | total wall s | total CPU s |"), "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for cap in configs:
         these = [by[(i, cap)] for i in indexes if (i, cap) in by]
         paired = [r for r in these if r["clustered"] is not None]
-        decided = lambda key: sum(r[key].outcome != "INCONCLUSIVE" for r in paired)  # noqa: E731
+        decided = {key: sum(r[key].outcome != "INCONCLUSIVE" for r in paired) for key in ("iid", "clustered")}
         lines.append(f"| {name[cap]} | {len(these)} ({len(paired)} paired) | "
                      f"{np.median([r['episodes'] for r in these]):.0f} | {sum(r['episodes'] < 5 for r in these)} | "
                      f"{sum(r['distinct'] < r['episodes'] for r in these)} | "
-                     f"{decided('iid')}/{len(paired)} | {decided('clustered')}/{len(paired)} | "
+                     f"{decided['iid']}/{len(paired)} | {decided['clustered']}/{len(paired)} | "
                      f"{sum(r['iid'].outcome == r['clustered'].outcome for r in paired)}/{len(paired)} | "
                      f"{sum(r['wall'] for r in these):.0f} | {sum(r['cpu'] for r in these):.0f} |")
     return lines + [""]
@@ -250,41 +250,39 @@ def hypotheses_section(rows: list[dict], caps: list[int]) -> list[str]:
 
 def synthetic_section(rows: list[dict]) -> list[str]:
     lines = ["## 3. False support on nulls with shared episode offsets", "",
-             "Differences `√ρ·a_episode + √(1−ρ)·e_sample` (standard normal a, e; total SD 1): an *effect* claim "
+             ("Differences `√ρ·a_episode + √(1−ρ)·e_sample` (standard normal a, e; total SD 1): an *effect* claim "
              f"with mean 0, and a *no_effect* claim (margin {MARGIN}) with the mean exactly at the margin. Both claims "
              "are false: every SUPPORTED is a false one. A calibrated test stays at or below "
-             "α = 0.05 (the limit column is α + 1.96 Monte-Carlo SE). 999 resamples per test.", "",
-             "| episodes × per episode | ρ | nulls | effect: iid | effect: clustered | no_effect: iid | "
-             "no_effect: clustered | limit |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "α = 0.05 (the limit column is α + 1.96 Monte-Carlo SE). 999 resamples per test."), "",
+             ("| episodes × per episode | ρ | nulls | effect: iid | effect: clustered | no_effect: iid | "
+             "no_effect: clustered | limit |"), "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    def rate(k: int, count: int) -> str:
+        low, high = clopper_pearson(k, count)
+        return f"{k / count:.3f} [{low:.3f}, {high:.3f}]"
+
     for r in rows:
         episodes, per, rho = r["design"]
-        count = r["count"]
-
-        def rate(key: tuple[str, str]) -> str:
-            k = r["false"][key]
-            low, high = clopper_pearson(k, count)
-            return f"{k / count:.3f} [{low:.3f}, {high:.3f}]"
-
-        lines.append(f"| {episodes} × {per} | {rho:g} | {count} | {rate(('effect', 'iid'))} | "
-                     f"{rate(('effect', 'clustered'))} | {rate(('no_effect', 'iid'))} | "
-                     f"{rate(('no_effect', 'clustered'))} | {mc_limit(count):.3f} |")
-    return lines + ["", "Rates with 95% Clopper–Pearson intervals. With fewer than 5 episodes the clustered "
-                    "verdict is INCONCLUSIVE by rule.", ""]
+        count, false = r["count"], r["false"]
+        lines.append(f"| {episodes} × {per} | {rho:g} | {count} | {rate(false['effect', 'iid'], count)} | "
+                     f"{rate(false['effect', 'clustered'], count)} | {rate(false['no_effect', 'iid'], count)} | "
+                     f"{rate(false['no_effect', 'clustered'], count)} | {mc_limit(count):.3f} |")
+    return lines + ["", ("Rates with 95% Clopper–Pearson intervals. With fewer than 5 episodes the clustered "
+                    "verdict is INCONCLUSIVE by rule."), ""]
 
 
 def coverage_section(rows: list[dict]) -> list[str]:
     keys = ("iid BCa", "episode BCa", "CR1 t", "union")
     lines = ["### Coverage of 95% intervals of the mean", "",
-             "Same model, mean 0, episode offsets normal or exponential − 1 (skewed); 999 resamples. "
-             "*union* is what a clustered effect or direction verdict reports.", "",
+             ("Same model, mean 0, episode offsets normal or exponential − 1 (skewed); 999 resamples. "
+             "*union* is what a clustered effect or direction verdict reports."), "",
              "| episodes × per episode | ρ | offsets | datasets | " + " | ".join(keys) + " |",
              "|---|---:|---|---:|" + "---:|" * len(keys)]
     for r in rows:
         episodes, per, rho, offsets = r["design"]
         cells = " | ".join(f"{r['hits'][k] / r['count']:.3f}" for k in keys)
         lines.append(f"| {episodes} × {per} | {rho:g} | {offsets} | {r['count']} | {cells} |")
-    return lines + ["", f"Monte-Carlo SE of a coverage near 0.95 with {rows[0]['count']} datasets: "
-                    f"{math.sqrt(0.95 * 0.05 / rows[0]['count']):.3f}.", ""]
+    return lines + ["", (f"Monte-Carlo SE of a coverage near 0.95 with {rows[0]['count']} datasets: "
+                    f"{math.sqrt(0.95 * 0.05 / rows[0]['count']):.3f}."), ""]
 
 
 def main() -> None:
@@ -315,12 +313,12 @@ def main() -> None:
         coverage = [job.result() for job in coverage_jobs]
     minutes = (time.perf_counter() - started) / 60
     lines = ["# Samples from the same episode: episodes behind each verdict, iid vs clustered inference", "",
-             f"Produced by `python benchmarks/bench_clusters.py --caps {args.caps} --synthetic {args.synthetic} "
+             (f"Produced by `python benchmarks/bench_clusters.py --caps {args.caps} --synthetic {args.synthetic} "
              f"--workers {args.workers} --seed {args.seed}` in {minutes:.1f} min (wall). Every verdict by "
-             "`cfsal.stats.assess`, without and with `clusters=result.episodes`.", "",
-             f"Machine: {machine_line(machine, [round(v, 2) for v in os.getloadavg()])}. "
+             "`cfsal.stats.assess`, without and with `clusters=result.episodes`."), "",
+             (f"Machine: {machine_line(machine, [round(v, 2) for v in os.getloadavg()])}. "
              "Wall times per run are measured while the other worker and the machine's other jobs run; CPU "
-             "times are the fairer cost.", ""]
+             "times are the fairer cost."), ""]
     if stored:
         lines += stored_section(stored)
     if rows:

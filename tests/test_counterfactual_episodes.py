@@ -10,7 +10,7 @@ from cfsal.testing import StateEdit, tiny_agent
 from cfsal.testing.fakes import shift_ball
 
 MOVE = StateEdit("breakout", shift_ball(60, 20))
-SETTINGS = dict(branch_every=10, horizon=2, measure=measures.value_change, seed=3)
+SETTINGS = {"branch_every": 10, "horizon": 2, "measure": measures.value_change, "seed": 3}
 
 
 def _episode_counts(result) -> np.ndarray:

@@ -12,8 +12,16 @@ import pytest
 from cfsal.errors import StatisticsError
 from cfsal.stats import Claim, Verdict, adjust, assess
 from cfsal.stats.bootstrap import bootstrap_ci, cluster_bootstrap_ci
-from cfsal.stats.clustered import (MIN_CLUSTERS, cluster_bootstrap_t_test, cluster_paired_test, cluster_robust_se,
-                                   cluster_sign_flip_test, cluster_t_interval, cluster_tost, group)
+from cfsal.stats.clustered import (
+    MIN_CLUSTERS,
+    cluster_bootstrap_t_test,
+    cluster_paired_test,
+    cluster_robust_se,
+    cluster_sign_flip_test,
+    cluster_t_interval,
+    cluster_tost,
+    group,
+)
 from cfsal.stats.paired import bootstrap_t_test, paired_test, sign_flip_test, t_interval, tost
 
 R = 999

@@ -46,9 +46,18 @@ from scipy import stats
 
 from cfsal.errors import StatisticsError
 from cfsal.stats._validation import check_confidence, check_resamples
-from cfsal.stats.paired import (_BATCH_ELEMENTS, DEFAULT_RESAMPLES, Alternative, BootstrapTResult,
-                                EquivalenceResult, MinimumEffectResult, PermutationResult, _check_alternative,
-                                _sign_flip, bounded_mean_test)
+from cfsal.stats.paired import (
+    _BATCH_ELEMENTS,
+    DEFAULT_RESAMPLES,
+    Alternative,
+    BootstrapTResult,
+    EquivalenceResult,
+    MinimumEffectResult,
+    PermutationResult,
+    _check_alternative,
+    _sign_flip,
+    bounded_mean_test,
+)
 
 #: Fewest episodes behind a clustered verdict. With 4 episodes the two-sided sign-flip test cannot
 #: go below p = 2/16 and a t with 3 degrees of freedom needs |t| > 3.18 at 95%; the cluster

@@ -39,8 +39,16 @@ from cfsal.errors import HypothesisDeclarationError, StatisticsError
 from cfsal.stats import power
 from cfsal.stats._validation import check_resamples, finite_vector, paired_vectors
 from cfsal.stats.bootstrap import bootstrap_ci, cluster_bootstrap_ci
-from cfsal.stats.clustered import (MIN_CLUSTERS, Clusters, cluster_minimum_effect_test, cluster_paired_test,
-                                   cluster_robust_se, cluster_t_interval, cluster_tost, group)
+from cfsal.stats.clustered import (
+    MIN_CLUSTERS,
+    Clusters,
+    cluster_minimum_effect_test,
+    cluster_paired_test,
+    cluster_robust_se,
+    cluster_t_interval,
+    cluster_tost,
+    group,
+)
 from cfsal.stats.correlation import (
     MIN_PAIRS,
     CorrelationMethod,
@@ -49,8 +57,15 @@ from cfsal.stats.correlation import (
     is_constant,
 )
 from cfsal.stats.multiple import Correction, adjust_p_values
-from cfsal.stats.paired import (ALTERNATIVES, DEFAULT_RESAMPLES, Alternative, minimum_effect_test, paired_test,
-                                t_interval, tost)
+from cfsal.stats.paired import (
+    ALTERNATIVES,
+    DEFAULT_RESAMPLES,
+    Alternative,
+    minimum_effect_test,
+    paired_test,
+    t_interval,
+    tost,
+)
 
 SCHEMA_VERSION = 1
 
@@ -409,7 +424,7 @@ def _spread(d: np.ndarray, groups: tuple[np.ndarray, Clusters] | None) -> tuple[
 def _as_samples(units: int | None, d: np.ndarray, groups: tuple[np.ndarray, Clusters] | None) -> int | None:
     if units is None or groups is None:
         return units
-    return max(int(math.ceil(units * d.size / groups[1].count)), int(d.size) + 1)
+    return max(math.ceil(units * d.size / groups[1].count), int(d.size) + 1)
 
 
 def _assess_no_effect(claim: Claim, d: np.ndarray, bounds: tuple[float, float] | None,
@@ -630,7 +645,7 @@ def _unsupported(v: Verdict, correction: str) -> Verdict:
     else:
         needed = power.samples_for_mean(v.effect, _sd_from_ci(v), level, sided=c.sided, current=units)
     if v.clusters and needed is not None:
-        needed = max(int(math.ceil(needed * v.n / v.clusters)), v.n + 1)
+        needed = max(math.ceil(needed * v.n / v.clusters), v.n + 1)
     out = dataclasses.replace(v, outcome=INCONCLUSIVE, samples_needed=needed)
     return dataclasses.replace(out, explanation=_explain(out, "neither", correction, method=_method(v)))
 
