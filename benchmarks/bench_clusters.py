@@ -1,6 +1,6 @@
 """Samples from the same episode: how many episodes stand behind each verdict, and what clustering changes.
 
-    python benchmarks/bench_clusters.py [--caps 5,10] [--synthetic 500] [--workers 2] [--seed 0]
+    python benchmarks/bench_clusters.py [--caps 3,5,10] [--synthetic 500] [--workers 2] [--seed 0]
 
 ``counterfactual`` branches every k steps of seeded episodes, so n samples may come from a handful
 of episodes; samples of one episode share its game phase and are correlated. Three experiments,
@@ -287,7 +287,7 @@ def coverage_section(rows: list[dict]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--caps", default="5,10", help="max_per_episode values to compare with no cap")
+    parser.add_argument("--caps", default="3,5,10", help="max_per_episode values to compare with no cap")
     parser.add_argument("--synthetic", type=int, default=500, help="simulated nulls per synthetic row")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="session seed for the hypotheses")
