@@ -1,15 +1,15 @@
 """Suggested by `cfsal suggest`: does breakout-expert use the bricks?
 
-Saliency said (audit of breakout-expert, weights sha256 b500c4428313…, 457 frames of 5 episodes,
+Saliency said (audit of breakout-expert, weights sha256 7066706860ee…, 481 frames of 5 episodes,
 seed 0):
 
-- perturbation saliency (actor map): 13% of the saliency on 9.4% of the screen, enrichment 1.37 (95%
-  CI 1.24–1.51), rank 3 of 5: salient; over 457 frames (blocks of 6).
+- perturbation saliency (actor map): 13% of the saliency on 8% of the screen, enrichment 1.61 (95%
+  CI 1.38–1.88), rank 3 of 5: salient; over 481 frames (blocks of 10).
 
-Frames: episode 0 (seed 4088532484, 689 steps) steps 10–680 every 10; episode 1 (seed 3581274545,
-1000 steps) steps 10–990 every 10; episode 2 (seed 1008912121, 921 steps) steps 10–920 every 10;
-episode 3 (seed 4023748921, 1000 steps) steps 10–990 every 10; episode 4 (seed 383384112, 1000
-steps) steps 10–990 every 10.
+Frames: episode 0 (seed 4088532484, 1000 steps) steps 10–990 every 10; episode 1 (seed 3581274545,
+1000 steps) steps 10–990 every 10; episode 2 (seed 1008912121, 883 steps) steps 10–880 every 10;
+episode 3 (seed 4023748921, 1000 steps) steps 10–990 every 10; episode 4 (seed 383384112, 961 steps)
+steps 10–960 every 10.
 95% CIs: moving-block bootstrap over each episode's mapped frames (2000 resamples).
 
 The claims below test what that suggests on fresh branch points (not the audited frames). The full
@@ -24,14 +24,13 @@ AGENT = "breakout-expert"
 CHANGE = breakout.RemoveBricks(rows=(5,))
 
 
-@cfsal.hypothesis(agent=AGENT, kind="effect", margin=0.05, samples=47)
+@cfsal.hypothesis(agent=AGENT, kind="effect", margin=0.05, samples=106)
 def test_the_agent_uses_the_brick(counterfactual):
     """Removing the bottom row of bricks changes the agent's policy by more than 0.05 in total
     variation.
 
-    Sample size: a pilot of 8 pairs (seed 517123707) gave mean 0.205, SD 0.145, upper 80% limit σ =
-    0.196. 80% power at the smallest effect of interest, a mean of 0.15, against the margin 0.05, α
-    = 0.05/6 claims = 0.00833: n = ((z_(1−α/2) + z_0.8)·σ / (0.15 − 0.05))² = 47 (kept within
-    20–400).
+    Sample size: a pilot of 8 pairs (seed 517123707) gave mean 0.185, SD 0.222, upper 80% limit σ =
+    0.3. 80% power at the smallest effect of interest, a mean of 0.15, against the margin 0.05, α =
+    0.05/5 claims = 0.01: n = ((z_(1−α/2) + z_0.8)·σ / (0.15 − 0.05))² = 106 (kept within 20–400).
     """
     return counterfactual(CHANGE, branch_every=40, horizon=1, measure=measures.policy_total_variation)
