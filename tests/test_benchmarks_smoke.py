@@ -12,6 +12,7 @@ from cfsal.testing import tiny_agent
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import bench_calibration
+import bench_clusters
 import bench_rollouts
 
 
@@ -81,3 +82,14 @@ def test_rates_carry_exact_binomial_intervals():
     rate, low, high = bench_calibration.rate_with_ci(0, 200)
     assert rate == 0 and low == 0 and high == pytest.approx(1 - 0.025 ** (1 / 200))  # Clopper–Pearson at 0
     assert bench_calibration.monte_carlo_limit(200) == pytest.approx(0.05 + 1.96 * np.sqrt(0.05 * 0.95 / 200))
+
+
+def test_cluster_benchmark_rows_count_every_trial_and_render():
+    row = bench_clusters.synthetic_row((6, 5, 0.3), count=3, seed=0)
+    assert row["count"] == 3 and all(0 <= v <= 3 for v in row["false"].values())
+    coverage = bench_clusters.coverage_row((6, 5, 0.3, "normal"), count=3, seed=0)
+    assert set(coverage["hits"]) == {"iid BCa", "episode BCa", "CR1 t", "union"}
+    assert all(0 <= v <= 3 for v in coverage["hits"].values())
+    assert coverage["hits"]["union"] >= max(coverage["hits"]["episode BCa"], coverage["hits"]["CR1 t"])
+    assert any("|" in line for line in bench_clusters.synthetic_section([row]))
+    assert any("|" in line for line in bench_clusters.coverage_section([coverage]))

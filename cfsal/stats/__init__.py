@@ -10,7 +10,15 @@ rules are in ``docs/statistics.md`` and :mod:`cfsal.stats.verdict`.
     'SUPPORTED'
 """
 
-from cfsal.stats.bootstrap import bootstrap_ci
+from cfsal.stats.bootstrap import bootstrap_ci, cluster_bootstrap_ci
+from cfsal.stats.clustered import (
+    MIN_CLUSTERS,
+    cluster_paired_test,
+    cluster_robust_se,
+    cluster_sign_flip_test,
+    cluster_t_interval,
+    cluster_tost,
+)
 from cfsal.stats.correlation import (
     CorrelationResult,
     correlation,
@@ -48,6 +56,7 @@ from cfsal.stats.verdict import SCHEMA_VERSION, Claim, Verdict, adjust, assess, 
 
 __all__ = [
     "DEFAULT_RESAMPLES",
+    "MIN_CLUSTERS",
     "SCHEMA_VERSION",
     "BootstrapTResult",
     "Claim",
@@ -68,6 +77,12 @@ __all__ = [
     "betting_log_capital",
     "bootstrap_ci",
     "bootstrap_t_test",
+    "cluster_bootstrap_ci",
+    "cluster_paired_test",
+    "cluster_robust_se",
+    "cluster_sign_flip_test",
+    "cluster_t_interval",
+    "cluster_tost",
     "correlation",
     "correlation_equivalence",
     "correlation_stream",
