@@ -303,13 +303,9 @@ def _amidar_config_problem(config: dict[str, Any]) -> str | None:
                 f"tables walk the default {AMIDAR_BOARD_SHAPE[0]} × {AMIDAR_BOARD_SHAPE[1]} board (other shapes "
                 f"abort the core): keep the default board's shape or use another enemy AI")
     for index, ai in lookup:
-        route = ai["default_route_index"]
-        if not 0 <= route < len(AMIDAR_ROUTE_LENGTHS):
-            return (f"enemies/{index}/EnemyLookupAI/default_route_index={route} is outside 0 ≤ route < "
-                    f"{len(AMIDAR_ROUTE_LENGTHS)} (the core's enemy routes; a larger index aborts it)")
-        if not 0 <= ai["next"] < AMIDAR_ROUTE_LENGTHS[route]:
-            return (f"enemies/{index}/EnemyLookupAI/next={ai['next']} is outside 0 ≤ next < "
-                    f"{AMIDAR_ROUTE_LENGTHS[route]} (the length of route {route})")
+        problem = _amidar_route_problem(f"enemies/{index}/EnemyLookupAI", ai)
+        if problem is not None:
+            return problem
     starts = [("player_start", config["player_start"])]
     for index, enemy in enumerate(config["enemies"]):
         if isinstance(enemy, dict):
@@ -575,6 +571,19 @@ _AMIDAR_TILE_WORLD = (64, 80)
 AMIDAR_ROUTE_LENGTHS = (122, 170, 194, 146, 194)
 
 
+def _amidar_route_problem(path: str, lookup: dict[str, Any]) -> str | None:
+    """An EnemyLookupAI's route index and position must exist in the core's route tables (beyond
+    them the core aborts)."""
+    route = lookup["default_route_index"]
+    if not 0 <= route < len(AMIDAR_ROUTE_LENGTHS):
+        return (f"{path}/default_route_index={route} is outside 0 ≤ route < {len(AMIDAR_ROUTE_LENGTHS)} "
+                f"(the core's enemy routes; a larger index aborts it)")
+    if not 0 <= lookup["next"] < AMIDAR_ROUTE_LENGTHS[route]:
+        return (f"{path}/next={lookup['next']} is outside 0 ≤ next < {AMIDAR_ROUTE_LENGTHS[route]} "
+                f"(the length of route {route})")
+    return None
+
+
 def _amidar_problem(state: dict[str, Any]) -> str | None:
     """Amidar's board is a graph the core indexes without checks: edits must keep it consistent."""
     board = state["board"]
@@ -596,13 +605,9 @@ def _amidar_problem(state: dict[str, Any]) -> str | None:
         lookup = enemy["ai"].get("EnemyLookupAI") if isinstance(enemy["ai"], dict) else None
         if lookup is None:
             continue
-        route = lookup["default_route_index"]
-        if not 0 <= route < len(AMIDAR_ROUTE_LENGTHS):
-            return (f"enemies/{index}/ai/EnemyLookupAI/default_route_index={route} is outside "
-                    f"0 ≤ route < {len(AMIDAR_ROUTE_LENGTHS)} (the core's enemy routes)")
-        if not 0 <= lookup["next"] < AMIDAR_ROUTE_LENGTHS[route]:
-            return (f"enemies/{index}/ai/EnemyLookupAI/next={lookup['next']} is outside 0 ≤ next < "
-                    f"{AMIDAR_ROUTE_LENGTHS[route]} (the length of route {route})")
+        problem = _amidar_route_problem(f"enemies/{index}/ai/EnemyLookupAI", lookup)
+        if problem is not None:
+            return problem
     mobs = [("player", state["player"])] + [(f"enemies/{i}", e) for i, e in enumerate(state["enemies"])]
     x_max, y_max = (width - 1) * _AMIDAR_TILE_WORLD[0], (height - 1) * _AMIDAR_TILE_WORLD[1]
     for where, mob in mobs:

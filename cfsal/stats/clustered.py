@@ -54,6 +54,7 @@ from cfsal.stats.paired import (
     EquivalenceResult,
     MinimumEffectResult,
     PermutationResult,
+    _at_least_as_extreme,
     _check_alternative,
     _sign_flip,
     bounded_mean_test,
@@ -193,13 +194,7 @@ def cluster_bootstrap_t_test(differences: ArrayLike, clusters: ArrayLike, *, rng
     for start in range(0, n_resamples, batch):
         size = min(batch, n_resamples - start)
         index = rng.integers(0, groups.count, size=(size, groups.count))
-        t = _cr_t(centred[index], groups.sizes[index])
-        if alternative == "two-sided":
-            count += int(np.count_nonzero(np.abs(t) >= abs(observed)))
-        elif alternative == "greater":
-            count += int(np.count_nonzero(t >= observed))
-        else:
-            count += int(np.count_nonzero(t <= observed))
+        count += _at_least_as_extreme(_cr_t(centred[index], groups.sizes[index]), observed, alternative)
     return BootstrapTResult(observed, (count + 1) / (n_resamples + 1), alternative, n_resamples)
 
 

@@ -113,6 +113,15 @@ def _sign_patterns(n: int, rng: np.random.Generator | None, count: int) -> np.nd
     return 1.0 - 2.0 * bits
 
 
+def _at_least_as_extreme(t: np.ndarray, observed: float, alternative: str) -> int:
+    """How many resampled statistics are at least as extreme as ``observed`` (bootstrap-t tails)."""
+    if alternative == "two-sided":
+        return int(np.count_nonzero(np.abs(t) >= abs(observed)))
+    if alternative == "greater":
+        return int(np.count_nonzero(t >= observed))
+    return int(np.count_nonzero(t <= observed))
+
+
 def _tail_p(null: np.ndarray, observed: float, alternative: str, adjustment: int) -> float:
     """scipy.stats.permutation_test's p-value: ties within 100 ulp count as 'as extreme'."""
     gamma = abs(np.finfo(float).eps * 100 * observed)
@@ -205,12 +214,7 @@ def bootstrap_t_test(differences: ArrayLike, *, rng: np.random.Generator,
     for start in range(0, n_resamples, batch):
         size = min(batch, n_resamples - start)
         t = _t_statistics(centred[rng.integers(0, d.size, size=(size, d.size))])
-        if alternative == "two-sided":
-            count += int(np.count_nonzero(np.abs(t) >= abs(observed)))
-        elif alternative == "greater":
-            count += int(np.count_nonzero(t >= observed))
-        else:
-            count += int(np.count_nonzero(t <= observed))
+        count += _at_least_as_extreme(t, observed, alternative)
     return BootstrapTResult(observed, (count + 1) / (n_resamples + 1), alternative, n_resamples)
 
 
