@@ -29,7 +29,7 @@ def test_rollout_benchmark_times_every_variant_on_identical_pairs(agent):
     assert min(result.batched_seconds, result.one_at_a_time_seconds, result.bare_forward_seconds) > 0
     parts = result.breakdown  # the clocks wrapped around the forward and the env step were reached
     assert min(parts["setup"], parts["forward"], parts["env"]) > 0
-    assert parts["setup"] + parts["forward"] + parts["env"] + parts["rest"] == pytest.approx(parts["total"])
+    assert parts["setup"] + parts["forward"] + parts["env"] + parts["results"] + parts["rest"] == pytest.approx(parts["total"])
     assert bench_rollouts.RolloutBenchmark.from_dict(result.to_dict()) == result
     machine = bench_rollouts.machine_description(1)
     text = bench_rollouts.to_markdown(result, machine, [0.0, 0.0, 0.0])
