@@ -59,3 +59,30 @@ def test_a_sequential_capped_run_is_a_prefix_of_the_fixed_one():
 def test_a_bad_cap_is_refused_with_a_teaching_error(bad):
     with pytest.raises(CfsalError, match=r"max_per_episode=.*integer ≥ 1.*None for no cap"):
         counterfactual(tiny_agent(), MOVE, samples=2, max_per_episode=bad, **SETTINGS)
+
+
+def test_a_full_episode_stops_playing_and_the_points_are_those_of_filtering_alone(monkeypatch):
+    """collect_branch_points(per_episode=k) ends an episode at its k-th accepted point; the points
+    equal what an uncapped collection gives when the caller drops the rest (the old behaviour), with
+    fewer agent steps played."""
+    from cfsal.rollout import branching
+    from cfsal.rollout.branching import collect_branch_points
+
+    agent = tiny_agent()
+    counts: dict[int, int] = {}
+
+    def first_two(point):
+        counts[point.episode] = counts.get(point.episode, 0) + 1
+        return counts[point.episode] <= 2
+
+    forwards = []
+    real = agent.logits_and_value
+    monkeypatch.setattr(agent, "logits_and_value", lambda obs: forwards.append(1) or real(obs))
+    filtered = collect_branch_points(agent, count=6, branch_every=10, seed=7, accept=first_two)
+    played_filtered = len(forwards)
+    forwards.clear()
+    capped = collect_branch_points(agent, count=6, branch_every=10, seed=7, per_episode=2)
+    assert [(p.episode, p.step) for p in capped] == [(p.episode, p.step) for p in filtered]
+    assert len(forwards) < played_filtered
+    with pytest.raises(ValueError, match="per_episode"):
+        branching.collect_branch_points(agent, count=2, branch_every=10, seed=7, per_episode=0)

@@ -36,35 +36,43 @@ class BranchPoint:
 def collect_branch_points(agent: Agent, *, count: int, branch_every: int, seed: np.random.SeedSequence | int,
                           first_branch: int | None = None, max_episode_steps: int = 27_000,
                           max_episodes: int = 1_000, greedy: bool = False,
-                          accept: Callable[[BranchPoint], bool] | None = None) -> list[BranchPoint]:
+                          accept: Callable[[BranchPoint], bool] | None = None,
+                          per_episode: int | None = None) -> list[BranchPoint]:
     """Let ``agent`` play seeded episodes and snapshot every ``branch_every`` steps until ``count``.
 
     Episodes run one after another (each from its own child seed) so that the set of branch
     points depends on ``seed`` only, not on how many are asked for beyond a prefix. ``accept``
-    filters candidates (e.g. "the intervention applies here": a ball is in play).
+    filters candidates (e.g. "the intervention applies here": a ball is in play). With
+    ``per_episode`` an episode ends as soon as that many of its points are accepted: the points
+    are those an uncapped collection would accept up to the cap, without playing the rest.
     """
     if count < 1 or branch_every < 1:
         raise ValueError(f"count and branch_every must be ≥ 1, got count={count}, branch_every={branch_every}")
+    if per_episode is not None and per_episode < 1:
+        raise ValueError(f"per_episode must be ≥ 1 or None, got {per_episode}")
     with deterministic_forwards():
         return _collect(agent, count, branch_every, seed, branch_every if first_branch is None else first_branch,
-                        max_episode_steps, max_episodes, greedy, accept)
+                        max_episode_steps, max_episodes, greedy, accept, per_episode)
 
 
 def _collect(agent: Agent, count: int, branch_every: int, seed: np.random.SeedSequence | int, first: int,
              max_episode_steps: int, max_episodes: int, greedy: bool,
-             accept: Callable[[BranchPoint], bool] | None) -> list[BranchPoint]:
+             accept: Callable[[BranchPoint], bool] | None, per_episode: int | None = None) -> list[BranchPoint]:
     points: list[BranchPoint] = []
     env = make(agent.spec.game, max_episode_steps=max_episode_steps)
     for episode in range(max_episodes):
         env_seed, action_seed = child(seed, episode, 0), child(seed, episode, 1)
         obs, _ = env.reset(seed=int(env_seed.generate_state(1)[0]))
         rng = np.random.default_rng(action_seed)
-        done = False
+        done, taken = False, 0
         while not done and len(points) < count:
             if env.steps >= first and (env.steps - first) % branch_every == 0:
                 point = BranchPoint(episode, env.steps, env.snapshot())
                 if accept is None or accept(point):
                     points.append(point)
+                    taken += 1
+                    if per_episode is not None and taken >= per_episode:
+                        break  # the episode's share is full: playing on would only be discarded
             logits, _ = agent.logits_and_value(obs)
             action = actions_from_logits(logits, greedy=greedy, uniforms=rng.random(1))[0]
             obs, _, terminated, truncated, _ = env.step(int(action))

@@ -122,7 +122,7 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
     order; later candidates of a full episode are skipped), so ``samples`` come from at least
     ``samples / max_per_episode`` episodes. Samples of one episode are correlated (they share its
     game phase); more episodes make an episode-clustered verdict possible and precise. The cost is
-    playing more episodes to collect the branch points.
+    playing more episodes to collect the branch points (each only up to its last point taken).
 
     ``measure`` is one paired measure, or a pair ``(x, y)`` for a correlation claim: then
     ``result.covariate`` holds x and ``result.values`` holds y for every pair.
@@ -205,7 +205,7 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
 
     try:
         collect_branch_points(agent, count=samples, branch_every=branch_every, seed=points_seed,
-                              first_branch=first_branch, greedy=greedy, accept=accept)
+                              first_branch=first_branch, greedy=greedy, accept=accept, per_episode=max_per_episode)
     except _Stopped:
         pass
     if len(pairs) < len(points):  # the fixed-size design: every pair in one batched run
