@@ -22,14 +22,13 @@ from hypothesis import strategies as st
 from cfsal._seeding import children
 from cfsal.envs import make
 from cfsal.errors import InterventionError
-from cfsal.interventions import amidar, breakout, pong, space_invaders
-from cfsal.interventions import registry
+from cfsal.interventions import breakout, pong, registry, space_invaders
 from cfsal.interventions.base import Intervention, check_edit, check_finite, check_playable, copy_state
 from cfsal.rollout import collect_branch_points, run_paired
-from cfsal.rollout.executors import close_pools, run_with, session_pool
 from cfsal.rollout.branching import BranchPoint
+from cfsal.rollout.executors import close_pools, run_with, session_pool
 from cfsal.rollout.paired import applicable, overlap_groups, prepare_pair
-from cfsal.testing import StateEdit, tiny_agent
+from cfsal.testing import StateEdit, random_play_states, tiny_agent
 from cfsal.testing.fakes import shift_ball
 
 MOVE = breakout.MoveBall(dx=40)
@@ -236,16 +235,7 @@ GAMES = ("breakout", "pong", "amidar", "space_invaders")
 @functools.cache
 def core_states(game):
     """States read from the native core at a few points of a random-play episode."""
-    env = make(game, seed=5)
-    rng = np.random.default_rng(5)
-    states = [env.get_toybox_state()]
-    for step in range(90):
-        _, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
-        if terminated or truncated:
-            env.reset(seed=step)
-        if step % 30 == 29:
-            states.append(env.get_toybox_state())
-    return tuple(states)
+    return random_play_states(game, steps=90, every=30)
 
 
 def leaf_paths(value, path=()):

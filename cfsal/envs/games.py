@@ -172,14 +172,27 @@ def check_state(game: str, state: Any, *, where: str = "state") -> None:
     problem = _state_check(spec.name)(state, "")
     if problem is None:
         problem = _limit_problem(spec.name, state)
-    if problem is None and spec.name == "amidar":
-        problem = _amidar_problem(state)
-    if problem is None and spec.name == "space_invaders":
-        problem = _space_invaders_problem(state)
+    if problem is None:
+        problem = structural_problem(spec.name, state)
     if problem is not None:
-        raise GameStateError(f"{where}: not a playable {spec.name} state: {problem}. Edit a state from "
-                             f"env.get_toybox_state() and keep every value within the game's ranges "
-                             f"(cfsal.envs.games.STATE_LIMITS).")
+        raise unplayable_state(spec.name, problem, where)
+
+
+def structural_problem(game: str, state: dict[str, Any]) -> str | None:
+    """The game's whole-state rules beyond schema and limits (Amidar's board graph, Space Invaders'
+    shield grids); ``None`` when the state keeps them."""
+    if game == "amidar":
+        return _amidar_problem(state)
+    if game == "space_invaders":
+        return _space_invaders_problem(state)
+    return None
+
+
+def unplayable_state(game: str, problem: str, where: str) -> GameStateError:
+    """The error every state check raises, naming the problem and what to do."""
+    return GameStateError(f"{where}: not a playable {game} state: {problem}. Edit a state from "
+                          f"env.get_toybox_state() and keep every value within the game's ranges "
+                          f"(cfsal.envs.games.STATE_LIMITS).")
 
 
 @cache

@@ -740,8 +740,12 @@ def check_playable(intervention: Any, state: dict[str, Any]) -> None:
     try:
         check_state(intervention.game, state, where=intervention.name)
     except GameStateError as error:
-        raise InterventionError(f"{error} The edit of {intervention.name} left a state Toybox cannot play; "
-                                "choose parameters that keep the game inside these limits.") from None
+        raise _unplayable_edit(intervention, error) from None
+
+
+def _unplayable_edit(intervention: Any, error: Exception) -> InterventionError:
+    return InterventionError(f"{error} The edit of {intervention.name} left a state Toybox cannot play; "
+                             "choose parameters that keep the game inside these limits.")
 
 
 def check_finite(intervention: Any, state: Any) -> None:
@@ -801,7 +805,6 @@ def check_edit(intervention: Any, before: dict[str, Any], after: dict[str, Any])
         if kind is int and not -(2**63) <= value < 2**64:
             raise InterventionError(f"{intervention.name}: the edit produced an out-of-range integer ({value}).")
     from cfsal.envs import games
-    from cfsal.errors import GameStateError
 
     game = intervention.game if intervention.game != "any" else game_of_state(after)
     spec = games.get_game(game)
@@ -814,16 +817,10 @@ def check_edit(intervention: Any, before: dict[str, Any], after: dict[str, Any])
         problem = problem or leaf(value, "/" + "/".join(map(str, path)))
     if problem is None:
         problem = games._limit_problem(spec.name, _sparse_state(changed))
-    if problem is None and spec.name == "amidar":
-        problem = games._amidar_problem(after)
-    if problem is None and spec.name == "space_invaders":
-        problem = games._space_invaders_problem(after)
+    if problem is None:
+        problem = games.structural_problem(spec.name, after)
     if problem is not None:
-        error = GameStateError(f"{intervention.name}: not a playable {spec.name} state: {problem}. Edit a state "
-                               "from env.get_toybox_state() and keep every value within the game's ranges "
-                               "(cfsal.envs.games.STATE_LIMITS).")
-        raise InterventionError(f"{error} The edit of {intervention.name} left a state Toybox cannot play; "
-                                "choose parameters that keep the game inside these limits.") from None
+        raise _unplayable_edit(intervention, games.unplayable_state(spec.name, problem, intervention.name)) from None
 
 
 def _changed_leaves(before: Any, after: Any, path: tuple[Any, ...], out: list[tuple[tuple[Any, ...], Any]]) -> bool:

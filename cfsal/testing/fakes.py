@@ -75,3 +75,20 @@ def tiny_agent(game: str = "breakout", seed: int = 0, name: str = "tiny") -> Nat
         torch.manual_seed(seed)
         agent = NatureActorCritic(AgentSpec.for_game(game), name=name)
     return agent.eval()
+
+
+def random_play_states(game: str, *, steps: int, every: int, seed: int = 5) -> tuple[dict[str, Any], ...]:
+    """Toybox states read from the native core during seeded random play: the start and every
+    ``every``-th step of ``steps`` (a new game after each end) — real states to edit in tests."""
+    from cfsal.envs import make
+
+    env = make(game, seed=seed)
+    rng = np.random.default_rng(seed)
+    states = [env.get_toybox_state()]
+    for step in range(steps):
+        _, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
+        if terminated or truncated:
+            env.reset(seed=step)
+        if step % every == every - 1:
+            states.append(env.get_toybox_state())
+    return tuple(states)

@@ -33,6 +33,7 @@ from cfsal.envs import make
 from cfsal.envs.games import check_config, check_state, get_game
 from cfsal.errors import GameStateError, InterventionError
 from cfsal.interventions import from_spec, registry, strategies
+from cfsal.testing import random_play_states
 
 GAMES = ("breakout", "amidar", "space_invaders", "pong")
 STEPS = 20
@@ -61,16 +62,7 @@ def write_counts():
 @cache
 def states(game: str) -> tuple[dict[str, Any], ...]:
     """Toybox states of ``game`` from a few points of a random-play episode (start, middle, late)."""
-    env = make(game, seed=5)
-    rng = np.random.default_rng(5)
-    collected = [env.get_toybox_state()]
-    for step in range(150):
-        _, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
-        if terminated or truncated:
-            env.reset(seed=step)
-        if step % 50 == 49:
-            collected.append(env.get_toybox_state())
-    return tuple(collected)
+    return random_play_states(game, steps=150, every=50)
 
 
 def _paths(value: Any, path: tuple = (), numbers_only: bool = False) -> list[tuple]:
