@@ -134,3 +134,52 @@ def test_nature_cnn_matches_the_paper_architecture():
     agent = NatureActorCritic(AgentSpec.for_game("amidar"))
     shapes = [tuple(p.shape) for p in agent.parameters()]
     assert shapes[:2] == [(32, 4, 8, 8), (32,)] and (512, 3136) in shapes and (10, 512) in shapes
+
+
+def test_rollout_forwards_of_a_nature_cnn_are_traced_and_byte_identical_to_eager(observations):
+    """Rollouts run the Nature CNN as one TorchScript call (fewer GIL hand-overs beside the env thread);
+    the floats must not change, on a full block, a padded one and several blocks, in one thread."""
+    from cfsal.agents.base import FORWARD_BLOCK, blocked_logits_and_value, deterministic_forwards, inference_forward
+
+    agent = load_agent("breakout-a2c")
+    forward = inference_forward(agent, (FORWARD_BLOCK, 4, 84, 84))
+    assert isinstance(forward, torch.jit.ScriptModule)
+    assert inference_forward(agent, (FORWARD_BLOCK, 4, 84, 84)) is forward  # traced once per agent
+    rng = np.random.default_rng(0)
+    batches = [observations, rng.integers(0, 256, (FORWARD_BLOCK, 4, 84, 84), dtype=np.uint8),
+               rng.integers(0, 256, (37, 4, 84, 84), dtype=np.uint8)]
+    with deterministic_forwards():
+        for batch in batches:
+            logits, values = blocked_logits_and_value(agent, batch)
+            padded = torch.zeros((-(-len(batch) // FORWARD_BLOCK)) * FORWARD_BLOCK, 4, 84, 84)
+            padded[: len(batch)] = torch.as_tensor(batch, dtype=torch.float32)
+            with torch.no_grad():
+                eager = [agent(padded[s:s + FORWARD_BLOCK]) for s in range(0, len(padded), FORWARD_BLOCK)]
+            assert torch.equal(logits, torch.cat([e[0] for e in eager])[: len(batch)])
+            assert torch.equal(values, torch.cat([e[1] for e in eager])[: len(batch)])
+
+
+def test_a_trace_follows_replaced_weights_and_user_agents_are_never_traced(observations):
+    from cfsal.agents.base import FORWARD_BLOCK, blocked_logits_and_value, inference_forward
+
+    agent = tiny_agent(seed=1)
+    before = inference_forward(agent, (FORWARD_BLOCK, 4, 84, 84))
+    agent.load_state_dict(tiny_agent(seed=2).state_dict())  # copied in place: the trace sees it
+    assert inference_forward(agent, (FORWARD_BLOCK, 4, 84, 84)) is before
+    assert torch.allclose(blocked_logits_and_value(agent, observations)[0],
+                          tiny_agent(seed=2).logits_and_value(observations)[0], atol=1e-6)
+    agent.policy_head.weight = torch.nn.Parameter(torch.zeros_like(agent.policy_head.weight))  # replaced
+    assert inference_forward(agent, (FORWARD_BLOCK, 4, 84, 84)) is not before
+    assert torch.equal(blocked_logits_and_value(agent, observations)[0],
+                       agent.policy_head.bias.detach().expand(len(observations), -1))
+
+    class Branchy(NatureActorCritic):  # data-dependent Python: a trace would freeze one branch
+        traceable = False
+
+        def forward(self, obs):
+            logits, value = super().forward(obs)
+            return (logits if float(obs.mean()) > 50 else -logits), value
+
+    user = Branchy(AgentSpec.for_game("breakout"))
+    assert inference_forward(user, (FORWARD_BLOCK, 4, 84, 84)) is user
+    assert inference_forward(ConstantAgent(AgentSpec.for_game("breakout"), action=1), (16, 4, 84, 84)).__class__ is ConstantAgent

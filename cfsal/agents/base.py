@@ -7,9 +7,13 @@ that a new kind of agent needs to implement only :meth:`Agent.logits_and_value`.
 
 from __future__ import annotations
 
+import itertools
+import warnings
+import weakref
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 import torch
@@ -93,16 +97,64 @@ def blocked_logits_and_value(agent: "Agent", obs: np.ndarray | torch.Tensor,
     """Logits and values computed in zero-padded blocks of ``block`` rows (see FORWARD_BLOCK)."""
     batch = as_float_batch(obs)
     agent.check_observation(batch)
+    forward = inference_forward(agent, (block, *batch.shape[1:]))
     logits, values = [], []
     for start in range(0, len(batch), block):
         rows = batch[start:start + block]
         pad = block - len(rows)
         if pad:
             rows = torch.cat([rows, rows.new_zeros(pad, *rows.shape[1:])])
-        block_logits, block_values = agent(rows)
+        block_logits, block_values = forward(rows)
         logits.append(block_logits[: block - pad])
         values.append(block_values[: block - pad])
     return torch.cat(logits), torch.cat(values)
+
+
+Forward = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+#: Per agent: the weights its trace was made from, and the trace (see inference_forward). Weak keys, so a
+#: cached trace never keeps an agent alive, and not an attribute, so agents still pickle for process pools.
+_TRACES: weakref.WeakKeyDictionary[Agent, tuple[tuple[int, ...], Forward]] = weakref.WeakKeyDictionary()
+
+
+def _weights_key(agent: Agent) -> tuple[int, ...]:
+    """Where the agent's tensors live: a trace shares them, so it is stale only when one is replaced."""
+    return tuple(tensor.data_ptr() for tensor in itertools.chain(agent.parameters(), agent.buffers()))
+
+
+def inference_forward(agent: Agent, example_shape: tuple[int, ...]) -> Forward:
+    """The no-grad forward rollouts call: a TorchScript trace of the agent where its class allows it.
+
+    Why: rollouts forward on one thread while a second thread steps the environments
+    (``cfsal.rollout.paired.run_paired``'s overlap). An eager forward releases and re-takes the GIL
+    around every op (about a dozen for the Nature CNN), and every re-take waits for the stepping
+    thread's Python; a traced graph runs all its ops in C++ after one release. It runs the same
+    kernels in the same order on the same (shared) weight tensors, so its floats are byte-identical
+    to the eager forward's (tests/test_agents.py checks it). ``torch.jit.trace`` is deprecated in
+    favour of ``torch.compile``/``torch.export``, but those either need a compiler at run time and
+    change the kernels (so the floats) or run their graph op by op from Python again; if a future
+    torch refuses to trace, the agent simply runs eagerly.
+
+    Only classes that declare ``traceable = True`` (a fixed graph of tensor ops, no data-dependent
+    Python) are traced, on zeros of ``example_shape``; any other agent, a user's included, runs as it is.
+    """
+    if not type(agent).traceable:
+        return agent
+    key = _weights_key(agent)
+    cached = _TRACES.get(agent)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    forward: Forward = agent
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.trace's own notice
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        try:
+            with torch.no_grad():
+                forward = torch.jit.trace(agent, torch.zeros(example_shape), check_trace=False)
+        except Exception:  # noqa: BLE001 - any failure to trace means: run eagerly, as before
+            forward = agent
+    _TRACES[agent] = (key, forward)
+    return forward
 
 
 def as_float_batch(obs: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -122,7 +174,11 @@ class Agent(nn.Module):
     Subclasses implement :meth:`forward` on float32 batches ``[B, *observation.shape]`` in the
     0–255 scale and return ``(logits [B, n_actions], value [B])``. Being a module, any agent can
     be differentiated (Jacobian saliency) and batched (perturbation saliency, rollouts).
+    A subclass whose forward is a fixed graph of tensor ops may set ``traceable = True`` so that
+    rollouts run it as one TorchScript call (:func:`inference_forward`).
     """
+
+    traceable: ClassVar[bool] = False
 
     def __init__(self, spec: AgentSpec, name: str = "agent") -> None:
         super().__init__()

@@ -38,6 +38,7 @@ class NatureActorCritic(Agent):
     """Nature-CNN actor-critic on 0–255 float inputs (divided by 255 inside, as SB3 does)."""
 
     architecture = NATURE_CNN
+    traceable = True
 
     def __init__(self, spec: AgentSpec, name: str = "nature-cnn") -> None:
         super().__init__(spec, name)
