@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from cfsal.agents import AgentSpec, ConstantAgent, NatureActorCritic, UniformRandomAgent, actions_from_logits
-from cfsal.agents import load_checkpoint, read_checkpoint_info, save_checkpoint
+from cfsal.agents import (
+    AgentSpec,
+    ConstantAgent,
+    NatureActorCritic,
+    UniformRandomAgent,
+    actions_from_logits,
+    load_checkpoint,
+    read_checkpoint_info,
+    save_checkpoint,
+)
 from cfsal.agents.loaders import load_sb3_zip, load_torchscript
 from cfsal.agents.zoo import load_agent
 from cfsal.envs import make
@@ -139,7 +147,12 @@ def test_nature_cnn_matches_the_paper_architecture():
 def test_rollout_forwards_of_a_nature_cnn_are_traced_and_byte_identical_to_eager(observations):
     """Rollouts run the Nature CNN as one TorchScript call (fewer GIL hand-overs beside the env thread);
     the floats must not change, on a full block, a padded one and several blocks, in one thread."""
-    from cfsal.agents.base import FORWARD_BLOCK, blocked_logits_and_value, deterministic_forwards, inference_forward
+    from cfsal.agents.base import (
+        FORWARD_BLOCK,
+        blocked_logits_and_value,
+        deterministic_forwards,
+        inference_forward,
+    )
 
     agent = load_agent("breakout-a2c")
     forward = inference_forward(agent, (FORWARD_BLOCK, 4, 84, 84))
