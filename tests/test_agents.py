@@ -195,4 +195,12 @@ def test_a_trace_follows_replaced_weights_and_user_agents_are_never_traced(obser
 
     user = Branchy(AgentSpec.for_game("breakout"))
     assert inference_forward(user, (FORWARD_BLOCK, 4, 84, 84)) is user
+
+    class Undeclared(NatureActorCritic):  # a user's subclass that changes forward and says nothing
+        def forward(self, obs):
+            logits, value = super().forward(obs)
+            return (logits if float(obs.mean()) > 50 else -logits), value
+
+    undeclared = Undeclared(AgentSpec.for_game("breakout"))
+    assert inference_forward(undeclared, (FORWARD_BLOCK, 4, 84, 84)) is undeclared
     assert inference_forward(ConstantAgent(AgentSpec.for_game("breakout"), action=1), (16, 4, 84, 84)).__class__ is ConstantAgent

@@ -135,22 +135,21 @@ def inference_forward(agent: Agent, example_shape: tuple[int, ...]) -> Forward:
     change the kernels (so the floats) or run their graph op by op from Python again; if a future
     torch refuses to trace, the agent simply runs eagerly.
 
-    Only classes that declare ``traceable = True`` (a fixed graph of tensor ops, no data-dependent
-    Python) are traced, on zeros of ``example_shape``; any other agent, a user's included, runs as it is.
+    Only classes that declare ``traceable = True`` in their own body (a fixed graph of tensor ops, no
+    data-dependent Python; a subclass is not traced unless it declares it again) are traced, on zeros of ``example_shape``; any other agent, a user's included, runs as it is.
     """
-    if not type(agent).traceable:
+    if not type(agent).__dict__.get("traceable", False):  # a subclass may change forward: it declares anew
         return agent
     key = _weights_key(agent)
     cached = _TRACES.get(agent)
     if cached is not None and cached[0] == key:
         return cached[1]
-    forward: Forward = agent
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.trace's own notice
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         try:
             with torch.no_grad():
-                forward = torch.jit.trace(agent, torch.zeros(example_shape), check_trace=False)
+                forward: Forward = torch.jit.trace(agent, torch.zeros(example_shape), check_trace=False)
         except Exception:  # noqa: BLE001 - any failure to trace means: run eagerly, as before
             forward = agent
     _TRACES[agent] = (key, forward)
