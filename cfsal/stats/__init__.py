@@ -25,6 +25,7 @@ from cfsal.stats.correlation import (
     correlation_equivalence,
     fisher_interval,
 )
+from cfsal.stats.group_sequential import group_looks, group_maximum, group_sequential_assess, look_weights
 from cfsal.stats.multiple import adjust_p_values, benjamini_hochberg, e_benjamini_hochberg, holm
 from cfsal.stats.paired import (
     DEFAULT_RESAMPLES,
@@ -88,7 +89,11 @@ __all__ = [
     "correlation_stream",
     "e_benjamini_hochberg",
     "fisher_interval",
+    "group_looks",
+    "group_maximum",
+    "group_sequential_assess",
     "holm",
+    "look_weights",
     "looks_for",
     "minimum_effect_test",
     "mixture_log_evidence",

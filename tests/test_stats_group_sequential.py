@@ -1,0 +1,163 @@
+"""Group-sequential verdicts: the plan (weights, maximum, looks), hand-checked looks, validity under its stopping."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from cfsal.errors import StatisticsError
+from cfsal.stats import (
+    Claim,
+    SequentialResult,
+    assess,
+    assess_correlation,
+    group_looks,
+    group_maximum,
+    group_sequential_assess,
+    look_weights,
+)
+from cfsal.stats.group_sequential import MIN_EARLY_N
+
+
+def run(claim, values, fixed_n=30, seed=0, **kwargs):
+    maximum = group_maximum(fixed_n)
+    looks = kwargs.pop("looks", group_looks(maximum))
+    return group_sequential_assess(claim, values, looks=looks, maximum=maximum, seed=seed, **kwargs)
+
+
+def test_weights_split_alpha_and_sum_to_one():
+    assert look_weights(3) == pytest.approx((0.1, 0.1, 0.8))
+    assert look_weights(1) == (1.0,)
+    for k, share in ((2, 0.1), (5, 0.3)):
+        weights = look_weights(k, share)
+        assert sum(weights) == pytest.approx(1.0) and weights[-1] == pytest.approx(1 - share)
+
+
+def test_maximum_restores_the_fixed_designs_power_at_the_last_looks_level():
+    # ((z_{1-0.02} + z_0.8) / (z_{1-0.025} + z_0.8))^2 = 1.068 for α = 0.05, ε = 0.2
+    ratio = ((stats.norm.ppf(1 - 0.04 / 2) + stats.norm.ppf(0.8)) / (stats.norm.ppf(0.975) + stats.norm.ppf(0.8))) ** 2
+    assert ratio == pytest.approx(1.068, abs=1e-3)
+    assert [group_maximum(n) for n in (30, 200, 300)] == [33, 216, 321]
+    assert group_maximum(30, looks=1) == 30           # one look is the fixed design
+    assert group_looks(33) == [11, 22, 33] and group_looks(10, 4) == [3, 5, 8, 10]
+
+
+def test_one_look_is_the_fixed_test_with_the_plugins_seed():
+    values = np.random.default_rng(4).normal(0.3, 1, size=40)
+    claim = Claim("effect")
+    fixed = assess(claim, values, rng=np.random.default_rng(np.random.SeedSequence([7, 1])))
+    grouped = group_sequential_assess(claim, values, looks=[40], maximum=40, seed=7, planned_looks=1)
+    assert grouped.verdict.outcome == fixed.outcome
+    assert grouped.verdict.p_value == pytest.approx(fixed.p_value)
+    assert (grouped.verdict.ci_low, grouped.verdict.ci_high) == pytest.approx((fixed.ci_low, fixed.ci_high))
+
+
+def test_an_early_look_is_a_paired_t_test_at_its_share_of_alpha():
+    values = np.random.default_rng(1).normal(0.9, 1, size=33)
+    result = run(Claim("effect"), values)
+    t = stats.ttest_1samp(values[:11], 0.0)
+    assert result.stopped == "decided" and result.n == 11 and len(result.looks) == 1
+    assert t.pvalue <= 0.1 * 0.05                                    # w₁·α
+    assert result.verdict.p_value == pytest.approx(t.pvalue / 0.1)  # p = min p / w
+    assert result.verdict.outcome == "SUPPORTED" and result.method == "group-sequential"
+
+
+def test_support_stops_only_at_the_stricter_session_level():
+    values = np.random.default_rng(1).normal(0.9, 1, size=33)
+    p = stats.ttest_1samp(values[:11], 0.0).pvalue
+    strict = run(Claim("effect"), values, alpha_stop=p / 0.1 / 2)       # the look's share of α_stop is below p
+    assert strict.looks[0].decision == "CONTINUE" and strict.n > 11
+
+
+def test_a_null_measure_is_refuted_by_equivalence_only_with_enough_samples():
+    """All zeros on [0, 1]: no valid test rules out mean ≥ 0.05 below p ≈ 0.95ⁿ, so not at n = 33 or 36/72."""
+    claim = Claim("effect", margin=0.05)
+    short = run(claim, np.zeros(33), bounds=(0.0, 1.0))
+    assert short.verdict.outcome == "INCONCLUSIVE" and 0.95 ** 33 > 0.8 * 0.05
+    enough = run(claim, np.zeros(108), fixed_n=100, bounds=(0.0, 1.0))   # looks 36, 72, 108
+    assert enough.verdict.outcome == "REFUTED" and enough.n == 108 and 0.95 ** 72 > 0.1 * 0.05
+
+
+def test_direction_claims_are_refuted_when_the_effect_points_the_other_way():
+    values = np.random.default_rng(2).normal(-1.5, 1, size=33)
+    result = run(Claim("direction", alternative="greater"), values)
+    assert result.verdict.outcome == "REFUTED" and result.n == 11
+    assert "other way" in result.verdict.explanation
+
+
+def test_no_effect_is_supported_by_equivalence_within_the_margin():
+    values = np.random.default_rng(3).uniform(0, 0.02, size=216)
+    result = run(Claim("no_effect", margin=0.1), values, fixed_n=200, bounds=(0.0, 1.0))
+    assert result.verdict.outcome == "SUPPORTED" and result.n < 216
+
+
+def test_correlation_claims_use_fisher_z_early_and_the_permutation_test_last():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=33)
+    y = x + 0.3 * rng.normal(size=33)
+    strong = run(Claim("correlation", alternative="greater"), y, covariate=x)
+    assert strong.verdict.outcome == "SUPPORTED" and strong.n == 11
+    z = math.atanh(np.corrcoef(x[:11], y[:11])[0, 1]) * math.sqrt(11 - 3)
+    assert strong.verdict.p_value == pytest.approx(stats.norm.sf(z) / 0.1)
+    null_y = rng.normal(size=33)
+    weak = run(Claim("correlation", alternative="greater"), null_y, covariate=x, seed=3)
+    fixed = assess_correlation(Claim("correlation", alternative="greater", alpha=0.8 * 0.05), x, null_y,
+                               rng=np.random.default_rng(np.random.SeedSequence([3, 1])))
+    assert weak.n == 33 and weak.verdict.p_value <= fixed.p_value / 0.8 + 1e-12
+
+
+def test_a_run_cut_short_by_a_budget_is_inconclusive_and_says_why():
+    values = np.random.default_rng(6).normal(0.0, 1, size=33)
+    result = run(Claim("effect"), values, looks=[11, 22], final_reason="budget")
+    assert result.verdict.outcome == "INCONCLUSIVE" and result.stopped == "budget" and result.n == 22
+    assert "budget" in result.verdict.explanation and [look.n for look in result.looks] == [11, 22]
+
+
+def test_false_support_stays_below_alpha_under_its_stopping():
+    """200 null hypotheses, each at the 3 planned looks; Monte-Carlo 3-σ bound on α = 0.05 is 0.096."""
+    rng = np.random.default_rng(11)
+    supported = sum(run(Claim("effect"), rng.normal(size=33), seed=i).verdict.outcome == "SUPPORTED"
+                    for i in range(200))
+    assert supported / 200 <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / 200)
+
+
+def test_looking_often_without_the_split_would_inflate_alpha():
+    """Why the weights exist: the unadjusted t-test at the same 3 looks, under the null, supports too often."""
+    rng = np.random.default_rng(12)
+    naive = sum(any(stats.ttest_1samp(x[:n], 0).pvalue < 0.05 for n in (11, 22, 33))
+                for x in rng.normal(size=(2000, 33)))
+    assert naive / 2000 > 0.08
+
+
+def test_same_seed_same_result_and_json_round_trip():
+    values = np.random.default_rng(8).normal(0.25, 1, size=33)
+    a, b = run(Claim("effect"), values, seed=5), run(Claim("effect"), values, seed=5)
+    assert a.to_dict() == b.to_dict()
+    again = SequentialResult.from_dict(a.to_dict(), a.verdict)
+    assert again.to_dict() == a.to_dict() and again.method == "group-sequential"
+
+
+def test_no_early_decision_below_the_minimum_sample_count():
+    values = np.full(6, 5.0)
+    result = group_sequential_assess(Claim("effect"), values, looks=[2], maximum=6, seed=0)
+    assert MIN_EARLY_N > 2 and result.looks[0].decision == "INCONCLUSIVE" and result.verdict.outcome == "INCONCLUSIVE"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"looks": [12]}, "planned sample counts"),
+    ({"looks": [11], "alpha_stop": 0.2}, "alpha_stop"),
+    ({"looks": [11], "planned_looks": 0}, "whole number"),
+    ({"looks": [11], "early_share": 1.5}, "early_share"),
+    ({"looks": [11], "covariate": np.zeros(33)}, "correlation claims"),
+])
+def test_bad_settings_teach(kwargs, message):
+    with pytest.raises(StatisticsError, match=message):
+        group_sequential_assess(Claim("effect"), np.zeros(33), maximum=33, seed=0, **kwargs)
+
+
+def test_too_few_values_or_maximum_teach():
+    with pytest.raises(StatisticsError, match="only 20 values"):
+        group_sequential_assess(Claim("effect"), np.zeros(20), looks=[11, 22], maximum=33, seed=0)
+    with pytest.raises(StatisticsError, match="below the number of looks"):
+        group_looks(2, 3)
