@@ -46,9 +46,9 @@ def project(pytester):
     return pytester
 
 
-def run(project, *args):
+def run(project, *args, design="anytime"):
     return project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "8", "--cfsal-json", "out.json",
-                                        "--cfsal-sequential", *args)
+                                        "--cfsal-sequential", "--cfsal-design", design, *args)
 
 
 def records(project):
@@ -58,7 +58,7 @@ def records(project):
 
 def test_sequential_records_every_look_and_stops_when_decided(project):
     result = run(project)
-    result.stdout.fnmatch_lines(["cfsal: seed 0, samples 8*sequential (batch 10*"])
+    result.stdout.fnmatch_lines(["cfsal: seed 0, samples 8*sequential (anytime design, batch 10*"])
     by_name = records(project)
     moving = by_name["test_moving_the_ball_changes_the_policy"]
     looks = moving["sequential"]["looks"]
@@ -140,9 +140,10 @@ def test_x(counterfactual):
 
 
 @pytest.mark.slow
-def test_sequential_verdicts_and_json_are_identical_serially_and_under_xdist(project):
+@pytest.mark.parametrize("design", ["anytime", "group"])
+def test_sequential_verdicts_and_json_are_identical_serially_and_under_xdist(project, design):
     def session(*args):
-        run(project, *args)
+        run(project, *args, design=design)
         return [(r["nodeid"], r["result"]["values"], r["verdict"], r["adjusted_verdict"], r["sequential"])
                 for r in sorted(records(project).values(), key=lambda r: r["nodeid"]) if "sequential" in r]
 
@@ -177,14 +178,14 @@ def test_report_draws_the_confidence_sequence_and_says_why_it_stopped(tmp_path):
     assert "because no decision was in reach by its maximum (futility stop)" in page
 
 
-def test_default_plan_is_four_times_the_fixed_n_with_futility():
+def test_anytime_plan_is_four_times_the_fixed_n_with_futility():
     from cfsal.plugin.sequential import DEFAULT_FUTILITY, MAX_MULTIPLE, SequentialSession
 
-    session = SequentialSession(enabled=True, hypotheses=5)
+    session = SequentialSession(enabled=True, hypotheses=5, design="anytime")
     plan = session.plan(None, 30)
     assert plan.max_samples == plan.limit == MAX_MULTIPLE * 30 == 120
     assert plan.futility == DEFAULT_FUTILITY and plan.to_dict()["futility"] == DEFAULT_FUTILITY
-    assert SequentialSession(enabled=True, futility=None).plan(None, 30).futility is None
+    assert SequentialSession(enabled=True, futility=None, design="anytime").plan(None, 30).futility is None
 
 
 def test_stop_rule_stops_for_futility_where_the_statistics_do_and_judge_agrees():
@@ -200,7 +201,7 @@ def test_stop_rule_stops_for_futility_where_the_statistics_do_and_judge_agrees()
     values = np.empty(120)
     values[0::2], values[1::2] = half, -half        # running mean exactly 0: no effect at all
     claim = Claim("effect")
-    plan = SequentialSession(enabled=True).plan(None, 30)
+    plan = SequentialSession(enabled=True, design="anytime").plan(None, 30)
 
     def run() -> tuple[int, StopRule]:
         rule = StopRule(claim, plan, 0.05)
@@ -216,3 +217,78 @@ def test_stop_rule_stops_for_futility_where_the_statistics_do_and_judge_agrees()
                     plan, 0.05, rule)
     assert verdict.stopped == "futility" and verdict.verdict.outcome == "INCONCLUSIVE"
     assert run()[0] == stopped_at   # same data, same stopping point
+
+
+def test_group_design_looks_only_at_its_planned_counts_and_records_them(project):
+    result = run(project, design="group")
+    result.stdout.fnmatch_lines(["cfsal: seed 0, samples 8*sequential (group design, 3 looks*"])
+    by_name = records(project)
+    moving = by_name["test_moving_the_ball_changes_the_policy"]       # max_samples=24: looks at 8, 16, 24
+    plan, sequential = moving["sequential"]["plan"], moving["sequential"]
+    assert plan["design"] == "group" and plan["planned_looks"] == [8, 16, 24] and plan["batch"] == 8
+    assert plan["look_weights"] == pytest.approx([0.1, 0.1, 0.8]) and sequential["method"] == "group-sequential"
+    assert [look["n"] for look in sequential["looks"]] == [8, 16, 24][: len(sequential["looks"])]
+    assert moving["verdict"]["outcome"] == "SUPPORTED" and moving["result"]["n"] == sequential["looks"][-1]["n"]
+    assert sequential["alpha_stop"] == pytest.approx(0.05 / 3)
+    nothing = by_name["test_an_edit_that_changes_nothing_changes_the_value"]   # max_samples=12: 4, 8, 12
+    assert [look["n"] for look in nothing["sequential"]["looks"]] == [4, 8, 12]
+    assert nothing["verdict"]["outcome"] == "INCONCLUSIVE" and nothing["sequential"]["stopped"] == "max_samples"
+    assert "Last of 3 planned looks" in nothing["verdict"]["explanation"]
+    assert "sequential" not in by_name["test_fixed_by_declaration"]
+
+
+def test_group_design_with_a_sample_budget_plans_its_looks_within_the_share(project):
+    run(project, "--cfsal-budget", "18", design="group")       # 3 hypotheses: 6 samples each
+    nothing = records(project)["test_an_edit_that_changes_nothing_changes_the_value"]
+    assert nothing["sequential"]["plan"]["planned_looks"] == [2, 4, 6] and nothing["result"]["n"] == 6
+    assert nothing["sequential"]["stopped"] == "budget" and "sample budget" in nothing["verdict"]["explanation"]
+
+
+def test_bad_design_and_looks_are_usage_errors(project):
+    run(project, design="pocock").stderr.fnmatch_lines(["*--cfsal-design*invalid choice*pocock*"])
+    run(project, "--cfsal-looks", "0", design="group").stderr.fnmatch_lines(["*--cfsal-looks must be*got 0*"])
+
+
+def test_group_plan_defaults_just_above_the_fixed_n_and_matches_the_statistics():
+    from cfsal.plugin.sequential import DEFAULT_LOOKS, Budget, SequentialSession
+    from cfsal.stats import group_maximum
+    from cfsal.stats.group_sequential import DEFAULT_LOOKS as STATS_LOOKS
+
+    assert DEFAULT_LOOKS == STATS_LOOKS
+    plan = SequentialSession(enabled=True, hypotheses=5).plan(None, 30)
+    assert plan.design == "group" and plan.planned == (11, 22, 33) == (11, 22, group_maximum(30))
+    assert plan.batch == 11 and plan.limit == 33 and plan.weights == pytest.approx((0.1, 0.1, 0.8))
+    assert plan.futility is None and plan.alpha_stop(0.05) == pytest.approx(0.01)
+    shared = SequentialSession(enabled=True, hypotheses=3, budget=Budget(samples=60)).plan(None, 30)
+    assert shared.planned == (7, 14, 20) and shared.reason_at_limit() == "budget"
+    single = SequentialSession(enabled=True, looks=1).plan(None, 30)
+    assert single.planned == (30,) and single.weights == (1.0,)
+
+
+def test_group_stop_rule_stops_at_the_first_deciding_look_and_judge_agrees():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from cfsal.plugin.sequential import SequentialSession, StopRule, judge
+    from cfsal.stats import Claim, group_sequential_assess
+
+    plan = SequentialSession(enabled=True).plan(None, 30)
+    claim = Claim("effect")
+
+    def feed(values):
+        rule = StopRule(claim, plan, 0.05)
+        for n in range(plan.batch, plan.limit + 1, plan.batch):
+            if rule(SimpleNamespace(n=n, values=values[:n], bounds=None, covariate=None)):
+                break
+        result = SimpleNamespace(n=n, values=values[:n], bounds=None, covariate=None)
+        return rule, judge(claim, result, plan, 0.05, rule, seed=9)
+
+    strong = np.random.default_rng(0).normal(1.2, 1, size=33)
+    rule, outcome = feed(strong)
+    assert rule.reason == "decided" and rule.looks == [11] and outcome.verdict.outcome == "SUPPORTED"
+    null = np.random.default_rng(1).normal(0.0, 1, size=33)
+    rule, outcome = feed(null)
+    assert rule.looks == [11, 22, 33] and outcome.n == 33
+    direct = group_sequential_assess(claim, null, looks=[11, 22, 33], maximum=33, seed=9)
+    assert outcome.to_dict() == direct.to_dict() and feed(null)[1].to_dict() == outcome.to_dict()

@@ -19,6 +19,8 @@ from cfsal.errors import HypothesisDeclarationError
 
 KINDS = ("effect", "direction", "no_effect", "correlation")
 ALTERNATIVES = ("two-sided", "greater", "less")
+#: Sequential designs: group-sequential (planned looks) and anytime-valid (a look after every batch).
+DESIGNS = ("group", "anytime")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class HypothesisSpec:
     sequential: bool | None = None      # None: follow --cfsal-sequential / the cfsal_sequential ini key
     batch: int | None = None            # sequential: samples per look
     max_samples: int | None = None      # sequential: the most samples before INCONCLUSIVE
+    design: str | None = None           # sequential: "group" or "anytime"; None: follow --cfsal-design
 
     def __post_init__(self) -> None:
         where = "@cfsal.hypothesis"
@@ -73,6 +76,10 @@ class HypothesisSpec:
                 raise HypothesisDeclarationError(
                     f"{where}: {name} must be an integer ≥ 2, got {value!r} (batch: samples per look of a "
                     "sequential test; max_samples: the most it may take before it says INCONCLUSIVE).")
+        if self.design not in (None, *DESIGNS):
+            raise HypothesisDeclarationError(
+                f"{where}: design={self.design!r} is not one of {DESIGNS} (group: a few planned looks, the "
+                "fixed-n test at the last; anytime: a look after every batch; docs/sequential.md).")
         if self.batch is not None and self.max_samples is not None and self.batch > self.max_samples:
             raise HypothesisDeclarationError(
                 f"{where}: batch={self.batch} is larger than max_samples={self.max_samples}; a sequential test "
@@ -85,16 +92,19 @@ class HypothesisSpec:
 def hypothesis(claim: str | None = None, *, agent: str | None = None, kind: str = "effect",
                alternative: str = "two-sided", margin: float | None = None, alpha: float | None = None,
                samples: int | None = None, sequential: bool | None = None, batch: int | None = None,
-               max_samples: int | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+               max_samples: int | None = None,
+               design: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a test function as a hypothesis about an agent.
 
     ``claim`` defaults to the first paragraph of the function's docstring. The function returns a
     :class:`cfsal.rollout.CounterfactualResult` (e.g. from the ``counterfactual`` fixture).
 
     ``samples`` is the fixed-n design's sample size. ``sequential=True/False`` overrides
-    ``--cfsal-sequential`` for this hypothesis; a sequential test looks after every ``batch``
-    samples and stops as soon as an anytime-valid test decides, or says INCONCLUSIVE at
-    ``max_samples`` (docs/sequential.md).
+    ``--cfsal-sequential`` for this hypothesis, and ``design="group"|"anytime"`` overrides
+    ``--cfsal-design``. A group-sequential test looks at a few planned sample counts up to
+    ``max_samples`` (default: just above ``samples``) and stops at the first that decides; an
+    anytime-valid one looks after every ``batch`` samples and says INCONCLUSIVE at ``max_samples``
+    (docs/sequential.md).
     """
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -105,7 +115,8 @@ def hypothesis(claim: str | None = None, *, agent: str | None = None, kind: str 
                 "function's docstring."
             ))
         try:
-            spec = HypothesisSpec(text, agent, kind, alternative, margin, alpha, samples, sequential, batch, max_samples)
+            spec = HypothesisSpec(text, agent, kind, alternative, margin, alpha, samples, sequential, batch, max_samples,
+                                  design)
         except HypothesisDeclarationError as error:
             return _declared_wrongly(function, text, agent, error)
         return pytest.mark.cfsal(spec=spec)(function)

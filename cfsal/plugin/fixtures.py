@@ -54,7 +54,7 @@ def sequential_rule(config: pytest.Config, spec: HypothesisSpec, fixed_samples: 
     state = config.stash[SESSION_KEY]
     alpha = spec.alpha or state.settings.alpha
     claim = Claim(kind=spec.kind, alternative=spec.alternative, margin=spec.margin, alpha=alpha)
-    return StopRule(claim, config.stash[SEQUENTIAL_KEY].plan(spec, fixed_samples), alpha)
+    return StopRule(claim, config.stash[SEQUENTIAL_KEY].plan(spec, fixed_samples, alpha), alpha)
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def counterfactual(request: pytest.FixtureRequest, agent, hypothesis_seed: int):
     Settings are those of :func:`cfsal.rollout.counterfactual`; ``samples`` defaults to the
     hypothesis's ``samples`` or ``--cfsal-samples``, and ``seed`` to the hypothesis seed. In
     sequential mode (``--cfsal-sequential`` or ``sequential=True``) the samples come in batches
-    and the run stops as soon as the hypothesis's anytime-valid test decides (docs/sequential.md).
+    and the run stops as soon as the hypothesis's sequential test decides (docs/sequential.md).
     """
     from cfsal.rollout import counterfactual as run
 

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from cfsal.errors import CfsalError
+from cfsal.plugin.declare import DESIGNS
 from cfsal.plugin.fixtures import (  # noqa: F401
     SEQUENTIAL_KEY,
     SESSION_KEY,
@@ -33,7 +34,14 @@ from cfsal.plugin.fixtures import (  # noqa: F401
     hypothesis_seed,
     spec_of,
 )
-from cfsal.plugin.sequential import DEFAULT_BATCH, DEFAULT_FUTILITY, SequentialSession, parse_budget
+from cfsal.plugin.sequential import (
+    DEFAULT_BATCH,
+    DEFAULT_DESIGN,
+    DEFAULT_FUTILITY,
+    DEFAULT_LOOKS,
+    SequentialSession,
+    parse_budget,
+)
 from cfsal.plugin.session import PROPERTY, STARTED_PROPERTY, SessionState, Settings
 
 #: What ``--cfsal-fail-on`` accepts: the verdicts that fail a hypothesis's test and the session.
@@ -56,23 +64,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where counterfactual rollouts run: this process (default), a process pool, or Ray")
     group.addoption("--cfsal-workers", type=int, default=2, help="workers for --cfsal-executor process/ray (default 2)")
     group.addoption("--cfsal-sequential", dest="cfsal_sequential", action="store_const", const=True, default=None,
-                    help="sequential verdicts: sample in batches and stop as soon as an anytime-valid test "
-                         "decides (hypotheses may opt out with sequential=False)")
+                    help="sequential verdicts: sample in batches and stop as soon as the evidence decides, "
+                         "with the error rates kept (hypotheses may opt out with sequential=False)")
     group.addoption("--cfsal-fixed", dest="cfsal_sequential", action="store_const", const=False,
                     help="fixed-n verdicts for every hypothesis that does not say sequential=True")
+    group.addoption("--cfsal-design", choices=DESIGNS, default=None,
+                    help=f"sequential design unless a hypothesis says design=: group (a few planned looks, the "
+                         f"fixed-n test at the last) or anytime (a look after every batch); default "
+                         f"{DEFAULT_DESIGN}, or the cfsal_design ini key")
+    group.addoption("--cfsal-looks", type=int, default=None,
+                    help=f"group design: planned looks per hypothesis (default {DEFAULT_LOOKS})")
     group.addoption("--cfsal-batch", type=int, default=None,
-                    help=f"sequential: samples per look unless a hypothesis says batch= (default {DEFAULT_BATCH})")
+                    help=f"anytime design: samples per look unless a hypothesis says batch= (default {DEFAULT_BATCH})")
     group.addoption("--cfsal-max-samples", type=int, default=None,
-                    help="sequential: the most samples per hypothesis unless it says max_samples= "
-                         "(default 4 × its fixed-n samples; undecided tests stop earlier for futility)")
+                    help="sequential: the most samples per hypothesis unless it says max_samples= (default: "
+                         "1.07 × its fixed-n samples for the group design, 4 × for the anytime design)")
     group.addoption("--cfsal-futility", type=float, default=None, metavar="GAMMA",
-                    help="sequential: stop undecided tests once no decision is in reach by their maximum, judged "
-                         "by a (1 − GAMMA) confidence sequence (default 0.1; 0 turns futility stopping off)")
+                    help="anytime design: stop undecided tests once no decision is in reach by their maximum, "
+                         "judged by a (1 − GAMMA) confidence sequence (default 0.1; 0 turns futility stopping off)")
     group.addoption("--cfsal-budget", metavar="N|Ns|Nm", default=None,
                     help="sequential: session budget, N paired samples split evenly over the hypotheses, or "
                          "seconds (600s, 10m) of wall time; a test cut short by it is INCONCLUSIVE")
     parser.addini("cfsal_sequential", "sequential verdicts by default (true/false)", type="bool", default=False)
     parser.addini("cfsal_budget", "default for --cfsal-budget", default=None)
+    parser.addini("cfsal_design", f"default for --cfsal-design ({' or '.join(DESIGNS)})", default=DEFAULT_DESIGN)
     parser.addini("cfsal_fail_on", "default for --cfsal-fail-on (refuted, inconclusive or never)", default="refuted")
     parser.addini("cfsal_json", "default for --cfsal-json, relative to the rootdir (written only if hypotheses ran)",
                   default=None)
@@ -125,9 +140,16 @@ def _sequential_session(config: pytest.Config, correction: str) -> SequentialSes
     futility = config.getoption("--cfsal-futility")
     if futility is not None and not 0 <= futility < 1:
         raise pytest.UsageError(f"--cfsal-futility must lie in [0, 1) (γ, e.g. 0.1; 0 turns it off), got {futility}")
+    design = config.getoption("--cfsal-design") or config.getini("cfsal_design")
+    if design not in DESIGNS:
+        raise pytest.UsageError(f"cfsal_design = {design!r} in the ini file: use one of {', '.join(DESIGNS)}")
+    looks = config.getoption("--cfsal-looks")
+    if looks is not None and looks < 1:
+        raise pytest.UsageError(f"--cfsal-looks must be ≥ 1 planned look (1 is the fixed-n test), got {looks}")
     return SequentialSession(enabled=enabled, batch=batch or DEFAULT_BATCH, max_samples=maximum, budget=budget,
                              correction=correction,
-                             futility=DEFAULT_FUTILITY if futility is None else (futility or None))
+                             futility=DEFAULT_FUTILITY if futility is None else (futility or None),
+                             design=design, looks=looks or DEFAULT_LOOKS)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -157,8 +179,12 @@ def _html_path(config: pytest.Config) -> str | None:
 def pytest_report_header(config: pytest.Config) -> str:
     s = config.stash[SESSION_KEY].settings
     q = config.stash[SEQUENTIAL_KEY]
-    mode = (f", sequential (batch {q.batch}, max {q.max_samples or '4×samples'}"
-            + (f", budget {q.budget.describe()}" if q.budget else "") + ")") if q.enabled else ""
+    if q.design == "group":
+        looks = f"group design, {q.looks} looks, max {q.max_samples or '1.07×samples'}"
+    else:
+        looks = f"anytime design, batch {q.batch}, max {q.max_samples or '4×samples'}"
+    mode = (f", sequential ({looks}" + (f", budget {q.budget.describe()}" if q.budget else "") + ")"
+            if q.enabled else "")
     return (f"cfsal: seed {s.seed}, samples {s.samples}, alpha {s.alpha}, correction {s.correction}, "
             f"fail on {s.fail_on}" + (f", agent override {s.agent_override}" if s.agent_override else "") + mode)
 
@@ -226,8 +252,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 def _run_and_judge(item: pytest.Function, spec, args: dict[str, Any], seed: int, default_alpha: float):
     """Call the hypothesis function and judge what it returned: (result, verdict, sequential record or None).
 
-    A result that came in batches (sequential mode) is judged by the same anytime-valid test at
-    the same looks that stopped it; any other by the fixed-n rules.
+    A result that came in batches (sequential mode) is judged by its design's test at the same
+    looks that stopped it; any other by the fixed-n rules.
     """
     import numpy as np
 
@@ -244,7 +270,7 @@ def _run_and_judge(item: pytest.Function, spec, args: dict[str, Any], seed: int,
 
         if claim.kind == "correlation" and getattr(result, "covariate", None) is None:
             raise CfsalError("a 'correlation' hypothesis needs two measures: counterfactual(…, measure=(x, y)).")
-        outcome = judge(claim, result, rule.plan, claim.alpha, rule)
+        outcome = judge(claim, result, rule.plan, claim.alpha, rule, seed=seed)
         return result, outcome.verdict, {**outcome.to_dict(), "plan": rule.plan.to_dict()}
     return result, _verdict(claim, result, np.random.default_rng(np.random.SeedSequence([seed, 1]))), None
 

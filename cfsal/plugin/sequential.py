@@ -1,28 +1,40 @@
 """Sequential verdicts in a pytest session: which hypotheses run sequentially, their looks, and the budget.
 
-The statistics are :func:`cfsal.stats.sequential_assess`; the batches come from
-:func:`cfsal.rollout.counterfactual` (``batch=``, ``stop=``). This module holds what sits between
-them in a session, with no pytest import:
+Two designs, chosen by ``--cfsal-design`` (or the ``cfsal_design`` ini key, or a hypothesis's
+``design=``); the batches come from :func:`cfsal.rollout.counterfactual` (``batch=``, ``stop=``):
+
+* **group** (default; :func:`cfsal.stats.group_sequential_assess`): K = ``--cfsal-looks`` planned
+  looks, equally spaced up to a maximum just above the fixed n (:func:`cfsal.stats.group_maximum`,
+  1.07 × for K = 3), one batch per look. It stops at the first look that decides; the last look is
+  the fixed-n test at (1 − ε)·α, so it keeps the fixed design's power while clear cases stop
+  after a third or two thirds of the samples.
+* **anytime** (:func:`cfsal.stats.sequential_assess`): a look after every ``batch`` samples, valid
+  however often one looks and whenever one stops, with a maximum of :func:`default_maximum` samples
+  (4 × the fixed n) and futility stopping (:func:`cfsal.stats.sequential.futility_check`,
+  γ = :data:`DEFAULT_FUTILITY`; futility stops never add a SUPPORTED). It pays for its freedom with
+  more samples at equal power (docs/sequential.md).
+
+This module holds what sits between the statistics and the engine in a session, with no pytest
+import:
 
 * **Settings**: ``--cfsal-sequential`` (or the ``cfsal_sequential`` ini key) turns the mode on for
-  every hypothesis that does not say ``sequential=False``; ``--cfsal-batch`` and
+  every hypothesis that does not say ``sequential=False``; ``--cfsal-batch`` (anytime) and
   ``--cfsal-max-samples`` are the defaults for ``batch=`` / ``max_samples=``.
-* **Maximum and futility**: by default a hypothesis may take :func:`default_maximum` samples (4 ×
-  its fixed-n ``samples``), and stops *undecided* as soon as no decision is still expected by that
-  maximum (:func:`cfsal.stats.sequential.futility_check`, γ = :data:`DEFAULT_FUTILITY`). Futility
-  stops never add a SUPPORTED: the false-support guarantee is that of the stopping rule alone.
-* **Multiple testing**: a session of m hypotheses stops a test for support only at α/m. Holm's
-  first step and e-BH's largest threshold are both α/m, so a support that ended the sampling is
-  never undone by the correction across the session (docs/sequential.md).
+* **Multiple testing**: a session of m hypotheses stops a test for support only at α/m (at a
+  group look, its share wₖ·α/m). Holm's first step and e-BH's largest threshold are both α/m, so
+  a support that ended the sampling is never undone by the correction across the session
+  (docs/sequential.md).
 * **Budget** (``--cfsal-budget``): ``N`` paired samples for the whole session, split evenly over its
   m hypotheses (⌊N/m⌋ each, never more than a hypothesis's own maximum) so that every verdict is
   the same serially and under ``pytest -n``; or ``Ns`` / ``Nm`` seconds of wall time from the start
-  of the session (per process; not reproducible by nature). A hypothesis whose share runs out
-  before its test decides is INCONCLUSIVE, and its explanation says the budget ran out.
+  of the session (per process; not reproducible by nature). A group design is planned within its
+  sample share (its looks end at the share); an anytime test whose share runs out, or any test
+  whose time runs out, before it decides is INCONCLUSIVE, and its explanation says the budget ran out.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -34,8 +46,14 @@ from cfsal.errors import HypothesisDeclarationError
 DEFAULT_BATCH = 10
 #: γ of the futility rule: a (1 − γ) confidence sequence decides whether a decision is still expected.
 DEFAULT_FUTILITY = 0.1
-#: The default maximum is this multiple of the fixed-n sample size (:func:`default_maximum`).
+#: The default maximum of the anytime design is this multiple of the fixed-n sample size (:func:`default_maximum`).
 MAX_MULTIPLE = 4
+#: The design unless ``--cfsal-design`` or a hypothesis's ``design=`` says otherwise.
+DEFAULT_DESIGN = "group"
+#: Planned looks of the group design unless ``--cfsal-looks`` says otherwise (the statistics' own
+#: default, :data:`cfsal.stats.group_sequential.DEFAULT_LOOKS`, restated so that loading the plugin
+#: does not import scipy; a test keeps the two equal).
+DEFAULT_LOOKS = 3
 
 
 @dataclass(frozen=True)
@@ -74,40 +92,58 @@ class SequentialSession:
     """Sequential settings of one session, and how many hypotheses share its α and its budget."""
 
     enabled: bool = False
-    batch: int = DEFAULT_BATCH
-    max_samples: int | None = None    # None: default_maximum(), MAX_MULTIPLE × the fixed-n size
+    batch: int = DEFAULT_BATCH        # anytime design: samples per look
+    max_samples: int | None = None    # None: group_maximum() (group) or default_maximum() (anytime)
     budget: Budget | None = None
     correction: str = "holm"
     hypotheses: int = 1               # set once collection is final
-    futility: float | None = DEFAULT_FUTILITY   # None turns futility stopping off
+    futility: float | None = DEFAULT_FUTILITY   # anytime design; None turns futility stopping off
+    design: str = DEFAULT_DESIGN
+    looks: int = DEFAULT_LOOKS        # group design: planned looks
     started: float = field(default_factory=time.monotonic)
 
     def applies_to(self, spec: Any) -> bool:
         return self.enabled if spec is None or spec.sequential is None else bool(spec.sequential)
 
-    def plan(self, spec: Any, fixed_samples: int) -> Plan:
-        """The batch, maximum, stopping level and budget share of one hypothesis."""
-        batch = (spec.batch if spec is not None and spec.batch else None) or self.batch
+    def design_of(self, spec: Any) -> str:
+        return (getattr(spec, "design", None) if spec is not None else None) or self.design
+
+    def plan(self, spec: Any, fixed_samples: int, alpha: float = 0.05) -> Plan:
+        """The design, looks, maximum, stopping level and budget share of one hypothesis."""
+        from cfsal.stats.group_sequential import group_looks, group_maximum, look_weights
+
+        design = self.design_of(spec)
         family = 1 if self.correction == "none" else max(1, self.hypotheses)
-        maximum = (spec.max_samples if spec is not None and spec.max_samples else None) or self.max_samples \
-            or default_maximum(fixed_samples)
+        declared = (spec.max_samples if spec is not None and spec.max_samples else None) or self.max_samples
+        if design == "group":
+            maximum = declared or group_maximum(fixed_samples, self.looks, alpha=alpha)
+        else:
+            maximum = declared or default_maximum(fixed_samples)
         share = None
         if self.budget is not None and self.budget.samples is not None:
             share = max(1, self.budget.samples // max(1, self.hypotheses))
         limit = min(maximum, share) if share is not None else maximum
-        return Plan(batch=min(batch, limit), max_samples=maximum, limit=limit,
-                    share=share, deadline=None if self.budget is None or self.budget.seconds is None
-                    else self.started + self.budget.seconds,
-                    family=family, futility=self.futility)
+        deadline = None if self.budget is None or self.budget.seconds is None else self.started + self.budget.seconds
+        if design == "group":
+            # planned within the budget: a sample budget is known before the first sample, so the
+            # looks end at the share and the last one is still a full test at its level
+            count = max(1, min(self.looks, limit))
+            planned = tuple(group_looks(limit, count))
+            return Plan(batch=math.ceil(limit / count), max_samples=maximum, limit=limit, share=share,
+                        deadline=deadline, family=family, futility=None, design="group", planned=planned,
+                        weights=look_weights(len(planned)))
+        batch = (spec.batch if spec is not None and spec.batch else None) or self.batch
+        return Plan(batch=min(batch, limit), max_samples=maximum, limit=limit, share=share, deadline=deadline,
+                    family=family, futility=self.futility, design="anytime")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "batch": self.batch, "max_samples": self.max_samples,
-                "budget": None if self.budget is None else self.budget.to_dict(), "hypotheses": self.hypotheses,
-                "futility": self.futility}
+        return {"enabled": self.enabled, "design": self.design, "looks": self.looks, "batch": self.batch,
+                "max_samples": self.max_samples, "budget": None if self.budget is None else self.budget.to_dict(),
+                "hypotheses": self.hypotheses, "futility": self.futility}
 
 
 def default_maximum(fixed_samples: int) -> int:
-    """The most samples a hypothesis takes unless it says otherwise: :data:`MAX_MULTIPLE` × its fixed-n size.
+    """The most samples an anytime test takes unless it says otherwise: :data:`MAX_MULTIPLE` × its fixed-n size.
 
     Why a multiple of the fixed n: an anytime-valid test pays for looking after every batch. Its
     boundary at N, W*_N·σ/N (Howard et al. 2021), first matches the fixed-n test's z·σ/√n at
@@ -131,7 +167,10 @@ class Plan:
     share: int | None       # its share of a sample budget
     deadline: float | None  # time.monotonic() at which a time budget runs out
     family: int             # hypotheses sharing α: support stops the sampling at α / family
-    futility: float | None = None  # γ of the futility rule (None: off)
+    futility: float | None = None  # γ of the anytime design's futility rule (None: off)
+    design: str = "anytime"
+    planned: tuple[int, ...] = ()       # group design: the sample counts it looks at, the last = limit
+    weights: tuple[float, ...] = ()     # group design: each look's share of α
 
     def alpha_stop(self, alpha: float) -> float:
         return alpha / self.family
@@ -140,14 +179,18 @@ class Plan:
         return "budget" if self.share is not None and self.share < self.max_samples else "max_samples"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"batch": self.batch, "max_samples": self.max_samples, "limit": self.limit,
+        return {"design": self.design, "batch": self.batch, "max_samples": self.max_samples, "limit": self.limit,
                 "budget_share": self.share, "time_budget": self.deadline is not None, "family": self.family,
-                "futility": self.futility}
+                "futility": self.futility, "planned_looks": list(self.planned), "look_weights": list(self.weights)}
 
 
 @dataclass
 class StopRule:
-    """The ``stop`` callback handed to ``counterfactual``: decide after each batch, remember why it stopped."""
+    """The ``stop`` callback handed to ``counterfactual``: decide after each batch, remember why it stopped.
+
+    ``looks`` are the sample counts judged so far: every batch's n (anytime), or the planned looks
+    the samples have reached (group). :func:`judge` recomputes the verdict at exactly these.
+    """
 
     claim: Any
     plan: Plan
@@ -157,19 +200,10 @@ class StopRule:
     looks: list[int] = field(default_factory=list)
 
     def __call__(self, result: Any) -> bool:
-        from cfsal.stats.sequential import CONTINUE, sequential_assess
-
         n = int(result.n)
-        self.looks.append(n)
-        outcome = sequential_assess(self.claim, result.values, looks=self.looks, bounds=_bounds(result),
-                                    covariate=getattr(result, "covariate", None),
-                                    alpha_stop=self.plan.alpha_stop(self.alpha), sequence=False,
-                                    max_samples=max(self.plan.limit, n), futility=self.plan.futility)
-        if outcome.looks[-1].decision not in (CONTINUE, "INCONCLUSIVE"):
-            self.reason = "decided"
-            return True
-        if outcome.stopped == "futility":
-            self.reason = "futility"
+        decided = self._group_look(result, n) if self.plan.design == "group" else self._anytime_look(result, n)
+        if decided is not None:
+            self.reason = decided
             return True
         if n >= self.plan.limit:
             self.reason = self.plan.reason_at_limit()
@@ -179,14 +213,48 @@ class StopRule:
             return True
         return False
 
+    def _anytime_look(self, result: Any, n: int) -> str | None:
+        from cfsal.stats.sequential import CONTINUE, sequential_assess
+
+        self.looks.append(n)
+        outcome = sequential_assess(self.claim, result.values, looks=self.looks, bounds=_bounds(result),
+                                    covariate=getattr(result, "covariate", None),
+                                    alpha_stop=self.plan.alpha_stop(self.alpha), sequence=False,
+                                    max_samples=max(self.plan.limit, n), futility=self.plan.futility)
+        if outcome.looks[-1].decision not in (CONTINUE, "INCONCLUSIVE"):
+            return "decided"
+        return "futility" if outcome.stopped == "futility" else None
+
+    def _group_look(self, result: Any, n: int) -> str | None:
+        """Judge the planned looks the samples reached; the last planned look always ends the run."""
+        reached = [k for k in self.plan.planned if k <= n]
+        if not reached or reached == self.looks:
+            return None
+        self.looks = reached
+        if reached[-1] == self.plan.planned[-1]:
+            return "max_samples"         # judge() runs the last look's fixed-n test and says what it decided
+        from cfsal.stats.group_sequential import group_sequential_assess
+        from cfsal.stats.sequential import CONTINUE
+
+        outcome = group_sequential_assess(self.claim, result.values, looks=reached, maximum=self.plan.limit,
+                                          seed=0, bounds=_bounds(result), covariate=getattr(result, "covariate", None),
+                                          alpha_stop=self.plan.alpha_stop(self.alpha),
+                                          planned_looks=len(self.plan.planned))
+        return "decided" if outcome.looks[-1].decision not in (CONTINUE, "INCONCLUSIVE") else None
+
 
 def _bounds(result: Any) -> tuple[float, float] | None:
     bounds = getattr(result, "bounds", None)
     return tuple(bounds) if bounds is not None else None
 
 
-def judge(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | None):
-    """The sequential verdict of a finished run: the same looks the run stopped at, recomputed from its values."""
+def judge(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | None, seed: int = 0):
+    """The sequential verdict of a finished run: the same looks the run stopped at, recomputed from its values.
+
+    ``seed`` drives the group design's last-look test (its resamples), as it drives the fixed design.
+    """
+    if plan.design == "group":
+        return _judge_group(claim, result, plan, alpha, rule, seed)
     from cfsal.stats.sequential import sequential_assess
 
     looks = list(rule.looks) if rule is not None and rule.looks else [int(result.n)]
@@ -195,3 +263,28 @@ def judge(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | No
     return sequential_assess(claim, result.values, looks=looks, bounds=_bounds(result),
                              covariate=getattr(result, "covariate", None), alpha_stop=plan.alpha_stop(alpha),
                              final_reason=reason, max_samples=max(plan.limit, looks[-1]), futility=plan.futility)
+
+
+def _judge_group(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | None, seed: int):
+    import dataclasses
+
+    from cfsal.stats.group_sequential import group_sequential_assess
+
+    n = int(result.n)
+    looks = list(rule.looks) if rule is not None and rule.looks else [k for k in plan.planned if k <= n]
+    if not looks:
+        raise HypothesisDeclarationError(
+            f"the run ended after {n} samples, before the group design's first planned look at "
+            f"{plan.planned[0]}; it cannot be judged. Give the hypothesis more samples or budget, or use "
+            "--cfsal-design anytime.")
+    final_reason = rule.reason if rule is not None and rule.reason == "budget" else "max_samples"
+    outcome = group_sequential_assess(claim, result.values, looks=looks, maximum=plan.limit, seed=seed,
+                                      bounds=_bounds(result), covariate=getattr(result, "covariate", None),
+                                      alpha_stop=plan.alpha_stop(alpha), planned_looks=len(plan.planned),
+                                      final_reason=final_reason)
+    if outcome.stopped == "max_samples" and plan.reason_at_limit() == "budget":
+        verdict = dataclasses.replace(outcome.verdict, explanation=(
+            f"{outcome.verdict.explanation} The session's sample budget set this test's maximum to its share, "
+            f"{plan.share} samples (of the {plan.max_samples} it would have planned)."))
+        outcome = dataclasses.replace(outcome, verdict=verdict, stopped="budget")
+    return outcome

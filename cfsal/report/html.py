@@ -175,18 +175,33 @@ def _sequential_text(record: Mapping[str, Any]) -> str:
         return ""
     looks = sequential.get("looks", [])
     plan = sequential.get("plan", {})
-    why = {"decided": "its anytime-valid test decided",
-           "max_samples": f"it reached its maximum of {plan.get('max_samples', '—')} samples undecided",
+    group = plan.get("design") == "group" or sequential.get("method") == "group-sequential"
+    why = {"decided": f"its {'group-sequential' if group else 'anytime-valid'} test decided",
+           "max_samples": f"it reached its maximum of {plan.get('limit', plan.get('max_samples', '—'))} samples "
+                          "undecided",
            "budget": "the session's budget ran out before it decided",
            "futility": "no decision was in reach by its maximum (futility stop)"}.get(sequential.get("stopped"), "—")
+    if group and sequential.get("stopped") == "decided" and looks and looks[-1]["n"] == plan.get("limit"):
+        why = "its last planned look (the fixed-n test at its share of α) decided"
     rows = "".join(f'<tr><td class="num">{esc(look["n"])}</td><td class="num">{fmt(look["estimate"])}</td>'
                    f'<td class="num">[{fmt(look["ci_low"])}, {fmt(look["ci_high"])}]</td>'
                    f'<td class="num">{fmt(look["p_value"])}</td><td>{esc(look["decision"])}</td></tr>' for look in looks)
-    return (f'<h3>Sequential test</h3><p class="note">Looked after every {esc(plan.get("batch", "—"))} samples and '
-            f'stopped at n = {esc(looks[-1]["n"] if looks else "—")} because {esc(why)}. Support stops the sampling at '
-            f'α = {fmt(sequential.get("alpha_stop"))} (α shared by {esc(plan.get("family", 1))} hypotheses); the '
-            f'band is valid at every look at once ({esc(sequential.get("method", ""))}).</p>'
-            '<table><thead><tr><th>n</th><th>estimate</th><th>confidence sequence</th><th>anytime p</th>'
+    stop_level = (f'Support stops the sampling at α = {fmt(sequential.get("alpha_stop"))} (α shared by '
+                  f'{esc(plan.get("family", 1))} hypotheses)')
+    if group:
+        planned = ", ".join(str(n) for n in plan.get("planned_looks", [])) or "—"
+        weights = ", ".join(fmt(w) for w in plan.get("look_weights", [])) or "—"
+        design = (f'Group-sequential: planned looks at n = {esc(planned)}, with shares {esc(weights)} of α; it '
+                  f'stopped at n = {esc(looks[-1]["n"] if looks else "—")} because {esc(why)}. {stop_level}, each '
+                  "look at its share; each interval is at its look's level, so all hold at once (Bonferroni).")
+        header, p_name = "interval at the look's level", "group-sequential p"
+    else:
+        design = (f'Looked after every {esc(plan.get("batch", "—"))} samples and stopped at n = '
+                  f'{esc(looks[-1]["n"] if looks else "—")} because {esc(why)}. {stop_level}; the band is valid '
+                  f'at every look at once ({esc(sequential.get("method", ""))}).')
+        header, p_name = "confidence sequence", "anytime p"
+    return (f'<h3>Sequential test</h3><p class="note">{design}</p>'
+            f'<table><thead><tr><th>n</th><th>estimate</th><th>{header}</th><th>{p_name}</th>'
             f'<th>decision</th></tr></thead><tbody>{rows}</tbody></table>')
 
 

@@ -120,7 +120,8 @@ def plot_confidence_sequence(sequential: Mapping[str, Any], path: str | Path, *,
 
     ``sequential`` is a record's ``"sequential"`` entry (:meth:`cfsal.stats.SequentialResult.to_dict`
     plus the plan): one point per look with the running estimate and the band of the confidence
-    sequence (valid at every look at once, so the band may be read at any n). The thresholds the
+    sequence (anytime design: valid at every look at once, so the band may be read at any n;
+    group design: each planned look's interval at that look's share of α). The thresholds the
     decisions test (0, ±margin) are drawn as lines; the last look is marked with the decision and
     the reason (decided, maximum reached, budget ran out).
     """
@@ -145,6 +146,8 @@ def plot_confidence_sequence(sequential: Mapping[str, Any], path: str | Path, *,
     shown_high = np.where(np.isfinite(high), high, span[1] + pad)
     if margin:
         ax.axhspan(-margin, margin, color="#d0d7de", alpha=0.45, lw=0, zorder=0)
+    for planned in sequential.get("plan", {}).get("planned_looks", []):   # group design: where it would look
+        ax.axvline(float(planned), color="#d0d7de", lw=0.8, ls="--", zorder=0)
     for threshold in sorted({float(t) for t in sequential.get("thresholds", [0.0])}):
         ax.axhline(threshold, color="#8c959f", lw=0.9, ls="-" if threshold == 0 else "--", zorder=1)
     if len(n):
@@ -165,8 +168,14 @@ def plot_confidence_sequence(sequential: Mapping[str, Any], path: str | Path, *,
     level = (verdict or {}).get("confidence")
     ax.set_xlabel("paired samples (one point per look)", fontsize=8)
     ax.set_ylabel(measure if len(measure) < 28 else measure[:25] + "…", fontsize=8)
-    ax.set_title(f"{len(looks)} look{'s' if len(looks) != 1 else ''}; band: {f'{level:.0%} ' if level else ''}confidence sequence "
-                 f"(valid at every look), line: estimate" + (", grey: ±margin" if margin else ""),
+    if sequential.get("method") == "group-sequential":
+        planned = len(sequential.get("plan", {}).get("planned_looks", [])) or len(looks)
+        band = "band: each look's interval at its share of α (all hold at once)"
+        looked = f"{len(looks)} of {planned} planned looks"
+    else:
+        band = f"band: {f'{level:.0%} ' if level else ''}confidence sequence (valid at every look)"
+        looked = f"{len(looks)} look{'s' if len(looks) != 1 else ''}"
+    ax.set_title(f"{looked}; {band}, line: estimate" + (", grey: ±margin" if margin else ""),
                  fontsize=9, loc="left", color="#57606a")
     _style(ax)
     return _save(fig, path)
