@@ -277,12 +277,12 @@ def test_group_stop_rule_stops_at_the_first_deciding_look_and_judge_agrees():
     claim = Claim("effect")
 
     def feed(values):
-        rule = StopRule(claim, plan, 0.05)
+        rule = StopRule(claim, plan, 0.05, seed=9)
         for n in range(plan.batch, plan.limit + 1, plan.batch):
             if rule(SimpleNamespace(n=n, values=values[:n], bounds=None, covariate=None)):
                 break
         result = SimpleNamespace(n=n, values=values[:n], bounds=None, covariate=None)
-        return rule, judge(claim, result, plan, 0.05, rule, seed=9)
+        return rule, judge(claim, result, plan, 0.05, rule)
 
     strong = np.random.default_rng(0).normal(1.2, 1, size=33)
     rule, outcome = feed(strong)

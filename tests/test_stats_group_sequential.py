@@ -53,19 +53,31 @@ def test_one_look_is_the_fixed_test_with_the_plugins_seed():
     assert (grouped.verdict.ci_low, grouped.verdict.ci_high) == pytest.approx((fixed.ci_low, fixed.ci_high))
 
 
-def test_an_early_look_is_a_paired_t_test_at_its_share_of_alpha():
+def look_rng(seed, index):
+    return np.random.default_rng(np.random.SeedSequence([seed, 2, index]))
+
+
+def test_an_early_look_is_the_fixed_test_at_its_share_of_alpha():
     values = np.random.default_rng(1).normal(0.9, 1, size=33)
-    result = run(Claim("effect"), values)
-    t = stats.ttest_1samp(values[:11], 0.0)
+    result = run(Claim("effect"), values, seed=4)
+    fixed = assess(Claim("effect", alpha=0.1 * 0.05), values[:11], rng=look_rng(4, 0))
     assert result.stopped == "decided" and result.n == 11 and len(result.looks) == 1
-    assert t.pvalue <= 0.1 * 0.05                                    # w₁·α
-    assert result.verdict.p_value == pytest.approx(t.pvalue / 0.1)  # p = min p / w
+    assert fixed.outcome == "SUPPORTED" and fixed.p_value <= 0.1 * 0.05                # w₁·α
+    assert result.verdict.p_value == pytest.approx(fixed.p_value / 0.1)                 # p = min p / w
+    assert (result.verdict.ci_low, result.verdict.ci_high) == pytest.approx((fixed.ci_low, fixed.ci_high))
     assert result.verdict.outcome == "SUPPORTED" and result.method == "group-sequential"
+
+
+def test_exact_tests_cannot_decide_a_first_look_below_their_resolution():
+    """Two-sided sign flip at n = 11: min p = 2 / 2¹¹ ≈ 0.001 > 0.1 × 0.05 / 20, so no support at look 1."""
+    values = np.full(33, 1.0) + np.random.default_rng(2).normal(0, 0.01, size=33)
+    result = run(Claim("effect"), values, alpha_stop=0.05 / 20)
+    assert result.looks[0].decision == "CONTINUE" and result.n == 22 and result.verdict.outcome == "SUPPORTED"
 
 
 def test_support_stops_only_at_the_stricter_session_level():
     values = np.random.default_rng(1).normal(0.9, 1, size=33)
-    p = stats.ttest_1samp(values[:11], 0.0).pvalue
+    p = assess(Claim("effect", alpha=0.005), values[:11], rng=look_rng(0, 0)).p_value
     strict = run(Claim("effect"), values, alpha_stop=p / 0.1 / 2)       # the look's share of α_stop is below p
     assert strict.looks[0].decision == "CONTINUE" and strict.n > 11
 
@@ -92,19 +104,29 @@ def test_no_effect_is_supported_by_equivalence_within_the_margin():
     assert result.verdict.outcome == "SUPPORTED" and result.n < 216
 
 
-def test_correlation_claims_use_fisher_z_early_and_the_permutation_test_last():
+def test_correlation_claims_use_the_permutation_test_at_every_look():
     rng = np.random.default_rng(5)
     x = rng.normal(size=33)
     y = x + 0.3 * rng.normal(size=33)
     strong = run(Claim("correlation", alternative="greater"), y, covariate=x)
+    early = assess_correlation(Claim("correlation", alternative="greater", alpha=0.005), x[:11], y[:11],
+                               rng=look_rng(0, 0))
     assert strong.verdict.outcome == "SUPPORTED" and strong.n == 11
-    z = math.atanh(np.corrcoef(x[:11], y[:11])[0, 1]) * math.sqrt(11 - 3)
-    assert strong.verdict.p_value == pytest.approx(stats.norm.sf(z) / 0.1)
-    null_y = rng.normal(size=33)
-    weak = run(Claim("correlation", alternative="greater"), null_y, covariate=x, seed=3)
+    assert strong.verdict.p_value == pytest.approx(early.p_value / 0.1)
+    null_y, longer = rng.normal(size=33), rng.normal(size=7)   # values beyond the last look are ignored
+    weak = run(Claim("correlation", alternative="greater"), np.concatenate([null_y, longer]),
+               covariate=np.concatenate([x, longer]), seed=3)
     fixed = assess_correlation(Claim("correlation", alternative="greater", alpha=0.8 * 0.05), x, null_y,
                                rng=np.random.default_rng(np.random.SeedSequence([3, 1])))
     assert weak.n == 33 and weak.verdict.p_value <= fixed.p_value / 0.8 + 1e-12
+
+
+def test_independent_skewed_measures_are_not_correlated_at_an_early_look():
+    """Why every look is the permutation test: Fisher's z at n = 11 supported these 2.75% of the time (level 0.5%)."""
+    rng = np.random.default_rng(106)
+    early = sum(run(Claim("correlation", alternative="greater"), rng.exponential(size=11), looks=[11],
+                    covariate=rng.exponential(size=11), seed=i).looks[0].decision == "SUPPORTED" for i in range(300))
+    assert early / 300 <= 0.005 + 3 * math.sqrt(0.005 * 0.995 / 300)
 
 
 def test_a_run_cut_short_by_a_budget_is_inconclusive_and_says_why():

@@ -47,14 +47,14 @@ def _progress_line(request: pytest.FixtureRequest):
     return show
 
 
-def sequential_rule(config: pytest.Config, spec: HypothesisSpec, fixed_samples: int) -> StopRule:
+def sequential_rule(config: pytest.Config, spec: HypothesisSpec, fixed_samples: int, seed: int) -> StopRule:
     """The stop rule (and so the design) of one sequential hypothesis in this session."""
     from cfsal.stats import Claim
 
     state = config.stash[SESSION_KEY]
     alpha = spec.alpha or state.settings.alpha
     claim = Claim(kind=spec.kind, alternative=spec.alternative, margin=spec.margin, alpha=alpha)
-    return StopRule(claim, config.stash[SEQUENTIAL_KEY].plan(spec, fixed_samples, alpha), alpha)
+    return StopRule(claim, config.stash[SEQUENTIAL_KEY].plan(spec, fixed_samples, alpha), alpha, seed=seed)
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def counterfactual(request: pytest.FixtureRequest, agent, hypothesis_seed: int):
         settings.setdefault("progress", _progress_line(request))
         fixed = spec.samples if spec and spec.samples else state.settings.samples
         if spec is not None and sequential is not None and sequential.applies_to(spec) and "samples" not in settings:
-            rule = sequential_rule(request.config, spec, fixed)
+            rule = sequential_rule(request.config, spec, fixed, hypothesis_seed)
             request.node.stash[STOP_RULE_KEY] = rule
             settings.setdefault("batch", rule.plan.batch)
             settings.setdefault("stop", rule)

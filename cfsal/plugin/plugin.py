@@ -270,7 +270,7 @@ def _run_and_judge(item: pytest.Function, spec, args: dict[str, Any], seed: int,
 
         if claim.kind == "correlation" and getattr(result, "covariate", None) is None:
             raise CfsalError("a 'correlation' hypothesis needs two measures: counterfactual(…, measure=(x, y)).")
-        outcome = judge(claim, result, rule.plan, claim.alpha, rule, seed=seed)
+        outcome = judge(claim, result, rule.plan, claim.alpha, rule)
         return result, outcome.verdict, {**outcome.to_dict(), "plan": rule.plan.to_dict()}
     return result, _verdict(claim, result, np.random.default_rng(np.random.SeedSequence([seed, 1]))), None
 

@@ -195,6 +195,7 @@ class StopRule:
     claim: Any
     plan: Plan
     alpha: float
+    seed: int = 0           # the hypothesis seed: the group design's resamples at each look
     clock: Callable[[], float] = time.monotonic
     reason: str | None = None
     looks: list[int] = field(default_factory=list)
@@ -237,7 +238,8 @@ class StopRule:
         from cfsal.stats.sequential import CONTINUE
 
         outcome = group_sequential_assess(self.claim, result.values, looks=reached, maximum=self.plan.limit,
-                                          seed=0, bounds=_bounds(result), covariate=getattr(result, "covariate", None),
+                                          seed=self.seed, bounds=_bounds(result),
+                                          covariate=getattr(result, "covariate", None),
                                           alpha_stop=self.plan.alpha_stop(self.alpha),
                                           planned_looks=len(self.plan.planned))
         return "decided" if outcome.looks[-1].decision not in (CONTINUE, "INCONCLUSIVE") else None
@@ -248,10 +250,11 @@ def _bounds(result: Any) -> tuple[float, float] | None:
     return tuple(bounds) if bounds is not None else None
 
 
-def judge(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | None, seed: int = 0):
+def judge(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | None, seed: int | None = None):
     """The sequential verdict of a finished run: the same looks the run stopped at, recomputed from its values.
 
-    ``seed`` drives the group design's last-look test (its resamples), as it drives the fixed design.
+    ``seed`` (default: the stop rule's) drives the group design's resamples at each look, as it
+    drives the fixed design's; the same seed as the stop rule's gives the decisions that stopped the run.
     """
     if plan.design == "group":
         return _judge_group(claim, result, plan, alpha, rule, seed)
@@ -265,10 +268,12 @@ def judge(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | No
                              final_reason=reason, max_samples=max(plan.limit, looks[-1]), futility=plan.futility)
 
 
-def _judge_group(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | None, seed: int):
+def _judge_group(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | None, seed: int | None):
     import dataclasses
 
     from cfsal.stats.group_sequential import group_sequential_assess
+
+    seed = seed if seed is not None else (rule.seed if rule is not None else 0)
 
     n = int(result.n)
     looks = list(rule.looks) if rule is not None and rule.looks else [k for k in plan.planned if k <= n]
