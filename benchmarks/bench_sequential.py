@@ -3,24 +3,27 @@
     python benchmarks/bench_sequential.py [--synthetic 1000] [--agent-nulls 210] [--seeds 2]
 
 Three experiments in one run, every verdict by the code the plugin uses
-(``cfsal.stats.sequential_assess`` for the sequential design, ``cfsal.stats.assess`` for fixed-n):
+(``cfsal.stats.group_sequential_assess`` for the group design, the plugin's default;
+``cfsal.stats.sequential_assess`` for the anytime design; ``cfsal.stats.assess`` for fixed-n):
 
 1. **Synthetic nulls** (``--synthetic`` per row): paired data for which every claim is false, looked
    at after every 10 samples up to 200 (20 looks) and stopped at the first decision. False
    SUPPORTED must stay ≤ α + Monte-Carlo error. In the same rows, *naive repeated fixed-n
    testing* — cfsal's fixed-n test applied at the same 20 looks, stopping at the first SUPPORTED —
-   shows what peeking costs.
+   shows what peeking costs. The same rows are judged by the group design (looks 11, 22, 33 and
+   65, 130, 195), with naive fixed-n testing at those looks beside them.
 2. **Null-control agents** (``--agent-nulls`` hypotheses): ``breakout-constant``,
    ``breakout-random``, ``amidar-constant`` (their action ignores the input) under ball and enemy
    moves, an effect claim on a bounded behaviour measure, run by the sequential engine
-   (``counterfactual(batch=10, stop=…)``, at most 60 samples).
+   (``counterfactual(batch=10, stop=…)``, at most 60 samples), each judged by both designs.
 3. **Efficiency on hypotheses/**: every hypothesis in ``hypotheses/``, per session seed, run once
    with the batched engine until both designs are decided (the i-th sample is the same in both:
    the fixed-n design reads the first n samples, the sequential one stops where its rule stops).
-   Both designs as the main job would run them: fixed-n at each hypothesis's ``samples`` (default
-   30) with Holm across the session; sequential with batch 10, at most 4 × samples, stopping for
+   Every design as the main job would run it: fixed-n at each hypothesis's ``samples`` (default
+   30) with Holm across the session; group-sequential with 3 (the default) and 5 planned looks up
+   to ``group_maximum(samples)``; anytime with batch 10, at most 4 × samples, stopping for
    support at α/m (m = hypotheses in the session) and for futility (γ = 0.1), then Holm. Also the
-   same design without futility, and capped at the fixed n.
+   anytime design without futility, and capped at the fixed n.
 
 ``--parts hypotheses`` runs only the efficiency part (for iterating; the recorded run runs all three).
 
@@ -54,12 +57,28 @@ from cfsal.interventions import amidar, breakout
 from cfsal.plugin.sequential import DEFAULT_BATCH, DEFAULT_FUTILITY, default_maximum
 from cfsal.plugin.session import hypothesis_seed
 from cfsal.rollout import counterfactual
-from cfsal.stats import Claim, Verdict, adjust, assess, assess_correlation, looks_for, sequential_assess
+from cfsal.stats import (
+    Claim,
+    Verdict,
+    adjust,
+    assess,
+    assess_correlation,
+    group_looks,
+    group_maximum,
+    group_sequential_assess,
+    looks_for,
+    sequential_assess,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ALPHA = 0.05
 LOOKS = looks_for(10, 200)
 NAIVE_RESAMPLES = 999
+#: Group designs of part 1: (fixed n it stands in for, planned looks). The first is the main job's
+#: default hypothesis (samples=30: looks at 11, 22, 33); the second a large one (looks at 65, 130, 195).
+GROUP_DESIGNS = ((30, 3), (180, 3))
+#: Planned looks of the group designs compared in part 3 (3 is the plugin's default).
+GROUP_LOOKS = (3, 5)
 
 
 def mc_limit(n: int, alpha: float = ALPHA) -> float:
@@ -121,8 +140,9 @@ def synthetic_row(index: int, count: int, seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     sequential = naive = futile = 0
     stops = []
+    group = {design: {"supported": 0, "naive": 0, "stops": []} for design in GROUP_DESIGNS}
     started = time.process_time()
-    for _ in range(count):
+    for trial in range(count):
         values, covariate = row.draw(rng)
         result = sequential_assess(row.claim, values, looks=LOOKS, bounds=row.bounds, covariate=covariate,
                                    sequence=False, futility=DEFAULT_FUTILITY)
@@ -130,15 +150,33 @@ def synthetic_row(index: int, count: int, seed: int) -> dict[str, Any]:
         futile += result.stopped == "futility"
         stops.append(result.n)
         if row.naive:
-            for n in LOOKS:
-                verdict = fixed_verdict(row.claim, values[:n], None if covariate is None else covariate[:n],
-                                        row.bounds, rng, NAIVE_RESAMPLES)
-                if verdict.outcome == "SUPPORTED":
-                    naive += 1
-                    break
+            naive += _naive_supports(row, values, covariate, LOOKS, rng)
+        for design in GROUP_DESIGNS:
+            maximum = group_maximum(design[0], design[1])
+            looks = group_looks(maximum, design[1])
+            grouped = group_sequential_assess(row.claim, values, looks=looks, maximum=maximum, bounds=row.bounds,
+                                              covariate=covariate, planned_looks=design[1],
+                                              seed=int(seed) * 100_003 + trial)
+            group[design]["supported"] += grouped.verdict.outcome == "SUPPORTED"
+            group[design]["stops"].append(grouped.n)
+            if row.naive:
+                group[design]["naive"] += _naive_supports(row, values, covariate, looks, rng)
     return {"row": index, "count": count, "sequential": sequential, "naive": naive if row.naive else None,
-            "futility": futile,
-            "mean_stop": float(np.mean(stops)), "cpu_seconds": time.process_time() - started}
+            "futility": futile, "mean_stop": float(np.mean(stops)),
+            "group": [{"fixed_n": d[0], "looks": d[1], "supported": g["supported"],
+                       "naive": g["naive"] if row.naive else None, "mean_stop": float(np.mean(g["stops"]))}
+                      for d, g in group.items()],
+            "cpu_seconds": time.process_time() - started}
+
+
+def _naive_supports(row: NullRow, values: np.ndarray, covariate: np.ndarray | None, looks, rng) -> bool:
+    """cfsal's fixed-n test at every look, stopping at the first SUPPORTED: what peeking gives."""
+    for n in looks:
+        verdict = fixed_verdict(row.claim, values[:n], None if covariate is None else covariate[:n], row.bounds, rng,
+                                NAIVE_RESAMPLES)
+        if verdict.outcome == "SUPPORTED":
+            return True
+    return False
 
 
 # ------------------------------------------------------------------------------------ 2. null agents
@@ -151,38 +189,56 @@ AGENT_NULLS = (
 AGENT_MEASURES = (measures.policy_total_variation, measures.action_disagreement, measures.first_action_changed)
 
 
+AGENT_MAXIMUM = 60
+#: The group design of part 2: the plugin's default for a hypothesis with the default 30 samples.
+AGENT_GROUP_MAXIMUM = group_maximum(30)
+
+
 def agent_nulls(count: int, seed: int) -> list[dict[str, Any]]:
+    """Each null hypothesis judged by both designs on the same samples (the i-th sample is the same)."""
     from cfsal.agents.zoo import load_agent
 
     torch.set_num_threads(1)
+    group_plan = group_looks(AGENT_GROUP_MAXIMUM)
     rows = []
     for index, (name, intervention) in enumerate(AGENT_NULLS):
         agent = load_agent(name)
         share = count // len(AGENT_NULLS) + (index < count % len(AGENT_NULLS))
-        supported, samples, nonzero = 0, 0, 0
+        supported = group_supported = samples = group_samples = nonzero = 0
         started = time.process_time()
         for k in range(share):
             measure = AGENT_MEASURES[k % len(AGENT_MEASURES)]
             claim = Claim("effect")
+            hypothesis = int(np.random.SeedSequence([seed, index, k]).generate_state(1)[0])
 
-            def stop(result, claim=claim) -> bool:
-                looks = [n for n in looks_for(DEFAULT_BATCH, 60) if n <= result.n]
-                outcome = sequential_assess(claim, result.values, looks=looks, bounds=result.bounds, sequence=False,
-                                            max_samples=60, futility=DEFAULT_FUTILITY)
-                return outcome.verdict.outcome != "INCONCLUSIVE" or outcome.stopped == "futility"
+            def anytime(result, claim=claim):
+                looks = [n for n in looks_for(DEFAULT_BATCH, AGENT_MAXIMUM) if n <= result.n]
+                return sequential_assess(claim, result.values, looks=looks, bounds=result.bounds, sequence=False,
+                                         max_samples=AGENT_MAXIMUM, futility=DEFAULT_FUTILITY)
 
-            result = counterfactual(agent, intervention, samples=60, branch_every=20, horizon=5, measure=measure,
-                                    seed=int(np.random.SeedSequence([seed, index, k]).generate_state(1)[0]),
-                                    batch=DEFAULT_BATCH, stop=stop)
-            verdict = sequential_assess(claim, result.values, looks=[n for n in looks_for(DEFAULT_BATCH, 60)
-                                                                     if n <= result.n],
-                                        bounds=result.bounds, sequence=False, max_samples=60,
-                                        futility=DEFAULT_FUTILITY).verdict
-            supported += verdict.outcome == "SUPPORTED"
-            samples += result.n
+            def grouped(result, claim=claim, hypothesis=hypothesis):
+                looks = [n for n in group_plan if n <= result.n]
+                return None if not looks else group_sequential_assess(
+                    claim, result.values, looks=looks, maximum=AGENT_GROUP_MAXIMUM, seed=hypothesis,
+                    bounds=result.bounds)
+
+            def stop(result, anytime=anytime, grouped=grouped) -> bool:
+                first = anytime(result)
+                second = grouped(result)
+                return ((first.verdict.outcome != "INCONCLUSIVE" or first.stopped == "futility")
+                        and second is not None and (second.stopped == "decided" or result.n >= AGENT_GROUP_MAXIMUM))
+
+            result = counterfactual(agent, intervention, samples=AGENT_MAXIMUM, branch_every=20, horizon=5,
+                                    measure=measure, seed=hypothesis, batch=DEFAULT_BATCH, stop=stop)
+            first, second = anytime(result), grouped(result)
+            supported += first.verdict.outcome == "SUPPORTED"
+            group_supported += second.verdict.outcome == "SUPPORTED"
+            samples += first.n
+            group_samples += second.n
             nonzero += int(np.count_nonzero(result.values))
         rows.append({"agent": name, "intervention": intervention.to_dict(), "hypotheses": share,
-                     "supported": supported, "samples": samples, "nonzero": nonzero,
+                     "supported": supported, "samples": samples, "group_supported": group_supported,
+                     "group_samples": group_samples, "nonzero": nonzero,
                      "cpu_seconds": time.process_time() - started})
     return rows
 
@@ -257,10 +313,27 @@ def efficiency(session_seed: int) -> list[dict[str, Any]]:
                                      bounds=result.bounds, alpha_stop=alpha_stop, sequence=False,
                                      max_samples=maximum, futility=futility)
 
-        def stop(result, fixed_n=fixed_n, limit=limit, judged=judged) -> bool:
-            # every design compared here has stopped: the fixed n is reached, and the sequential design
-            # *without* futility (the most samples any of them takes) has decided or reached its maximum
-            return result.n >= fixed_n and judged(result, limit, None).verdict.outcome != "INCONCLUSIVE"
+        def grouped(result, looks: int, claim=claim, fixed_n=fixed_n, seed=seed):
+            maximum = group_maximum(fixed_n, looks, alpha=claim.alpha)
+            reached = [k for k in group_looks(maximum, looks) if k <= result.n]
+            if not reached:
+                return None
+            return group_sequential_assess(claim, result.values,
+                                           covariate=None if result.covariate is None else result.covariate,
+                                           looks=reached, maximum=maximum, seed=seed, bounds=result.bounds,
+                                           alpha_stop=alpha_stop, planned_looks=looks)
+
+        def group_done(result, looks: int, grouped=grouped, fixed_n=fixed_n, claim=claim) -> bool:
+            outcome = grouped(result, looks)
+            return outcome is not None and (outcome.stopped == "decided"
+                                            or result.n >= group_maximum(fixed_n, looks, alpha=claim.alpha))
+
+        def stop(result, fixed_n=fixed_n, limit=limit, judged=judged, group_done=group_done) -> bool:
+            # every design compared here has stopped: the fixed n is reached, the group designs have
+            # decided or reached their maxima, and the anytime design *without* futility (the most
+            # samples any of them takes) has decided or reached its maximum
+            return (result.n >= fixed_n and all(group_done(result, k) for k in GROUP_LOOKS)
+                    and judged(result, limit, None).verdict.outcome != "INCONCLUSIVE")
 
         started = time.process_time()
         result = counterfactual(agent, item.intervention, samples=limit, seed=seed, batch=DEFAULT_BATCH, stop=stop,
@@ -270,15 +343,20 @@ def efficiency(session_seed: int) -> list[dict[str, Any]]:
         capped = judged(result, fixed_n, DEFAULT_FUTILITY)
         fixed = _fixed_of(item, result.values[:fixed_n],
                           None if result.covariate is None else result.covariate[:fixed_n], result.bounds, seed)
-        rows.append({"nodeid": item.nodeid, "seed": session_seed, "kind": spec.kind, "fixed_n": fixed_n,
-                     "fixed": fixed, "sequential": sequential.verdict, "sequential_n": sequential.n,
-                     "stopped": sequential.stopped, "plain": plain.verdict, "plain_n": plain.n, "limit": limit,
-                     "capped": capped.verdict, "capped_n": capped.n, "capped_stopped": capped.stopped,
-                     "run_n": result.n, "cpu_seconds": time.process_time() - started})
-        print(f"  seed {session_seed} {item.nodeid}: fixed {fixed_n} → {fixed.outcome}, sequential "
-              f"{sequential.n} → {sequential.verdict.outcome} ({sequential.stopped}; "
-              f"{rows[-1]['cpu_seconds']:.0f} s CPU)", flush=True)
-    for key in ("fixed", "sequential", "plain", "capped"):
+        row = {"nodeid": item.nodeid, "seed": session_seed, "kind": spec.kind, "fixed_n": fixed_n,
+               "fixed": fixed, "sequential": sequential.verdict, "sequential_n": sequential.n,
+               "stopped": sequential.stopped, "plain": plain.verdict, "plain_n": plain.n, "limit": limit,
+               "capped": capped.verdict, "capped_n": capped.n, "capped_stopped": capped.stopped,
+               "run_n": result.n, "cpu_seconds": time.process_time() - started}
+        for looks in GROUP_LOOKS:
+            outcome = grouped(result, looks)
+            row.update({f"group{looks}": outcome.verdict, f"group{looks}_n": outcome.n,
+                        f"group{looks}_looks": len(outcome.looks), f"group{looks}_stopped": outcome.stopped})
+        rows.append(row)
+        print(f"  seed {session_seed} {item.nodeid}: fixed {fixed_n} → {fixed.outcome}, anytime "
+              f"{sequential.n} → {sequential.verdict.outcome} ({sequential.stopped}), group "
+              f"{row['group3_n']} → {row['group3'].outcome}; {row['cpu_seconds']:.0f} s CPU", flush=True)
+    for key in ("fixed", "sequential", "plain", "capped", *(f"group{k}" for k in GROUP_LOOKS)):
         for row, verdict in zip(rows, adjust([r[key] for r in rows], "holm")):
             row[f"{key}_adjusted"] = verdict
     return rows
@@ -331,6 +409,33 @@ def synthetic_section(synthetic: list[dict], count: int) -> list[str]:
               f"rate {total_k / total_n:.4f} [{low:.4f}, {high:.4f}]. **Goal (sequential false support ≤ α + MC "
               f"error in every row): {'met' if all(r['sequential'] / r['count'] <= mc_limit(r['count']) for r in synthetic if not NULL_ROWS[r['row']].limit) else 'missed'}.** "
               f"**Naive repeated fixed-n testing exceeds α on the effect rows: {'yes' if naive_over else 'no'}.**"), ""]
+    return lines + group_synthetic_section(synthetic, count)
+
+
+def group_synthetic_section(synthetic: list[dict], count: int) -> list[str]:
+    """Part 1 for the group designs: the same null rows, looked at only at the planned counts."""
+    designs = ", ".join(f"fixed n {n} → looks at {', '.join(map(str, group_looks(group_maximum(n, k), k)))}"
+                        for n, k in GROUP_DESIGNS)
+    lines = ["### 1b. The same nulls under the group-sequential design (the plugin's default)", "",
+             (f"The same {count} rows per null, judged by `group_sequential_assess` ({designs}), stopped at the "
+              "first look that decides. *naive*: cfsal's fixed-n test at the same planned looks, stopped at the "
+              "first SUPPORTED."), "",
+             "| null | fixed n | group SUPPORTED | rate [95% CI] | ≤ limit | naive at the same looks | mean stop n |",
+             "|---|---:|---:|---|---|---:|---:|"]
+    ok = True
+    for r in synthetic:
+        row = NULL_ROWS[r["row"]]
+        for g in r.get("group", []):
+            k, n = g["supported"], r["count"]
+            low, high = clopper_pearson(k, n)
+            within = k / n <= mc_limit(n)
+            ok = ok and (within or row.limit)
+            naive = "—" if g["naive"] is None else f"{g['naive']}/{n} (**{g['naive'] / n:.3f}**)"
+            name = row.name + (" *(documented limit)*" if row.limit else "")
+            lines.append(f"| {name} | {g['fixed_n']} | {k}/{n} | {k / n:.3f} [{low:.3f}, {high:.3f}] | "
+                         f"{'yes' if within else '**no**'} | {naive} | {g['mean_stop']:.0f} |")
+    lines += ["", f"**Goal (group-sequential false support ≤ α + MC error in every calibration row): "
+                  f"{'met' if ok else 'missed'}.**", ""]
     return lines
 
 
@@ -339,17 +444,25 @@ def nulls_section(nulls: list[dict]) -> list[str]:
               ("Effect claims (two-sided, no margin) on bounded behaviour measures (policy total variation, action "
               "disagreement, first action changed, rotating), run by the sequential engine: "
               "`counterfactual(batch=10, stop=…)`, at most 60 samples, horizon 5, branch every 20 steps."), "",
-              "| agent | intervention | hypotheses | SUPPORTED | rate [95% CI] | samples | nonzero d |", "|---|---|---:|---:|---|---:|---:|"]
-    agent_k = agent_n = 0
+              ("Each hypothesis is judged on the same samples by the anytime design (looks every 10, at most "
+               f"{AGENT_MAXIMUM}) and by the group design (looks at "
+               f"{', '.join(map(str, group_looks(AGENT_GROUP_MAXIMUM)))})."), "",
+              "| agent | intervention | hypotheses | anytime SUPPORTED | rate [95% CI] | samples | group SUPPORTED | "
+              "samples | nonzero d |", "|---|---|---:|---:|---|---:|---:|---:|---:|"]
+    agent_k = agent_n = group_k = 0
     for r in nulls:
         low, high = clopper_pearson(r["supported"], r["hypotheses"])
         agent_k, agent_n = agent_k + r["supported"], agent_n + r["hypotheses"]
+        group_k += r["group_supported"]
         lines.append(f"| {r['agent']} | {r['intervention']['name']} | {r['hypotheses']} | {r['supported']} | "
-                     f"{r['supported'] / r['hypotheses']:.3f} [{low:.3f}, {high:.3f}] | {r['samples']} | {r['nonzero']} |")
+                     f"{r['supported'] / r['hypotheses']:.3f} [{low:.3f}, {high:.3f}] | {r['samples']} | "
+                     f"{r['group_supported']} | {r['group_samples']} | {r['nonzero']} |")
     if agent_n:
         low, high = clopper_pearson(agent_k, agent_n)
-        lines += ["", (f"Pooled: {agent_k}/{agent_n} SUPPORTED, rate {agent_k / agent_n:.4f} [{low:.4f}, {high:.4f}]. "
-                  f"**Goal (≤ α + MC error = {mc_limit(agent_n):.3f}): {'met' if agent_k / agent_n <= mc_limit(agent_n) else 'missed'}.** "
+        worst = max(agent_k, group_k) / agent_n
+        lines += ["", (f"Pooled: anytime {agent_k}/{agent_n} SUPPORTED, rate {agent_k / agent_n:.4f} [{low:.4f}, "
+                  f"{high:.4f}]; group {group_k}/{agent_n}. "
+                  f"**Goal (≤ α + MC error = {mc_limit(agent_n):.3f}): {'met' if worst <= mc_limit(agent_n) else 'missed'}.** "
                   "These agents give exact zeros under common random numbers, so this checks the engine's "
                   "batches and stopping, not the statistics (that is part 1)."), ""]
     return lines
@@ -357,43 +470,57 @@ def nulls_section(nulls: list[dict]) -> list[str]:
 
 def efficiency_section(efficient: list[dict], synthetic: list[dict], nulls: list[dict]) -> list[str]:
     m = len({r["nodeid"] for r in efficient})
+    groups = [f"group{k}" for k in GROUP_LOOKS]
     lines = ["## 3. Efficiency on the hypotheses in `hypotheses/`", "",
-             ("Each hypothesis run once per session seed by the batched engine; the fixed-n design reads the first "
-              "`samples` (default 30) of the same samples. *sequential* is the default design: batch "
-              f"{DEFAULT_BATCH}, at most {default_maximum(1)} × samples, support stops the sampling at α/m with "
-              f"m = {m}, futility stopping with γ = {DEFAULT_FUTILITY}. *no futility*: the same design without "
-              "futility stopping (what futility saved, and whether it cost a decision). *capped*: the same "
-              "design with `max_samples` = the fixed n. Verdicts after Holm across the session, as the main "
-              "job reports them."), "",
-             "| hypothesis | seed | kind | fixed n | fixed verdict | sequential n | sequential verdict | stopped | "
-             "no futility n → verdict | capped n → verdict |",
-             "|---|---:|---|---:|---|---:|---|---|---|---|"]
+             ("Each hypothesis run once per session seed by the batched engine; every design reads a prefix of "
+              "the same samples, and the fixed-n design the first `samples` (default 30). *group K*: the "
+              f"group-sequential design with K planned looks up to `group_maximum(samples, K)` "
+              f"(K = {GROUP_LOOKS[0]} is the plugin's default design), support stopping at each look's share of "
+              f"α/m with m = {m}. *anytime*: batch {DEFAULT_BATCH}, at most {default_maximum(1)} × samples, "
+              f"support stopping at α/m, futility stopping with γ = {DEFAULT_FUTILITY}; *no futility* and "
+              "*capped* (`max_samples` = the fixed n) are its variants. Verdicts after Holm across the session, "
+              "as the main job reports them."), "",
+             "| hypothesis | seed | kind | fixed n → verdict | " + " | ".join(f"group {k} n → verdict" for k in GROUP_LOOKS)
+             + " | anytime n → verdict (stopped) | no futility | capped |",
+             "|---|---:|---|---|" + "---|" * len(GROUP_LOOKS) + "---|---|---|"]
     for r in efficient:
-        lines.append(f"| `{r['nodeid'].split('::')[-1]}` | {r['seed']} | {r['kind']} | {r['fixed_n']} | "
-                     f"{r['fixed_adjusted'].outcome} | {r['sequential_n']} | {r['sequential_adjusted'].outcome} | "
-                     f"{r['stopped']} | {r['plain_n']} → {r['plain_adjusted'].outcome} | "
-                     f"{r['capped_n']} → {r['capped_adjusted'].outcome} |")
-    total = {key: sum(r[f"{key}_n"] for r in efficient) for key in ("fixed", "sequential", "plain", "capped")}
+        cells = [f"{r[f'{g}_n']} → {r[f'{g}_adjusted'].outcome}" for g in groups]
+        lines.append(f"| `{r['nodeid'].split('::')[-1]}` | {r['seed']} | {r['kind']} | "
+                     f"{r['fixed_n']} → {r['fixed_adjusted'].outcome} | " + " | ".join(cells) + " | "
+                     f"{r['sequential_n']} → {r['sequential_adjusted'].outcome} ({r['stopped']}) | "
+                     f"{r['plain_n']} → {r['plain_adjusted'].outcome} | {r['capped_n']} → {r['capped_adjusted'].outcome} |")
+    keys = ("fixed", *groups, "sequential", "plain", "capped")
+    names = {"fixed": "fixed-n", "sequential": "anytime", "plain": "anytime without futility",
+             "capped": "anytime capped at the fixed n", **{f"group{k}": f"group {k}" for k in GROUP_LOOKS}}
+    total = {key: sum(r[f"{key}_n"] for r in efficient) for key in keys}
 
     def decided(key: str) -> int:
         return sum(r[f"{key}_adjusted"].outcome != "INCONCLUSIVE" for r in efficient)
 
+    def agree(key: str) -> int:
+        return sum(r["fixed_adjusted"].outcome == r[f"{key}_adjusted"].outcome for r in efficient)
+
+    lines += ["", "| design | rollouts (paired samples) | share of fixed-n | decided after Holm | same verdict as fixed-n |",
+              "|---|---:|---:|---:|---:|"]
+    for key in keys:
+        lines.append(f"| {names[key]} | {total[key]} | {total[key] / total['fixed']:.0%} | "
+                     f"{decided(key)}/{len(efficient)} | {agree(key)}/{len(efficient)} |")
+    default = groups[0]
+    ratio = total[default] / total["fixed"]
+    met = ratio <= 0.5 and decided(default) >= decided("fixed")
+    no_effect = [r for r in efficient if r["kind"] == "no_effect"]
+    rest_fixed = total["fixed"] - sum(r["fixed_n"] for r in no_effect)
+    rest_group = total[default] - sum(r[f"{default}_n"] for r in no_effect)
     futile = [r for r in efficient if r["stopped"] == "futility"]
-    lost = sum(r["plain_adjusted"].outcome != "INCONCLUSIVE" for r in futile)
-    agree = sum(r["fixed_adjusted"].outcome == r["sequential_adjusted"].outcome for r in efficient)
-    ratio = total["sequential"] / total["fixed"]
-    met = ratio <= 0.5 and decided("sequential") >= decided("fixed")
-    lines += ["", (f"Total rollouts (paired samples) to verdict: fixed-n {total['fixed']}, sequential "
-                   f"{total['sequential']} (**{ratio:.0%}** of fixed-n); without futility {total['plain']} "
-                   f"({total['plain'] / total['fixed']:.0%}); capped at the fixed n {total['capped']} "
-                   f"({total['capped'] / total['fixed']:.0%})."), "",
-              (f"Decided (SUPPORTED or REFUTED) after Holm: fixed-n {decided('fixed')}/{len(efficient)}, sequential "
-               f"{decided('sequential')}/{len(efficient)}, without futility {decided('plain')}/{len(efficient)}, "
-               f"capped {decided('capped')}/{len(efficient)}; fixed-n and sequential give the same verdict in "
-               f"{agree}/{len(efficient)}. Futility stops: {len(futile)} (saving "
-               f"{sum(r['plain_n'] - r['sequential_n'] for r in futile)} samples); of these, {lost} would have been "
-               f"decided without futility. **Goal (≤ 50% of the rollouts at equal or better power): "
-               f"{'met' if met else 'missed'}.**"),
+    lines += ["", (f"**Goal (≤ 50% of the fixed-n rollouts at equal or better power), for the default design "
+                   f"(group {GROUP_LOOKS[0]}): {ratio:.0%} of the rollouts, deciding {decided(default)} vs "
+                   f"{decided('fixed')} — {'met' if met else 'missed'}.** Where the samples go: the "
+                   f"{len(no_effect)} no-effect claims take {sum(r[f'{default}_n'] for r in no_effect)} of its "
+                   f"{total[default]} (fixed-n: {sum(r['fixed_n'] for r in no_effect)} of {total['fixed']}); the "
+                   f"other claims take {rest_group} vs {rest_fixed} "
+                   f"({rest_group / max(1, rest_fixed):.0%})."), "",
+              (f"Anytime futility stops: {len(futile)} (saving {sum(r['plain_n'] - r['sequential_n'] for r in futile)} "
+               "samples)."),
               "", (f"CPU time: synthetic {sum(r['cpu_seconds'] for r in synthetic):.0f} s, null agents "
                    f"{sum(r['cpu_seconds'] for r in nulls):.0f} s, hypotheses "
                    f"{sum(r['cpu_seconds'] for r in efficient):.0f} s."), ""]

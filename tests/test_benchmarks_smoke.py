@@ -93,3 +93,16 @@ def test_cluster_benchmark_rows_count_every_trial_and_render():
     assert coverage["hits"]["union"] >= max(coverage["hits"]["episode BCa"], coverage["hits"]["CR1 t"])
     assert any("|" in line for line in bench_clusters.synthetic_section([row]))
     assert any("|" in line for line in bench_clusters.coverage_section([coverage]))
+
+
+def test_sequential_benchmark_judges_both_designs_and_renders():
+    import bench_sequential
+
+    rows = [bench_sequential.synthetic_row(i, 2, 100 + i) for i in (1, 5)]  # a naive effect row, a no-effect row
+    for row in rows:
+        assert row["count"] == 2 and 0 <= row["sequential"] <= 2 and row["naive"] is not None
+        assert [(g["fixed_n"], g["looks"]) for g in row["group"]] == list(bench_sequential.GROUP_DESIGNS)
+        assert all(0 <= g["supported"] <= 2 and g["mean_stop"] <= 200 for g in row["group"])
+    text = "\n".join(bench_sequential.synthetic_section(rows, 2))
+    assert "1b. The same nulls under the group-sequential design" in text
+    assert "looks at 11, 22, 33" in text and "looks at 65, 130, 195" in text
