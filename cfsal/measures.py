@@ -141,8 +141,10 @@ def saliency_rank_change(*, method: str = "perturbation", output: str = "actor",
 
     def measure(factual: "Trace", intervened: "Trace", *, agent) -> float:
         maps = getattr(_first_maps(factual, intervened, agent, method, params), output)
+        if np.array_equal(maps[0], maps[1]):
+            return 0.0   # the same map ranks the same: exactly 0, not scipy's 1 − ρ ≈ 1e-16
         if np.ptp(maps[0]) == 0 and np.ptp(maps[1]) == 0:
-            return 0.0 if np.array_equal(maps[0], maps[1]) else 1.0
+            return 1.0
         rho = spearmanr(maps[0].ravel(), maps[1].ravel()).statistic
         return float(1.0 - (0.0 if np.isnan(rho) else rho))
 

@@ -128,8 +128,10 @@ def test_float32_perturbation_agrees_with_the_per_mask_formula(tiny, episode):
     frames, _ = episode
     direct_actor, direct_critic = perturbation_per_mask(tiny, as_frames(tiny, frames[:1]), density=10)
     maps = saliency(tiny, frames[:1], "perturbation", density=10)
-    assert np.abs(maps.actor - direct_actor.numpy()).max() <= 1e-5 * direct_actor.max().item()
-    assert np.abs(maps.critic - direct_critic.numpy()).max() <= 1e-5 * direct_critic.max().item()
+    # float32: a map is ½‖l(x) − l(x′)‖² of nearly equal outputs, so batch-shape-dependent kernels
+    # (an AMD EPYC gave 1.3e-5 of the max) move it far more than eps; the float64 test above is exact
+    assert np.abs(maps.actor - direct_actor.numpy()).max() <= 1e-4 * direct_actor.max().item()
+    assert np.abs(maps.critic - direct_critic.numpy()).max() <= 1e-4 * direct_critic.max().item()
 
 
 def test_perturbation_map_max_is_the_raw_grid_max(tiny, episode):
@@ -216,8 +218,11 @@ def test_object_scores_are_the_papers_removal_norms(tiny, episode):
     with torch.no_grad():
         logits, value = tiny(torch.as_tensor(frames[:1], dtype=torch.float32))
         logits_o, value_o = tiny(removed)
-    assert maps.details["actor_scores"][0]["paddle"] == pytest.approx(float((logits - logits_o).norm()), rel=1e-5)
-    assert maps.details["critic_scores"][0]["paddle"] == pytest.approx(float((value - value_o).abs()), rel=1e-5)
+    # a norm of a difference of float32 outputs: exact to a few eps of the outputs, not of the difference
+    assert maps.details["actor_scores"][0]["paddle"] == pytest.approx(float((logits - logits_o).norm()), rel=1e-5,
+                                                                       abs=1e-6 * float(logits.norm()))
+    assert maps.details["critic_scores"][0]["paddle"] == pytest.approx(float((value - value_o).abs()), rel=1e-5,
+                                                                        abs=1e-6 * float(value.abs().max()))
     row0, row1, col0, col1 = paddle.obs_box()
     assert maps.actor[0, row0:row1, col0:col1].min() >= maps.details["actor_scores"][0]["paddle"] * (1 - 1e-6)
     assert set(maps.details["actor_scores"][0]) == set(maps.objects[0])

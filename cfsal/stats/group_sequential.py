@@ -1,4 +1,4 @@
-"""Group-sequential verdicts: a few planned looks, α split over them, the fixed-n test at the last one.
+"""Group-sequential verdicts: a few planned looks, α split over them, the fixed-n test at each.
 
 The anytime-valid design of :mod:`cfsal.stats.sequential` may look after every batch, but pays for
 it: its boundary matches the fixed-n test's only at about 1.8 × the fixed n (for α/m = 0.05/20),
@@ -15,7 +15,7 @@ Holm 1979 / Westfall & Krishen 2001):
   factor that restores the fixed design's power at the last look's reduced level).
 * Weights wₖ: the early looks share ``early_share`` ε of α equally, the last look keeps 1 − ε.
   Equal early weights (not O'Brien–Fleming's vanishing ones) because the first look has few
-  samples, where a t-test needs a very large t for a tiny p: OBF's first-look level would be
+  samples, where an exact test cannot reach a tiny level at all: OBF's first-look level would be
   unreachable in practice and the look wasted.
 * At every look k the claim's test is the fixed-n test of :func:`cfsal.stats.assess` (sign flip
   and bootstrap-t, minimum-effect and bounded TOST) or :func:`cfsal.stats.assess_correlation`
@@ -122,8 +122,8 @@ def _check_count(looks: Any) -> int:
 def _look_rng(seed: int | np.random.SeedSequence, index: int, last: bool) -> np.random.Generator:
     """The last look's resamples come from the fixed design's stream (so one look *is* the fixed test)."""
     if isinstance(seed, np.random.SeedSequence):
-        base = seed.entropy if seed.entropy is not None else 0
-        return np.random.default_rng(seed if last else np.random.SeedSequence([int(base), 2, index]))
+        return np.random.default_rng(seed if last else np.random.SeedSequence(
+            seed.entropy, spawn_key=(*seed.spawn_key, 2, index)))
     return np.random.default_rng(np.random.SeedSequence([int(seed), 1] if last else [int(seed), 2, index]))
 
 
