@@ -53,3 +53,16 @@ def test_non_finite_numbers_from_strict_json_print_as_symbols():
     line = verdict_table([rec])[1]
     assert "[−∞, ∞]" in line and "—" in line
     assert "[−∞, ∞]" in markdown_table(results(rec))[2]
+
+
+def test_an_interval_that_is_not_95_percent_says_its_level():
+    from cfsal.report.table import verdict_table
+
+    plain = record("hypotheses/t.py::test_a", "a", "SUPPORTED", 0.3, [0.3])
+    look = record("hypotheses/t.py::test_b", "b", "SUPPORTED", 0.3, [0.3])
+    for key in ("verdict", "adjusted_verdict"):
+        plain[key]["confidence"] = 0.95
+        look[key]["confidence"] = 0.995          # a group-sequential look at 0.1 × α
+    rows = verdict_table([plain, look])
+    assert "effect [CI]" in rows[0] and "%" not in rows[1] and "[0.200, 0.400] 99.5%" in rows[2]
+    assert "[0.200, 0.400] 99.5%" in markdown_table(results(look))[2]

@@ -8,7 +8,7 @@ from typing import Any
 
 from cfsal.report.numbers import json_number, non_finite_text
 
-COLUMNS = ("hypothesis", "agent", "n", "effect [95% CI]", "p", "p adj", "verdict")
+COLUMNS = ("hypothesis", "agent", "n", "effect [CI]", "p", "p adj", "verdict")
 
 
 def _fmt(value: float | str | None, digits: int = 3) -> str:
@@ -28,9 +28,17 @@ def _row(record: dict[str, Any]) -> tuple[str, ...]:
     verdict = record.get("adjusted_verdict") or record.get("verdict")
     if verdict is None:
         return (name, record.get("agent", "—"), "—", "—", "—", "—", record.get("status", "ERROR"))
-    effect = f"{_fmt(verdict['effect'])} [{_fmt(verdict['ci_low'])}, {_fmt(verdict['ci_high'])}]"
+    effect = f"{_fmt(verdict['effect'])} [{_fmt(verdict['ci_low'])}, {_fmt(verdict['ci_high'])}]{_level(verdict)}"
     return (name, record.get("agent", "—"), str(verdict["n"]), effect, _fmt(verdict["p_value"]),
             _fmt(verdict.get("p_adjusted")), verdict["outcome"])
+
+
+def _level(verdict: dict[str, Any]) -> str:
+    """The interval's level when it is not 95% (no-effect claims: 90%; a group-sequential look: 1 − wₖ·α)."""
+    confidence = json_number(verdict.get("confidence"))
+    if not isinstance(confidence, float) or abs(confidence - 0.95) < 1e-9:
+        return ""
+    return f" {100 * confidence:.4g}%"
 
 
 def verdict_table(records: list[dict[str, Any]]) -> list[str]:
@@ -71,7 +79,7 @@ def markdown_table(results: dict[str, Any], *, thumbnails: str | os.PathLike | N
     directory = None if thumbnails is None else Path(thumbnails)
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
-    lines = ["| hypothesis | agent | claim | verdict | effect [95% CI] | n | p adj | picture |",
+    lines = ["| hypothesis | agent | claim | verdict | effect [CI] | n | p adj | picture |",
              "|---|---|---|---|---|---:|---:|---|"]
     for record in results.get("hypotheses", []):
         name = record["nodeid"].replace("hypotheses/", "")
@@ -84,7 +92,7 @@ def markdown_table(results: dict[str, Any], *, thumbnails: str | os.PathLike | N
             lines.append(f"| `{name}` | {record.get('agent', '—')} | {claim} | {record.get('status', 'ERROR')} "
                          f"| — | — | — | {picture} |")
             continue
-        effect = f"{_fmt(verdict['effect'])} [{_fmt(verdict['ci_low'])}, {_fmt(verdict['ci_high'])}]"
+        effect = f"{_fmt(verdict['effect'])} [{_fmt(verdict['ci_low'])}, {_fmt(verdict['ci_high'])}]{_level(verdict)}"
         lines.append(f"| `{name}` | {record.get('agent', '—')} | {claim} | **{verdict['outcome']}** | {effect} "
                      f"| {verdict['n']} | {_fmt(verdict.get('p_adjusted'))} | {picture} |")
     return lines
