@@ -292,3 +292,12 @@ def test_group_stop_rule_stops_at_the_first_deciding_look_and_judge_agrees():
     assert rule.looks == [11, 22, 33] and outcome.n == 33
     direct = group_sequential_assess(claim, null, looks=[11, 22, 33], maximum=33, seed=9)
     assert outcome.to_dict() == direct.to_dict() and feed(null)[1].to_dict() == outcome.to_dict()
+
+
+def test_an_unknown_design_in_a_declaration_teaches_the_two_there_are():
+    from cfsal.errors import HypothesisDeclarationError
+    from cfsal.plugin.declare import HypothesisSpec
+
+    with pytest.raises(HypothesisDeclarationError, match=r"design='pocock' is not one of \('group', 'anytime'\)"):
+        HypothesisSpec("c", design="pocock")
+    assert HypothesisSpec("c", design="anytime").to_dict()["design"] == "anytime"
