@@ -79,7 +79,7 @@ class HypothesisSpec:
         if self.design not in (None, *DESIGNS):
             raise HypothesisDeclarationError(
                 f"{where}: design={self.design!r} is not one of {DESIGNS} (group: a few planned looks, the "
-                "fixed-n test at the last; anytime: a look after every batch; docs/sequential.md).")
+                "fixed-n test at each; anytime: a look after every batch; docs/sequential.md).")
         if self.batch is not None and self.max_samples is not None and self.batch > self.max_samples:
             raise HypothesisDeclarationError(
                 f"{where}: batch={self.batch} is larger than max_samples={self.max_samples}; a sequential test "

@@ -70,7 +70,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="fixed-n verdicts for every hypothesis that does not say sequential=True")
     group.addoption("--cfsal-design", choices=DESIGNS, default=None,
                     help=f"sequential design unless a hypothesis says design=: group (a few planned looks, the "
-                         f"fixed-n test at the last) or anytime (a look after every batch); default "
+                         f"fixed-n test at each) or anytime (a look after every batch); default "
                          f"{DEFAULT_DESIGN}, or the cfsal_design ini key")
     group.addoption("--cfsal-looks", type=int, default=None,
                     help=f"group design: planned looks per hypothesis (default {DEFAULT_LOOKS})")

@@ -5,9 +5,9 @@ Two designs, chosen by ``--cfsal-design`` (or the ``cfsal_design`` ini key, or a
 
 * **group** (default; :func:`cfsal.stats.group_sequential_assess`): K = ``--cfsal-looks`` planned
   looks, equally spaced up to a maximum just above the fixed n (:func:`cfsal.stats.group_maximum`,
-  1.07 × for K = 3), one batch per look. It stops at the first look that decides; the last look is
-  the fixed-n test at (1 − ε)·α, so it keeps the fixed design's power while clear cases stop
-  after a third or two thirds of the samples.
+  1.07 × for K = 3), one batch per look, each look the fixed-n test at its share of α. It stops at
+  the first look that decides; the last look tests at (1 − ε)·α, so it keeps the fixed design's
+  power while clear cases stop after a third or two thirds of the samples.
 * **anytime** (:func:`cfsal.stats.sequential_assess`): a look after every ``batch`` samples, valid
   however often one looks and whenever one stops, with a maximum of :func:`default_maximum` samples
   (4 × the fixed n) and futility stopping (:func:`cfsal.stats.sequential.futility_check`,
