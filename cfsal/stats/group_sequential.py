@@ -50,7 +50,7 @@ from scipy import stats
 
 from cfsal.errors import StatisticsError
 from cfsal.stats._validation import finite_vector, paired_vectors
-from cfsal.stats.sequential import CONTINUE, Look, SequentialResult, Stopped
+from cfsal.stats.sequential import CONTINUE, Look, SequentialResult, Stopped, _thresholds
 from cfsal.stats.verdict import (
     INCONCLUSIVE,
     REFUTED,
@@ -208,17 +208,12 @@ def group_sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[
                       float(min(1.0, p_support)), None, look.n, text, _finite_p(p_equivalence),
                       f"Not decided after {look.n} samples ({len(record)} of {len(plan)} planned looks): {why} "
                       f"before the last look (group-sequential p = {_p(min(1.0, p_support))}).", None)
-    return SequentialResult(verdict, tuple(record), final_reason, alpha_stop, METHOD, _thresholds(claim), None,
+    return SequentialResult(verdict, tuple(record), final_reason, alpha_stop, METHOD, tuple(_thresholds(claim, claim.margin)), None,
                             int(maximum))
 
 
 def _finite_p(p: float) -> float | None:
     return None if not math.isfinite(p) else float(min(1.0, p))
-
-
-def _thresholds(claim: Claim) -> tuple[float, ...]:
-    margin = claim.margin
-    return (0.0,) if margin is None else (-float(margin), 0.0, float(margin))
 
 
 def _test_text(looks: int, early_share: float, plan: Sequence[int]) -> str:
@@ -241,7 +236,7 @@ def _early_result(claim: Claim, fixed: Verdict, record: list[Look], decision: st
     verdict = dataclasses.replace(fixed, outcome=decision, claim=claim, p_value=p_claim,
                                   equivalence_p=_finite_p(p_equivalence), samples_needed=None,
                                   test=f"{text}; this look: {fixed.test}", explanation=why)
-    return SequentialResult(verdict, tuple(record), "decided", alpha_stop, METHOD, _thresholds(claim), None, maximum)
+    return SequentialResult(verdict, tuple(record), "decided", alpha_stop, METHOD, tuple(_thresholds(claim, claim.margin)), None, maximum)
 
 
 def _last_look(claim: Claim, fixed: Verdict, w: float, record: list[Look], p_support: float, p_equivalence: float,
@@ -267,4 +262,4 @@ def _last_look(claim: Claim, fixed: Verdict, w: float, record: list[Look], p_sup
     record.append(Look(int(fixed.n), float(verdict.effect), float(verdict.ci_low), float(verdict.ci_high), p_claim,
                        outcome))
     return SequentialResult(verdict, tuple(record), "decided" if outcome != INCONCLUSIVE else "max_samples",
-                            alpha_stop, METHOD, _thresholds(claim), None, int(fixed.n))
+                            alpha_stop, METHOD, tuple(_thresholds(claim, claim.margin)), None, int(fixed.n))
