@@ -12,11 +12,12 @@ the least disturbed run). An *agent-step* is one step of one continuation (a pai
 intervened continuations of horizon H is 2H agent-steps).
 
 The batched run is ``run_paired`` as users call it: with two or more usable CPUs and a machine
-that is not oversubscribed it pipelines groups of 8 branches: a second thread prepares and steps
-the environments of some groups while the agent forwards the others (``overlap``); the same run
-forced onto one thread
-(``overlap=False``) and forced to overlap (``overlap=True``) are timed beside it. The bare forward
-rate is always one thread, the same batch sizes, the same 16-row blocks.
+that is not oversubscribed it pipelines groups of 8 branches: the environments of some groups are
+prepared and stepped while the agent forwards the others (``overlap``), in the session's
+environment process (``cfsal.rollout.envprocess``; started and waited for before any timing).
+The same run on one thread (``overlap=False``), with the environments in the process
+(``overlap="process"``) and in a second thread (``overlap="thread"``) are timed beside it. The
+bare forward rate is always one thread, the same batch sizes, the same 16-row blocks.
 
 Also timed: the process-pool executor with 2 workers against inline (its first call, which spawns
 the session's pool, and later calls), and a breakdown of the one-thread batched time into setup
@@ -48,11 +49,12 @@ from cfsal.agents.zoo import load_agent
 from cfsal.envs import ToyboxEnv
 from cfsal.interventions import breakout
 from cfsal.rollout import BranchPoint, PairedBranch, collect_branch_points, paired, run_paired
+from cfsal.rollout import envprocess
 from cfsal.rollout.executors import close_pools, run_with
 from cfsal.rollout.paired import applicable, overlap_pays, usable_cpus
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 GOAL_SPEEDUP = 4.0
 GOAL_FORWARD_SHARE = 0.70
 
@@ -114,7 +116,7 @@ def same_pairs(a: list[PairedBranch], b: list[PairedBranch]) -> bool:
 
 
 def run_batched(agent: Agent, points: list[BranchPoint], intervention: Any, horizon: int,
-                seeds: list[np.random.SeedSequence], overlap: bool | None = None) -> list[PairedBranch]:
+                seeds: list[np.random.SeedSequence], overlap: bool | str | None = None) -> list[PairedBranch]:
     return run_paired(agent, points, intervention, horizon=horizon, seeds=seeds, overlap=overlap)
 
 
@@ -179,15 +181,26 @@ def breakdown(agent: Agent, points: list[BranchPoint], intervention: Any, horizo
 SCHEDSTAT = Path("/proc/thread-self/schedstat")
 
 
-def schedstat() -> tuple[float, float]:
-    """This thread's CPU time and its time runnable but waiting for a CPU, in seconds (Linux)."""
-    cpu, waiting, _ = SCHEDSTAT.read_text().split()
+def schedstat(path: Path = SCHEDSTAT) -> tuple[float, float]:
+    """A thread's CPU time and its time runnable but waiting for a CPU, in seconds (Linux); this
+    thread's by default."""
+    cpu, waiting, _ = path.read_text().split()
     return int(cpu) / 1e9, int(waiting) / 1e9
+
+
+def env_process_schedstat() -> tuple[float, float]:
+    """:func:`schedstat` of the environment process (one thread), or zeros when there is none."""
+    process = envprocess.env_process(wait=False)
+    if process is None:
+        return 0.0, 0.0
+    pid = process.process.pid
+    return schedstat(Path(f"/proc/{pid}/task/{pid}/schedstat"))
 
 
 def cpu_view(function: Callable[[], Any]) -> dict[str, float]:
     """Where this thread's wall time in ``function()`` went: on a CPU, waiting for a CPU (the machine
-    is busy), or asleep (waiting for the overlap's worker thread or the GIL); and the worker's CPU.
+    is busy), or asleep (waiting for the environment process, the overlap's worker thread or the
+    GIL); and the CPU time of the worker thread or of the environment process, whichever ran.
 
     Wall times on a shared machine mostly measure the other jobs; this split does not: it shows
     what a run needs of this thread and of the worker, and how long it waited for the other.
@@ -203,13 +216,15 @@ def cpu_view(function: Callable[[], Any]) -> dict[str, float]:
 
     with mock.patch.object(paired, "_serve", probe):
         cpu, waiting = schedstat()
+        other = env_process_schedstat()[0]
         start = time.perf_counter()
         function()
         wall = time.perf_counter() - start
         end = schedstat()
+        other = env_process_schedstat()[0] - other
         cpu, waiting = end[0] - cpu, end[1] - waiting
     return {"wall": wall, "cpu": cpu, "waiting_for_cpu": waiting, "asleep": max(0.0, wall - cpu - waiting),
-            "worker_cpu": worker[0][0] if worker else 0.0}
+            "worker_cpu": worker[0][0] if worker else other}
 
 
 # -------------------------------------------------------------------------------------------- result
@@ -233,8 +248,9 @@ class RolloutBenchmark:
     forward_rows_per_second_16: float
     forward_rows_per_second_2_unpadded: float
     serial_seconds: float = float("nan")  # the batched run on one thread (overlap=False)
-    overlapped_seconds: float = float("nan")  # the batched run forced to overlap (overlap=True)
-    overlapped: bool = False  # whether the default batched run overlapped env steps with forwards
+    env_process_seconds: float = float("nan")  # environments in the environment process (overlap="process")
+    thread_seconds: float = float("nan")  # environments in a second thread (overlap="thread")
+    default_way: str = "one thread"  # how the default batched run ran: "process", "thread" or "one thread"
     usable_cpus: int = 1
     cpu_views: dict[str, dict[str, float]] | None = None  # Linux: see cpu_view()
     process_seconds: float | None = None
@@ -321,10 +337,14 @@ def measure(agent: Agent, *, branches: int, horizon: int, branch_every: int, rep
     points = collect_branch_points(agent, count=branches, branch_every=branch_every, seed=seed,
                                    accept=lambda point: applicable(intervention, point))
     seeds = children(seed + 1, len(points))
-    timings = {name: float("inf") for name in ("batched", "serial", "overlapped", "one", "bare", "fwd16", "fwd2")}
+    timings = {name: float("inf") for name in ("batched", "serial", "process", "thread", "one", "bare", "fwd16",
+                                                 "fwd2")}
     # What the default batched run does, decided once: run_paired decides at every call from the
-    # load average, which this benchmark's own two threads raise, so repeats could mix both ways.
+    # load average, which this benchmark's own processes raise, so repeats could mix the ways.
     overlapped = overlap_pays()
+    # Started in the background by a user's first overlapped run; here before any timing.
+    default_way = ("process" if envprocess.env_process(wait=True) is not None else "thread") if overlapped \
+        else "one thread"
     batched = run_batched(agent, points, intervention, horizon, seeds)  # warm-up, and the batch sizes
     rows = live_rows_per_step(batched, horizon)
     observations = np.stack([arm.first_observation for p in batched for arm in (p.factual, p.intervened)])
@@ -336,7 +356,8 @@ def measure(agent: Agent, *, branches: int, horizon: int, branch_every: int, rep
         for name, function in (
                 ("batched", lambda: run_batched(agent, points, intervention, horizon, seeds, overlap=overlapped)),
                 ("serial", lambda: run_batched(agent, points, intervention, horizon, seeds, overlap=False)),
-                ("overlapped", lambda: run_batched(agent, points, intervention, horizon, seeds, overlap=True)),
+                ("process", lambda: run_batched(agent, points, intervention, horizon, seeds, overlap="process")),
+                ("thread", lambda: run_batched(agent, points, intervention, horizon, seeds, overlap="thread")),
                 ("one", lambda: run_one_at_a_time(agent, points, intervention, horizon, seeds)),
                 ("bare", lambda: bare_forwards(agent, observations, rows))):
             seconds, outputs[name] = best_of(function, 1)
@@ -349,7 +370,8 @@ def measure(agent: Agent, *, branches: int, horizon: int, branch_every: int, rep
     views = None
     if SCHEDSTAT.is_file():
         runs = {"serial": lambda: run_batched(agent, points, intervention, horizon, seeds, overlap=False),
-                "overlapped": lambda: run_batched(agent, points, intervention, horizon, seeds, overlap=True),
+                "process": lambda: run_batched(agent, points, intervention, horizon, seeds, overlap="process"),
+                "thread": lambda: run_batched(agent, points, intervention, horizon, seeds, overlap="thread"),
                 "bare": lambda: bare_forwards(agent, observations, rows)}
         views = {name: min((cpu_view(run) for _ in range(repeats)), key=lambda v: v["cpu"])
                  for name, run in runs.items()}
@@ -369,9 +391,9 @@ def measure(agent: Agent, *, branches: int, horizon: int, branch_every: int, rep
         repeats=repeats, agent_steps=agent_steps(batched), forward_rows=int(rows.sum()),
         batched_seconds=timings["batched"], one_at_a_time_seconds=timings["one"],
         bare_forward_seconds=timings["bare"],
-        identical_pairs=all(same_pairs(outputs[name], batched) for name in ("one", "serial", "overlapped")),
-        breakdown=parts, serial_seconds=timings["serial"], overlapped_seconds=timings["overlapped"],
-        overlapped=overlapped, usable_cpus=usable_cpus(), cpu_views=views,
+        identical_pairs=all(same_pairs(outputs[name], batched) for name in ("one", "serial", "process", "thread")),
+        breakdown=parts, serial_seconds=timings["serial"], env_process_seconds=timings["process"],
+        thread_seconds=timings["thread"], default_way=default_way, usable_cpus=usable_cpus(), cpu_views=views,
         forward_rows_per_second_16=16 / timings["fwd16"], forward_rows_per_second_2_unpadded=2 / timings["fwd2"],
         process_seconds=process_seconds, process_fixed_seconds=process_fixed, process_identical=process_identical,
         workers=workers)
@@ -405,25 +427,28 @@ def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: 
         "",
         (f"The batched run is `run_paired` as users call it. With {r.usable_cpus} usable CPUs and a load "
         "average below the CPU count it **uses a second core** (`overlap`): the branches are pipelined in "
-        "groups of 8 (one 16-row forward block each); this thread forwards whichever group is ready while a "
-        "worker thread steps the environments of the others and prepares the groups not yet started (the "
-        "forward itself stays on one torch thread in the same 16-row blocks, so results are "
-        "byte-identical); on an oversubscribed machine it runs on one thread. "
-        + ("This run overlapped." if r.overlapped else "This run did not overlap (the machine was "
-           "oversubscribed when it started).")
-        + " Both ways are also timed explicitly. The bare forwards always run on one thread."),
+        "groups of 8 (one 16-row forward block each); this thread forwards whichever group is ready while the "
+        "environments of the others are stepped and the groups not yet started are prepared, in the session's "
+        "environment process (`cfsal.rollout.envprocess`: no GIL shared with the forwards; a worker thread "
+        "where the process cannot be used). The forward itself stays on one torch thread in the same 16-row "
+        "blocks, so results are byte-identical; on an oversubscribed machine it runs on one thread. "
+        + {"process": "This run used the environment process.", "thread": "This run used a worker thread.",
+           "one thread": "This run did not overlap (the machine was oversubscribed when it started)."}[r.default_way]
+        + " Every way is also timed explicitly. The bare forwards always run on one thread."),
         "",
         f"Machine: {machine_line(machine, load_at_end)}.",
         "",
         "| variant | seconds | agent-steps / s | ratio |",
         "|---|---:|---:|---:|",
         (f"| batched: `run_paired` over all {r.branches} branches in lockstep (default: "
-        f"{'overlapped' if r.overlapped else 'one thread'}) | {r.batched_seconds:.3f} | {r.batched_rate:.0f} | 1 |"),
+        f"{r.default_way}) | {r.batched_seconds:.3f} | {r.batched_rate:.0f} | 1 |"),
         (f"| batched on one thread (`overlap=False`) | {r.serial_seconds:.3f} | "
         f"{r.agent_steps / r.serial_seconds:.0f} | {r.serial_seconds / r.batched_seconds:.2f}× the batched time |"),
-        (f"| batched, env steps on a 2nd core (`overlap=True`) | {r.overlapped_seconds:.3f} | "
-        f"{r.agent_steps / r.overlapped_seconds:.0f} | {r.overlapped_seconds / r.batched_seconds:.2f}× the batched "
-        "time |"),
+        (f"| batched, environments in the environment process (`overlap=\"process\"`) | "
+        f"{r.env_process_seconds:.3f} | {r.agent_steps / r.env_process_seconds:.0f} | "
+        f"{r.env_process_seconds / r.batched_seconds:.2f}× the batched time |"),
+        (f"| batched, environments in a 2nd thread (`overlap=\"thread\"`) | {r.thread_seconds:.3f} | "
+        f"{r.agent_steps / r.thread_seconds:.0f} | {r.thread_seconds / r.batched_seconds:.2f}× the batched time |"),
         (f"| one branch at a time: `run_paired` with one point per call | {r.one_at_a_time_seconds:.3f} | "
         f"{r.one_at_a_time_rate:.0f} | batched is {r.speedup:.2f}× faster |"),
         (f"| (estimate) one branch at a time, forwards not padded to 16 rows | "
@@ -446,12 +471,15 @@ def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: 
         (f"| batched ≥ {GOAL_FORWARD_SHARE:.0%} of the bare batched forward rate | {r.forward_share:.0%} | "
         f"{_met(r.forward_share >= GOAL_FORWARD_SHARE)} |"),
         (f"| (not a goal) batched on one thread vs. the bare forward rate | {r.serial_forward_share:.0%} | |"),
-        (f"| (not a goal) batched with env steps on a 2nd core vs. the bare forward rate | "
-        f"{r.agent_steps / r.overlapped_seconds / r.bare_forward_rate:.0%} | |"),
+        (f"| (not a goal) batched, environments in the environment process, vs. the bare forward rate | "
+        f"{r.agent_steps / r.env_process_seconds / r.bare_forward_rate:.0%} | |"),
+        (f"| (not a goal) batched, environments in a 2nd thread, vs. the bare forward rate | "
+        f"{r.agent_steps / r.thread_seconds / r.bare_forward_rate:.0%} | |"),
         (f"| (not a goal) the one-thread lockstep loop alone, its time minus setup, vs. the bare forward rate | "
         f"{r.loop_forward_share:.0%} | |"),
         "",
-        ("Batched (default, one-thread, overlapped) and one-at-a-time continuations are byte-identical "
+        ("Batched (default, one thread, environment process, worker thread) and one-at-a-time continuations "
+        "are byte-identical "
         "(actions, logits, values): "
         f"{r.identical_pairs}.")
         + (f" Process pool ones too: {r.process_identical}." if r.process_identical is not None else ""),
@@ -483,25 +511,30 @@ def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: 
                       "prefix.")]
     if r.cpu_views:
         v = r.cpu_views
-        ahead = v["overlapped"]["cpu"] + v["overlapped"]["asleep"]
         lines += ["", "## CPU time: what the runs need, apart from the machine's load", "",
-                  ("Per thread, from Linux's `/proc/thread-self/schedstat` (the run with the least CPU time of "
-                   f"{r.repeats}): time on a CPU, time runnable but waiting for one (other jobs had it), and "
-                   "time asleep (waiting for the overlap's worker thread or for the GIL)."), "",
-                  "| run | wall | main thread: on a CPU | waiting for a CPU | asleep | worker thread: on a CPU |",
+                  ("Per thread, from Linux's `/proc/<pid>/task/<tid>/schedstat` (the run with the least CPU time "
+                   f"of {r.repeats}): time on a CPU, time runnable but waiting for one (other jobs had it), and "
+                   "time asleep (waiting for the environment process, the worker thread or the GIL); and the CPU "
+                   "time of the other side: the worker thread, or the environment process."), "",
+                  "| run | wall | main thread: on a CPU | waiting for a CPU | asleep | other side: on a CPU |",
                   "|---|---:|---:|---:|---:|---:|",
                   *[f"| {label} | {v[name]['wall']:.3f} | {v[name]['cpu']:.3f} | {v[name]['waiting_for_cpu']:.3f} | "
                     f"{v[name]['asleep']:.3f} | {v[name]['worker_cpu']:.3f} |"
-                    for name, label in (("serial", "batched, one thread"), ("overlapped", "batched, overlapped"),
-                                        ("bare", "bare forwards"))],
-                  "",
-                  (f"On CPU time, the one-thread batched run reaches {v['bare']['cpu'] / v['serial']['cpu']:.0%} of "
-                   f"the bare forwards. Overlapped, the main thread needs {v['overlapped']['cpu']:.3f} s on a CPU "
-                   f"and sleeps {v['overlapped']['asleep']:.3f} s; its worker needs {v['overlapped']['worker_cpu']:.3f} s. "
-                   "With a free second core (no waiting for a CPU) the overlapped run would take about "
-                   f"max(main CPU + asleep, worker CPU) = {max(ahead, v['overlapped']['worker_cpu']):.3f} s, "
-                   f"{v['bare']['cpu'] / max(ahead, v['overlapped']['worker_cpu']):.0%} of the bare forwards' CPU time "
-                   "(an estimate from this run's CPU times, not a measurement on a free machine).")]
+                    for name, label in (("serial", "batched, one thread"),
+                                        ("process", "batched, environment process"),
+                                        ("thread", "batched, worker thread"), ("bare", "bare forwards"))],
+                  ""]
+        for name, label in (("process", "With the environment process"), ("thread", "With a worker thread")):
+            ahead = v[name]["cpu"] + v[name]["asleep"]
+            lines.append(
+                f"{label}, the main thread needs {v[name]['cpu']:.3f} s on a CPU and sleeps {v[name]['asleep']:.3f} s; "
+                f"the other side needs {v[name]['worker_cpu']:.3f} s. With a free second core the run would take about "
+                f"max(main CPU + asleep, other side's CPU) = {max(ahead, v[name]['worker_cpu']):.3f} s, "
+                f"{v['bare']['cpu'] / max(ahead, v[name]['worker_cpu']):.0%} of the bare forwards' CPU time (an "
+                "estimate from this run's CPU times, not a measurement on a free machine).")
+            lines.append("")
+        lines.append(f"On CPU time, the one-thread batched run reaches {v['bare']['cpu'] / v['serial']['cpu']:.0%} of "
+                     "the bare forwards.")
     return "\n".join(lines) + "\n"
 
 

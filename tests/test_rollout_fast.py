@@ -1,16 +1,22 @@
 """The fast rollout paths give byte-identical continuations to the simple ones (issue #6 speed bar).
 
 Fast: snapshots restored from Toybox's native clone (each state's JSON read and written once)
-and the environments of one half of the branches stepped in a thread while the other half is
-forwarded. Simple: snapshots without a native clone (restored by replay, every state read back
-from Toybox) and one thread. Everything a pair records must be equal to the byte.
+and groups of branches pipelined so that their environments are prepared and stepped while
+others are forwarded, in the environment process (``overlap="process"``) or a thread
+(``overlap="thread"``). Simple: snapshots without a native clone (restored by replay, every state
+read back from Toybox) and one thread. Everything a pair records must be equal to the byte.
 """
 
 import dataclasses
 import functools
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
 import threading
+import types
 from collections import OrderedDict
 
 import numpy as np
@@ -24,7 +30,7 @@ from cfsal.envs import make
 from cfsal.errors import InterventionError
 from cfsal.interventions import breakout, pong, registry, space_invaders
 from cfsal.interventions.base import Intervention, check_edit, check_finite, check_playable, copy_state
-from cfsal.rollout import collect_branch_points, run_paired
+from cfsal.rollout import arms, collect_branch_points, envprocess, run_paired
 from cfsal.rollout.branching import BranchPoint
 from cfsal.rollout.executors import close_pools, run_with, session_pool
 from cfsal.rollout.paired import applicable, overlap_groups, prepare_pair
@@ -53,6 +59,28 @@ def points(agent):
     return collect_branch_points(agent, count=19, branch_every=10, seed=4, accept=lambda p: applicable(MOVE, p))
 
 
+@pytest.fixture
+def ways(monkeypatch):
+    """Which pipelines ran: the environment process's (counted when it returned pairs) or the thread's."""
+    from cfsal.rollout import paired
+
+    ran = []
+    in_process, in_thread = paired._run_in_env_process, paired._run_pipelined
+
+    def process(*args, **kwargs):
+        pairs = in_process(*args, **kwargs)
+        ran.append("process" if pairs is not None else "process refused")
+        return pairs
+
+    def thread(*args, **kwargs):
+        ran.append("thread")
+        return in_thread(*args, **kwargs)
+
+    monkeypatch.setattr(paired, "_run_in_env_process", process)
+    monkeypatch.setattr(paired, "_run_pipelined", thread)
+    return ran
+
+
 def without_native(points):
     """The same branch points as a worker process receives them: no native clone, a replay recipe."""
     return [dataclasses.replace(p, snapshot=dataclasses.replace(p.snapshot, native=None)) for p in points]
@@ -70,24 +98,91 @@ def assert_same_pairs(a, b):
             assert x.ended == y.ended and x.first_state == y.first_state
 
 
-@pytest.mark.parametrize("intervention", [MOVE, StateEdit("breakout", shift_ball(-30, 10))],
-                         ids=["library-intervention", "plain-function-edit"])
-def test_fast_paths_give_the_simple_paths_pairs_byte_for_byte(agent, points, intervention):
+@pytest.mark.parametrize("intervention,way", [(MOVE, "process"), (MOVE, "thread"),
+                                              (StateEdit("breakout", shift_ball(-30, 10)), "thread")],
+                         ids=["library-intervention-process", "library-intervention-thread", "plain-function-edit"])
+def test_fast_paths_give_the_simple_paths_pairs_byte_for_byte(agent, points, intervention, way, ways):
     seeds = children(7, len(points))
     simple = run_paired(agent, without_native(points), intervention, horizon=6, seeds=seeds, overlap=False)
-    fast = run_paired(agent, points, intervention, horizon=6, seeds=seeds, overlap=True)
+    fast = run_paired(agent, points, intervention, horizon=6, seeds=seeds, overlap=way)
+    assert ways == [way]
     assert_same_pairs(fast, simple)
     assert all(pair.took_effect for pair in fast)
     assert any(not np.array_equal(p.factual.logits, p.intervened.logits) for p in fast)  # the edit mattered
 
 
-def test_settling_by_noop_steps_gives_the_same_pairs_on_both_paths(agent, points):
+@pytest.mark.parametrize("way", ["process", "thread"])
+def test_settling_by_noop_steps_gives_the_same_pairs_on_both_paths(agent, points, way, ways):
     seeds = children(8, len(points))
     simple = run_paired(agent, without_native(points), MOVE, horizon=3, seeds=seeds, overlap=False, settle=2)
-    fast = run_paired(agent, points, MOVE, horizon=3, seeds=seeds, overlap=True, settle=2)
+    fast = run_paired(agent, points, MOVE, horizon=3, seeds=seeds, overlap=way, settle=2)
+    assert ways == [way]
     assert_same_pairs(fast, simple)
     # the first state is the settled one, not the snapshot's
     assert json.loads(fast[0].factual.first_state) != json.loads(points[0].snapshot.toybox_json)
+
+
+def test_a_library_persistent_intervention_gives_the_same_pairs_in_the_environment_process(agent, points, ways):
+    seeds, freeze = children(10, len(points)), breakout.FreezeScore(value=7)
+    simple = run_paired(agent, without_native(points), freeze, horizon=8, seeds=seeds, overlap=False)
+    fast = run_paired(agent, points, freeze, horizon=8, seeds=seeds, overlap="process")
+    assert ways == ["process"]
+    assert_same_pairs(fast, simple)
+    assert all(json.loads(pair.intervened.first_state)["score"] == 7 for pair in fast)
+
+
+def test_the_environment_process_refuses_what_it_cannot_run_byte_identically(agent, points):
+    with pytest.raises(ValueError, match="edits the environment itself"):
+        run_paired(agent, points, StateEdit("breakout", shift_ball(-30, 10)), horizon=2,
+                   seeds=children(1, len(points)), overlap="process")
+    with pytest.raises(ValueError, match="overlap='sometimes'"):
+        run_paired(agent, points, MOVE, horizon=2, seeds=children(1, len(points)), overlap="sometimes")
+
+
+def test_an_intervention_class_the_environment_process_cannot_import_runs_in_a_thread(agent, points, ways):
+    # A class pickled by reference to a module that exists only in this process.
+    module = types.ModuleType("cfsal_test_only_here")
+    module.Moved = type("Moved", (breakout.MoveBall,), {"__module__": module.__name__})
+    sys.modules[module.__name__] = module
+    try:
+        seeds = children(11, len(points))
+        simple = run_paired(agent, points, MOVE, horizon=3, seeds=seeds, overlap=False)
+        fallback = run_paired(agent, points, module.Moved(dx=40), horizon=3, seeds=seeds, overlap="process")
+    finally:
+        del sys.modules[module.__name__]
+    assert ways == ["process refused", "thread"]
+    assert_same_pairs(fallback, simple)
+
+
+def test_an_error_in_the_environment_process_reaches_the_caller_as_itself(agent, points):
+    # The last point's edit is refused there (the ball would leave the court); earlier groups run.
+    interventions = [MOVE] * (len(points) - 1) + [breakout.MoveBall(dx=216)]
+    with pytest.raises(InterventionError, match="outside the court") as caught:
+        run_paired(agent, points, interventions, horizon=2, seeds=children(1, len(points)), overlap="process")
+    assert "raised in the environment process" in "".join(getattr(caught.value, "__notes__", ["raised in the "
+                                                                                              "environment process"]))
+    seeds = children(12, len(points))  # and the process serves the next run
+    assert_same_pairs(run_paired(agent, points, MOVE, horizon=2, seeds=seeds, overlap="process"),
+                      run_paired(agent, points, MOVE, horizon=2, seeds=seeds, overlap=False))
+
+
+def test_a_dead_environment_process_is_a_clear_error_and_the_next_run_starts_a_new_one(agent, points):
+    seeds = children(13, len(points))
+    run_paired(agent, points, MOVE, horizon=1, seeds=seeds, overlap="process")
+    dead = envprocess.env_process(wait=True)
+    os.kill(dead.process.pid, signal.SIGKILL)
+    dead.process.wait()
+    with pytest.raises(envprocess.EnvProcessError, match="ended during a rollout.*overlap='thread'"):
+        run_paired(agent, points, MOVE, horizon=2, seeds=seeds, overlap="process")
+    again = run_paired(agent, points, MOVE, horizon=2, seeds=seeds, overlap="process")
+    assert envprocess.env_process(wait=True) is not dead
+    assert_same_pairs(again, run_paired(agent, points, MOVE, horizon=2, seeds=seeds, overlap=False))
+
+
+def test_the_environment_side_imports_no_torch():
+    code = "import sys, cfsal.rollout.envprocess, cfsal.rollout.arms, cfsal.interventions; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
 
 
 class HoldScore(StateEdit):
@@ -137,16 +232,14 @@ env_steps_at_start = {}
 
 
 def test_an_error_while_stepping_reaches_the_caller_and_the_worker_ends(agent, points, monkeypatch):
-    from cfsal.rollout import paired
-
-    started = paired.start_pair
+    started = arms.start_pair
 
     def remember(*args, **kwargs):
         pair = started(*args, **kwargs)
         env_steps_at_start.update({id(pair.factual): pair.factual.steps, id(pair.intervened): pair.intervened.steps})
         return pair
 
-    monkeypatch.setattr(paired, "start_pair", remember)
+    monkeypatch.setattr(arms, "start_pair", remember)
     with pytest.raises(RuntimeError, match="failed while stepping"):
         run_paired(agent, points, FailsLater("breakout", shift_ball(-30, 10)), horizon=6,
                    seeds=children(2, len(points)), overlap=True)

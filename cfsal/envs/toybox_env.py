@@ -397,7 +397,9 @@ class ToyboxEnv(gym.Env):
         elif exact and snapshot.has_recipe:
             self._replay(snapshot)
         else:
-            self.set_toybox_state(json.loads(snapshot.toybox_json), check=False)
+            # The text is json.dumps of a state (snapshot() wrote it): written as is, as
+            # set_toybox_state(json.loads(text), check=False) would write it, without the parse.
+            self.set_toybox_state_text(snapshot.toybox_json)
         self._stack[:] = snapshot.frame_stack
         self._steps = snapshot.steps
         self._lives = snapshot.lives

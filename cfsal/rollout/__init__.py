@@ -3,12 +3,41 @@
 Public face: :func:`counterfactual`, :class:`CounterfactualResult`, :func:`collect_branch_points`,
 :func:`run_paired`, :class:`Trace`, :class:`PairedBranch`, :func:`record`, :func:`replay`,
 :class:`Trajectory`.
+
+Imported lazily (as :mod:`cfsal` itself is), so that the environment process
+(:mod:`cfsal.rollout.envprocess`), which imports :mod:`cfsal.rollout.arms`, does not import torch.
+(Hence :func:`counterfactual` lives in ``experiment.py``: once imported, a submodule named
+``counterfactual`` would take the function's place as this package's attribute.)
 """
 
-from cfsal.rollout.branching import BranchPoint, collect_branch_points
-from cfsal.rollout.counterfactual import CounterfactualResult, counterfactual
-from cfsal.rollout.paired import PairedBranch, Trace, run_paired
-from cfsal.rollout.trajectory import Trajectory, TrajectoryError, record, replay
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_LAZY = {
+    "BranchPoint": "cfsal.rollout.branching",
+    "collect_branch_points": "cfsal.rollout.branching",
+    "CounterfactualResult": "cfsal.rollout.experiment",
+    "counterfactual": "cfsal.rollout.experiment",
+    "PairedBranch": "cfsal.rollout.paired",
+    "Trace": "cfsal.rollout.paired",
+    "run_paired": "cfsal.rollout.paired",
+    "Trajectory": "cfsal.rollout.trajectory",
+    "TrajectoryError": "cfsal.rollout.trajectory",
+    "record": "cfsal.rollout.trajectory",
+    "replay": "cfsal.rollout.trajectory",
+}
 
 __all__ = ["BranchPoint", "CounterfactualResult", "PairedBranch", "Trace", "Trajectory", "TrajectoryError",
            "collect_branch_points", "counterfactual", "record", "replay", "run_paired"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cfsal.rollout' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -13,22 +13,26 @@ points can be split across workers and give the same numbers as one process.
 Speed (issue #6: batched rollouts at ≥ 70% of the bare batched forward rate): the forward pass is
 the work; what surrounds it is kept small (each pair's Toybox JSON read and written once, an edit
 checked only where it wrote, see :func:`prepare_pair`) and, with two CPUs, taken off the
-forwarding thread: groups of branches are pipelined so that a worker prepares and steps
-environments while this thread forwards (:func:`run_paired`'s ``overlap``).
-``benchmarks/bench_rollouts.py`` measures both.
+forwarding thread: groups of branches are pipelined so that the environments of some are prepared
+and stepped while this thread forwards others (:func:`run_paired`'s ``overlap``) — in a second
+process (:mod:`cfsal.rollout.envprocess`), or a second thread where that cannot be used.
+``benchmarks/bench_rollouts.py`` measures every way.
+
+The environment side (starting pairs, stepping arms) is :mod:`cfsal.rollout.arms`, torch-free so
+that the environment process need not import torch; this module is the agent side.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
+import pickle
 import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -40,35 +44,23 @@ from cfsal.agents.base import (
     blocked_logits_and_value,
     deterministic_forwards,
 )
-from cfsal.envs import ToyboxEnv, make
-from cfsal.interventions.base import (
-    ApplyRecord,
-    Intervention,
-    _applies_as_defined_here,
-    _check_settle,
-    _settle_env,
+from cfsal.envs import make
+from cfsal.rollout import envprocess
+from cfsal.rollout.arms import (  # re-exported: the engine's public pieces have always lived here
+    ArmEnvs,
+    InterventionLike,
+    PairOrigin,
+    PreparedPair,
+    StartedPair,
+    applicable,
+    edits_like_the_library,
+    prepare_pair,
+    start_pair,
 )
 from cfsal.rollout.branching import BranchPoint
 
-
-class InterventionLike(Protocol):
-    """What the engine needs of an intervention (cfsal.interventions implements it)."""
-
-    name: str
-    game: str
-
-    def apply(self, state: dict[str, Any], rng: np.random.Generator | None = None) -> dict[str, Any]: ...
-
-    def apply_to_env(self, env: ToyboxEnv, rng: np.random.Generator | None = None, settle: Any = "refresh") -> Any: ...
-
-    def took_effect(self, before: dict[str, Any], after: dict[str, Any]) -> bool: ...
-
-    def to_dict(self) -> dict[str, Any]: ...
-
-
-def _is_persistent(intervention: InterventionLike) -> bool:
-    """Persistent interventions (a frozen or decrementing score) are re-applied after every step."""
-    return bool(getattr(intervention, "persistent", False))
+__all__ = ["InterventionLike", "PairedBranch", "PreparedPair", "StartedPair", "Trace", "applicable",
+           "overlap_groups", "overlap_pays", "prepare_pair", "run_paired", "start_pair", "usable_cpus"]
 
 
 @dataclass(frozen=True)
@@ -106,154 +98,24 @@ class PairedBranch:
     took_effect: bool
 
 
-def _treat_like_the_intervened_arm(env: ToyboxEnv, settle: Any, text: str | None = None) -> str:
-    """Give the factual arm the same treatment as the intervened one, minus the edit.
-
-    An edit reaches Toybox through its JSON reader, which can move any float by one ulp; the
-    factual arm goes through the same (unedited) round trip, so the arms differ only where the
-    intervention edited. Re-rendering the newest frame (``"refresh"``) drops the max over the
-    last two frames, and stepping NOOPs advances time: done to one arm only, either would differ
-    between the arms even for an edit that changes nothing (the seed code's one-armed no-op
-    steps were such a confound).
-
-    ``text`` is ``json.dumps`` of the environment's current state when the caller already has it
-    (a snapshot restored natively: its ``toybox_json``); then the state is not read and
-    re-serialised. Returns the text written.
-    """
-    if text is None:
-        text = json.dumps(env.get_toybox_state())
-    env.set_toybox_state_text(text)
-    if settle == "refresh":
-        env.refresh_observation()
-    else:
-        for _ in range(int(settle)):
-            env.step(0)
-    return text
-
-
-@dataclass
-class PreparedPair:
-    """Both arms of one branch, ready to run: the same snapshot, the same treatment, one edit."""
-
-    factual: ToyboxEnv
-    intervened: ToyboxEnv
-    intervention_rng: np.random.Generator
-    took_effect: bool
-    factual_state: dict[str, Any]     # Toybox states at the start of the continuations
-    intervened_state: dict[str, Any]
-    factual_json: str = ""            # the same states as ``json.dumps`` text (Trace.first_state)
-    intervened_json: str = ""
-
-
-def prepare_pair(game: str, point: BranchPoint, intervention: InterventionLike, seed: np.random.SeedSequence,
-                 settle: Any = "refresh") -> PreparedPair:
-    """Restore both arms from ``point`` and apply ``intervention`` to one (its randomness: child 1 of ``seed``).
-
-    The single place that defines how a pair starts, shared by the engine and the report's frames.
-
-    Toybox JSON is the cost here (parsing ~220 µs, ``json.dumps`` ~290 µs, Toybox's reader and
-    writer ~50 µs each for a Breakout state), so each state is read and serialised once: the start
-    state is parsed once for both arms; Toybox's own text (cheap) tells whether the factual round
-    trip changed anything; a library intervention's edit is checked only where it wrote
-    (:meth:`~cfsal.interventions.base.Intervention.apply_from_core`). Two phases: :func:`start_pair`
-    leaves both arms ready to step; :meth:`StartedPair.finish` parses and serialises the start
-    states (which rollouts may do later, off the critical path).
-    """
-    return start_pair(game, point, intervention, seed, settle).finish()
-
-
-@dataclass
-class StartedPair:
-    """Both arms restored, edited and settled (ready to step), with the start states still as
-    Toybox wrote them: :meth:`finish` turns them into a :class:`PreparedPair`."""
-
-    factual: ToyboxEnv
-    intervened: ToyboxEnv
-    intervention_rng: np.random.Generator
-    intervention: InterventionLike
-    start: dict[str, Any]        # the snapshot's state as the core holds it (parsed once)
-    restored: str                # ... and as Toybox wrote it
-    factual_written: str         # the text the factual arm was given (json.dumps of ``start``)
-    factual_settled: str         # Toybox's text of the factual arm once settled
-    intervened_settled: str | dict[str, Any]  # Toybox's text (library edits) or the parsed state
-
-    def finish(self) -> PreparedPair:
-        # Unchanged by the round trip (the usual case): the state is the start state, its text the
-        # one just written. (factual_state is then ``start`` itself, which nothing mutates.)
-        same = self.factual_settled == self.restored
-        factual_state = self.start if same else json.loads(self.factual_settled)
-        factual_json = self.factual_written if same else json.dumps(factual_state)
-        intervened_state = (json.loads(self.intervened_settled) if isinstance(self.intervened_settled, str)
-                            else self.intervened_settled)
-        # Compared across the arms (both through the same JSON round trip and settling), this is
-        # exactly "did the edit leave a difference", even where settling may have undone it.
-        took_effect = bool(self.intervention.took_effect(factual_state, intervened_state))
-        return PreparedPair(self.factual, self.intervened, self.intervention_rng, took_effect, factual_state,
-                            intervened_state, factual_json, json.dumps(intervened_state))
-
-
-def start_pair(game: str, point: BranchPoint, intervention: InterventionLike, seed: np.random.SeedSequence,
-               settle: Any = "refresh") -> StartedPair:
-    """The first phase of :func:`prepare_pair`: both arms ready to step, their start states read
-    (as Toybox's text, ~50 µs) but not yet parsed or serialised."""
-    snapshot = point.snapshot
-    factual, intervened = make(game), make(game)
-    factual.restore(snapshot)
-    restored = factual.toybox_state_text()
-    # The state both arms start from, as the core holds it (both are restored from one snapshot).
-    start = json.loads(restored)
-    # A native restore puts back exactly the state whose json.dumps is the snapshot's text.
-    known = snapshot.toybox_json if snapshot.native is not None else json.dumps(start)
-    written = _treat_like_the_intervened_arm(factual, settle, known)
-    factual_settled = factual.toybox_state_text()
-    intervened.restore(snapshot)
-    rng = np.random.default_rng(child(seed, 1))
-    if _edits_like_the_library(intervention):
-        intervened_settled: str | dict[str, Any] = _apply_to_restored(intervention, intervened, start, rng, settle)
-    else:
-        record = intervention.apply_to_env(intervened, rng=rng, settle=settle)
-        # The record's settled state is read after its last change to the environment.
-        intervened_settled = record.settled if isinstance(record, ApplyRecord) else intervened.get_toybox_state()
-    return StartedPair(factual, intervened, rng, intervention, start, restored, written, factual_settled,
-                       intervened_settled)
-
-
-def _edits_like_the_library(intervention: InterventionLike) -> bool:
-    """A library state intervention whose ``apply_to_env`` is the base class's: then
-    :func:`_apply_to_restored` does what it does, with less JSON."""
-    return (isinstance(intervention, Intervention) and _applies_as_defined_here(intervention)
-            and type(intervention).apply_to_env is Intervention.apply_to_env)
-
-
-def _apply_to_restored(intervention: Intervention, env: ToyboxEnv, start: dict[str, Any],
-                       rng: np.random.Generator, settle: Any) -> str:
-    """:meth:`Intervention.apply_to_env` on an environment just restored to ``start`` (the core's
-    state, already parsed), returning the settled state as Toybox's text: the same edit, checks,
-    write and settling, without its two parsed state reads (``start`` is at hand; the settled state
-    is parsed later, by :meth:`StartedPair.finish`) and with only the edited values checked
-    (:meth:`Intervention.apply_from_core`)."""
-    mode = _check_settle(intervention.name, settle)
-    after = intervention.apply_from_core(start, rng)
-    env.set_toybox_state_text(json.dumps(after))  # what set_toybox_state(after, check=False) writes
-    _settle_env(env, mode)
-    return env.toybox_state_text()
-
-
 def run_paired(agent: Agent, points: list[BranchPoint],
                intervention: InterventionLike | Sequence[InterventionLike], *, horizon: int,
                seeds: list[np.random.SeedSequence], greedy: bool = False,
-               settle: Any = "refresh", overlap: bool | None = None) -> list[PairedBranch]:
+               settle: Any = "refresh", overlap: bool | str | None = None) -> list[PairedBranch]:
     """Run factual and intervened continuations from every point, all branches in lockstep.
 
     ``intervention`` is one for all points, or a sequence with one per point.
 
     ``overlap`` pipelines groups of 8 branches (one 16-row forward block each) when there are more
-    than 8: this thread forwards whichever group is ready while a second thread steps the
-    environments of the others and prepares the groups not yet started (Toybox's and Pillow's C
-    code and torch's kernels release the GIL; see :func:`_run_pipelined`). ``None`` (default)
-    overlaps when this process may use two or more CPUs and the machine is not oversubscribed (see
-    :func:`overlap_pays`). The results are byte-identical either way: every continuation sees the
-    same steps, and the forward still runs in 16-row blocks on one thread.
+    than 8: this thread forwards whichever group is ready while the environments of the others are
+    stepped and the groups not yet started are prepared — in the session's environment process
+    (:mod:`cfsal.rollout.envprocess`) once it has started and when every intervention is a library
+    one that pickles, else in a second thread (which shares the GIL with the forwards, so gains
+    less). ``None`` (default) overlaps when this process may use two or more CPUs and the machine
+    is not oversubscribed (see :func:`overlap_pays`); ``True`` always; ``"process"`` and
+    ``"thread"`` choose the way (``"process"`` waits for the process to start, and refuses
+    interventions it cannot run). The results are byte-identical whichever way: every continuation
+    sees the same steps, and the forward still runs in 16-row blocks on one thread.
     """
     interventions = list(intervention) if isinstance(intervention, (list, tuple)) else [intervention] * len(points)
     if len(interventions) != len(points):
@@ -264,7 +126,7 @@ def run_paired(agent: Agent, points: list[BranchPoint],
         raise ValueError(f"horizon must be ≥ 1 step, got {horizon}")
     with deterministic_forwards():
         return _run_paired(agent, list(points), interventions, horizon, list(seeds), greedy, settle,
-                           _should_overlap(overlap))
+                           _overlap_way(overlap))
 
 
 def usable_cpus() -> int:
@@ -290,8 +152,18 @@ def overlap_pays() -> bool:
     return usable_cpus() >= 2 and load < (os.cpu_count() or 1)
 
 
-def _should_overlap(overlap: bool | None) -> bool:
-    return overlap_pays() if overlap is None else bool(overlap)
+#: What ``run_paired``'s ``overlap`` may say, and what each means: no overlap, the best way there
+#: is, or one way.
+OVERLAP_WAYS = {False: "none", True: "auto", "thread": "thread", "process": "process"}
+
+
+def _overlap_way(overlap: bool | str | None) -> str:
+    if overlap is None:
+        return "auto" if overlap_pays() else "none"
+    way = OVERLAP_WAYS.get(overlap) if isinstance(overlap, (bool, str)) else None
+    if way is None:
+        raise ValueError(f"overlap={overlap!r}: use None (when it pays), True, False, 'process' or 'thread'")
+    return way
 
 
 #: Pairs per group of an overlapped run: one 16-row forward block (2 rows a pair).
@@ -305,14 +177,14 @@ def overlap_groups(n_pairs: int, group: int = GROUP_PAIRS) -> list[tuple[int, in
 
 
 def _run_paired(agent: Agent, points: list[BranchPoint], interventions: list[InterventionLike], horizon: int,
-                seeds: list[np.random.SeedSequence], greedy: bool, settle: Any, overlap: bool) -> list[PairedBranch]:
+                seeds: list[np.random.SeedSequence], greedy: bool, settle: Any, way: str) -> list[PairedBranch]:
     if not points:
         return []
 
-    def arms(a: int, b: int, start: bool = False) -> _Arms:
-        return _Arms(agent, points[a:b], interventions[a:b], seeds[a:b], horizon, greedy, settle, start)
+    def arms(a: int, b: int, start: bool = False, remote: bool = False) -> _Arms:
+        return _Arms(agent, points[a:b], interventions[a:b], seeds[a:b], horizon, greedy, settle, start, remote)
 
-    groups = overlap_groups(len(points)) if overlap else [(0, len(points))]
+    groups = overlap_groups(len(points)) if way != "none" else [(0, len(points))]
     if len(groups) == 1:
         every = arms(0, len(points), start=True)
         for t in range(horizon):
@@ -321,7 +193,106 @@ def _run_paired(agent: Agent, points: list[BranchPoint], interventions: list[Int
                 break
             every.step(t, decided)
         return every.pairs()
+    if way in ("auto", "process"):
+        process = _usable_env_process(interventions, wait=way == "process")
+        if process is not None:
+            try:
+                pairs = _run_in_env_process(process, agent.spec.game, arms, points, interventions, seeds, settle,
+                                            groups, horizon)
+            finally:
+                process.lock.release()
+            if pairs is not None:
+                return pairs
     return _run_pipelined(arms, groups, horizon)
+
+
+def _usable_env_process(interventions: list[InterventionLike], wait: bool) -> envprocess.EnvProcess | None:
+    """The environment process, locked for this run, when it can run these pairs byte-identically
+    (library interventions that pickle) and is free (started, and no other thread's run using it);
+    else None, and the run steps its environments in a thread. ``wait`` (``overlap="process"``):
+    wait for the process to start and for the lock, and say why it cannot be used."""
+    reason = None
+    if not all(edits_like_the_library(item) for item in interventions):
+        reason = ("an intervention edits the environment itself (its own apply_to_env), which only this "
+                  "process can do byte-identically")
+    else:
+        try:
+            pickle.dumps(interventions)
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            reason = f"an intervention does not pickle ({error})"
+    if reason is not None:
+        if wait:
+            raise ValueError(f"overlap='process' cannot run these pairs: {reason}; use overlap=True or 'thread'")
+        return None
+    process = envprocess.env_process(wait=wait)
+    if process is None or not process.lock.acquire(blocking=wait):
+        if wait:
+            raise envprocess.EnvProcessError("the environment process could not be started here; "
+                                             "use overlap=True or 'thread'")
+        return None
+    return process
+
+
+def _run_in_env_process(process: envprocess.EnvProcess, game: str, arms: Callable[..., _Arms],
+                        points: list[BranchPoint],
+                        interventions: list[InterventionLike], seeds: list[np.random.SeedSequence], settle: Any,
+                        groups: list[tuple[int, int]], horizon: int) -> list[PairedBranch] | None:
+    """:func:`_run_pipelined` with the environments in the environment process: this process only
+    forwards (no other Python competes for its GIL), that one prepares and steps the groups' environments.
+    None when that process cannot load the pairs (an intervention class it cannot import): the
+    caller then runs them with a thread, from the start (nothing was recorded yet).
+
+    This thread sends every group's pairs (their :class:`~cfsal.rollout.arms.PairOrigin`, read from
+    a scratch environment restored natively here), then forwards each group whose observations are
+    on the shared board and sends its actions; replies say which group stepped. Replies of another
+    run (one that ended early, by an error or an interrupt) are skipped.
+    """
+    shape = tuple(points[0].snapshot.frame_stack.shape)
+    run = next(process.runs)
+    board = process.board_for(2 * len(points), shape)
+    parts = [arms(a, b, remote=True) for a, b in groups]
+    scratch = make(game)
+    try:
+        for g, (a, b) in enumerate(groups):
+            origins = [PairOrigin.read(scratch, point.snapshot) for point in points[a:b]]
+            process.group_message(run, g, 2 * a, game, settle, origins, interventions[a:b], seeds[a:b])
+        process.send(envprocess.RESULTS, run)
+        running = waiting = len(groups)
+        while running or waiting:
+            kind, owner, g, *rest = process.recv()
+            if owner != run:
+                continue
+            if kind == envprocess.UNLOADABLE:
+                return None
+            if kind == envprocess.ERROR:
+                error, where = rest
+                if hasattr(error, "add_note"):
+                    error.add_note(f"(raised in the environment process:)\n{where}")
+                raise error
+            if kind == envprocess.RESULT:
+                parts[g].results = (rest[0], rest[1])
+                waiting -= 1
+                continue
+            a, b = groups[g]
+            if kind == envprocess.READY:
+                parts[g].begin(board[2 * a:2 * b], board[2 * a:2 * b].copy())
+                t = 0
+            else:
+                t, rewards, lives, done = rest
+                parts[g].record(t, parts[g].stepping, (rewards, lives, done))
+                t += 1
+            decided = parts[g].forward(t) if t < horizon else None
+            if decided is None:
+                running -= 1
+                continue
+            parts[g].stepping = decided[0]
+            process.send(envprocess.STEP, run, g, t, *decided)
+    finally:
+        try:
+            process.send(envprocess.CLOSE, run)  # frees its environments (and, ended early, its queued work)
+        except envprocess.EnvProcessError:
+            pass  # it ended: the pairs are complete if this run was, and the next run starts a new one
+    return [pair for part in parts for pair in part.pairs()]
 
 
 def _run_pipelined(arms: Callable[[int, int], _Arms], groups: list[tuple[int, int]],
@@ -344,7 +315,9 @@ def _run_pipelined(arms: Callable[[int, int], _Arms], groups: list[tuple[int, in
     The limit is the GIL, not the work: the worker's Python (env-step glue, setup's JSON and
     checks) makes the forwards here wait each time a torch op hands the GIL back: on a quiet 2-core
     machine this thread needs ~0.79 s for forwards that take ~0.51 s alone
-    (``benchmarks/results/rollouts.md``).
+    (``benchmarks/results/rollouts.md``). Hence the environment process
+    (:func:`_run_in_env_process`), which this is the fallback for: interventions that edit the
+    environment themselves or do not pickle, a process still starting, or no way to start one.
     """
     prepared: list[_Arms | None] = [None] * len(groups)
     jobs = _Jobs()
@@ -442,106 +415,85 @@ def _serve(jobs: _Jobs, ready: queue.SimpleQueue) -> None:
 
 
 class _Arms:
-    """The continuations of a run of branch points, advanced in lockstep: rows ``2i`` and
-    ``2i + 1`` are the factual and intervened arm of the run's ``i``-th pair."""
+    """The agent side of a run of pairs advanced in lockstep (rows ``2i`` and ``2i + 1``: the
+    factual and intervened arm of the run's ``i``-th pair): their uniforms, the batched forwards,
+    and what every step records. The environments are an :class:`~cfsal.rollout.arms.ArmEnvs`
+    here (``self.envs``), or (``remote``) in the environment process, whose replies
+    :meth:`begin`, :meth:`record` and ``results`` take in."""
 
     def __init__(self, agent: Agent, points: list[BranchPoint], interventions: list[InterventionLike],
                  seeds: list[np.random.SeedSequence], horizon: int, greedy: bool, settle: Any,
-                 start: bool = True) -> None:
-        self.agent, self.points, self.interventions, self.greedy = agent, points, interventions, greedy
-        self.seeds, self.horizon, self.settle = seeds, horizon, settle
-        self.uniforms = np.empty((len(points), horizon))
-        self.started: list[StartedPair] | None = [None] * len(points)  # type: ignore[list-item]
+                 start: bool = True, remote: bool = False) -> None:
+        self.agent, self.points, self.greedy, self.horizon = agent, points, greedy, horizon
+        self.uniforms = np.stack([np.random.default_rng(child(seed, 0)).random(horizon) for seed in seeds])
+        self.envs = None if remote else ArmEnvs(agent.spec.game, interventions, seeds, settle)
+        self.results: tuple[list[bool], list[str]] | None = None  # took_effect, first states
+        self.stepping: np.ndarray | None = None  # remote: the rows of the step under way
         if start:
             for i in range(len(points)):
                 self.start_pair(i)
             self.launch()
 
     def start_pair(self, i: int) -> None:
-        """Prepare pair ``i`` (:func:`start_pair`) and draw its uniforms: a pipelined run does this
-        one pair at a time, so that steps of running groups are never queued behind a whole group."""
-        self.uniforms[i] = np.random.default_rng(child(self.seeds[i], 0)).random(self.horizon)
-        self.started[i] = start_pair(self.agent.spec.game, self.points[i], self.interventions[i], self.seeds[i],
-                                     self.settle)
+        """Prepare pair ``i`` (:func:`start_pair`): a pipelined run does this one pair at a time, so
+        that steps of running groups are never queued behind a whole group."""
+        self.envs.start(i, self.points[i])
 
     def launch(self) -> None:
-        """Once every pair is started: the rows, their first observations and the step records."""
-        started = self.started  # finished by finish(), perhaps in another thread
-        self.envs = [env for pair in started for env in (pair.factual, pair.intervened)]
-        self.intervention_rngs = [pair.intervention_rng for pair in started]
-        self.took_effect: list[bool] = []
-        self.first_states: list[str] = []
-        self.observations = np.stack([env.observation for env in self.envs])
-        self.first_observations = self.observations.copy()
-        rows, horizon = len(self.envs), self.horizon  # what every step records, one column per continuation
+        """Once every pair is started: the rows' first observations and the step records."""
+        first = self.envs.launch()
+        self.begin(self.envs.observations, first)
+
+    def begin(self, observations: np.ndarray, first: np.ndarray) -> None:
+        """The rows' observations (updated by every step, here or on the environment process's
+        board) and a copy of the first ones; empty step records."""
+        self.observations, self.first_observations = observations, first
+        rows, horizon = len(first), self.horizon  # what every step records, one column per continuation
         self.actions, self.values = np.zeros((horizon, rows), np.int64), np.zeros((horizon, rows), np.float32)
         self.logits = np.zeros((horizon, rows, self.agent.spec.n_actions), np.float32)
         self.rewards, self.lives = np.zeros((horizon, rows), np.float32), np.zeros((horizon, rows), np.int64)
-        self.lengths = np.zeros(len(self.envs), dtype=int)
-        self.alive = np.ones(len(self.envs), dtype=bool)
-        self.persistent = [_is_persistent(item) for item in self.interventions]
+        self.lengths = np.zeros(rows, dtype=int)
+        self.alive = np.ones(rows, dtype=bool)
 
-    def forward(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-        """One batched forward over the live rows, and their actions at step ``t`` (None: all ended)."""
+    def forward(self, t: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """One batched forward over the live rows: their actions at step ``t`` (recorded with the
+        logits and values), as ``(rows, actions)``; None once every row has ended."""
         index = np.flatnonzero(self.alive)
         if index.size == 0:
             return None
         live = self.observations if index.size == len(self.alive) else self.observations[index]
         logits, values = blocked_logits_and_value(self.agent, live)
         actions = actions_from_logits(logits, greedy=self.greedy, uniforms=self.uniforms[index // 2, t])
-        return index, actions, logits.numpy(), values.numpy()
-
-    def step(self, t: int, decided: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None) -> None:
-        """Take the decided actions in the live environments and record step ``t``."""
-        if decided is None:
-            return
-        index, actions, logits, values = decided
-        self.actions[t, index], self.logits[t, index], self.values[t, index] = actions, logits, values
+        self.actions[t, index], self.logits[t, index], self.values[t, index] = actions, logits.numpy(), values.numpy()
         self.lengths[index] = t + 1
-        envs, observations, rewards, lives = self.envs, self.observations, self.rewards[t], self.lives[t]
-        for k, action in zip(index.tolist(), actions.tolist()):
-            observations[k], rewards[k], terminated, truncated, info = envs[k].step(action)
-            lives[k] = info["lives"]
-            if terminated or truncated:
-                self.alive[k] = False
-            elif self.persistent[k // 2]:
-                # Re-applied after every step (a JSON write and a re-render); the factual arm gets
-                # the same treatment without the edit, as at the branch point.
-                if k % 2 == 1:
-                    self.interventions[k // 2].reapply_to_env(envs[k], rng=self.intervention_rngs[k // 2])
-                else:
-                    _treat_like_the_intervened_arm(envs[k], "refresh")
-                observations[k] = envs[k].observation
+        return index, actions
+
+    def step(self, t: int, decided: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Take the decided actions in the live environments (here) and record step ``t``."""
+        if decided is not None:
+            self.record(t, decided[0], self.envs.step(*decided))
+
+    def record(self, t: int, index: np.ndarray, outcome: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """What the environments of rows ``index`` returned at step ``t``: rewards, lives, endings."""
+        rewards, lives, ended = outcome
+        self.rewards[t, index], self.lives[t, index] = rewards, lives
+        self.alive[index[ended]] = False
 
     def trace(self, k: int) -> Trace:
         n = self.lengths[k]
         column = [np.ascontiguousarray(a[:n, k]) for a in (self.actions, self.logits, self.values, self.rewards,
                                                             self.lives)]
         return Trace(*column, ended=not self.alive[k], first_observation=self.first_observations[k],
-                     first_state=self.first_states[k])
+                     first_state=self.results[1][k])
 
     def finish(self) -> None:
-        """Parse and serialise the start states (:meth:`StartedPair.finish`): needed only for the
+        """Parse and serialise the start states (:meth:`ArmEnvs.finish`): needed only for the
         results, so a pipelined run does it when its worker has nothing else to do."""
-        if self.started is None:
-            return
-        prepared = [pair.finish() for pair in self.started]
-        self.took_effect = [pair.took_effect for pair in prepared]
-        self.first_states = [text for pair in prepared for text in (pair.factual_json, pair.intervened_json)]
-        self.started = None
+        if self.results is None:
+            self.results = self.envs.finish()
 
     def pairs(self) -> list[PairedBranch]:
         self.finish()
+        took_effect = self.results[0]
         return [PairedBranch(point.episode, point.step, self.trace(2 * i), self.trace(2 * i + 1),
-                             self.took_effect[i]) for i, point in enumerate(self.points)]
-
-
-def applicable(intervention: InterventionLike, point: BranchPoint) -> bool:
-    """Whether the intervention can be applied at this branch point (e.g. a ball is in play)."""
-    from cfsal.errors import InterventionError
-
-    try:
-        intervention.apply(json.loads(point.snapshot.toybox_json), rng=np.random.default_rng(0))
-    except InterventionError:
-        return False
-    return True
+                             took_effect[i]) for i, point in enumerate(self.points)]
