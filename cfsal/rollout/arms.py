@@ -84,7 +84,8 @@ class PreparedPair:
     took_effect: bool
     factual_state: dict[str, Any]     # Toybox states at the start of the continuations
     intervened_state: dict[str, Any]
-    factual_json: str = ""            # the same states as ``json.dumps`` text (Trace.first_state)
+    factual_json: str = ""            # the same states as JSON text (Trace.first_state): Toybox's own or
+                                      # json.dumps, whichever is at hand (parse it; do not compare texts)
     intervened_json: str = ""
 
 
@@ -125,14 +126,16 @@ class StartedPair:
         # one just written. (factual_state is then ``start`` itself, which nothing mutates.)
         same = self.factual_settled == self.restored
         factual_state = self.start if same else json.loads(self.factual_settled)
-        factual_json = self.factual_written if same else json.dumps(factual_state)
+        factual_json = self.factual_written if same else self.factual_settled
         intervened_state = (json.loads(self.intervened_settled) if isinstance(self.intervened_settled, str)
                             else self.intervened_settled)
         # Compared across the arms (both through the same JSON round trip and settling), this is
         # exactly "did the edit leave a difference", even where settling may have undone it.
         took_effect = bool(self.intervention.took_effect(factual_state, intervened_state))
         return PreparedPair(self.factual, self.intervened, self.intervention_rng, took_effect, factual_state,
-                            intervened_state, factual_json, json.dumps(intervened_state))
+                            intervened_state, factual_json,
+                            self.intervened_settled if isinstance(self.intervened_settled, str)
+                            else json.dumps(intervened_state))
 
 
 def start_pair(game: str, point: BranchPoint, intervention: InterventionLike, seed: np.random.SeedSequence,
