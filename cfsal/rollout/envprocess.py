@@ -176,10 +176,13 @@ class EnvProcess:
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
+        # It imports cfsal from where this process did (an installed copy, or a checkout on sys.path).
+        here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        path = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "cfsal.rollout.envprocess", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": path})
         finally:
             theirs.close()
         self.conn = Connection(ours.detach())
