@@ -556,7 +556,7 @@ def main() -> None:
     parser.add_argument("--branches", type=int, default=64)
     parser.add_argument("--horizon", type=int, default=20)
     parser.add_argument("--branch-every", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats; each variant's best counts")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-process", action="store_true", help="skip the process-pool timing")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "rollouts.md"))

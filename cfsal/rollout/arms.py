@@ -122,20 +122,41 @@ class StartedPair:
     intervened_settled: str | dict[str, Any]  # Toybox's text (library edits) or the parsed state
 
     def finish(self) -> PreparedPair:
-        # Unchanged by the round trip (the usual case): the state is the start state, its text the
-        # one just written. (factual_state is then ``start`` itself, which nothing mutates.)
-        same = self.factual_settled == self.restored
-        factual_state = self.start if same else json.loads(self.factual_settled)
-        factual_json = self.factual_written if same else self.factual_settled
-        intervened_state = (json.loads(self.intervened_settled) if isinstance(self.intervened_settled, str)
-                            else self.intervened_settled)
-        # Compared across the arms (both through the same JSON round trip and settling), this is
-        # exactly "did the edit leave a difference", even where settling may have undone it.
-        took_effect = bool(self.intervention.took_effect(factual_state, intervened_state))
+        took_effect, factual_state, intervened_state, factual_json, intervened_json = finish_pair(
+            self.intervention, self.start, self.restored, self.settled_texts())
         return PreparedPair(self.factual, self.intervened, self.intervention_rng, took_effect, factual_state,
-                            intervened_state, factual_json,
-                            self.intervened_settled if isinstance(self.intervened_settled, str)
-                            else json.dumps(intervened_state))
+                            intervened_state, factual_json, intervened_json)
+
+    def settled_texts(self) -> SettledTexts:
+        return SettledTexts(self.factual_written, self.factual_settled, self.intervened_settled)
+
+
+@dataclass(frozen=True)
+class SettledTexts:
+    """What :func:`finish_pair` needs of a started pair besides its start state: plain data, so the
+    environment process can hand the parsing to the forwarding process, which has time for it."""
+
+    factual_written: str        # the text the factual arm was given (json.dumps of the start state)
+    factual_settled: str        # Toybox's text of the factual arm once settled
+    intervened_settled: str | dict[str, Any]  # Toybox's text (library edits) or the parsed state
+
+
+def finish_pair(intervention: InterventionLike, start: dict[str, Any], restored: str,
+                texts: SettledTexts) -> tuple[bool, dict[str, Any], dict[str, Any], str, str]:
+    """The second phase of :func:`prepare_pair`: whether the edit took effect, both start states
+    parsed, and both as JSON text (Trace.first_state). ``start`` is the parsed ``restored``."""
+    # Unchanged by the round trip (the usual case): the state is the start state, its text the
+    # one just written. (factual_state is then ``start`` itself, which nothing mutates.)
+    same = texts.factual_settled == restored
+    factual_state = start if same else json.loads(texts.factual_settled)
+    factual_json = texts.factual_written if same else texts.factual_settled
+    settled = texts.intervened_settled
+    intervened_state = json.loads(settled) if isinstance(settled, str) else settled
+    # Compared across the arms (both through the same JSON round trip and settling), this is
+    # exactly "did the edit leave a difference", even where settling may have undone it.
+    took_effect = bool(intervention.took_effect(factual_state, intervened_state))
+    return (took_effect, factual_state, intervened_state, factual_json,
+            settled if isinstance(settled, str) else json.dumps(intervened_state))
 
 
 def start_pair(game: str, point: BranchPoint, intervention: InterventionLike, seed: np.random.SeedSequence,
@@ -300,10 +321,17 @@ class ArmEnvs:
 
     def finish(self) -> tuple[list[bool], list[str]]:
         """Parse and serialise the start states (:meth:`StartedPair.finish`): whether each edit took
-        effect, and every row's first state as ``json.dumps`` text."""
+        effect, and every row's first state as JSON text."""
         if self.started is not None:
             prepared = [pair.finish() for pair in self.started]
             self.took_effect = [pair.took_effect for pair in prepared]
             self.first_states = [text for pair in prepared for text in (pair.factual_json, pair.intervened_json)]
             self.started = None
         return self.took_effect, self.first_states
+
+    def settled_texts(self) -> list[SettledTexts]:
+        """Instead of :meth:`finish` (the caller finishes with :func:`finish_pair`): each pair's texts,
+        after which the started pairs are let go (their environments step on)."""
+        texts = [pair.settled_texts() for pair in self.started]
+        self.started = None
+        return texts

@@ -17,11 +17,13 @@ What crosses the boundary, and how:
 - everything else as :mod:`multiprocessing.connection` messages (pickles, as a process pool's are)
   over a socket pair only these two processes hold: per group, the pairs'
   :class:`~cfsal.rollout.arms.PairOrigin` (snapshots without their native clone), interventions and
-  seeds; per step, the rows and actions one way and rewards, lives and endings back; at the end,
-  ``took_effect`` and the start states. Nothing read from a file or another party is unpickled.
+  seeds; per step, the rows and actions one way and rewards, lives and endings back; per group, the
+  texts Toybox wrote of the settled start states (:class:`~cfsal.rollout.arms.SettledTexts`), which
+  the forwarding process parses when it would otherwise wait (this process is the busier one).
+  Nothing read from a file or another party is unpickled.
 
-It serves three lanes in order of urgency, as the thread it replaces did: steps (a forward waits on
-them), setup (groups not yet started, one pair at a time) and results. One process per session,
+It serves two lanes in order of urgency: steps (a forward waits on them), then setup (groups not
+yet started, one pair at a time). One process per session,
 started in the background on first use (``python -m cfsal.rollout.envprocess``, not
 ``multiprocessing``'s spawn, which would re-run the user's main script); until it is up (about half
 a second), overlapped runs use the thread. Results are byte-identical either way
@@ -52,7 +54,7 @@ import numpy as np
 #: Messages, forwarding process → environment process.
 GROUP, STEP, RESULTS, CLOSE, BOARD, EXIT = "group", "step", "results", "close", "board", "exit"
 #: Replies: a group is ready (its first observations are on the board), a step was taken, a group's
-#: results, an error, a group whose pairs could not be unpickled here (the caller runs it itself).
+#: settled texts, an error, a group whose pairs could not be unpickled here (the caller runs it itself).
 READY, STEPPED, RESULT, ERROR, UNLOADABLE = "ready", "stepped", "result", "error", "unloadable"
 HELLO, BOARD_OPEN = "hello", "board-open"
 
@@ -68,8 +70,10 @@ def _serve(conn: Connection) -> None:
     from cfsal.rollout.arms import ArmEnvs
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it ends this process
-    lanes: tuple[deque, deque, deque] = (deque(), deque(), deque())  # steps, setup, results
+    lanes: tuple[deque, deque] = (deque(), deque())  # steps, setup
     groups: dict[tuple[int, int], ArmEnvs] = {}
+    texts_wanted: set[int] = set()  # runs whose every group has been sent: their texts may follow
+    texts: dict[tuple[int, int], list] = {}  # launched groups' settled texts, until sent
     board: np.ndarray | None = None
     conn.send((HELLO, os.getpid()))
 
@@ -88,21 +92,32 @@ def _serve(conn: Connection) -> None:
         rows = board[first_row:first_row + 2 * len(origins)]
         envs = groups[run, g] = ArmEnvs(game, interventions, seeds, settle, observations=rows)
         lanes[1].extend((run, functools.partial(envs.start_at, i, origin)) for i, origin in enumerate(origins))
-        lanes[1].append((run, functools.partial(_launch, run, g, envs)))
+        lanes[1].append((run, functools.partial(launch, run, g)))
+
+    def launch(run: int, g: int) -> list[tuple]:
+        groups[run, g].launch()  # the first observations are on the board
+        texts[run, g] = groups[run, g].settled_texts()
+        return [(READY, run, g), *(send_texts(run, g) if run in texts_wanted else [])]
+
+    def send_texts(run: int, g: int) -> list[tuple]:
+        return [(RESULT, run, g, texts.pop((run, g)))]
 
     def step(run: int, g: int, t: int, index: np.ndarray, actions: np.ndarray) -> None:
         if (run, g) in groups:  # else its run failed here, and the caller is about to hear of it
             lanes[0].append((run, functools.partial(_step, run, g, t, groups[run, g], index, actions)))
 
     def results(run: int) -> None:
-        # Asked for only once every group has been sent: a result (~100 kB of JSON) must never wait
-        # in a full socket while the other process is itself blocked sending a group.
-        lanes[2].extend((run, functools.partial(_result, run, g, envs)) for (owner, g), envs in groups.items()
-                        if owner == run)
+        # Asked for once every group has been sent: a group's texts (~100 kB) must never wait in a
+        # full socket while the other process is itself blocked sending a group. Groups launched
+        # already send theirs now; later ones with their READY.
+        texts_wanted.add(run)
+        lanes[0].extend((run, functools.partial(send_texts, owner, g)) for owner, g in list(texts) if owner == run)
 
     def close(run: int) -> None:
+        texts_wanted.discard(run)
         for key in [key for key in groups if key[0] == run]:
             del groups[key]
+            texts.pop(key, None)
         for lane in lanes:
             kept = [job for job in lane if job[0] != run]
             lane.clear()
@@ -133,21 +148,12 @@ def _serve(conn: Connection) -> None:
             close(run)
             _send_error(conn, run, error)
             continue
-        if reply is not None:
-            conn.send(reply)
+        for message in reply or ():
+            conn.send(message)
 
 
-def _launch(run: int, g: int, envs: Any) -> tuple:
-    envs.launch()  # the first observations are on the board
-    return READY, run, g
-
-
-def _step(run: int, g: int, t: int, envs: Any, index: np.ndarray, actions: np.ndarray) -> tuple:
-    return (STEPPED, run, g, t, *envs.step(index, actions))
-
-
-def _result(run: int, g: int, envs: Any) -> tuple:
-    return (RESULT, run, g, *envs.finish())
+def _step(run: int, g: int, t: int, envs: Any, index: np.ndarray, actions: np.ndarray) -> list[tuple]:
+    return [(STEPPED, run, g, t, *envs.step(index, actions))]
 
 
 def _send_error(conn: Connection, run: int, error: BaseException) -> None:

@@ -25,6 +25,7 @@ that the environment process need not import torch; this module is the agent sid
 from __future__ import annotations
 
 import functools
+import json
 import os
 import pickle
 import queue
@@ -51,9 +52,11 @@ from cfsal.rollout.arms import (  # re-exported: the engine's public pieces have
     InterventionLike,
     PairOrigin,
     PreparedPair,
+    SettledTexts,
     StartedPair,
     applicable,
     edits_like_the_library,
+    finish_pair,
     prepare_pair,
     start_pair,
 )
@@ -244,21 +247,40 @@ def _run_in_env_process(process: envprocess.EnvProcess, game: str, arms: Callabl
 
     This thread sends every group's pairs (their :class:`~cfsal.rollout.arms.PairOrigin`, read from
     a scratch environment restored natively here), then forwards each group whose observations are
-    on the shared board and sends its actions; replies say which group stepped. Replies of another
-    run (one that ended early, by an error or an interrupt) are skipped.
+    on the shared board and sends its actions; replies say which group stepped. The pairs' results
+    (parsing the settled start states, ``took_effect``) are finished here from the texts that
+    process sends, one pair at a time whenever no reply is waiting: that process is the busier one.
+    Replies of another run (one that ended early, by an error or an interrupt) are skipped.
     """
     shape = tuple(points[0].snapshot.frame_stack.shape)
     run = next(process.runs)
     board = process.board_for(2 * len(points), shape)
     parts = [arms(a, b, remote=True) for a, b in groups]
     scratch = make(game)
+    origins: list[list[PairOrigin]] = []
+    finishing: deque[tuple[int, int]] = deque()  # (group, pair) whose texts are here, to finish
+    texts: dict[int, list[SettledTexts]] = {}
+    finished: dict[int, list[tuple[bool, str, str]]] = {}
+
+    def finish(g: int, i: int) -> None:
+        origin, a = origins[g][i], groups[g][0]
+        took_effect, _, _, factual_json, intervened_json = finish_pair(
+            interventions[a + i], json.loads(origin.restored), origin.restored, texts[g][i])
+        finished[g].append((took_effect, factual_json, intervened_json))
+        if len(finished[g]) == len(origins[g]):
+            parts[g].results = ([took for took, _, _ in finished[g]],
+                                [text for _, *both in finished[g] for text in both])
+
     try:
         for g, (a, b) in enumerate(groups):
-            origins = [PairOrigin.read(scratch, point.snapshot) for point in points[a:b]]
-            process.group_message(run, g, 2 * a, game, settle, origins, interventions[a:b], seeds[a:b])
+            origins.append([PairOrigin.read(scratch, point.snapshot) for point in points[a:b]])
+            process.group_message(run, g, 2 * a, game, settle, origins[g], interventions[a:b], seeds[a:b])
         process.send(envprocess.RESULTS, run)
         running = waiting = len(groups)
-        while running or waiting:
+        while running or waiting or finishing:
+            if finishing and not (running and process.conn.poll(0)):  # nothing else to do this moment
+                finish(*finishing.popleft())
+                continue
             kind, owner, g, *rest = process.recv()
             if owner != run:
                 continue
@@ -270,7 +292,8 @@ def _run_in_env_process(process: envprocess.EnvProcess, game: str, arms: Callabl
                     error.add_note(f"(raised in the environment process:)\n{where}")
                 raise error
             if kind == envprocess.RESULT:
-                parts[g].results = (rest[0], rest[1])
+                texts[g], finished[g] = rest[0], []
+                finishing.extend((g, i) for i in range(len(rest[0])))
                 waiting -= 1
                 continue
             a, b = groups[g]
