@@ -506,9 +506,10 @@ def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: 
         lines += ["", (f"Process pool: the first call (one branch per worker, horizon 1) takes "
                       f"{r.process_fixed_seconds:.2f} s: it spawns the session's {r.workers} interpreters, which "
                       "import torch and cfsal; later calls reuse them (`cfsal.rollout.executors.session_pool`). "
-                      "Every call still pickles the agent, and snapshots cross the process boundary without "
-                      "Toybox's native clone, so each worker restores a branch point by replaying its episode "
-                      "prefix.")]
+                      "Every call still pickles the agent; snapshots cross the process boundary without "
+                      "Toybox's native clone, so each pair travels with its origin (read here, "
+                      "`cfsal.rollout.executors.with_origins`) and a worker starts it from JSON instead of "
+                      "replaying the episode up to it.")]
     if r.cpu_views:
         v = r.cpu_views
         lines += ["", "## CPU time: what the runs need, apart from the machine's load", "",

@@ -179,6 +179,29 @@ def test_a_dead_environment_process_is_a_clear_error_and_the_next_run_starts_a_n
     assert_same_pairs(again, run_paired(agent, points, MOVE, horizon=2, seeds=seeds, overlap=False))
 
 
+def test_pairs_started_from_their_origins_are_the_pairs_started_from_the_points(agent, points):
+    # What an executor's worker does with snapshots that lost their native clone: no replay.
+    scratch, seeds = make("breakout"), children(14, len(points))
+    origins = [arms.PairOrigin.read(scratch, point.snapshot) for point in points]
+    simple = run_paired(agent, points, MOVE, horizon=4, seeds=seeds, overlap=False)
+    replayed = []
+    started_at = arms.start_pair_at
+
+    def no_replay(game, origin, *args, **kwargs):
+        replayed.append(origin.snapshot.native)
+        return started_at(game, origin, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(arms, "start_pair_at", no_replay)
+        from_origins = run_paired(agent, without_native(points), MOVE, horizon=4, seeds=seeds, overlap=False,
+                                  origins=origins)
+    assert len(replayed) == len(points)
+    assert_same_pairs(from_origins, simple)
+    with pytest.raises(ValueError, match="library interventions only"):
+        run_paired(agent, points, StateEdit("breakout", shift_ball(-30, 10)), horizon=1, seeds=seeds,
+                   overlap=False, origins=origins)
+
+
 def test_the_environment_side_imports_no_torch():
     code = "import sys, cfsal.rollout.envprocess, cfsal.rollout.arms, cfsal.interventions; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -104,7 +104,8 @@ class PairedBranch:
 def run_paired(agent: Agent, points: list[BranchPoint],
                intervention: InterventionLike | Sequence[InterventionLike], *, horizon: int,
                seeds: list[np.random.SeedSequence], greedy: bool = False,
-               settle: Any = "refresh", overlap: bool | str | None = None) -> list[PairedBranch]:
+               settle: Any = "refresh", overlap: bool | str | None = None,
+               origins: Sequence[PairOrigin] | None = None) -> list[PairedBranch]:
     """Run factual and intervened continuations from every point, all branches in lockstep.
 
     ``intervention`` is one for all points, or a sequence with one per point.
@@ -119,6 +120,11 @@ def run_paired(agent: Agent, points: list[BranchPoint],
     ``"thread"`` choose the way (``"process"`` waits for the process to start, and refuses
     interventions it cannot run). The results are byte-identical whichever way: every continuation
     sees the same steps, and the forward still runs in 16-row blocks on one thread.
+
+    ``origins`` (one :class:`~cfsal.rollout.arms.PairOrigin` per point, read where the points' native
+    snapshots were) lets a process without those snapshots (an executor's worker) start each pair
+    from its JSON instead of replaying the episode up to it: the same pairs, byte for byte, for
+    library interventions (:func:`~cfsal.rollout.arms.edits_like_the_library`) only.
     """
     interventions = list(intervention) if isinstance(intervention, (list, tuple)) else [intervention] * len(points)
     if len(interventions) != len(points):
@@ -127,9 +133,15 @@ def run_paired(agent: Agent, points: list[BranchPoint],
         raise ValueError(f"need one seed per branch point ({len(points)}), got {len(seeds)}")
     if horizon < 1:
         raise ValueError(f"horizon must be ≥ 1 step, got {horizon}")
+    if origins is not None:
+        if len(origins) != len(points):
+            raise ValueError(f"need one origin per branch point ({len(points)}), got {len(origins)}")
+        if not all(edits_like_the_library(item) for item in interventions):
+            raise ValueError("origins= is for library interventions only: one with its own apply_to_env reads "
+                             "the restored environment, which needs the branch point itself")
     with deterministic_forwards():
         return _run_paired(agent, list(points), interventions, horizon, list(seeds), greedy, settle,
-                           _overlap_way(overlap))
+                           _overlap_way(overlap), None if origins is None else list(origins))
 
 
 def usable_cpus() -> int:
@@ -180,12 +192,14 @@ def overlap_groups(n_pairs: int, group: int = GROUP_PAIRS) -> list[tuple[int, in
 
 
 def _run_paired(agent: Agent, points: list[BranchPoint], interventions: list[InterventionLike], horizon: int,
-                seeds: list[np.random.SeedSequence], greedy: bool, settle: Any, way: str) -> list[PairedBranch]:
+                seeds: list[np.random.SeedSequence], greedy: bool, settle: Any, way: str,
+                origins: list[PairOrigin] | None = None) -> list[PairedBranch]:
     if not points:
         return []
 
     def arms(a: int, b: int, start: bool = False, remote: bool = False) -> _Arms:
-        return _Arms(agent, points[a:b], interventions[a:b], seeds[a:b], horizon, greedy, settle, start, remote)
+        return _Arms(agent, points[a:b], interventions[a:b], seeds[a:b], horizon, greedy, settle, start, remote,
+                     None if origins is None else origins[a:b])
 
     groups = overlap_groups(len(points)) if way != "none" else [(0, len(points))]
     if len(groups) == 1:
@@ -201,7 +215,7 @@ def _run_paired(agent: Agent, points: list[BranchPoint], interventions: list[Int
         if process is not None:
             try:
                 pairs = _run_in_env_process(process, agent.spec.game, arms, points, interventions, seeds, settle,
-                                            groups, horizon)
+                                            groups, horizon, origins)
             finally:
                 process.lock.release()
             if pairs is not None:
@@ -239,7 +253,8 @@ def _usable_env_process(interventions: list[InterventionLike], wait: bool) -> en
 def _run_in_env_process(process: envprocess.EnvProcess, game: str, arms: Callable[..., _Arms],
                         points: list[BranchPoint],
                         interventions: list[InterventionLike], seeds: list[np.random.SeedSequence], settle: Any,
-                        groups: list[tuple[int, int]], horizon: int) -> list[PairedBranch] | None:
+                        groups: list[tuple[int, int]], horizon: int,
+                        given: list[PairOrigin] | None = None) -> list[PairedBranch] | None:
     """:func:`_run_pipelined` with the environments in the environment process: this process only
     forwards (no other Python competes for its GIL), that one prepares and steps the groups' environments.
     None when that process cannot load the pairs (an intervention class it cannot import): the
@@ -273,7 +288,8 @@ def _run_in_env_process(process: envprocess.EnvProcess, game: str, arms: Callabl
 
     try:
         for g, (a, b) in enumerate(groups):
-            origins.append([PairOrigin.read(scratch, point.snapshot) for point in points[a:b]])
+            origins.append(given[a:b] if given is not None else
+                           [PairOrigin.read(scratch, point.snapshot) for point in points[a:b]])
             process.group_message(run, g, 2 * a, game, settle, origins[g], interventions[a:b], seeds[a:b])
         process.send(envprocess.RESULTS, run)
         running = waiting = len(groups)
@@ -446,8 +462,8 @@ class _Arms:
 
     def __init__(self, agent: Agent, points: list[BranchPoint], interventions: list[InterventionLike],
                  seeds: list[np.random.SeedSequence], horizon: int, greedy: bool, settle: Any,
-                 start: bool = True, remote: bool = False) -> None:
-        self.agent, self.points, self.greedy, self.horizon = agent, points, greedy, horizon
+                 start: bool = True, remote: bool = False, origins: list[PairOrigin] | None = None) -> None:
+        self.agent, self.points, self.greedy, self.horizon, self.origins = agent, points, greedy, horizon, origins
         self.uniforms = np.stack([np.random.default_rng(child(seed, 0)).random(horizon) for seed in seeds])
         self.envs = None if remote else ArmEnvs(agent.spec.game, interventions, seeds, settle)
         self.results: tuple[list[bool], list[str]] | None = None  # took_effect, first states
@@ -460,7 +476,10 @@ class _Arms:
     def start_pair(self, i: int) -> None:
         """Prepare pair ``i`` (:func:`start_pair`): a pipelined run does this one pair at a time, so
         that steps of running groups are never queued behind a whole group."""
-        self.envs.start(i, self.points[i])
+        if self.origins is not None:
+            self.envs.start_at(i, self.origins[i])
+        else:
+            self.envs.start(i, self.points[i])
 
     def launch(self) -> None:
         """Once every pair is started: the rows' first observations and the step records."""
