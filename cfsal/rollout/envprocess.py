@@ -4,8 +4,9 @@ Why a process and not a thread: an overlapped rollout forwards the agent on one 
 environments step on the other (:func:`cfsal.rollout.paired.run_paired`). In one process the two
 share the GIL, and every time the forward's torch code hands the GIL back to Python it waits for
 the stepping thread's Python (the Toybox glue, the pair setup's JSON): in the 64-branch benchmark
-the forwards took 1.3× their time alone, and the run reached 63% of the bare forward rate (issue
-#6 asks for 70%). Here the environments live in a process of their own that imports no torch
+the forwards took ~1.3× their time alone, and the run reached a median 70% of the bare forward rate
+(issue #6 asks for 70%; 75% with this process, whose forwards take ~1.1× their time alone while the
+other core steps). Here the environments live in a process of their own that imports no torch
 (:mod:`cfsal.rollout.arms`), so the forwarding process runs no other Python at all.
 
 What crosses the boundary, and how:
@@ -23,11 +24,10 @@ What crosses the boundary, and how:
   Nothing read from a file or another party is unpickled.
 
 It serves two lanes in order of urgency: steps (a forward waits on them), then setup (groups not
-yet started, one pair at a time). One process per session,
-started in the background on first use (``python -m cfsal.rollout.envprocess``, not
-``multiprocessing``'s spawn, which would re-run the user's main script); until it is up (about half
-a second), overlapped runs use the thread. Results are byte-identical either way
-(``tests/test_rollout_fast.py``).
+yet started, one pair at a time). One process per session, started in the background on first use
+(``python -m cfsal.rollout.envprocess``, not ``multiprocessing``'s spawn, which would re-run the
+user's main script); until it is up (about half a second), overlapped runs use the thread.
+Results are byte-identical either way (``tests/test_rollout_fast.py``).
 """
 
 from __future__ import annotations
