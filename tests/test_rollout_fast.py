@@ -154,6 +154,19 @@ def test_an_intervention_class_the_environment_process_cannot_import_runs_in_a_t
     assert_same_pairs(fallback, simple)
 
 
+def test_no_room_for_the_shared_board_runs_the_pairs_in_a_thread(agent, points, ways, monkeypatch):
+    def full(size):
+        raise OSError("no room (a full /dev/shm)")
+
+    process = envprocess.env_process(wait=True)
+    monkeypatch.setattr(process, "board", None)  # the next run needs a new board
+    monkeypatch.setattr(envprocess, "_board_file", full)
+    seeds = children(15, len(points))
+    fallback = run_paired(agent, points, MOVE, horizon=3, seeds=seeds, overlap="process")
+    assert ways == ["process refused", "thread"]
+    assert_same_pairs(fallback, run_paired(agent, points, MOVE, horizon=3, seeds=seeds, overlap=False))
+
+
 def test_an_error_in_the_environment_process_reaches_the_caller_as_itself(agent, points):
     # The last point's edit is refused there (the ball would leave the court); earlier groups run.
     interventions = [MOVE] * (len(points) - 1) + [breakout.MoveBall(dx=216)]

@@ -235,10 +235,7 @@ class EnvProcess:
             rows = max(rows, 2 * len(self.board))
         rows = max(rows, 256)
         size = rows * int(np.prod(shape))
-        directory = "/dev/shm" if os.path.isdir("/dev/shm") else None
-        with tempfile.NamedTemporaryFile(prefix="cfsal-board-", dir=directory, delete=False) as file:
-            file.truncate(size)
-            path = file.name
+        path = _board_file(size)
         try:
             with open(path, "r+b") as file:
                 buffer = mmap.mmap(file.fileno(), size)
@@ -274,6 +271,25 @@ class EnvProcess:
                 self.process.kill()
                 self.process.wait()
         self.conn.close()
+
+
+def _board_file(size: int) -> str:
+    """A file of ``size`` bytes for the board, its space reserved up front (a sparse file on a full
+    ``/dev/shm`` would kill either process with SIGBUS at the first write past the free space):
+    in ``/dev/shm`` where it has room, else in the temporary directory. OSError if neither has."""
+    failures = []
+    for directory in ["/dev/shm"] * os.path.isdir("/dev/shm") + [tempfile.gettempdir()]:
+        with tempfile.NamedTemporaryFile(prefix="cfsal-board-", dir=directory, delete=False) as file:
+            try:
+                if hasattr(os, "posix_fallocate"):
+                    os.posix_fallocate(file.fileno(), 0, size)
+                else:
+                    file.truncate(size)
+                return file.name
+            except OSError as error:
+                failures.append(f"{directory}: {error}")
+        os.unlink(file.name)
+    raise OSError(f"no room for a {size / 2**20:.0f} MiB observation board ({'; '.join(failures)})")
 
 
 _PROCESS: list[EnvProcess] = []

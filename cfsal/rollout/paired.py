@@ -257,8 +257,9 @@ def _run_in_env_process(process: envprocess.EnvProcess, game: str, arms: Callabl
                         given: list[PairOrigin] | None = None) -> list[PairedBranch] | None:
     """:func:`_run_pipelined` with the environments in the environment process: this process only
     forwards (no other Python competes for its GIL), that one prepares and steps the groups' environments.
-    None when that process cannot load the pairs (an intervention class it cannot import): the
-    caller then runs them with a thread, from the start (nothing was recorded yet).
+    None when that process cannot load the pairs (an intervention class it cannot import) or there
+    is no room for the shared observation board: the caller then runs them with a thread, from the
+    start (nothing was recorded yet).
 
     This thread sends every group's pairs (their :class:`~cfsal.rollout.arms.PairOrigin`, read from
     a scratch environment restored natively here), then forwards each group whose observations are
@@ -269,7 +270,10 @@ def _run_in_env_process(process: envprocess.EnvProcess, game: str, arms: Callabl
     """
     shape = tuple(points[0].snapshot.frame_stack.shape)
     run = next(process.runs)
-    board = process.board_for(2 * len(points), shape)
+    try:
+        board = process.board_for(2 * len(points), shape)
+    except OSError:  # no room for the shared observations: the thread needs none
+        return None
     parts = [arms(a, b, remote=True) for a, b in groups]
     scratch = make(game)
     origins: list[list[PairOrigin]] = []
