@@ -68,8 +68,10 @@ def with_origins(job: PairedJob) -> PairedJob:
     """The job with each pair's :class:`~cfsal.rollout.arms.PairOrigin`, read here, where the points'
     native snapshots are: a worker then starts each pair from its JSON (a few Toybox reads) instead
     of replaying the episode up to the branch point (one env step per step of the prefix, ~20 ms a
-    pair at step 100). Library interventions only; other jobs are returned as they are."""
-    if job.origins is not None or not all(edits_like_the_library(item) for item in job.interventions):
+    pair at step 100). Library interventions and points with native snapshots only (reading the
+    origin of a point without one would replay it here, serially); other jobs are returned as they are."""
+    if (job.origins is not None or not all(edits_like_the_library(item) for item in job.interventions)
+            or any(point.snapshot.native is None for point in job.points)):
         return job
     scratch = make(job.agent.spec.game)
     return replace(job, origins=tuple(PairOrigin.read(scratch, point.snapshot) for point in job.points))
