@@ -28,9 +28,14 @@ def _row(record: dict[str, Any]) -> tuple[str, ...]:
     verdict = record.get("adjusted_verdict") or record.get("verdict")
     if verdict is None:
         return (name, record.get("agent", "—"), "—", "—", "—", "—", record.get("status", "ERROR"))
-    effect = f"{_fmt(verdict['effect'])} [{_fmt(verdict['ci_low'])}, {_fmt(verdict['ci_high'])}]{_level(verdict)}"
+    effect = _effect(verdict)
     return (name, record.get("agent", "—"), str(verdict["n"]), effect, _fmt(verdict["p_value"]),
             _fmt(verdict.get("p_adjusted")), verdict["outcome"])
+
+
+def _effect(verdict: dict[str, Any]) -> str:
+    """The effect and its interval, with the interval's level where it is not 95%."""
+    return f"{_fmt(verdict['effect'])} [{_fmt(verdict['ci_low'])}, {_fmt(verdict['ci_high'])}]{_level(verdict)}"
 
 
 def _level(verdict: dict[str, Any]) -> str:
@@ -92,7 +97,7 @@ def markdown_table(results: dict[str, Any], *, thumbnails: str | os.PathLike | N
             lines.append(f"| `{name}` | {record.get('agent', '—')} | {claim} | {record.get('status', 'ERROR')} "
                          f"| — | — | — | {picture} |")
             continue
-        effect = f"{_fmt(verdict['effect'])} [{_fmt(verdict['ci_low'])}, {_fmt(verdict['ci_high'])}]{_level(verdict)}"
+        effect = _effect(verdict)
         lines.append(f"| `{name}` | {record.get('agent', '—')} | {claim} | **{verdict['outcome']}** | {effect} "
                      f"| {verdict['n']} | {_fmt(verdict.get('p_adjusted'))} | {picture} |")
     return lines

@@ -10,6 +10,7 @@ the environment process.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -189,6 +190,13 @@ class PairOrigin:
         """Restore ``scratch`` to ``snapshot`` (exactly, as :func:`start_pair` does) and read the origin."""
         scratch.restore(snapshot)
         return cls(snapshot, scratch.toybox_state_text(), snapshot.toybox_json if snapshot.native is not None else None)
+
+
+def read_origins(game: str, points: Sequence[BranchPoint]) -> list[PairOrigin]:
+    """Each point's :class:`PairOrigin`, read from one scratch environment (where the points' native
+    snapshots are)."""
+    scratch = make(game)
+    return [PairOrigin.read(scratch, point.snapshot) for point in points]
 
 
 def start_pair_at(game: str, origin: PairOrigin, intervention: InterventionLike, seed: np.random.SeedSequence,

@@ -52,10 +52,10 @@ from typing import Any
 import numpy as np
 
 #: Messages, forwarding process → environment process.
-GROUP, STEP, RESULTS, CLOSE, BOARD, EXIT = "group", "step", "results", "close", "board", "exit"
+GROUP, STEP, SEND_TEXTS, CLOSE, BOARD, EXIT = "group", "step", "send-texts", "close", "board", "exit"
 #: Replies: a group is ready (its first observations are on the board), a step was taken, a group's
 #: settled texts, an error, a group whose pairs could not be unpickled here (the caller runs it itself).
-READY, STEPPED, RESULT, ERROR, UNLOADABLE = "ready", "stepped", "result", "error", "unloadable"
+READY, STEPPED, TEXTS, ERROR, UNLOADABLE = "ready", "stepped", "texts", "error", "unloadable"
 HELLO, BOARD_OPEN = "hello", "board-open"
 
 
@@ -100,13 +100,13 @@ def _serve(conn: Connection) -> None:
         return [(READY, run, g), *(send_texts(run, g) if run in texts_wanted else [])]
 
     def send_texts(run: int, g: int) -> list[tuple]:
-        return [(RESULT, run, g, texts.pop((run, g)))]
+        return [(TEXTS, run, g, texts.pop((run, g)))]
 
     def step(run: int, g: int, t: int, index: np.ndarray, actions: np.ndarray) -> None:
         if (run, g) in groups:  # else its run failed here, and the caller is about to hear of it
             lanes[0].append((run, functools.partial(_step, run, g, t, groups[run, g], index, actions)))
 
-    def results(run: int) -> None:
+    def want_texts(run: int) -> None:
         # Asked for once every group has been sent: a group's texts (~100 kB) must never wait in a
         # full socket while the other process is itself blocked sending a group. Groups launched
         # already send theirs now; later ones with their READY.
@@ -123,7 +123,7 @@ def _serve(conn: Connection) -> None:
             lane.clear()
             lane.extend(kept)
 
-    handlers = {GROUP: group, STEP: step, RESULTS: results, CLOSE: close}
+    handlers = {GROUP: group, STEP: step, SEND_TEXTS: want_texts, CLOSE: close}
     while True:
         while conn.poll() or not any(lanes):
             try:
@@ -168,6 +168,7 @@ def _send_error(conn: Connection, run: int, error: BaseException) -> None:
 
 
 def _open_board(path: str, rows: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The board file mapped as ``rows`` observations of ``shape`` (both processes map it so)."""
     with open(path, "r+b") as file:
         buffer = mmap.mmap(file.fileno(), 0)
     return np.frombuffer(buffer, dtype=np.uint8, count=rows * int(np.prod(shape))).reshape(rows, *shape)
@@ -237,15 +238,14 @@ class EnvProcess:
         size = rows * int(np.prod(shape))
         path = _board_file(size)
         try:
-            with open(path, "r+b") as file:
-                buffer = mmap.mmap(file.fileno(), size)
+            board = _open_board(path, rows, shape)
             self.send(BOARD, path, rows, shape)
             reply = self.recv()
             if reply[0] != BOARD_OPEN:
                 raise EnvProcessError(f"the environment process answered {reply[0]!r} to a new board")
         finally:
             os.unlink(path)  # both processes have it mapped: nothing stays behind on disk
-        self.board = np.frombuffer(buffer, dtype=np.uint8).reshape(rows, *shape)
+        self.board = board
         return self.board
 
     def group_message(self, run: int, g: int, first_row: int, game: str, settle: Any, origins: list,

@@ -28,9 +28,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from cfsal.agents.base import Agent
-from cfsal.envs import make
 from cfsal.errors import CfsalError
-from cfsal.rollout.arms import PairOrigin, edits_like_the_library
+from cfsal.rollout.arms import PairOrigin, edits_like_the_library, read_origins
 from cfsal.rollout.branching import BranchPoint
 from cfsal.rollout.paired import InterventionLike, PairedBranch, run_paired
 
@@ -73,8 +72,7 @@ def with_origins(job: PairedJob) -> PairedJob:
     if (job.origins is not None or not all(edits_like_the_library(item) for item in job.interventions)
             or any(point.snapshot.native is None for point in job.points)):
         return job
-    scratch = make(job.agent.spec.game)
-    return replace(job, origins=tuple(PairOrigin.read(scratch, point.snapshot) for point in job.points))
+    return replace(job, origins=tuple(read_origins(job.agent.spec.game, job.points)))
 
 
 def split(job: PairedJob, parts: int) -> list[PairedJob]:

@@ -45,7 +45,6 @@ from cfsal.agents.base import (
     blocked_logits_and_value,
     deterministic_forwards,
 )
-from cfsal.envs import make
 from cfsal.rollout import envprocess
 from cfsal.rollout.arms import (  # re-exported: the engine's public pieces have always lived here
     ArmEnvs,
@@ -58,6 +57,7 @@ from cfsal.rollout.arms import (  # re-exported: the engine's public pieces have
     edits_like_the_library,
     finish_pair,
     prepare_pair,
+    read_origins,
     start_pair,
 )
 from cfsal.rollout.branching import BranchPoint
@@ -275,7 +275,6 @@ def _run_in_env_process(process: envprocess.EnvProcess, game: str, arms: Callabl
     except OSError:  # no room for the shared observations: the thread needs none
         return None
     parts = [arms(a, b, remote=True) for a, b in groups]
-    scratch = make(game)
     origins: list[list[PairOrigin]] = []
     finishing: deque[tuple[int, int]] = deque()  # (group, pair) whose texts are here, to finish
     texts: dict[int, list[SettledTexts]] = {}
@@ -292,10 +291,9 @@ def _run_in_env_process(process: envprocess.EnvProcess, game: str, arms: Callabl
 
     try:
         for g, (a, b) in enumerate(groups):
-            origins.append(given[a:b] if given is not None else
-                           [PairOrigin.read(scratch, point.snapshot) for point in points[a:b]])
+            origins.append(given[a:b] if given is not None else read_origins(game, points[a:b]))
             process.group_message(run, g, 2 * a, game, settle, origins[g], interventions[a:b], seeds[a:b])
-        process.send(envprocess.RESULTS, run)
+        process.send(envprocess.SEND_TEXTS, run)
         running = waiting = len(groups)
         while running or waiting or finishing:
             if finishing and not (running and process.conn.poll(0)):  # nothing else to do this moment
@@ -311,7 +309,7 @@ def _run_in_env_process(process: envprocess.EnvProcess, game: str, arms: Callabl
                 if hasattr(error, "add_note"):
                     error.add_note(f"(raised in the environment process:)\n{where}")
                 raise error
-            if kind == envprocess.RESULT:
+            if kind == envprocess.TEXTS:
                 texts[g], finished[g] = rest[0], []
                 finishing.extend((g, i) for i in range(len(rest[0])))
                 waiting -= 1
