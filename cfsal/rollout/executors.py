@@ -54,13 +54,14 @@ class PairedJob:
     settle: Any
     overlap: bool | None = None  # run_paired's env/forward overlap (None: when 2+ CPUs)
     origins: tuple[PairOrigin, ...] | None = None  # where the pairs start (see with_origins)
+    common_random_numbers: bool = True  # the arms of a pair share their action uniforms
 
 
 def run_job(job: PairedJob) -> list[PairedBranch]:
     """Run one chunk, in whatever process this is (run_paired pins its forwards to one thread)."""
     return run_paired(job.agent, list(job.points), list(job.interventions), horizon=job.horizon,
                       seeds=list(job.seeds), greedy=job.greedy, settle=job.settle, overlap=job.overlap,
-                      origins=job.origins)
+                      origins=job.origins, common_random_numbers=job.common_random_numbers)
 
 
 def with_origins(job: PairedJob) -> PairedJob:
@@ -197,7 +198,9 @@ def get_executor(name: str | Executor, workers: int = 2) -> Executor:
 
 def run_with(executor: str | Executor, agent: Agent, points: Sequence[BranchPoint],
              interventions: Sequence[InterventionLike], *, horizon: int, seeds: Sequence[np.random.SeedSequence],
-             greedy: bool = False, settle: Any = "refresh", workers: int = 2) -> list[PairedBranch]:
+             greedy: bool = False, settle: Any = "refresh", workers: int = 2,
+             common_random_numbers: bool = True) -> list[PairedBranch]:
     """Run paired continuations of ``interventions[i]`` from ``points[i]`` on ``executor``."""
-    job = PairedJob(agent, tuple(points), tuple(seeds), tuple(interventions), horizon, greedy, settle)
+    job = PairedJob(agent, tuple(points), tuple(seeds), tuple(interventions), horizon, greedy, settle,
+                    common_random_numbers=common_random_numbers)
     return get_executor(executor, workers).run(job)

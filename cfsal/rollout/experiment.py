@@ -67,6 +67,7 @@ class CounterfactualResult:
     batch: int | None = None          # sequential runs: samples per look
     max_samples: int | None = None    # sequential runs: the most samples the run could have taken
     max_per_episode: int | None = None  # at most this many branch points per episode (None: no cap)
+    common_random_numbers: bool = True  # False: the arms of a pair sampled their actions independently
 
     @property
     def n(self) -> int:
@@ -83,7 +84,8 @@ class CounterfactualResult:
                 "covariate_measure": self.covariate_measure,
                 "covariate": None if self.covariate is None else [float(v) for v in self.covariate],
                 "greedy": self.greedy, "settle": self.settle, "first_branch": self.first_branch,
-                "batch": self.batch, "max_samples": self.max_samples, "max_per_episode": self.max_per_episode}
+                "batch": self.batch, "max_samples": self.max_samples, "max_per_episode": self.max_per_episode,
+                "common_random_numbers": self.common_random_numbers}
 
 
 def _as_list(intervention: InterventionLike | Sequence[InterventionLike]) -> list[InterventionLike]:
@@ -110,7 +112,7 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
                    greedy: bool = False, settle: Any = "refresh", executor: Any = "inline", workers: int = 2,
                    progress: Progress | None = None, batch: int | None = None,
                    stop: Callable[[CounterfactualResult], bool] | None = None,
-                   max_per_episode: int | None = None) -> CounterfactualResult:
+                   max_per_episode: int | None = None, common_random_numbers: bool = True) -> CounterfactualResult:
     """Run ``samples`` paired counterfactuals of ``intervention`` on ``agent``; measure each pair.
 
     Branch points are every ``branch_every`` steps of seeded episodes (from ``first_branch``,
@@ -131,6 +133,12 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
     found, and ``samples`` is the most that will be run; after each batch ``stop(result_so_far)``
     is called and a true return ends the run (the result then holds the samples so far). The i-th
     sample is identical to the fixed-size run's i-th sample with the same seed.
+
+    ``common_random_numbers`` (default True): the two arms of a pair sample each action from the same
+    uniform, so where the intervention leaves the policy alone they act alike and the difference is
+    exactly zero — the paired design's variance reduction. False samples the arms independently: a
+    placebo baseline (a no-op intervention then shows how much two runs differ by chance), or null
+    controls whose differences are random rather than zero. Greedy runs draw no uniforms.
 
     Every random choice derives from ``seed``; ``executor`` ("inline", "process", "ray") changes
     where the continuations run, never the numbers. ``progress(phase, done, total)`` is called as
@@ -169,7 +177,8 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
     def build() -> CounterfactualResult:
         return _result(agent, interventions, measure, covariate_measure, horizon, branch_every, seed, pairs, values,
                        covariate, np.array(accepted[: len(pairs)], dtype=int), greedy, settle, first_branch,
-                       points[: len(pairs)], batch, samples if batch is not None else None, max_per_episode)
+                       points[: len(pairs)], batch, samples if batch is not None else None, max_per_episode,
+                       common_random_numbers)
 
     def run_pending() -> None:
         """Run and measure the pairs of every collected point not yet run (pair i: child i of the pairs seed)."""
@@ -179,7 +188,8 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
             progress("paired rollouts", start, samples if batch is not None else len(points))
         new = run_with(executor, agent, todo, [interventions[a] for a in accepted[start:len(points)]],
                        horizon=horizon, seeds=[child(pairs_seed, i) for i in range(start, start + len(todo))],
-                       greedy=greedy, settle=settle, workers=workers)
+                       greedy=greedy, settle=settle, workers=workers,
+                       common_random_numbers=common_random_numbers)
         for pair in new:
             pairs.append(pair)
             values.append(evaluate_measure(measure, pair.factual, pair.intervened, agent))
@@ -217,7 +227,7 @@ def _result(agent: Agent, interventions: list[InterventionLike], measure: Measur
             horizon: int, branch_every: int, seed: int, pairs: list[PairedBranch], values: list[float],
             covariate: list[float], assignments: np.ndarray, greedy: bool, settle: Any, first_branch: int | None,
             points: list[BranchPoint], batch: int | None, max_samples: int | None,
-            max_per_episode: int | None) -> CounterfactualResult:
+            max_per_episode: int | None, common_random_numbers: bool = True) -> CounterfactualResult:
     return CounterfactualResult(
         agent=agent.name, game=agent.spec.game,
         intervention=interventions[0].to_dict() if len(interventions) == 1 else
@@ -230,4 +240,5 @@ def _result(agent: Agent, interventions: list[InterventionLike], measure: Measur
         covariate_measure=None if covariate_measure is None else getattr(covariate_measure, "__name__", "measure"),
         greedy=greedy, settle=settle, first_branch=first_branch, points=tuple(points),
         batch=batch, max_samples=max_samples, max_per_episode=max_per_episode,
+        common_random_numbers=bool(common_random_numbers),
     )

@@ -105,7 +105,8 @@ def run_paired(agent: Agent, points: list[BranchPoint],
                intervention: InterventionLike | Sequence[InterventionLike], *, horizon: int,
                seeds: list[np.random.SeedSequence], greedy: bool = False,
                settle: Any = "refresh", overlap: bool | str | None = None,
-               origins: Sequence[PairOrigin] | None = None) -> list[PairedBranch]:
+               origins: Sequence[PairOrigin] | None = None,
+               common_random_numbers: bool = True) -> list[PairedBranch]:
     """Run factual and intervened continuations from every point, all branches in lockstep.
 
     ``intervention`` is one for all points, or a sequence with one per point.
@@ -120,6 +121,9 @@ def run_paired(agent: Agent, points: list[BranchPoint],
     ``"thread"`` choose the way (``"process"`` waits for the process to start, and refuses
     interventions it cannot run). The results are byte-identical whichever way: every continuation
     sees the same steps, and the forward still runs in 16-row blocks on one thread.
+
+    ``common_random_numbers`` (default): the arms of a pair sample their actions from the same
+    uniforms; False: independently (see :func:`arm_uniforms`).
 
     ``origins`` (one :class:`~cfsal.rollout.arms.PairOrigin` per point, read where the points' native
     snapshots were) lets a process without those snapshots (an executor's worker) start each pair
@@ -141,7 +145,8 @@ def run_paired(agent: Agent, points: list[BranchPoint],
                              "the restored environment, which needs the branch point itself")
     with deterministic_forwards():
         return _run_paired(agent, list(points), interventions, horizon, list(seeds), greedy, settle,
-                           _overlap_way(overlap), None if origins is None else list(origins))
+                           _overlap_way(overlap), None if origins is None else list(origins),
+                           bool(common_random_numbers))
 
 
 def usable_cpus() -> int:
@@ -193,13 +198,13 @@ def overlap_groups(n_pairs: int, group: int = GROUP_PAIRS) -> list[tuple[int, in
 
 def _run_paired(agent: Agent, points: list[BranchPoint], interventions: list[InterventionLike], horizon: int,
                 seeds: list[np.random.SeedSequence], greedy: bool, settle: Any, way: str,
-                origins: list[PairOrigin] | None = None) -> list[PairedBranch]:
+                origins: list[PairOrigin] | None = None, common: bool = True) -> list[PairedBranch]:
     if not points:
         return []
 
     def arms(a: int, b: int, start: bool = False, remote: bool = False) -> _Arms:
         return _Arms(agent, points[a:b], interventions[a:b], seeds[a:b], horizon, greedy, settle, start, remote,
-                     None if origins is None else origins[a:b])
+                     None if origins is None else origins[a:b], common)
 
     groups = overlap_groups(len(points)) if way != "none" else [(0, len(points))]
     if len(groups) == 1:
@@ -455,6 +460,24 @@ def _serve(jobs: _Jobs, ready: queue.SimpleQueue) -> None:
             ready.put(result)
 
 
+def arm_uniforms(seeds: Sequence[np.random.SeedSequence], horizon: int, common: bool = True) -> np.ndarray:
+    """The uniform each row (arm) samples its action from at every step, rows ``2i``/``2i + 1`` for pair ``i``.
+
+    ``common`` (the default): both arms of a pair share child 0 of the pair's seed (common random
+    numbers), so a pair whose policies agree takes the same actions and its difference is exactly
+    zero. Otherwise the intervened arm draws from child 2 (child 1 is the intervention's own
+    randomness): the arms sample independently, as two separate runs would. That is the design for
+    a placebo baseline (how much two runs differ by chance alone) and for null controls whose
+    paired differences are random rather than zero.
+    """
+    factual = np.stack([np.random.default_rng(child(seed, 0)).random(horizon) for seed in seeds])
+    intervened = factual if common else np.stack([np.random.default_rng(child(seed, 2)).random(horizon)
+                                                  for seed in seeds])
+    rows = np.empty((2 * len(factual), horizon))
+    rows[0::2], rows[1::2] = factual, intervened
+    return rows
+
+
 class _Arms:
     """The agent side of a run of pairs advanced in lockstep (rows ``2i`` and ``2i + 1``: the
     factual and intervened arm of the run's ``i``-th pair): their uniforms, the batched forwards,
@@ -464,9 +487,10 @@ class _Arms:
 
     def __init__(self, agent: Agent, points: list[BranchPoint], interventions: list[InterventionLike],
                  seeds: list[np.random.SeedSequence], horizon: int, greedy: bool, settle: Any,
-                 start: bool = True, remote: bool = False, origins: list[PairOrigin] | None = None) -> None:
+                 start: bool = True, remote: bool = False, origins: list[PairOrigin] | None = None,
+                 common_random_numbers: bool = True) -> None:
         self.agent, self.points, self.greedy, self.horizon, self.origins = agent, points, greedy, horizon, origins
-        self.uniforms = np.stack([np.random.default_rng(child(seed, 0)).random(horizon) for seed in seeds])
+        self.uniforms = arm_uniforms(seeds, horizon, common_random_numbers)
         self.envs = None if remote else ArmEnvs(agent.spec.game, interventions, seeds, settle)
         self.results: tuple[list[bool], list[str]] | None = None  # took_effect, first states
         self.stepping: np.ndarray | None = None  # remote: the rows of the step under way
@@ -507,7 +531,7 @@ class _Arms:
             return None
         live = self.observations if index.size == len(self.alive) else self.observations[index]
         logits, values = blocked_logits_and_value(self.agent, live)
-        actions = actions_from_logits(logits, greedy=self.greedy, uniforms=self.uniforms[index // 2, t])
+        actions = actions_from_logits(logits, greedy=self.greedy, uniforms=self.uniforms[index, t])
         self.actions[t, index], self.logits[t, index], self.values[t, index] = actions, logits.numpy(), values.numpy()
         self.lengths[index] = t + 1
         return index, actions
