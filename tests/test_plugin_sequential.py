@@ -258,7 +258,7 @@ def test_group_plan_defaults_just_above_the_fixed_n_and_matches_the_statistics()
     plan = SequentialSession(enabled=True, hypotheses=5).plan(None, 30)
     assert plan.design == "group" and plan.planned == (11, 22, 33) == (11, 22, group_maximum(30))
     assert plan.batch == 11 and plan.limit == 33 and plan.weights == pytest.approx((0.1, 0.1, 0.8))
-    assert plan.futility is None and plan.alpha_stop(0.05) == pytest.approx(0.01)
+    assert plan.futility == 0.1 and plan.alpha_stop(0.05) == pytest.approx(0.01)  # the session's γ, both designs
     shared = SequentialSession(enabled=True, hypotheses=3, budget=Budget(samples=60)).plan(None, 30)
     assert shared.planned == (7, 14, 20) and shared.reason_at_limit() == "budget"
     single = SequentialSession(enabled=True, looks=1).plan(None, 30)
@@ -276,7 +276,7 @@ def test_group_stop_rule_stops_at_the_first_deciding_look_and_judge_agrees():
     plan = SequentialSession(enabled=True).plan(None, 30)
     claim = Claim("effect")
 
-    def feed(values):
+    def feed(values, plan=plan):
         rule = StopRule(claim, plan, 0.05, seed=9)
         for n in range(plan.batch, plan.limit + 1, plan.batch):
             if rule(SimpleNamespace(n=n, values=values[:n], bounds=None, covariate=None)):
@@ -288,10 +288,16 @@ def test_group_stop_rule_stops_at_the_first_deciding_look_and_judge_agrees():
     rule, outcome = feed(strong)
     assert rule.reason == "decided" and rule.looks == [11] and outcome.verdict.outcome == "SUPPORTED"
     null = np.random.default_rng(1).normal(0.0, 1, size=33)
-    rule, outcome = feed(null)
-    assert rule.looks == [11, 22, 33] and outcome.n == 33
-    direct = group_sequential_assess(claim, null, looks=[11, 22, 33], maximum=33, seed=9)
+    rule, outcome = feed(null)  # hopeless by the second look: the default plan stops it for futility
+    assert rule.reason == "futility" and rule.looks == [11, 22] and outcome.stopped == "futility"
+    assert outcome.n == 22 and outcome.verdict.outcome == "INCONCLUSIVE" and outcome.futility == 0.1
+    direct = group_sequential_assess(claim, null, looks=[11, 22], maximum=33, seed=9, futility=0.1)
     assert outcome.to_dict() == direct.to_dict() and feed(null)[1].to_dict() == outcome.to_dict()
+    without = SequentialSession(enabled=True, futility=None).plan(None, 30)
+    rule, outcome = feed(null, without)
+    assert rule.looks == [11, 22, 33] and outcome.n == 33 and outcome.stopped == "max_samples"
+    direct = group_sequential_assess(claim, null, looks=[11, 22, 33], maximum=33, seed=9)
+    assert outcome.to_dict() == direct.to_dict()
 
 
 def test_an_unknown_design_in_a_declaration_teaches_the_two_there_are():

@@ -17,7 +17,8 @@ from cfsal.stats import (
     group_sequential_assess,
     look_weights,
 )
-from cfsal.stats.group_sequential import MIN_EARLY_N
+from cfsal.stats.group_sequential import MIN_EARLY_N, group_futility
+from cfsal.stats.paired import bounded_mean_test, bounded_mean_test_floor
 
 
 def run(claim, values, fixed_n=30, seed=0, **kwargs):
@@ -172,6 +173,7 @@ def test_no_early_decision_below_the_minimum_sample_count():
     ({"looks": [11], "planned_looks": 0}, "whole number"),
     ({"looks": [11], "early_share": 1.5}, "early_share"),
     ({"looks": [11], "covariate": np.zeros(33)}, "correlation claims"),
+    ({"looks": [11], "futility": 1.5}, "futility"),
 ])
 def test_bad_settings_teach(kwargs, message):
     with pytest.raises(StatisticsError, match=message):
@@ -183,3 +185,83 @@ def test_too_few_values_or_maximum_teach():
         group_sequential_assess(Claim("effect"), np.zeros(20), looks=[11, 22], maximum=33, seed=0)
     with pytest.raises(StatisticsError, match="below the number of looks"):
         group_looks(2, 3)
+
+
+# ------------------------------------------------------------------------------------------ futility
+
+def _with_and_without_futility(claim, values, seed, **kwargs):
+    """The run as the plugin drives it: look by look until a look ends it, with and without futility."""
+    maximum = group_maximum(30)
+    out = {}
+    for futility in (None, 0.1):
+        for k in range(1, 4):
+            result = group_sequential_assess(claim, values, looks=group_looks(maximum)[:k], maximum=maximum,
+                                             seed=seed, futility=futility, **kwargs)
+            if result.stopped != "max_samples" or k == 3:
+                break
+        out[futility] = result
+    return out[None], out[0.1]
+
+
+def test_futility_is_non_binding_it_only_turns_continuations_into_inconclusive_stops():
+    """Nulls and effects of every size: a run stopped for futility was not going to be SUPPORTED
+    *earlier*, and every other run is exactly the run without the rule (same looks, same verdict)."""
+    rng = np.random.default_rng(21)
+    stopped = 0
+    for i, effect in enumerate(np.repeat([0.0, 0.2, 0.5, 0.9], 25)):
+        plain, futile = _with_and_without_futility(Claim("effect"), rng.normal(effect, 1, size=33), seed=i)
+        if futile.stopped == "futility":
+            stopped += 1
+            assert futile.verdict.outcome == "INCONCLUSIVE" and futile.n < plain.n
+            assert [look.n for look in futile.looks] == [look.n for look in plain.looks][:len(futile.looks)]
+        else:
+            assert futile.verdict.outcome == plain.verdict.outcome and futile.n == plain.n
+            assert futile.verdict.p_value == plain.verdict.p_value
+    assert stopped >= 10  # the nulls and small effects do stop early
+
+
+def test_futility_costs_no_measurable_power_on_a_planned_effect():
+    """An effect the fixed design detects ~80% of the time (d = 0.55, n = 30): the rule must not
+    stop the runs that would have been supported (100 seeded runs; at most 2 lost)."""
+    rng = np.random.default_rng(22)
+    lost = 0
+    for i in range(100):
+        plain, futile = _with_and_without_futility(Claim("effect"), rng.normal(0.55, 1, size=33), seed=i)
+        lost += plain.verdict.outcome == "SUPPORTED" and futile.verdict.outcome != "SUPPORTED"
+    assert lost <= 2
+
+
+def test_a_refutation_no_bounded_test_could_reach_by_the_last_look_counts_as_out_of_reach():
+    """A measure on [0, 1] moving by about 0.01, margin 0.05: support is hopeless, and equivalence needs
+    a bounded test that 33 samples cannot pass at 0.8·α — so the first look stops, and says why."""
+    values = np.random.default_rng(3).uniform(0.0, 0.02, 33)
+    claim = Claim("effect", margin=0.05)
+    result = run(claim, values, looks=[11], bounds=(0.0, 1.0), futility=0.1)
+    assert result.stopped == "futility" and result.n == 11 and result.verdict.outcome == "INCONCLUSIVE"
+    assert "out of reach with 33 samples" in result.verdict.explanation
+    assert bounded_mean_test_floor(33, 0.05, (0.0, 1.0), alternative="less") > 0.8 * 0.05
+    check = group_futility(claim, values, None, 11, 33, 0.8 * 0.05, (0.0, 1.0))
+    assert check.futile and check.chances["equivalent"] == 0.0 and check.unreachable == ("equivalent",)
+
+
+def test_no_futility_stop_without_spread_or_once_the_evidence_is_enough_for_the_last_look():
+    zeros = np.zeros(33)  # a measure that has not varied yet says nothing about its spread
+    assert run(Claim("effect"), zeros, looks=[11, 22], futility=0.1).stopped == "max_samples"
+    assert not group_futility(Claim("effect"), zeros, None, 11, 33, 0.04, None).futile
+    # strong early evidence (p/w < α at look 1) that then fades: the last look supports whatever it sees,
+    # so the rule must not end the run at look 2
+    values = np.concatenate([np.full(11, 1.0) + np.linspace(0, 0.2, 11), np.random.default_rng(4).normal(-1, 1, 22)])
+    first = run(Claim("effect"), values, looks=[11], alpha_stop=0.0005)
+    assert first.verdict.p_value < 0.05 and first.stopped == "max_samples"
+    second = run(Claim("effect"), values, looks=[11, 22], alpha_stop=0.0005, futility=0.1)
+    assert second.stopped != "futility"
+
+
+@pytest.mark.parametrize("null_mean, alternative", [(0.05, "less"), (0.3, "less"), (0.9, "greater"), (0.5, "greater")])
+def test_the_bounded_tests_floor_is_below_every_p_it_gives(null_mean, alternative):
+    rng = np.random.default_rng(5)
+    for n in (5, 20, 80):
+        floor = bounded_mean_test_floor(n, null_mean, (0.0, 1.0), alternative=alternative)
+        best = np.zeros(n) if alternative == "less" else np.ones(n)   # the most favourable data there are
+        for values in (best, rng.random(n) * 0.2, rng.random(n)):
+            assert bounded_mean_test(values, null_mean, (0.0, 1.0), alternative=alternative) >= floor * (1 - 1e-12)

@@ -80,8 +80,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="sequential: the most samples per hypothesis unless it says max_samples= (default: "
                          "1.07 × its fixed-n samples for the group design, 4 × for the anytime design)")
     group.addoption("--cfsal-futility", type=float, default=None, metavar="GAMMA",
-                    help="anytime design: stop undecided tests once no decision is in reach by their maximum, "
-                         "judged by a (1 − GAMMA) confidence sequence (default 0.1; 0 turns futility stopping off)")
+                    help="stop undecided tests once no decision is in reach by their maximum, judged by a (1 − GAMMA) "
+                         "confidence sequence (anytime) or conditional power at a one-sided 1 − GAMMA bound (group) "
+                         "(default 0.1; 0 turns futility stopping off)")
     group.addoption("--cfsal-budget", metavar="N|Ns|Nm", default=None,
                     help="sequential: session budget, N paired samples split evenly over the hypotheses, or "
                          "seconds (600s, 10m) of wall time; a test cut short by it is INCONCLUSIVE")

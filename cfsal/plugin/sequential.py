@@ -7,7 +7,8 @@ Two designs, chosen by ``--cfsal-design`` (or the ``cfsal_design`` ini key, or a
   looks, equally spaced up to a maximum just above the fixed n (:func:`cfsal.stats.group_maximum`,
   1.07 × for K = 3), one batch per look, each look the fixed-n test at its share of α. It stops at
   the first look that decides; the last look tests at (1 − ε)·α, so it keeps the fixed design's
-  power while clear cases stop after a third or two thirds of the samples.
+  power while clear cases stop after a third or two thirds of the samples. Hopeless tests stop
+  undecided at an early look (:func:`cfsal.stats.group_sequential.group_futility`, the same γ).
 * **anytime** (:func:`cfsal.stats.sequential_assess`): a look after every ``batch`` samples, valid
   however often one looks and whenever one stops, with a maximum of :func:`default_maximum` samples
   (4 × the fixed n) and futility stopping (:func:`cfsal.stats.sequential.futility_check`,
@@ -44,7 +45,8 @@ from typing import Any
 from cfsal.errors import HypothesisDeclarationError
 
 DEFAULT_BATCH = 10
-#: γ of the futility rule: a (1 − γ) confidence sequence decides whether a decision is still expected.
+#: γ of the futility rules: a (1 − γ) confidence sequence (anytime) or one-sided bound (group) decides
+#: whether a decision is still in reach.
 DEFAULT_FUTILITY = 0.1
 #: The default maximum of the anytime design is this multiple of the fixed-n sample size (:func:`default_maximum`).
 MAX_MULTIPLE = 4
@@ -97,7 +99,7 @@ class SequentialSession:
     budget: Budget | None = None
     correction: str = "holm"
     hypotheses: int = 1               # set once collection is final
-    futility: float | None = DEFAULT_FUTILITY   # anytime design; None turns futility stopping off
+    futility: float | None = DEFAULT_FUTILITY   # both designs; None turns futility stopping off
     design: str = DEFAULT_DESIGN
     looks: int = DEFAULT_LOOKS        # group design: planned looks
     started: float = field(default_factory=time.monotonic)
@@ -130,7 +132,7 @@ class SequentialSession:
             count = max(1, min(self.looks, limit))
             planned = tuple(group_looks(limit, count))
             return Plan(batch=math.ceil(limit / count), max_samples=maximum, limit=limit, share=share,
-                        deadline=deadline, family=family, futility=None, design="group", planned=planned,
+                        deadline=deadline, family=family, futility=self.futility, design="group", planned=planned,
                         weights=look_weights(len(planned)))
         batch = (spec.batch if spec is not None and spec.batch else None) or self.batch
         return Plan(batch=min(batch, limit), max_samples=maximum, limit=limit, share=share, deadline=deadline,
@@ -167,7 +169,7 @@ class Plan:
     share: int | None       # its share of a sample budget
     deadline: float | None  # time.monotonic() at which a time budget runs out
     family: int             # hypotheses sharing α: support stops the sampling at α / family
-    futility: float | None = None  # γ of the anytime design's futility rule (None: off)
+    futility: float | None = None  # γ of the design's futility rule (None: off)
     design: str = "anytime"
     planned: tuple[int, ...] = ()       # group design: the sample counts it looks at, the last = limit
     weights: tuple[float, ...] = ()     # group design: each look's share of α
@@ -241,7 +243,9 @@ class StopRule:
                                           seed=self.seed, bounds=_bounds(result),
                                           covariate=getattr(result, "covariate", None),
                                           alpha_stop=self.plan.alpha_stop(self.alpha),
-                                          planned_looks=len(self.plan.planned))
+                                          planned_looks=len(self.plan.planned), futility=self.plan.futility)
+        if outcome.stopped == "futility":
+            return "futility"
         return "decided" if outcome.looks[-1].decision not in (CONTINUE, "INCONCLUSIVE") else None
 
 
@@ -286,7 +290,7 @@ def _judge_group(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRu
     outcome = group_sequential_assess(claim, result.values, looks=looks, maximum=plan.limit, seed=seed,
                                       bounds=_bounds(result), covariate=getattr(result, "covariate", None),
                                       alpha_stop=plan.alpha_stop(alpha), planned_looks=len(plan.planned),
-                                      final_reason=final_reason)
+                                      final_reason=final_reason, futility=plan.futility)
     if outcome.stopped == "max_samples" and plan.reason_at_limit() == "budget":
         verdict = dataclasses.replace(outcome.verdict, explanation=(
             f"{outcome.verdict.explanation} The session's sample budget set this test's maximum to its share, "

@@ -50,7 +50,8 @@ from scipy import stats
 
 from cfsal.errors import StatisticsError
 from cfsal.stats._validation import finite_vector, paired_vectors
-from cfsal.stats.sequential import CONTINUE, Look, SequentialResult, Stopped, _thresholds
+from cfsal.stats.paired import DEFAULT_RESAMPLES, bounded_mean_test_floor
+from cfsal.stats.sequential import CONTINUE, FUTILITY, Look, SequentialResult, Stopped, _thresholds
 from cfsal.stats.verdict import (
     INCONCLUSIVE,
     REFUTED,
@@ -135,13 +136,120 @@ def _fixed_test(claim: Claim, x: np.ndarray | None, y: np.ndarray, bounds, rng, 
     return assess(level_claim, y, rng=rng, bounds=bounds)
 
 
+# ------------------------------------------------------------------------------------------ futility
+
+@dataclasses.dataclass(frozen=True)
+class GroupFutility:
+    """What the futility rule found at an early look: for each decision the claim allows, the chance
+    that the last look makes it, given the data so far and an optimistic true mean."""
+
+    chances: dict[str, float]   # "support", "equivalent", "opposite", "beyond the margin" → probability
+    gamma: float
+    maximum: int = 0                    # the last look's sample count
+    unreachable: tuple[str, ...] = ()   # decisions no data of that size could reach
+
+    @property
+    def futile(self) -> bool:
+        return bool(self.chances) and all(p < self.gamma for p in self.chances.values())
+
+    def describe(self) -> str:
+        parts = []
+        for name, p in self.chances.items():
+            why = (f" (out of reach with {self.maximum} samples for a test valid on the bounds)"
+                   if name in self.unreachable else "")
+            parts.append(f"{name} {p:.1%}{why}")
+        return ", ".join(parts)
+
+
+def group_futility(claim: Claim, values: np.ndarray, covariate: np.ndarray | None, n: int, maximum: int,
+                   level: float, bounds: tuple[float, float] | None, gamma: float = FUTILITY) -> GroupFutility:
+    """Conditional power of every decision at the last look, at the optimistic end of a (1 − γ) bound.
+
+    Stochastic curtailment (Lan, Simon & Halperin 1982; Jennison & Turnbull 2000, ch. 10): with
+    the first ``n`` of ``maximum`` samples in hand, the chance that the last look's test (at
+    ``level``, its share of α) makes a decision is that of the remaining samples carrying the
+    statistic over its critical value — computed in the normal model with the current standard
+    deviation, and with the true mean at the one-sided (1 − γ) confidence bound that favours that
+    decision (not at the estimate: the current trend alone stops tests that are merely unlucky).
+    A decision whose test cannot reach ``level`` with ``maximum`` samples at all — a bounded test's
+    bets (:func:`~cfsal.stats.paired.bounded_mean_test_floor`), a sign flip's 2⁻ᴺ — has chance 0.
+
+    The rule is non-binding: it only removes looks after which sampling would have continued, so no
+    run that stops for futility could have been SUPPORTED earlier, and false support cannot rise.
+    What it may cost is power, measured in ``benchmarks/results/sequential.md``.
+    """
+    y = values[:n]
+    if claim.kind == "correlation":
+        r = float(np.corrcoef(covariate[:n], y)[0, 1]) if n >= 4 else math.nan
+        # Fisher's z: atanh(r) is about normal with SD 1/√(n − 3), so n − 3 units of SD 1
+        estimate, sd, have, total = math.atanh(max(-0.999999, min(0.999999, r))), 1.0, n - 3, maximum - 3
+        margin = None if claim.margin is None else math.atanh(claim.margin)
+        bounds = None
+    else:
+        estimate, sd, have, total = float(np.mean(y)), float(np.std(y, ddof=1)), n, maximum
+        margin = claim.margin
+    if not (math.isfinite(estimate) and math.isfinite(sd)) or sd <= 0 or have < 2 or total <= have:
+        return GroupFutility({}, gamma, maximum)   # no spread yet (or nothing left to sample): nothing to extrapolate
+    unreachable: list[str] = []
+
+    def chance(theta: float, side: str, at: float, bounded: bool = False, flips: bool = False) -> float:
+        """P(the last look's one-sided test of mean vs θ on ``side`` passes ``at``)."""
+        if bounded and bounds is not None and bounded_mean_test_floor(maximum, theta, bounds, alternative=side) > at:
+            return 0.0
+        if flips and _sign_flip_floor(maximum) > at:
+            return 0.0
+        sign = 1.0 if side == "greater" else -1.0
+        optimistic = estimate + sign * stats.norm.ppf(1 - gamma) * sd / math.sqrt(have)
+        expected = sign * (have * estimate + (total - have) * optimistic - total * theta)  # final statistic × sd√N
+        critical = stats.norm.ppf(1 - at) * sd * math.sqrt(total)
+        return float(stats.norm.sf((critical - expected) / (sd * math.sqrt(total - have))))
+
+    def both(name: str, *sides: tuple) -> float:
+        """A decision that needs every one of ``sides`` (an equivalence): the least likely side bounds it."""
+        p = min(chance(*side) for side in sides)
+        if p == 0.0 and any(_out_of_reach(side, maximum, bounds) for side in sides):
+            unreachable.append(name)
+        return p
+
+    kind, alternative, flips = claim.kind, claim.alternative, claim.kind != "correlation"
+    chances: dict[str, float] = {}
+    if kind == "no_effect":
+        chances["support"] = both("support", (margin, "less", level, True), (-margin, "greater", level, True))
+        chances["beyond the margin"] = chance(margin, "greater", level) + chance(-margin, "less", level)
+        return GroupFutility(chances, gamma, maximum, tuple(unreachable))
+    theta = 0.0 if margin is None else margin
+    if alternative == "two-sided":
+        chances["support"] = (chance(theta, "greater", level / 2, flips=flips)
+                              + chance(-theta, "less", level / 2, flips=flips))
+    elif alternative == "greater":
+        chances["support"] = chance(theta, "greater", level, flips=flips)
+    else:
+        chances["support"] = chance(-theta, "less", level, flips=flips)
+    if margin is not None:
+        chances["equivalent"] = both("equivalent", (margin, "less", level, True), (-margin, "greater", level, True))
+    if alternative != "two-sided":
+        chances["opposite"] = chance(0.0, "less" if alternative == "greater" else "greater", level, flips=flips)
+    return GroupFutility(chances, gamma, maximum, tuple(unreachable))
+
+
+def _sign_flip_floor(n: int) -> float:
+    """The smallest one-sided p a sign-flip test gives with n values: 2⁻ⁿ exact, 1/(B + 1) by Monte Carlo."""
+    return max(2.0 ** -min(n, 1000), 1.0 / (DEFAULT_RESAMPLES + 1))
+
+
+def _out_of_reach(side: tuple, maximum: int, bounds: tuple[float, float] | None) -> bool:
+    theta, direction, at, bounded = side[:4]
+    return bool(bounded and bounds is not None
+                and bounded_mean_test_floor(maximum, theta, bounds, alternative=direction) > at)
+
+
 # ------------------------------------------------------------------------------------------ the design
 
 def group_sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[int], maximum: int,
                             seed: int | np.random.SeedSequence, bounds: tuple[float, float] | None = None,
                             covariate: ArrayLike | None = None, alpha_stop: float | None = None,
                             planned_looks: int = DEFAULT_LOOKS, early_share: float = EARLY_SHARE,
-                            final_reason: Stopped = "max_samples") -> SequentialResult:
+                            final_reason: Stopped = "max_samples", futility: float | None = None) -> SequentialResult:
     """Judge ``claim`` at the planned looks reached so far (``looks``, each one of :func:`group_looks`).
 
     ``maximum`` is the planned N (its looks are ``group_looks(maximum, planned_looks)``); ``looks``
@@ -149,6 +257,12 @@ def group_sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[
     drives every look's resamples (the last look's as the fixed design's seed does). If the run
     ends before the last planned look without a decision (a budget), the verdict is INCONCLUSIVE
     with ``final_reason``. Deterministic: the same values, looks and seed give the same result.
+
+    ``futility=γ`` (e.g. :data:`~cfsal.stats.sequential.FUTILITY`) also ends the test undecided at an
+    early look where no decision is still likely by the last one (:func:`group_futility`: each
+    decision's conditional power, at the optimistic end of a one-sided 1 − γ bound, below γ);
+    ``stopped`` is then ``"futility"``. Never at a look whose evidence already puts the
+    group-sequential p below α (the last look would support the claim whatever it sees).
     """
     alpha = claim.alpha
     alpha_stop = alpha if alpha_stop is None else float(alpha_stop)
@@ -172,6 +286,8 @@ def group_sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[
     if y.size < reached[-1]:
         raise StatisticsError(f"looks go up to n = {reached[-1]} but only {y.size} values were given.")
     bounds = None if bounds is None else (float(bounds[0]), float(bounds[1]))
+    if futility is not None and not 0 < futility < 1:
+        raise StatisticsError(f"futility={futility!r} must lie in (0, 1) (γ, e.g. 0.1), or be None to turn it off.")
     text = _test_text(len(plan), early_share, plan)
 
     record: list[Look] = []
@@ -187,18 +303,27 @@ def group_sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[
             if fixed.equivalence_p is not None:
                 p_equivalence = min(p_equivalence, fixed.equivalence_p / w)
         if last:
-            return _last_look(claim, fixed, w, record, p_support, p_equivalence, alpha_stop, text, len(plan))
+            return _last_look(claim, fixed, w, record, p_support, p_equivalence, alpha_stop, text, len(plan),
+                              futility)
         decision = CONTINUE
         if counted and fixed.p_value <= w * alpha_stop:
             decision = SUPPORTED
         elif counted and fixed.outcome == REFUTED:
             decision = REFUTED
+        check = None
+        if decision == CONTINUE and counted and futility is not None and p_support >= alpha:
+            check = group_futility(claim, y, x, n, plan[-1], weights[-1] * alpha, bounds, futility)
+        if check is not None and check.futile:
+            record.append(Look(n, float(fixed.effect), float(fixed.ci_low), float(fixed.ci_high),
+                               min(1.0, p_support), INCONCLUSIVE))
+            return _futility_result(claim, fixed, record, check, text, len(plan), plan[-1], p_support, p_equivalence,
+                                    alpha_stop)
         shown = INCONCLUSIVE if (decision == CONTINUE and k == len(reached) - 1) else decision
         record.append(Look(n, float(fixed.effect), float(fixed.ci_low), float(fixed.ci_high), min(1.0, p_support),
                            shown))
         if decision != CONTINUE:
             return _early_result(claim, fixed, record, decision, w, alpha_stop, text, len(plan), plan[-1],
-                                 p_support, p_equivalence)
+                                 p_support, p_equivalence, futility)
     # the run ended before the last planned look without a decision: a budget ran out
     look = record[-1]
     confidence = 1 - weights[plan.index(look.n)] * alpha
@@ -208,8 +333,8 @@ def group_sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[
                       float(min(1.0, p_support)), None, look.n, text, _finite_p(p_equivalence),
                       f"Not decided after {look.n} samples ({len(record)} of {len(plan)} planned looks): {why} "
                       f"before the last look (group-sequential p = {_p(min(1.0, p_support))}).", None)
-    return SequentialResult(verdict, tuple(record), final_reason, alpha_stop, METHOD, tuple(_thresholds(claim, claim.margin)), None,
-                            int(maximum))
+    return SequentialResult(verdict, tuple(record), final_reason, alpha_stop, METHOD,
+                            tuple(_thresholds(claim, claim.margin)), futility, int(maximum))
 
 
 def _finite_p(p: float) -> float | None:
@@ -223,8 +348,26 @@ def _test_text(looks: int, early_share: float, plan: Sequence[int]) -> str:
             f"each, {early_share:.0%} of α split over the early looks (Bonferroni over looks)")
 
 
+def _futility_result(claim: Claim, fixed: Verdict, record: list[Look], check: GroupFutility, text: str, looks: int,
+                     maximum: int, p_support: float, p_equivalence: float, alpha_stop: float) -> SequentialResult:
+    look = record[-1]
+    p_claim = float(min(1.0, p_support))
+    why = (f"Stopped for futility at look {len(record)} of {looks} ({look.n} of at most {maximum} samples): even with "
+           f"the true mean at the optimistic end of its one-sided {1 - check.gamma:.0%} bound, the chance that the "
+           f"last look decides is below {check.gamma:.0%} for every decision ({check.describe()}), so more samples "
+           f"would very likely end undecided too (group-sequential p = {_p(p_claim)}). A futility stop never "
+           "supports or refutes anything; plan more samples, or declare a margin, if a smaller effect matters. "
+           f"This look: {fixed.explanation}")
+    verdict = dataclasses.replace(fixed, outcome=INCONCLUSIVE, claim=claim, p_value=p_claim,
+                                  equivalence_p=_finite_p(p_equivalence), samples_needed=fixed.samples_needed,
+                                  test=f"{text}; this look: {fixed.test}", explanation=why)
+    return SequentialResult(verdict, tuple(record), "futility", alpha_stop, METHOD,
+                            tuple(_thresholds(claim, claim.margin)), check.gamma, maximum)
+
+
 def _early_result(claim: Claim, fixed: Verdict, record: list[Look], decision: str, w: float, alpha_stop: float,
-                  text: str, looks: int, maximum: int, p_support: float, p_equivalence: float) -> SequentialResult:
+                  text: str, looks: int, maximum: int, p_support: float, p_equivalence: float,
+                  futility: float | None = None) -> SequentialResult:
     look = record[-1]
     p_claim = float(min(1.0, p_support))
     at = f"Decided at look {len(record)} of {looks} ({look.n} of at most {maximum} samples)"
@@ -236,11 +379,12 @@ def _early_result(claim: Claim, fixed: Verdict, record: list[Look], decision: st
     verdict = dataclasses.replace(fixed, outcome=decision, claim=claim, p_value=p_claim,
                                   equivalence_p=_finite_p(p_equivalence), samples_needed=None,
                                   test=f"{text}; this look: {fixed.test}", explanation=why)
-    return SequentialResult(verdict, tuple(record), "decided", alpha_stop, METHOD, tuple(_thresholds(claim, claim.margin)), None, maximum)
+    return SequentialResult(verdict, tuple(record), "decided", alpha_stop, METHOD,
+                            tuple(_thresholds(claim, claim.margin)), futility, maximum)
 
 
 def _last_look(claim: Claim, fixed: Verdict, w: float, record: list[Look], p_support: float, p_equivalence: float,
-               alpha_stop: float, text: str, looks: int) -> SequentialResult:
+               alpha_stop: float, text: str, looks: int, futility: float | None = None) -> SequentialResult:
     """The fixed-n test on all samples at level w_K·α, combined with the early looks' evidence."""
     p_claim = float(min(1.0, p_support))
     if p_claim < claim.alpha:
@@ -262,4 +406,4 @@ def _last_look(claim: Claim, fixed: Verdict, w: float, record: list[Look], p_sup
     record.append(Look(int(fixed.n), float(verdict.effect), float(verdict.ci_low), float(verdict.ci_high), p_claim,
                        outcome))
     return SequentialResult(verdict, tuple(record), "decided" if outcome != INCONCLUSIVE else "max_samples",
-                            alpha_stop, METHOD, tuple(_thresholds(claim, claim.margin)), None, int(fixed.n))
+                            alpha_stop, METHOD, tuple(_thresholds(claim, claim.margin)), futility, int(fixed.n))

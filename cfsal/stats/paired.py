@@ -16,6 +16,7 @@ tests on the paired mean, the standard in bioequivalence and in Lakens (2017).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -289,6 +290,30 @@ def wilcoxon_test(differences: ArrayLike, *, alternative: Alternative = "two-sid
     return WilcoxonResult(float(result.statistic), float(result.pvalue), alternative, nonzero)
 
 
+#: Most a bet of :func:`bounded_mean_test` stakes, as a fraction of what the null's bound allows
+#: (WSR's truncation: a full stake would lose everything on one value at the far bound).
+BET_STAKE_CAP = 0.75
+
+
+def bounded_mean_test_floor(n: int, null_mean: float, bounds: tuple[float, float], *,
+                            alternative: Literal["greater", "less"]) -> float:
+    """The smallest p-value :func:`bounded_mean_test` can give with ``n`` values, whatever they are.
+
+    Each value multiplies the bettor's wealth by at most 1 + cap·m/(1 − m) (m: the null mean rescaled
+    to the side the bet loses towards; every value at the bound the bet wins towards), so p ≥ that
+    factor to the power −n. Planning uses it: no data of that size can pass a level below it.
+    """
+    low, high = float(bounds[0]), float(bounds[1])
+    m = (null_mean - low) / (high - low)
+    if alternative == "greater":
+        m = 1.0 - m
+    if m <= 0.0:
+        return 1.0
+    if m >= 1.0:
+        return 0.0
+    return float(math.exp(-int(n) * math.log1p(BET_STAKE_CAP * m / (1.0 - m))))
+
+
 def bounded_mean_test(values: ArrayLike, null_mean: float, bounds: tuple[float, float], *,
                       alternative: Literal["greater", "less"], alpha: float = 0.05) -> float:
     """Valid one-sided p-value for the mean of a *bounded* measure, by betting (Waudby-Smith & Ramdas 2023).
@@ -330,7 +355,7 @@ def bounded_mean_test(values: ArrayLike, null_mean: float, bounds: tuple[float, 
     previous_mean = np.concatenate([[0.5], running_mean[:-1]])
     running_var = (0.25 + np.cumsum((y - previous_mean) ** 2)) / (t + 1)
     previous_var = np.concatenate([[0.25], running_var[:-1]])
-    stake = np.minimum(np.sqrt(2 * np.log(1 / alpha) / (n * previous_var)), 0.75 / (1 - m))
+    stake = np.minimum(np.sqrt(2 * np.log(1 / alpha) / (n * previous_var)), BET_STAKE_CAP / (1 - m))
     wealth = np.cumprod(1.0 + stake * (m - y))
     return float(min(1.0, 1.0 / max(1.0, wealth.max())))
 
