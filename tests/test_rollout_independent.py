@@ -9,7 +9,6 @@ differences — a null on which the statistics, not only the engine, are exercis
 
 import numpy as np
 import pytest
-import torch
 
 from cfsal import measures
 from cfsal._seeding import children
@@ -23,14 +22,6 @@ from cfsal.testing.fakes import unchanged
 PLACEBO = StateEdit("breakout", unchanged)
 MOVE = breakout.MoveBall(dx=40)
 SETTINGS = {"branch_every": 10, "horizon": 6, "measure": measures.action_disagreement, "seed": 3}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
