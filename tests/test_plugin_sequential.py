@@ -307,3 +307,22 @@ def test_an_unknown_design_in_a_declaration_teaches_the_two_there_are():
     with pytest.raises(HypothesisDeclarationError, match=r"design='pocock' is not one of \('group', 'anytime'\)"):
         HypothesisSpec("c", design="pocock")
     assert HypothesisSpec("c", design="anytime").to_dict()["design"] == "anytime"
+
+
+def test_a_hypothesis_may_set_or_turn_off_its_own_futility_rule():
+    from cfsal.errors import HypothesisDeclarationError
+    from cfsal.plugin.declare import HypothesisSpec
+    from cfsal.plugin.sequential import SequentialSession
+
+    session = SequentialSession(enabled=True, hypotheses=4)
+    for design in ("group", "anytime"):
+        assert session.plan(HypothesisSpec("c", design=design), 30).futility == 0.1           # the session's γ
+        assert session.plan(HypothesisSpec("c", design=design, futility=0.2), 30).futility == 0.2
+        assert session.plan(HypothesisSpec("c", design=design, futility=False), 30).futility is None
+        assert session.plan(HypothesisSpec("c", design=design, futility=0), 30).futility is None
+    off = SequentialSession(enabled=True, futility=None)   # --cfsal-futility 0
+    assert off.plan(HypothesisSpec("c"), 30).futility is None
+    assert off.plan(HypothesisSpec("c", futility=0.05), 30).futility == 0.05
+    for bad in (-0.1, 1.5, True, "0.1"):
+        with pytest.raises(HypothesisDeclarationError, match=r"futility=.* must be γ in \(0, 1\).*False or 0"):
+            HypothesisSpec("c", futility=bad)

@@ -38,6 +38,7 @@ class HypothesisSpec:
     batch: int | None = None            # sequential: samples per look
     max_samples: int | None = None      # sequential: the most samples before INCONCLUSIVE
     design: str | None = None           # sequential: "group" or "anytime"; None: follow --cfsal-design
+    futility: float | bool | None = None  # sequential: γ of the futility rule, False/0: off; None: --cfsal-futility
 
     def __post_init__(self) -> None:
         where = "@cfsal.hypothesis"
@@ -80,6 +81,13 @@ class HypothesisSpec:
             raise HypothesisDeclarationError(
                 f"{where}: design={self.design!r} is not one of {DESIGNS} (group: a few planned looks, the "
                 "fixed-n test at each; anytime: a look after every batch; docs/sequential.md).")
+        if self.futility is not None and not (self.futility is False or (
+                not isinstance(self.futility, bool) and isinstance(self.futility, (int, float))
+                and 0 <= self.futility < 1)):
+            raise HypothesisDeclarationError(
+                f"{where}: futility={self.futility!r} must be γ in (0, 1) (e.g. 0.1: stop undecided once no "
+                "decision is in reach), False or 0 (never stop for futility), or left out (then "
+                "--cfsal-futility decides).")
         if self.batch is not None and self.max_samples is not None and self.batch > self.max_samples:
             raise HypothesisDeclarationError(
                 f"{where}: batch={self.batch} is larger than max_samples={self.max_samples}; a sequential test "
@@ -92,8 +100,8 @@ class HypothesisSpec:
 def hypothesis(claim: str | None = None, *, agent: str | None = None, kind: str = "effect",
                alternative: str = "two-sided", margin: float | None = None, alpha: float | None = None,
                samples: int | None = None, sequential: bool | None = None, batch: int | None = None,
-               max_samples: int | None = None,
-               design: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+               max_samples: int | None = None, design: str | None = None,
+               futility: float | bool | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a test function as a hypothesis about an agent.
 
     ``claim`` defaults to the first paragraph of the function's docstring. The function returns a
@@ -104,7 +112,8 @@ def hypothesis(claim: str | None = None, *, agent: str | None = None, kind: str 
     ``--cfsal-design``. A group-sequential test looks at a few planned sample counts up to
     ``max_samples`` (default: just above ``samples``) and stops at the first that decides; an
     anytime-valid one looks after every ``batch`` samples and says INCONCLUSIVE at ``max_samples``
-    (docs/sequential.md).
+    (docs/sequential.md). ``futility`` overrides ``--cfsal-futility`` for this hypothesis: γ, or
+    False (or 0) to let it run to its maximum whatever the early looks say.
     """
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -116,7 +125,7 @@ def hypothesis(claim: str | None = None, *, agent: str | None = None, kind: str 
             ))
         try:
             spec = HypothesisSpec(text, agent, kind, alternative, margin, alpha, samples, sequential, batch, max_samples,
-                                  design)
+                                  design, futility)
         except HypothesisDeclarationError as error:
             return _declared_wrongly(function, text, agent, error)
         return pytest.mark.cfsal(spec=spec)(function)

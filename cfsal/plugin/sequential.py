@@ -115,6 +115,8 @@ class SequentialSession:
         from cfsal.stats.group_sequential import group_looks, group_maximum, look_weights
 
         design = self.design_of(spec)
+        declared_futility = getattr(spec, "futility", None) if spec is not None else None
+        futility = self.futility if declared_futility is None else (declared_futility or None)
         family = 1 if self.correction == "none" else max(1, self.hypotheses)
         declared = (spec.max_samples if spec is not None and spec.max_samples else None) or self.max_samples
         if design == "group":
@@ -132,11 +134,11 @@ class SequentialSession:
             count = max(1, min(self.looks, limit))
             planned = tuple(group_looks(limit, count))
             return Plan(batch=math.ceil(limit / count), max_samples=maximum, limit=limit, share=share,
-                        deadline=deadline, family=family, futility=self.futility, design="group", planned=planned,
+                        deadline=deadline, family=family, futility=futility, design="group", planned=planned,
                         weights=look_weights(len(planned)))
         batch = (spec.batch if spec is not None and spec.batch else None) or self.batch
         return Plan(batch=min(batch, limit), max_samples=maximum, limit=limit, share=share, deadline=deadline,
-                    family=family, futility=self.futility, design="anytime")
+                    family=family, futility=futility, design="anytime")
 
     def to_dict(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "design": self.design, "looks": self.looks, "batch": self.batch,
