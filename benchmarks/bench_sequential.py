@@ -200,9 +200,9 @@ def _first_action(trace) -> float:
 def _chance_measures(actions: int, indicators: int) -> tuple[Any, ...]:
     """Paired differences of what the first action is: bounded, and for an agent that ignores its
     input and draws independently in each arm, exchangeable between the arms (mean exactly 0)."""
-    shown = [measures.bounded(-1.0, 1.0)(measures.difference_of(_first_action_is(a))) for a in range(indicators)]
+    is_action = [measures.bounded(-1.0, 1.0)(measures.difference_of(_first_action_is(a))) for a in range(indicators)]
     index = measures.bounded(-(actions - 1.0), actions - 1.0)(measures.difference_of(_first_action, "first_action"))
-    return (*shown, index)
+    return (*is_action, index)
 
 
 @dataclass(frozen=True)
