@@ -263,7 +263,7 @@ def agent_nulls(count: int, seed: int) -> list[dict[str, Any]]:
     rows = []
     for index, (row, share) in enumerate(zip(AGENT_NULLS, agent_shares(count))):
         agent = load_agent(row.agent)
-        supported = group_supported = naive = samples = group_samples = nonzero = values_seen = 0
+        supported = group_supported = naive = samples = group_samples = nonzero = 0
         started = time.process_time()
         for k in range(share):
             measure = row.measures[k % len(row.measures)]
@@ -299,7 +299,6 @@ def agent_nulls(count: int, seed: int) -> list[dict[str, Any]]:
             samples += first.n
             group_samples += second.n
             nonzero += int(np.count_nonzero(result.values[:first.n]))
-            values_seen += first.n
             if not row.common_random_numbers:
                 rng = np.random.default_rng(np.random.SeedSequence([seed, index, k, 1]))
                 naive += any(fixed_verdict(claim, result.values[:n], None, result.bounds, rng,
@@ -308,7 +307,7 @@ def agent_nulls(count: int, seed: int) -> list[dict[str, Any]]:
                      "common_random_numbers": row.common_random_numbers, "horizon": row.horizon,
                      "measures": [getattr(m, "__name__", "measure") for m in row.measures],
                      "supported": supported, "samples": samples, "group_supported": group_supported,
-                     "group_samples": group_samples, "nonzero": nonzero, "values": values_seen,
+                     "group_samples": group_samples, "nonzero": nonzero,
                      "naive": None if row.common_random_numbers else naive,
                      "cpu_seconds": time.process_time() - started})
     return rows
@@ -536,7 +535,7 @@ def nulls_section(nulls: list[dict]) -> list[str]:
         lines.append(f"| {r['agent']} | {r['intervention']['name']} | {r['hypotheses']} | {r['supported']} | "
                      f"{r['supported'] / r['hypotheses']:.3f} [{low:.3f}, {high:.3f}] | {r['samples']} | "
                      f"{r['group_supported']} | {r['group_supported'] / r['hypotheses']:.3f} | {r['naive']} | "
-                     f"**{r['naive'] / r['hypotheses']:.3f}** | {r['nonzero'] / max(1, r['values']):.0%} |")
+                     f"**{r['naive'] / r['hypotheses']:.3f}** | {r['nonzero'] / max(1, r['samples']):.0%} |")
     if chance:
         n = sum(r["hypotheses"] for r in chance)
         k, g, naive = (sum(r[key] for r in chance) for key in ("supported", "group_supported", "naive"))

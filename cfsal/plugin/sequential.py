@@ -115,7 +115,7 @@ class SequentialSession:
         from cfsal.stats.group_sequential import group_looks, group_maximum, look_weights
 
         design = self.design_of(spec)
-        declared_futility = getattr(spec, "futility", None) if spec is not None else None
+        declared_futility = getattr(spec, "futility", None)
         futility = self.futility if declared_futility is None else (declared_futility or None)
         family = 1 if self.correction == "none" else max(1, self.hypotheses)
         declared = (spec.max_samples if spec is not None and spec.max_samples else None) or self.max_samples

@@ -51,7 +51,15 @@ from scipy import stats
 from cfsal.errors import StatisticsError
 from cfsal.stats._validation import finite_vector, paired_vectors
 from cfsal.stats.paired import DEFAULT_RESAMPLES, bounded_mean_test_floor
-from cfsal.stats.sequential import CONTINUE, FUTILITY, Look, SequentialResult, Stopped, _thresholds
+from cfsal.stats.sequential import (
+    CONTINUE,
+    FUTILITY,
+    Look,
+    SequentialResult,
+    Stopped,
+    _thresholds,
+    check_futility,
+)
 from cfsal.stats.verdict import (
     INCONCLUSIVE,
     REFUTED,
@@ -145,7 +153,7 @@ class GroupFutility:
 
     chances: dict[str, float]   # "support", "equivalent", "opposite", "beyond the margin" → probability
     gamma: float
-    maximum: int = 0                    # the last look's sample count
+    maximum: int                        # the last look's sample count
     unreachable: tuple[str, ...] = ()   # decisions no data of that size could reach
 
     @property
@@ -192,9 +200,13 @@ def group_futility(claim: Claim, values: np.ndarray, covariate: np.ndarray | Non
         return GroupFutility({}, gamma, maximum)   # no spread yet (or nothing left to sample): nothing to extrapolate
     unreachable: list[str] = []
 
+    def bets_reach(theta: float, side: str, at: float) -> bool:
+        """Whether the bounded test of mean vs θ can pass ``at`` with ``maximum`` values at all."""
+        return bounds is None or bounded_mean_test_floor(maximum, theta, bounds, alternative=side) <= at
+
     def chance(theta: float, side: str, at: float, bounded: bool = False, flips: bool = False) -> float:
         """P(the last look's one-sided test of mean vs θ on ``side`` passes ``at``)."""
-        if bounded and bounds is not None and bounded_mean_test_floor(maximum, theta, bounds, alternative=side) > at:
+        if bounded and not bets_reach(theta, side, at):
             return 0.0
         if flips and _sign_flip_floor(maximum) > at:
             return 0.0
@@ -206,10 +218,9 @@ def group_futility(claim: Claim, values: np.ndarray, covariate: np.ndarray | Non
 
     def both(name: str, *sides: tuple) -> float:
         """A decision that needs every one of ``sides`` (an equivalence): the least likely side bounds it."""
-        p = min(chance(*side) for side in sides)
-        if p == 0.0 and any(_out_of_reach(side, maximum, bounds) for side in sides):
+        if not all(bets_reach(theta, side, at) for theta, side, at, _ in sides):
             unreachable.append(name)
-        return p
+        return min(chance(*side) for side in sides)
 
     kind, alternative, flips = claim.kind, claim.alternative, claim.kind != "correlation"
     chances: dict[str, float] = {}
@@ -235,12 +246,6 @@ def group_futility(claim: Claim, values: np.ndarray, covariate: np.ndarray | Non
 def _sign_flip_floor(n: int) -> float:
     """The smallest one-sided p a sign-flip test gives with n values: 2⁻ⁿ exact, 1/(B + 1) by Monte Carlo."""
     return max(2.0 ** -min(n, 1000), 1.0 / (DEFAULT_RESAMPLES + 1))
-
-
-def _out_of_reach(side: tuple, maximum: int, bounds: tuple[float, float] | None) -> bool:
-    theta, direction, at, bounded = side[:4]
-    return bool(bounded and bounds is not None
-                and bounded_mean_test_floor(maximum, theta, bounds, alternative=direction) > at)
 
 
 # ------------------------------------------------------------------------------------------ the design
@@ -286,8 +291,7 @@ def group_sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[
     if y.size < reached[-1]:
         raise StatisticsError(f"looks go up to n = {reached[-1]} but only {y.size} values were given.")
     bounds = None if bounds is None else (float(bounds[0]), float(bounds[1]))
-    if futility is not None and not 0 < futility < 1:
-        raise StatisticsError(f"futility={futility!r} must lie in (0, 1) (γ, e.g. 0.1), or be None to turn it off.")
+    check_futility(futility)
     text = _test_text(len(plan), early_share, plan)
 
     record: list[Look] = []

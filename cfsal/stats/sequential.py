@@ -371,6 +371,12 @@ def _decide(claim: Claim, ev_a: dict[float, _Evidence], alpha: float, alpha_stop
 
 # ---------------------------------------------------------------------------------------- futility
 
+def check_futility(futility: float | None) -> None:
+    """A futility level is γ in (0, 1), or None for no futility stopping (both designs)."""
+    if futility is not None and not 0 < futility < 1:
+        raise StatisticsError(f"futility={futility!r} must lie in (0, 1) (γ, e.g. 0.1), or be None to turn it off.")
+
+
 def _regions(claim: Claim, margin: float | None, radius) -> list[tuple[float, float]]:
     """Intervals of true means at which some decision is *expected* by the maximum: the claim's rule with
     each threshold θ moved outward by ``radius(θ, side, level)``, the sequence's radius there (support at
@@ -565,8 +571,7 @@ def sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[int], 
     if maximum < looks[-1]:
         raise StatisticsError(f"max_samples={max_samples!r} is below the last look {looks[-1]}: the maximum is the "
                               "most samples the test may take; pass the planned maximum or leave it out.")
-    if futility is not None and not 0 < futility < 1:
-        raise StatisticsError(f"futility={futility!r} must lie in (0, 1) (γ, e.g. 0.1), or be None to turn it off.")
+    check_futility(futility)
     thresholds = _thresholds(claim, margin)
     display_level = alpha / 2 if claim.alternative == "two-sided" and claim.kind != "no_effect" else alpha
     levels = {alpha_stop, alpha_stop / 2, alpha}
