@@ -26,7 +26,9 @@ Three experiments in one run, every verdict by the code the plugin uses
    30) with Holm across the session; group-sequential with 3 (the default) and 5 planned looks up
    to ``group_maximum(samples)``; anytime with batch 10, at most 4 × samples, stopping for
    support at α/m (m = hypotheses in the session) and for futility (γ = 0.1), then Holm. Also the
-   anytime design without futility, and capped at the fixed n.
+   anytime design without futility, and capped at the fixed n. Beside them an *oracle bound*: what
+   a design would spend that knew every fixed-n verdict in advance and decided with cfsal's tests
+   at the most lenient level Holm grants (``oracle_stops``), a floor for every real design.
 
 ``--parts hypotheses`` runs only the efficiency part (for iterating; the recorded run runs all three).
 
@@ -323,35 +325,52 @@ class Item:
     settings: dict[str, Any]
 
 
-def hypothesis_items() -> list[Item]:
-    """Every hypothesis in hypotheses/, with what its body passes to ``counterfactual``."""
+def _hypothesis_functions():
+    """(path, name, function, spec) of every ``@cfsal.hypothesis`` in hypotheses/, declared rightly."""
     sys.path.insert(0, str(ROOT))
-    items = []
     for path in sorted((ROOT / "hypotheses").glob("test_*.py")):
         module = importlib.import_module(f"hypotheses.{path.stem}")
         for name in sorted(vars(module)):
             function = getattr(module, name)
             marks = getattr(function, "pytestmark", [])
             spec = next((m.kwargs["spec"] for m in marks if m.name == "cfsal"), None)
-            if spec is None or getattr(spec, "error", "") or getattr(function, "is_hypothesis_test", False):
-                continue  # not a hypothesis, declared wrongly, or a @given search (fixed samples by design)
-            params = next((m for m in marks if m.name == "parametrize"), None)
-            variants = [({}, "")] if params is None else [
-                ({params.args[0]: value}, f"[{value}]") for value in params.args[1]]
-            for extra, suffix in variants:
-                captured: dict[str, Any] = {}
+            if spec is not None and not getattr(spec, "error", ""):
+                yield path, name, function, spec
 
-                def record(intervention, _into=captured, **settings):
-                    _into.update(settings, intervention=intervention)
 
-                function(record, **extra)
-                intervention = captured.pop("intervention")
-                items.append(Item(f"hypotheses/{path.name}::{name}{suffix}", spec, intervention, captured))
+def _variants(function) -> list[tuple[dict[str, Any], str]]:
+    params = next((m for m in getattr(function, "pytestmark", []) if m.name == "parametrize"), None)
+    return [({}, "")] if params is None else [({params.args[0]: value}, f"[{value}]") for value in params.args[1]]
+
+
+def hypothesis_items() -> list[Item]:
+    """Every hypothesis in hypotheses/ but the ``@given`` searches (fixed samples by design), with
+    what its body passes to ``counterfactual``."""
+    items = []
+    for path, name, function, spec in _hypothesis_functions():
+        if getattr(function, "is_hypothesis_test", False):
+            continue
+        for extra, suffix in _variants(function):
+            captured: dict[str, Any] = {}
+
+            def record(intervention, _into=captured, **settings):
+                _into.update(settings, intervention=intervention)
+
+            function(record, **extra)
+            intervention = captured.pop("intervention")
+            items.append(Item(f"hypotheses/{path.name}::{name}{suffix}", spec, intervention, captured))
     return items
 
 
-def _fixed_of(item: Item, values: np.ndarray, covariate: np.ndarray | None, bounds, seed: int) -> Verdict:
-    claim = Claim(item.spec.kind, item.spec.alternative, item.spec.margin, item.spec.alpha or ALPHA)
+def session_family() -> int:
+    """m as the plugin counts it for α/m (``pytest_collection_finish``): every hypothesis the main job
+    runs, the ``@given`` searches included, so the benchmark stops where the main job would."""
+    return sum(len(_variants(function)) for _, _, function, _ in _hypothesis_functions())
+
+
+def _fixed_of(item: Item, values: np.ndarray, covariate: np.ndarray | None, bounds, seed: int,
+              alpha: float | None = None) -> Verdict:
+    claim = Claim(item.spec.kind, item.spec.alternative, item.spec.margin, alpha or item.spec.alpha or ALPHA)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))  # as the plugin
     return fixed_verdict(claim, values, covariate, bounds, rng, 9999)
 
@@ -362,9 +381,9 @@ def efficiency(session_seed: int) -> list[dict[str, Any]]:
     torch.set_num_threads(1)
     agents: dict[str, Any] = {}
     items = hypothesis_items()
-    family = len(items)
+    family = session_family()
     alpha_stop = ALPHA / family
-    rows = []
+    rows, samples = [], []
     for item in items:
         spec = item.spec
         if spec.agent not in agents:
@@ -414,7 +433,7 @@ def efficiency(session_seed: int) -> list[dict[str, Any]]:
         capped = judged(result, fixed_n, DEFAULT_FUTILITY)
         fixed = _fixed_of(item, result.values[:fixed_n],
                           None if result.covariate is None else result.covariate[:fixed_n], result.bounds, seed)
-        row = {"nodeid": item.nodeid, "seed": session_seed, "kind": spec.kind, "fixed_n": fixed_n,
+        row = {"nodeid": item.nodeid, "seed": session_seed, "family": family, "kind": spec.kind, "fixed_n": fixed_n,
                "fixed": fixed, "sequential": sequential.verdict, "sequential_n": sequential.n,
                "stopped": sequential.stopped, "plain": plain.verdict, "plain_n": plain.n, "limit": limit,
                "capped": capped.verdict, "capped_n": capped.n, "capped_stopped": capped.stopped,
@@ -424,6 +443,7 @@ def efficiency(session_seed: int) -> list[dict[str, Any]]:
             row.update({key: outcome.verdict, f"{key}_n": outcome.n, f"{key}_looks": len(outcome.looks),
                         f"{key}_stopped": outcome.stopped})
         rows.append(row)
+        samples.append((item, result.values, result.covariate, result.bounds, seed))
         print(f"  seed {session_seed} {item.nodeid}: fixed {fixed_n} → {fixed.outcome}, anytime "
               f"{sequential.n} → {sequential.verdict.outcome} ({sequential.stopped}), group "
               f"{row['group3_n']} → {row['group3'].outcome} ({row['group3_stopped']}); {row['cpu_seconds']:.0f} s CPU",
@@ -431,7 +451,30 @@ def efficiency(session_seed: int) -> list[dict[str, Any]]:
     for key in ("fixed", "sequential", "plain", "capped", *(key for key, _, _ in GROUP_VARIANTS)):
         for row, verdict in zip(rows, adjust([r[key] for r in rows], "holm")):
             row[f"{key}_adjusted"] = verdict
+    oracle_stops(rows, samples, family)
     return rows
+
+
+def oracle_stops(rows: list[dict[str, Any]], samples: list[tuple], family: int) -> None:
+    """What a design that knew every fixed-n verdict in advance would spend, into ``row["oracle_n"]``.
+
+    A lower bound for every design whose stopping tests are cfsal's, sequential or not, however
+    clever: each hypothesis the fixed design decides stops at the first n (on the same samples)
+    where cfsal's fixed-n test reaches that verdict at the most lenient level Holm ever grants in
+    this session, α/(m − d + 1) with d decided (the level of the last of d rejections); if only the
+    fixed n itself does, at the fixed n. Every undecided hypothesis costs nothing at all. No real
+    design gets there: it cannot know which claims will be decided, nor where.
+    """
+    decided = sum(row["fixed_adjusted"].outcome != "INCONCLUSIVE" for row in rows)
+    level = ALPHA / max(1, family - decided + 1)
+    for row, (item, values, covariate, bounds, seed) in zip(rows, samples, strict=True):
+        target = row["fixed_adjusted"].outcome
+        row["oracle_level"] = level
+        row["oracle_n"] = 0 if target == "INCONCLUSIVE" else next(
+            (n for n in range(2, row["fixed_n"])
+             if _fixed_of(item, values[:n], None if covariate is None else covariate[:n], bounds, seed,
+                          alpha=level).outcome == target),
+            row["fixed_n"])
 
 
 # ------------------------------------------------------------------------------------ report
@@ -567,14 +610,17 @@ def nulls_section(nulls: list[dict]) -> list[str]:
 
 
 def efficiency_section(efficient: list[dict], synthetic: list[dict], nulls: list[dict]) -> list[str]:
-    m = len({r["nodeid"] for r in efficient})
+    m = efficient[0]["family"]
+    searches = m - len({r["nodeid"] for r in efficient})
     groups = [key for key, _, _ in GROUP_VARIANTS]
     lines = ["## 3. Efficiency on the hypotheses in `hypotheses/`", "",
              ("Each hypothesis run once per session seed by the batched engine; every design reads a prefix of "
               "the same samples, and the fixed-n design the first `samples` (default 30). *group K*: the "
               f"group-sequential design with K planned looks up to `group_maximum(samples, K)` "
               f"(K = 3 with futility stopping, γ = {DEFAULT_FUTILITY}, is the plugin's default design), support "
-              f"stopping at each look's share of α/m with m = {m}; *group 3 without futility* is the same design "
+              f"stopping at each look's share of α/m with m = {m}"
+              + (f" (as the main job counts: with its {searches} `@given` search(es), which sample a fixed n)"
+                 if searches else "") + "; *group 3 without futility* is the same design "
               f"without its futility rule. *anytime*: batch {DEFAULT_BATCH}, at most {default_maximum(1)} × samples, "
               f"support stopping at α/m, futility stopping with γ = {DEFAULT_FUTILITY}; *no futility* and "
               "*capped* (`max_samples` = the fixed n) are its variants. Verdicts after Holm across the session, "
@@ -616,6 +662,18 @@ def efficiency_section(efficient: list[dict], synthetic: list[dict], nulls: list
     group_futile = [r for r in efficient if r[f"{default}_stopped"] == "futility"]
     lost = sum(r["group3_plain_adjusted"].outcome != "INCONCLUSIVE" and r[f"{default}_adjusted"].outcome == "INCONCLUSIVE"
                for r in efficient)
+    oracle = sum(r["oracle_n"] for r in efficient)
+    levels = " and ".join(sorted({f"{r['oracle_level']:.4f}" for r in efficient}))
+    lines.append(f"| *oracle bound* (below) | {oracle} | {oracle / total['fixed']:.0%} | "
+                 f"{decided('fixed')}/{len(efficient)} | {len(efficient)}/{len(efficient)} |")
+    lines += ["", (f"*Oracle bound*: what a design would spend that knew every fixed-n verdict in advance — a "
+                   "lower bound for any design, sequential or not, that decides with cfsal's tests. Each "
+                   "hypothesis the fixed design decides stops at the first n (on the same samples) at which "
+                   "cfsal's fixed-n test reaches that verdict at the most lenient level Holm grants in this "
+                   f"session, α/(m − d + 1) = {levels}; each undecided one costs 0 samples. Per hypothesis "
+                   "(decided ones): " + ", ".join(
+                       f"`{r['nodeid'].split('::')[-1]}` {r['oracle_n']}/{r['fixed_n']}"
+                       for r in efficient if r["oracle_n"]) + ".")]
     lines += ["", (f"**Goal (≤ 50% of the fixed-n rollouts at equal or better power), for the default design "
                    f"(group 3): {ratio:.0%} of the rollouts, deciding {decided(default)} vs "
                    f"{decided('fixed')} — {'met' if met else 'missed'}.** Where the samples go: the "
