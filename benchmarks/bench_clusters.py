@@ -68,12 +68,18 @@ def _se(values: np.ndarray, episodes: np.ndarray) -> tuple[float, float]:
 
 
 def distinct_episodes(values: np.ndarray, episodes: np.ndarray, steps: np.ndarray) -> int:
-    """Episodes that differ in what was measured: two episodes with the same branch steps and the same
-    values are (almost surely) replays of one trajectory, e.g. a deterministic start and a near-greedy
-    policy, and count once; replicas are not independent draws, clustered or not."""
+    """Episodes that differ in what was measured, for stored results (which keep no game states):
+    two episodes with the same branch steps and the same values are counted once. An upper bound on
+    replays: discrete or saturated measures (all zeros) also make different games look alike."""
     signatures = {tuple(zip(steps[episodes == e].tolist(), np.round(values[episodes == e], 12).tolist()))
                   for e in np.unique(episodes)}
     return len(signatures)
+
+
+def distinct_games(situations: np.ndarray, episodes: np.ndarray) -> int:
+    """Episodes that are not replays of another: their branch points are not all the same situations
+    (``result.situations``: the game state apart from its RNG, and the frames) as an earlier one's."""
+    return len({tuple(situations[episodes == e].tolist()) for e in np.unique(episodes)})
 
 
 def both_verdicts(claim: Claim, values: np.ndarray, episodes: np.ndarray, bounds, covariate, seed: int,
@@ -131,7 +137,8 @@ def hypothesis_row(index: int, cap: int | None, session_seed: int) -> dict[str, 
     per = np.unique(result.episodes, return_counts=True)[1]
     row = {"nodeid": item.nodeid.split("::")[-1], "index": index, "cap": cap, "kind": spec.kind, "n": result.n,
            "episodes": int(per.size), "most_per_episode": int(per.max()), "wall": wall, "cpu": cpu,
-           "distinct": distinct_episodes(result.values, result.episodes, result.steps),
+           "distinct": distinct_games(result.situations, result.episodes),
+           "situations": result.distinct_situations,
            **both_verdicts(claim, result.values, result.episodes, result.bounds, result.covariate, seed)}
     print(f"  {row['nodeid']} cap {cap}: {row['n']} samples from {row['episodes']} episodes, "
           f"iid {row['iid'].outcome}, clustered {row['clustered'].outcome if row['clustered'] else '—'} "
@@ -198,7 +205,8 @@ def _outcome(v: Verdict | None) -> str:
 def stored_section(rows: list[dict]) -> list[str]:
     lines = ["## 1. Stored results: `examples/suggested/breakout-expert/results.json`", "",
              ("Re-assessed from the stored per-sample values and episodes (the seed each was run with); "
-             "SE = standard error of the mean, iid vs CR1 with episodes as clusters."), "",
+             "SE = standard error of the mean, iid vs CR1 with episodes as clusters; *distinct*: episodes whose branch "
+             "steps and measured values differ (stored results keep no game states, so this is an upper bound on replays)."), "",
              ("| hypothesis | kind | n | episodes (distinct) | SE iid → clustered | iid: effect [CI] → verdict | "
              "clustered: effect [CI] → verdict |"), "|---|---|---:|---:|---|---|---|"]
     for r in rows:
@@ -217,24 +225,26 @@ def hypotheses_section(rows: list[dict], caps: list[int]) -> list[str]:
     lines = ["## 2. The hypotheses in `hypotheses/` at their declared settings", "",
              ("Fixed n (the hypothesis's `samples`, default 30), the plugin's per-hypothesis seed; raw verdicts at "
              "α = 0.05 (no Holm), so iid and clustered are compared claim by claim. *episodes*: how many episodes "
-             "the samples came from (most samples from one episode in brackets); *distinct*: episodes that differ in their "
-             "branch steps or measured values (identical ones are replays of one trajectory)."), ""]
+             "the samples came from (most samples from one episode in brackets); *distinct*: episodes that are not replays "
+             "of another (their branch points are not all the same game situations, `result.situations`: the Toybox "
+             "state apart from its RNG, and the frames); *situations*: distinct situations among the n samples."), ""]
     for cap in configs:
         lines += [f"### {name[cap]}", "",
-                  ("| hypothesis | kind | n | episodes (max/episode) | distinct | iid: effect [CI] → verdict | "
-                  "clustered: effect [CI] → verdict | wall s | CPU s |"), "|---|---|---:|---|---:|---|---|---:|---:|"]
+                  ("| hypothesis | kind | n | episodes (max/episode) | distinct | situations | iid: effect [CI] → verdict | "
+                  "clustered: effect [CI] → verdict | wall s | CPU s |"), "|---|---|---:|---|---:|---:|---|---|---:|---:|"]
         for i in indexes:
             r = by.get((i, cap))
             if r is None:
                 continue
             lines.append(f"| `{r['nodeid']}` | {r['kind']} | {r['n']} | {r['episodes']} ({r['most_per_episode']}) | "
-                         f"{r['distinct']} | "
+                         f"{r['distinct']} | {r['situations']} | "
                          f"{_ci(r['iid'])} → {r['iid'].outcome} | {_ci(r['clustered'])} → {_outcome(r['clustered'])} "
                          f"| {r['wall']:.1f} | {r['cpu']:.1f} |")
         lines.append("")
     lines += ["### Summary", "",
-              ("| design | hypotheses | median episodes | with < 5 episodes | with replayed episodes | decided iid | decided clustered | "
-              "iid and clustered agree | total wall s | total CPU s |"), "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              ("| design | hypotheses | median episodes | with < 5 episodes | with replayed episodes | with repeated situations | "
+              "decided iid | decided clustered | iid and clustered agree | total wall s | total CPU s |"),
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for cap in configs:
         these = [by[(i, cap)] for i in indexes if (i, cap) in by]
         paired = [r for r in these if r["clustered"] is not None]
@@ -242,6 +252,7 @@ def hypotheses_section(rows: list[dict], caps: list[int]) -> list[str]:
         lines.append(f"| {name[cap]} | {len(these)} ({len(paired)} paired) | "
                      f"{np.median([r['episodes'] for r in these]):.0f} | {sum(r['episodes'] < 5 for r in these)} | "
                      f"{sum(r['distinct'] < r['episodes'] for r in these)} | "
+                     f"{sum(r['situations'] < r['n'] for r in these)} | "
                      f"{decided['iid']}/{len(paired)} | {decided['clustered']}/{len(paired)} | "
                      f"{sum(r['iid'].outcome == r['clustered'].outcome for r in paired)}/{len(paired)} | "
                      f"{sum(r['wall'] for r in these):.0f} | {sum(r['cpu'] for r in these):.0f} |")

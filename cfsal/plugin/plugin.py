@@ -379,6 +379,18 @@ def changed_by_correction(records: list[dict[str, Any]]) -> list[dict[str, Any]]
             and r["verdict"]["outcome"] != r["adjusted_verdict"]["outcome"]]
 
 
+def repeated_situations(records: list[dict[str, Any]]) -> list[tuple[str, int, int]]:
+    """(nodeid, n, distinct situations) of the hypotheses some of whose samples branched from the
+    same game situation: replayed games or frozen screens, which the tests count as independent."""
+    found = []
+    for record in records:
+        result = record.get("result") or {}
+        n, distinct = result.get("n"), result.get("distinct_situations")
+        if n is not None and distinct is not None and distinct < n:
+            found.append((record["nodeid"], int(n), int(distinct)))
+    return found
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(session.config, "workerinput"):
         return
@@ -418,6 +430,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             f"note: {record['nodeid']} is {record['verdict']['outcome']} alone but "
             f"{record['adjusted_verdict']['outcome']} after {s.correction} across the session "
             f"(p {record['verdict']['p_value']:.3g} → {record['adjusted_verdict']['p_adjusted']:.3g})"
+        )
+    for nodeid, n, distinct in repeated_situations(state.final_records()):
+        terminalreporter.write_line(
+            f"note: {nodeid}: its {n} samples branched from {distinct} distinct situations (replayed games "
+            "or frozen screens; see docs/statistics.md, 'Episodes that look alike'), counted as independent"
         )
     if s.json_path:
         terminalreporter.write_line(f"results: {s.json_path}")

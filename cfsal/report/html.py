@@ -282,6 +282,18 @@ def _claim_text(spec: Mapping[str, Any], verdict: Mapping[str, Any]) -> str:
     return ", ".join(str(p) for p in parts)
 
 
+def _sources(result: Mapping[str, Any]) -> str:
+    """Where the samples came from: episodes, and distinct situations when some repeat (replayed
+    games, frozen screens), since repeats are not independent samples."""
+    episodes, distinct, n = result.get("episodes"), result.get("distinct_situations"), result.get("n")
+    if not episodes:
+        return ""
+    text = f"from {len(set(episodes))} episode{'s' if len(set(episodes)) != 1 else ''}"
+    if distinct is not None and n is not None and distinct < n:
+        text += f", {distinct} distinct situations"
+    return f' <span class="muted">{esc(text)}</span>'
+
+
 def _facts(record: Mapping[str, Any]) -> str:
     verdict = record.get("verdict") or {}
     adjusted = record.get("adjusted_verdict") or verdict
@@ -294,7 +306,7 @@ def _facts(record: Mapping[str, Any]) -> str:
         ("effect", (f'<span class="num"><b>{fmt(adjusted.get("effect"))}</b> [{fmt(adjusted.get("ci_low"))}, '
                     f'{fmt(adjusted.get("ci_high"))}] <span class="muted">{level}</span></span>')),
         ("p", f'{fmt(verdict.get("p_value"))} raw · {fmt(adjusted.get("p_adjusted"))} adjusted'),
-        ("n", esc(adjusted.get("n", result.get("n", "—")))),
+        ("n", esc(adjusted.get("n", result.get("n", "—"))) + _sources(result)),
         ("claim kind", esc(_claim_text(spec, adjusted))),
         ("measure", esc(result.get("measure", "—")) + (f' <span class="muted">bounds {esc(result["bounds"])}</span>'
                                                        if result.get("bounds") else "")),

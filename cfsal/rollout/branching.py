@@ -7,8 +7,11 @@ branch point, so any number of continuations can start from exactly that state.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +34,35 @@ class BranchPoint:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BranchPoint:
         return cls(int(data["episode"]), int(data["step"]), EnvSnapshot.from_dict(data["snapshot"]))
+
+
+def situation_key(snapshot: EnvSnapshot) -> bytes:
+    """What the agent faces at a branch point: the game's state without its RNG, and the frame stack.
+
+    Two branch points with the same key are one situation sampled twice: the agent sees the same
+    frames and the game continues the same way until it next draws a random number. That happens
+    more than one would think. Toybox Breakout has four serves, and the no-op starts change nothing
+    before the serve, so a (nearly) deterministic agent that keeps its lives replays one of four
+    games (the distilled expert: of 8 episodes, 3 were one game at step 40); an agent
+    waiting to serve sees one frozen screen at every branch point of the wait. Repeats are not
+    independent samples of anything.
+    """
+    state = json.loads(snapshot.toybox_json)
+    state.pop("rand", None)
+    digest = hashlib.blake2b(json.dumps(state, sort_keys=True).encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(snapshot.frame_stack).tobytes())
+    return digest.digest()
+
+
+def situation_labels(points: Sequence[BranchPoint]) -> np.ndarray:
+    """One label per point: the index of the first point in the same situation (:func:`situation_key`)."""
+    return labels_of_keys([situation_key(point.snapshot) for point in points])
+
+
+def labels_of_keys(keys: Sequence[bytes]) -> np.ndarray:
+    """Each key's label: the index of its first occurrence (so labels are stable under appending)."""
+    first: dict[bytes, int] = {}
+    return np.array([first.setdefault(key, i) for i, key in enumerate(keys)], dtype=int)
 
 
 def collect_branch_points(agent: Agent, *, count: int, branch_every: int, seed: np.random.SeedSequence | int,

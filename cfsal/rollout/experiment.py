@@ -31,7 +31,7 @@ from cfsal.agents.base import Agent
 from cfsal.errors import CfsalError, InterventionError
 from cfsal.measures import Measure, action_disagreement
 from cfsal.measures import evaluate as evaluate_measure
-from cfsal.rollout.branching import BranchPoint, collect_branch_points
+from cfsal.rollout.branching import BranchPoint, collect_branch_points, labels_of_keys, situation_key
 from cfsal.rollout.executors import run_with
 from cfsal.rollout.paired import InterventionLike, PairedBranch, applicable
 
@@ -68,10 +68,18 @@ class CounterfactualResult:
     max_samples: int | None = None    # sequential runs: the most samples the run could have taken
     max_per_episode: int | None = None  # at most this many branch points per episode (None: no cap)
     common_random_numbers: bool = True  # False: the arms of a pair sampled their actions independently
+    #: per sample, the first sample branched from the same situation (``branching.situation_key``:
+    #: the game state apart from its RNG, and the frames); repeats are one situation sampled twice
+    situations: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return len(self.values)
+
+    @property
+    def distinct_situations(self) -> int | None:
+        """How many different situations the samples branched from (≤ n; None if not recorded)."""
+        return None if self.situations is None else int(np.unique(self.situations).size)
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": RESULT_SCHEMA_VERSION, "agent": self.agent, "game": self.game,
@@ -85,7 +93,9 @@ class CounterfactualResult:
                 "covariate": None if self.covariate is None else [float(v) for v in self.covariate],
                 "greedy": self.greedy, "settle": self.settle, "first_branch": self.first_branch,
                 "batch": self.batch, "max_samples": self.max_samples, "max_per_episode": self.max_per_episode,
-                "common_random_numbers": self.common_random_numbers}
+                "common_random_numbers": self.common_random_numbers,
+                "situations": None if self.situations is None else self.situations.tolist(),
+                "distinct_situations": self.distinct_situations}
 
 
 def _as_list(intervention: InterventionLike | Sequence[InterventionLike]) -> list[InterventionLike]:
@@ -169,6 +179,7 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
     points_seed, pairs_seed = child(seed, 0), child(seed, 1)
     accepted: list[int] = []
     points: list[BranchPoint] = []
+    situations: list[bytes] = []  # situation_key of each point, computed once
     pairs: list[PairedBranch] = []
     values: list[float] = []
     covariate: list[float] = []
@@ -178,7 +189,7 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
         return _result(agent, interventions, measure, covariate_measure, horizon, branch_every, seed, pairs, values,
                        covariate, np.array(accepted[: len(pairs)], dtype=int), greedy, settle, first_branch,
                        points[: len(pairs)], batch, samples if batch is not None else None, max_per_episode,
-                       common_random_numbers)
+                       common_random_numbers, labels_of_keys(situations[: len(pairs)]))
 
     def run_pending() -> None:
         """Run and measure the pairs of every collected point not yet run (pair i: child i of the pairs seed)."""
@@ -205,6 +216,7 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
             per_episode[point.episode] = per_episode.get(point.episode, 0) + 1
             accepted.append(len(accepted) % len(interventions))
             points.append(point)
+            situations.append(situation_key(point.snapshot))
             if progress is not None:
                 progress("branch points", len(accepted), samples)
             if batch is not None and (len(points) - len(pairs) >= batch or len(points) == samples):
@@ -227,7 +239,8 @@ def _result(agent: Agent, interventions: list[InterventionLike], measure: Measur
             horizon: int, branch_every: int, seed: int, pairs: list[PairedBranch], values: list[float],
             covariate: list[float], assignments: np.ndarray, greedy: bool, settle: Any, first_branch: int | None,
             points: list[BranchPoint], batch: int | None, max_samples: int | None,
-            max_per_episode: int | None, common_random_numbers: bool = True) -> CounterfactualResult:
+            max_per_episode: int | None, common_random_numbers: bool = True,
+            situations: np.ndarray | None = None) -> CounterfactualResult:
     return CounterfactualResult(
         agent=agent.name, game=agent.spec.game,
         intervention=interventions[0].to_dict() if len(interventions) == 1 else
@@ -240,5 +253,5 @@ def _result(agent: Agent, interventions: list[InterventionLike], measure: Measur
         covariate_measure=None if covariate_measure is None else getattr(covariate_measure, "__name__", "measure"),
         greedy=greedy, settle=settle, first_branch=first_branch, points=tuple(points),
         batch=batch, max_samples=max_samples, max_per_episode=max_per_episode,
-        common_random_numbers=bool(common_random_numbers),
+        common_random_numbers=bool(common_random_numbers), situations=situations,
     )
