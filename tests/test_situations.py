@@ -14,7 +14,7 @@ from cfsal.envs import make
 from cfsal.plugin.plugin import repeated_situations
 from cfsal.report.html import _sources
 from cfsal.rollout import counterfactual
-from cfsal.rollout.branching import labels_of_keys, situation_key
+from cfsal.rollout.branching import games_of, labels_of_keys, situation_key
 from cfsal.testing import StateEdit, tiny_agent
 from cfsal.testing.fakes import shift_ball
 
@@ -49,6 +49,15 @@ def test_labels_point_at_the_first_sample_of_each_situation():
     assert labels_of_keys([]).size == 0
 
 
+def test_episodes_that_share_a_situation_are_one_game_transitively():
+    episodes = [0, 0, 1, 1, 2, 3, 3, 4]
+    situations = [0, 1, 2, 3, 1, 5, 3, 7]  # 2 meets 0 (situation 1); 3 meets 1 (situation 3)
+    np.testing.assert_array_equal(games_of(episodes, situations), [0, 0, 1, 1, 0, 1, 1, 4])
+    # a chain: 2 meets 1, then 1 meets 0 — all one game, labelled by the smallest episode
+    np.testing.assert_array_equal(games_of([2, 1, 1, 0], [0, 0, 1, 1]), [0, 0, 0, 0])
+    assert games_of([], []).size == 0
+
+
 def test_a_deterministic_agent_replays_games_and_the_result_says_so():
     # one point per episode at step 40 of eight episodes, four serves: the expert (scripted, nearly
     # deterministic) replays some games exactly (here episodes 2, 4 and 7); others differ
@@ -60,8 +69,12 @@ def test_a_deterministic_agent_replays_games_and_the_result_says_so():
     for label in np.unique(result.situations):
         same = result.situations == label
         assert np.all(result.values[same] == result.values[same][0])  # replays measure the same
+    # the replayed episodes are one game; the others keep their own
+    assert np.unique(result.games).size == result.distinct_situations
+    for label in np.unique(result.situations):
+        assert np.unique(result.games[result.situations == label]).size == 1
     record = result.to_dict()
-    assert record["situations"] == result.situations.tolist()
+    assert record["situations"] == result.situations.tolist() and record["games"] == result.games.tolist()
     assert record["distinct_situations"] == result.distinct_situations
     assert "distinct situations" in _sources(record)
     # the session's terminal summary names it; results without the field (older JSON) are skipped
@@ -77,6 +90,7 @@ def test_a_stochastic_agent_mostly_meets_new_situations_and_sequential_runs_keep
     full = counterfactual(agent, MOVE, samples=12, **settings)
     assert full.distinct_situations == full.n
     np.testing.assert_array_equal(full.situations, np.arange(full.n))
+    np.testing.assert_array_equal(full.games, full.episodes)  # no episode meets another
     assert "distinct" not in _sources(full.to_dict()) and "episode" in _sources(full.to_dict())
     looked = counterfactual(agent, MOVE, samples=12, batch=4, stop=lambda r: r.n >= 8, **settings)
     np.testing.assert_array_equal(looked.situations, full.situations[: looked.n])

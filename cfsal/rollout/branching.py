@@ -65,6 +65,33 @@ def labels_of_keys(keys: Sequence[bytes]) -> np.ndarray:
     return np.array([first.setdefault(key, i) for i, key in enumerate(keys)], dtype=int)
 
 
+def games_of(episodes: Sequence[int], situations: Sequence[int]) -> np.ndarray:
+    """Per sample, its *game*: episodes that pass through a common situation are one game.
+
+    Episodes that meet in one situation continue alike until the game or the agent next draws a
+    random number, and a replayed episode (:func:`situation_key`) meets its original at every
+    branch point; counting them as independent clusters would overstate the evidence. Merging
+    every pair that shares any situation (transitively) is the conservative choice. The label is
+    the smallest episode in the game, so episodes that meet no other keep their own number.
+    """
+    episodes, situations = np.asarray(episodes, dtype=int), np.asarray(situations, dtype=int)
+    parent = {int(e): int(e) for e in episodes}
+
+    def root(e: int) -> int:
+        while parent[e] != e:
+            parent[e] = parent[parent[e]]
+            e = parent[e]
+        return e
+
+    first_episode: dict[int, int] = {}
+    for episode, situation in zip(episodes.tolist(), situations.tolist()):
+        other = first_episode.setdefault(situation, episode)
+        a, b = root(episode), root(other)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return np.array([root(e) for e in episodes.tolist()], dtype=int)
+
+
 def collect_branch_points(agent: Agent, *, count: int, branch_every: int, seed: np.random.SeedSequence | int,
                           first_branch: int | None = None, max_episode_steps: int = 27_000,
                           max_episodes: int = 1_000, greedy: bool = False,

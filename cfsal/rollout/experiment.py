@@ -31,7 +31,13 @@ from cfsal.agents.base import Agent
 from cfsal.errors import CfsalError, InterventionError
 from cfsal.measures import Measure, action_disagreement
 from cfsal.measures import evaluate as evaluate_measure
-from cfsal.rollout.branching import BranchPoint, collect_branch_points, labels_of_keys, situation_key
+from cfsal.rollout.branching import (
+    BranchPoint,
+    collect_branch_points,
+    games_of,
+    labels_of_keys,
+    situation_key,
+)
 from cfsal.rollout.executors import run_with
 from cfsal.rollout.paired import InterventionLike, PairedBranch, applicable
 
@@ -71,6 +77,9 @@ class CounterfactualResult:
     #: per sample, the first sample branched from the same situation (``branching.situation_key``:
     #: the game state apart from its RNG, and the frames); repeats are one situation sampled twice
     situations: np.ndarray | None = None
+    #: per sample, its game: episodes that share a situation merged (``branching.games_of``); the
+    #: conservative clusters when episodes replay each other (``assess(..., clusters=result.games)``)
+    games: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -95,7 +104,8 @@ class CounterfactualResult:
                 "batch": self.batch, "max_samples": self.max_samples, "max_per_episode": self.max_per_episode,
                 "common_random_numbers": self.common_random_numbers,
                 "situations": None if self.situations is None else self.situations.tolist(),
-                "distinct_situations": self.distinct_situations}
+                "distinct_situations": self.distinct_situations,
+                "games": None if self.games is None else self.games.tolist()}
 
 
 def _as_list(intervention: InterventionLike | Sequence[InterventionLike]) -> list[InterventionLike]:
@@ -254,4 +264,5 @@ def _result(agent: Agent, interventions: list[InterventionLike], measure: Measur
         greedy=greedy, settle=settle, first_branch=first_branch, points=tuple(points),
         batch=batch, max_samples=max_samples, max_per_episode=max_per_episode,
         common_random_numbers=bool(common_random_numbers), situations=situations,
+        games=None if situations is None else games_of([p.episode for p in pairs], situations),
     )
