@@ -106,3 +106,30 @@ def test_sequential_benchmark_judges_both_designs_and_renders():
     text = "\n".join(bench_sequential.synthetic_section(rows, 2))
     assert "1b. The same nulls under the group-sequential design" in text
     assert "looks at 11, 22, 33" in text and "looks at 65, 130, 195" in text
+
+
+def test_the_oracle_bound_stops_each_decided_claim_at_its_first_deciding_n_and_spends_nothing_on_the_rest():
+    from types import SimpleNamespace
+
+    import bench_sequential
+
+    spec = SimpleNamespace(kind="effect", alternative="two-sided", margin=None, alpha=None)
+    item = bench_sequential.Item("t::clear", spec, None, {})
+    values = np.random.default_rng(0).uniform(0.2, 0.6, size=40)  # a clear positive effect on [-1, 1]
+
+    def row(outcome: str) -> dict:  # the fixed design's verdict after Holm: only its outcome is read
+        return {"fixed_adjusted": SimpleNamespace(outcome=outcome), "fixed_n": 30}
+
+    rows = [row("SUPPORTED"), row("INCONCLUSIVE")]
+    samples = [(item, values, None, (-1.0, 1.0), 7), (item, values, None, (-1.0, 1.0), 7)]
+    bench_sequential.oracle_stops(rows, samples, family=3)
+    level = 0.05 / (3 - 1 + 1)
+    assert rows[0]["oracle_level"] == pytest.approx(level) and rows[1]["oracle_n"] == 0
+    n = rows[0]["oracle_n"]
+    assert 2 <= n < 30  # a clear effect is decided well before the fixed n ...
+
+    def outcome(k: int) -> str:
+        return bench_sequential._fixed_of(item, values[:k], None, (-1.0, 1.0), 7, alpha=level).outcome
+
+    assert outcome(n) == "SUPPORTED"  # ... at the first n where the fixed-n test at that level decides
+    assert all(outcome(k) != "SUPPORTED" for k in range(2, n))
