@@ -7,10 +7,12 @@ replays of each other, and the result must say so rather than count them as inde
 import json
 
 import numpy as np
+import pytest
 
 from cfsal import measures
 from cfsal.agents.zoo import load_agent
 from cfsal.envs import make
+from cfsal.errors import CfsalError
 from cfsal.plugin.plugin import repeated_situations
 from cfsal.report.html import _sources
 from cfsal.rollout import counterfactual
@@ -95,3 +97,25 @@ def test_a_stochastic_agent_mostly_meets_new_situations_and_sequential_runs_keep
     assert "distinct" not in _sources(full.to_dict()) and "episode" in _sources(full.to_dict())
     looked = counterfactual(agent, MOVE, samples=12, batch=4, stop=lambda r: r.n >= 8, **settings)
     np.testing.assert_array_equal(looked.situations, full.situations[: looked.n])
+
+
+def test_unique_situations_skips_repeats_and_keeps_the_first_of_each():
+    expert = load_agent("breakout-expert")
+    settings = {"branch_every": 40, "horizon": 1, "max_per_episode": 1, "measure": measures.action_disagreement,
+                "seed": 0}
+    kept = counterfactual(expert, MOVE, samples=8, **settings)
+    unique = counterfactual(expert, MOVE, samples=8, unique_situations=True, **settings)
+    assert kept.distinct_situations < kept.n and not kept.unique_situations
+    assert unique.distinct_situations == unique.n == 8 and unique.unique_situations
+    np.testing.assert_array_equal(unique.games, unique.episodes)  # no two samples meet any more
+    # every first occurrence is kept as it was; a skipped repeat makes way for a later branch point
+    # of the same episode (the cap counts samples taken), not for a different sample elsewhere
+    taken = {(int(e), int(t)): v for e, t, v in zip(unique.episodes, unique.steps, unique.values)}
+    for i in np.flatnonzero(kept.situations == np.arange(kept.n)):
+        assert taken[(int(kept.episodes[i]), int(kept.steps[i]))] == kept.values[i]
+    np.testing.assert_array_equal(unique.episodes, kept.episodes)  # one sample per episode in both
+    repeats = kept.situations != np.arange(kept.n)
+    assert set(unique.steps[repeats].tolist()) != {40} and set(kept.steps.tolist()) == {40}
+    assert unique.to_dict()["unique_situations"] is True
+    with pytest.raises(CfsalError, match="unique_situations"):
+        counterfactual(expert, MOVE, samples=2, unique_situations="yes", **settings)

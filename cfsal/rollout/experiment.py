@@ -80,6 +80,7 @@ class CounterfactualResult:
     #: per sample, its game: episodes that share a situation merged (``branching.games_of``); the
     #: conservative clusters when episodes replay each other (``assess(..., clusters=result.games)``)
     games: np.ndarray | None = None
+    unique_situations: bool = False  # True: repeated situations were skipped while collecting
 
     @property
     def n(self) -> int:
@@ -105,7 +106,8 @@ class CounterfactualResult:
                 "common_random_numbers": self.common_random_numbers,
                 "situations": None if self.situations is None else self.situations.tolist(),
                 "distinct_situations": self.distinct_situations,
-                "games": None if self.games is None else self.games.tolist()}
+                "games": None if self.games is None else self.games.tolist(),
+                "unique_situations": self.unique_situations}
 
 
 def _as_list(intervention: InterventionLike | Sequence[InterventionLike]) -> list[InterventionLike]:
@@ -132,7 +134,8 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
                    greedy: bool = False, settle: Any = "refresh", executor: Any = "inline", workers: int = 2,
                    progress: Progress | None = None, batch: int | None = None,
                    stop: Callable[[CounterfactualResult], bool] | None = None,
-                   max_per_episode: int | None = None, common_random_numbers: bool = True) -> CounterfactualResult:
+                   max_per_episode: int | None = None, common_random_numbers: bool = True,
+                   unique_situations: bool = False) -> CounterfactualResult:
     """Run ``samples`` paired counterfactuals of ``intervention`` on ``agent``; measure each pair.
 
     Branch points are every ``branch_every`` steps of seeded episodes (from ``first_branch``,
@@ -145,6 +148,13 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
     ``samples / max_per_episode`` episodes. Samples of one episode are correlated (they share its
     game phase); more episodes make an episode-clustered verdict possible and precise. The cost is
     playing more episodes to collect the branch points (each only up to its last point taken).
+
+    ``unique_situations`` skips a branch point whose situation (the game state apart from its RNG,
+    and the frames: ``branching.situation_key``) an earlier sample already branched from, so every
+    sample starts somewhere new. The default keeps repeats (``result.situations`` records them):
+    a state the agent visits often, a frozen screen or the opening of a replayed game, then counts
+    as often as it is visited. Which population a claim is about (visits, or distinct states) is
+    the researcher's call; skipping changes it, and plays more episodes when repeats are common.
 
     ``measure`` is one paired measure, or a pair ``(x, y)`` for a correlation claim: then
     ``result.covariate`` holds x and ``result.values`` holds y for every pair.
@@ -185,6 +195,9 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
             "episode must be an integer ≥ 1 (e.g. max_per_episode=5 spreads 30 samples over at least 6 "
             "episodes), or None for no cap."
         )
+    if not isinstance(unique_situations, bool):
+        raise CfsalError(f"counterfactual(..., unique_situations={unique_situations!r}): pass True (each sample "
+                         "from a situation not sampled before) or False (the default: keep repeats).")
     covariate_measure, measure = measure if isinstance(measure, tuple) else (None, measure)
     points_seed, pairs_seed = child(seed, 0), child(seed, 1)
     accepted: list[int] = []
@@ -199,7 +212,7 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
         return _result(agent, interventions, measure, covariate_measure, horizon, branch_every, seed, pairs, values,
                        covariate, np.array(accepted[: len(pairs)], dtype=int), greedy, settle, first_branch,
                        points[: len(pairs)], batch, samples if batch is not None else None, max_per_episode,
-                       common_random_numbers, labels_of_keys(situations[: len(pairs)]))
+                       common_random_numbers, labels_of_keys(situations[: len(pairs)]), unique_situations)
 
     def run_pending() -> None:
         """Run and measure the pairs of every collected point not yet run (pair i: child i of the pairs seed)."""
@@ -219,14 +232,20 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
             if progress is not None:
                 progress("measured", len(pairs), samples if batch is not None else len(points))
 
+    seen: set[bytes] = set()  # situations sampled so far (unique_situations)
+
     def accept(point: BranchPoint) -> bool:
         full = max_per_episode is not None and per_episode.get(point.episode, 0) >= max_per_episode
         ok = not full and applicable(interventions[len(accepted) % len(interventions)], point)
+        key = situation_key(point.snapshot) if ok else b""
+        if ok and unique_situations and key in seen:
+            ok = False
         if ok:
+            seen.add(key)
             per_episode[point.episode] = per_episode.get(point.episode, 0) + 1
             accepted.append(len(accepted) % len(interventions))
             points.append(point)
-            situations.append(situation_key(point.snapshot))
+            situations.append(key)
             if progress is not None:
                 progress("branch points", len(accepted), samples)
             if batch is not None and (len(points) - len(pairs) >= batch or len(points) == samples):
@@ -250,7 +269,7 @@ def _result(agent: Agent, interventions: list[InterventionLike], measure: Measur
             covariate: list[float], assignments: np.ndarray, greedy: bool, settle: Any, first_branch: int | None,
             points: list[BranchPoint], batch: int | None, max_samples: int | None,
             max_per_episode: int | None, common_random_numbers: bool = True,
-            situations: np.ndarray | None = None) -> CounterfactualResult:
+            situations: np.ndarray | None = None, unique_situations: bool = False) -> CounterfactualResult:
     return CounterfactualResult(
         agent=agent.name, game=agent.spec.game,
         intervention=interventions[0].to_dict() if len(interventions) == 1 else
@@ -265,4 +284,5 @@ def _result(agent: Agent, interventions: list[InterventionLike], measure: Measur
         batch=batch, max_samples=max_samples, max_per_episode=max_per_episode,
         common_random_numbers=bool(common_random_numbers), situations=situations,
         games=None if situations is None else games_of([p.episode for p in pairs], situations),
+        unique_situations=unique_situations,
     )
