@@ -138,8 +138,12 @@ def hypothesis_row(index: int, cap: int | None, session_seed: int) -> dict[str, 
     row = {"nodeid": item.nodeid.split("::")[-1], "index": index, "cap": cap, "kind": spec.kind, "n": result.n,
            "episodes": int(per.size), "most_per_episode": int(per.max()), "wall": wall, "cpu": cpu,
            "distinct": distinct_games(result.situations, result.episodes),
-           "situations": result.distinct_situations,
+           "situations": result.distinct_situations, "games": int(np.unique(result.games).size),
            **both_verdicts(claim, result.values, result.episodes, result.bounds, result.covariate, seed)}
+    row["by_game"] = None if row["clustered"] is None else (
+        row["clustered"] if row["games"] == row["episodes"] else
+        assess(claim, result.values, rng=_rng(seed), bounds=result.bounds, n_resamples=RESAMPLES,
+               clusters=result.games))
     print(f"  {row['nodeid']} cap {cap}: {row['n']} samples from {row['episodes']} episodes, "
           f"iid {row['iid'].outcome}, clustered {row['clustered'].outcome if row['clustered'] else '—'} "
           f"({wall:.0f} s wall)", flush=True)
@@ -217,6 +221,10 @@ def stored_section(rows: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def _by_game(row: dict) -> str:
+    return "—" if row["by_game"] is None else f"{row['by_game'].outcome} ({row['games']})"
+
+
 def hypotheses_section(rows: list[dict], caps: list[int]) -> list[str]:
     configs = [None, *caps]
     name = {None: "no cap"} | {c: f"max_per_episode={c}" for c in caps}
@@ -227,11 +235,14 @@ def hypotheses_section(rows: list[dict], caps: list[int]) -> list[str]:
              "α = 0.05 (no Holm), so iid and clustered are compared claim by claim. *episodes*: how many episodes "
              "the samples came from (most samples from one episode in brackets); *distinct*: episodes that are not replays "
              "of another (their branch points are not all the same game situations, `result.situations`: the Toybox "
-             "state apart from its RNG, and the frames); *situations*: distinct situations among the n samples."), ""]
+             "state apart from its RNG, and the frames); *situations*: distinct situations among the n samples; *by game*: "
+             "the clustered verdict with `clusters=result.games` (episodes that meet in a situation merged; "
+             "the number of games in brackets)."), ""]
     for cap in configs:
         lines += [f"### {name[cap]}", "",
                   ("| hypothesis | kind | n | episodes (max/episode) | distinct | situations | iid: effect [CI] → verdict | "
-                  "clustered: effect [CI] → verdict | wall s | CPU s |"), "|---|---|---:|---|---:|---:|---|---|---:|---:|"]
+                  "clustered: effect [CI] → verdict | by game | wall s | CPU s |"),
+                  "|---|---|---:|---|---:|---:|---|---|---|---:|---:|"]
         for i in indexes:
             r = by.get((i, cap))
             if r is None:
@@ -239,21 +250,22 @@ def hypotheses_section(rows: list[dict], caps: list[int]) -> list[str]:
             lines.append(f"| `{r['nodeid']}` | {r['kind']} | {r['n']} | {r['episodes']} ({r['most_per_episode']}) | "
                          f"{r['distinct']} | {r['situations']} | "
                          f"{_ci(r['iid'])} → {r['iid'].outcome} | {_ci(r['clustered'])} → {_outcome(r['clustered'])} "
-                         f"| {r['wall']:.1f} | {r['cpu']:.1f} |")
+                         f"| {_by_game(r)} | {r['wall']:.1f} | {r['cpu']:.1f} |")
         lines.append("")
     lines += ["### Summary", "",
               ("| design | hypotheses | median episodes | with < 5 episodes | with replayed episodes | with repeated situations | "
-              "decided iid | decided clustered | iid and clustered agree | total wall s | total CPU s |"),
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "decided iid | decided clustered | decided by game | iid and clustered agree | total wall s | total CPU s |"),
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for cap in configs:
         these = [by[(i, cap)] for i in indexes if (i, cap) in by]
         paired = [r for r in these if r["clustered"] is not None]
-        decided = {key: sum(r[key].outcome != "INCONCLUSIVE" for r in paired) for key in ("iid", "clustered")}
+        decided = {key: sum(r[key].outcome != "INCONCLUSIVE" for r in paired) for key in ("iid", "clustered", "by_game")}
         lines.append(f"| {name[cap]} | {len(these)} ({len(paired)} paired) | "
                      f"{np.median([r['episodes'] for r in these]):.0f} | {sum(r['episodes'] < 5 for r in these)} | "
                      f"{sum(r['distinct'] < r['episodes'] for r in these)} | "
                      f"{sum(r['situations'] < r['n'] for r in these)} | "
                      f"{decided['iid']}/{len(paired)} | {decided['clustered']}/{len(paired)} | "
+                     f"{decided['by_game']}/{len(paired)} | "
                      f"{sum(r['iid'].outcome == r['clustered'].outcome for r in paired)}/{len(paired)} | "
                      f"{sum(r['wall'] for r in these):.0f} | {sum(r['cpu'] for r in these):.0f} |")
     return lines + [""]

@@ -305,3 +305,33 @@ def test_it_goes_down(counterfactual):
     assert run(project, "test_wrong_way.py").ret == 0
     project.makeini("[pytest]\ncfsal_fail_on = nevr\n")
     assert "cfsal_fail_on = 'nevr'" in run(project, "test_wrong_way.py").stderr.str()
+
+
+def test_the_summary_notes_samples_that_repeat_a_situation(pytester):
+    # the constant agent is deterministic and Breakout has four serves: 8 episodes' first branch
+    # points cannot all differ, and the session says so; the random agent's samples all differ
+    pytester.makepyfile(test_repeats='''
+import cfsal
+from cfsal import measures
+from cfsal.testing import StateEdit
+from cfsal.testing.fakes import shift_ball
+
+@cfsal.hypothesis("The constant agent ignores a ball move", kind="no_effect", margin=0.05,
+                  agent="breakout-constant")
+def test_replayed(counterfactual):
+    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), branch_every=10, horizon=1,
+                          max_per_episode=1, measure=measures.action_disagreement)
+
+@cfsal.hypothesis("A ball move changes the random agent's policy", agent="breakout-random")
+def test_fresh(counterfactual):
+    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), branch_every=15, horizon=2,
+                          measure=measures.action_disagreement)
+''')
+    result = run(pytester)
+    result.stdout.fnmatch_lines(["*note: *test_replayed: 8 samples from [1-4] distinct situations, repeats counted "
+                                 "as independent*"])
+    assert "test_fresh: " not in result.stdout.str()
+    records = {r["nodeid"].split("::")[-1]: r["result"]
+               for r in json.loads((pytester.path / "out.json").read_text())["hypotheses"]}
+    assert records["test_replayed"]["distinct_situations"] <= 4 and len(set(records["test_replayed"]["games"])) <= 4
+    assert records["test_fresh"]["distinct_situations"] == 8

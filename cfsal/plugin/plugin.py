@@ -433,8 +433,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         )
     for nodeid, n, distinct in repeated_situations(state.final_records()):
         terminalreporter.write_line(
-            f"note: {nodeid}: its {n} samples branched from {distinct} distinct situations (replayed games "
-            "or frozen screens; see docs/statistics.md, 'Episodes that look alike'), counted as independent"
+            f"note: {nodeid}: {n} samples from {distinct} distinct situations, repeats counted as "
+            "independent (docs/statistics.md, 'Episodes that look alike')"
         )
     if s.json_path:
         terminalreporter.write_line(f"results: {s.json_path}")
