@@ -328,8 +328,8 @@ def test_fresh(counterfactual):
                           measure=measures.action_disagreement)
 ''')
     result = run(pytester)
-    result.stdout.fnmatch_lines(["*note: *test_replayed: 8 samples from [1-4] distinct situations, repeats counted "
-                                 "as independent*"])
+    note = "*note: *test_replayed: 8 samples from [1-4] distinct situations, repeats counted as independent*"
+    result.stdout.fnmatch_lines([note])
     assert "test_fresh: " not in result.stdout.str()
     records = {r["nodeid"].split("::")[-1]: r["result"]
                for r in json.loads((pytester.path / "out.json").read_text())["hypotheses"]}
