@@ -476,7 +476,8 @@ def assess(claim: Claim, differences: ArrayLike, *, rng: np.random.Generator,
     where the t-based TOST alone is badly over-confident (docs/statistics.md, Calibration).
     Fewer than 2 differences give INCONCLUSIVE; NaN or infinite ones raise :class:`StatisticsError`.
 
-    ``clusters`` labels each difference with its episode (``result.episodes``). Samples branched
+    ``clusters`` labels each difference with its episode (``result.episodes``), or with its game
+    (``result.games``: episodes that meet in a situation merged, for agents that replay). Samples branched
     from one episode share its game phase and are correlated, so then every test and interval
     treats *episodes* as the independent units (:mod:`cfsal.stats.clustered`): the sign flip of
     episode sums and an episode bootstrap-t for effect and direction claims, whose CI is the union of
