@@ -27,8 +27,9 @@ Three experiments in one run, every verdict by the code the plugin uses
    to ``group_maximum(samples)``; anytime with batch 10, at most 4 × samples, stopping for
    support at α/m (m = hypotheses in the session) and for futility (γ = 0.1), then Holm. Also the
    anytime design without futility, and capped at the fixed n. Beside them an *oracle bound*: what
-   a design would spend that knew every fixed-n verdict in advance and decided with cfsal's tests
-   at the most lenient level Holm grants (``oracle_stops``), a floor for every real design.
+   a design would spend that knew every fixed-n verdict in advance and decided with cfsal's
+   fixed-n tests at the most lenient level Holm grants (``oracle_stops``), a floor for every real
+   design that decides with those tests.
 
 ``--parts hypotheses`` runs only the efficiency part (for iterating; the recorded run runs all three).
 
@@ -458,8 +459,9 @@ def efficiency(session_seed: int) -> list[dict[str, Any]]:
 def oracle_stops(rows: list[dict[str, Any]], samples: list[tuple], family: int) -> None:
     """What a design that knew every fixed-n verdict in advance would spend, into ``row["oracle_n"]``.
 
-    A lower bound for every design whose stopping tests are cfsal's, sequential or not, however
-    clever: each hypothesis the fixed design decides stops at the first n (on the same samples)
+    A lower bound for every design whose stopping tests are cfsal's fixed-n ones (as every look of
+    the group design is), sequential or not, however clever: each hypothesis the fixed design
+    decides stops at the first n (on the same samples)
     where cfsal's fixed-n test reaches that verdict at the most lenient level Holm ever grants in
     this session, α/(m − d + 1) with d decided (the level of the last of d rejections); if only the
     fixed n itself does, at the fixed n. Every undecided hypothesis costs nothing at all. No real
@@ -667,7 +669,7 @@ def efficiency_section(efficient: list[dict], synthetic: list[dict], nulls: list
     lines.append(f"| *oracle bound* (below) | {oracle} | {oracle / total['fixed']:.0%} | "
                  f"{decided('fixed')}/{len(efficient)} | {len(efficient)}/{len(efficient)} |")
     lines += ["", (f"*Oracle bound*: what a design would spend that knew every fixed-n verdict in advance — a "
-                   "lower bound for any design, sequential or not, that decides with cfsal's tests. Each "
+                   "lower bound for any design, sequential or not, that decides with cfsal's fixed-n tests. Each "
                    "hypothesis the fixed design decides stops at the first n (on the same samples) at which "
                    "cfsal's fixed-n test reaches that verdict at the most lenient level Holm grants in this "
                    f"session, α/(m − d + 1) = {levels}; each undecided one costs 0 samples. Per hypothesis "
