@@ -288,7 +288,8 @@ def _sources(result: Mapping[str, Any]) -> str:
     episodes, distinct, n = result.get("episodes"), result.get("distinct_situations"), result.get("n")
     if not episodes:
         return ""
-    text = f"from {len(set(episodes))} episode{'s' if len(set(episodes)) != 1 else ''}"
+    count = len(set(episodes))
+    text = f"from {count} episode{'s' if count != 1 else ''}"
     if distinct is not None and n is not None and distinct < n:
         text += f", {distinct} distinct situations"
     return f' <span class="muted">{esc(text)}</span>'

@@ -54,13 +54,11 @@ def situation_key(snapshot: EnvSnapshot) -> bytes:
     return digest.digest()
 
 
-def situation_labels(points: Sequence[BranchPoint]) -> np.ndarray:
-    """One label per point: the index of the first point in the same situation (:func:`situation_key`)."""
-    return labels_of_keys([situation_key(point.snapshot) for point in points])
-
-
 def labels_of_keys(keys: Sequence[bytes]) -> np.ndarray:
-    """Each key's label: the index of its first occurrence (so labels are stable under appending)."""
+    """Each key's label: the index of its first occurrence (so labels are stable under appending).
+
+    With :func:`situation_key` of each point, the situations of points from
+    :func:`collect_branch_points` (``counterfactual`` records them as ``result.situations``)."""
     first: dict[bytes, int] = {}
     return np.array([first.setdefault(key, i) for i, key in enumerate(keys)], dtype=int)
 

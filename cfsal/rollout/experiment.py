@@ -237,9 +237,8 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
     def accept(point: BranchPoint) -> bool:
         full = max_per_episode is not None and per_episode.get(point.episode, 0) >= max_per_episode
         ok = not full and applicable(interventions[len(accepted) % len(interventions)], point)
-        key = situation_key(point.snapshot) if ok else b""
-        if ok and unique_situations and key in seen:
-            ok = False
+        key = situation_key(point.snapshot) if ok else None
+        ok = ok and not (unique_situations and key in seen)
         if ok:
             seen.add(key)
             per_episode[point.episode] = per_episode.get(point.episode, 0) + 1

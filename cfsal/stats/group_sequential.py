@@ -222,10 +222,14 @@ def group_futility(claim: Claim, values: np.ndarray, covariate: np.ndarray | Non
             unreachable.append(name)
         return min(chance(*side) for side in sides)
 
+    def equivalence(name: str) -> float:
+        """Both one-sided bounded tests inside ±margin (TOST on the bounds)."""
+        return both(name, (margin, "less", level, True), (-margin, "greater", level, True))
+
     kind, alternative, flips = claim.kind, claim.alternative, claim.kind != "correlation"
     chances: dict[str, float] = {}
     if kind == "no_effect":
-        chances["support"] = both("support", (margin, "less", level, True), (-margin, "greater", level, True))
+        chances["support"] = equivalence("support")
         chances["beyond the margin"] = chance(margin, "greater", level) + chance(-margin, "less", level)
         return GroupFutility(chances, gamma, maximum, tuple(unreachable))
     theta = 0.0 if margin is None else margin
@@ -237,7 +241,7 @@ def group_futility(claim: Claim, values: np.ndarray, covariate: np.ndarray | Non
     else:
         chances["support"] = chance(-theta, "less", level, flips=flips)
     if margin is not None:
-        chances["equivalent"] = both("equivalent", (margin, "less", level, True), (-margin, "greater", level, True))
+        chances["equivalent"] = equivalence("equivalent")
     if alternative != "two-sided":
         chances["opposite"] = chance(0.0, "less" if alternative == "greater" else "greater", level, flips=flips)
     return GroupFutility(chances, gamma, maximum, tuple(unreachable))
