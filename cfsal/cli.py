@@ -55,7 +55,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     command = "cfsal " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.command is None else args.command
     result = train_a2c(args.game, args.steps, args.out, seed=args.seed,
                        settings=A2CSettings(n_envs=args.n_envs), checkpoint_every=args.checkpoint_every,
-                       progress=not args.no_progress, command=command)
+                       checkpoint_minutes=args.checkpoint_minutes, progress=not args.no_progress, command=command)
     score = "n/a" if result.recent_mean_score is None else f"{result.recent_mean_score:.2f}"
     print(f"wrote {result.checkpoint} after {result.steps} steps ({result.wall_seconds / 3600:.2f} h in total); "
           f"mean training score over the last 100 games: {score}")
@@ -151,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="subcommand", required=True)
 
     train = sub.add_parser("train", help="train an agent (resumes from --out if it exists)")
-    train.add_argument("--game", required=True, help="breakout, amidar, space_invaders or pong")
+    train.add_argument("--game", required=True,
+                       help="breakout, amidar, space_invaders or pong (Toybox); ale_pong (real Atari, ALE)")
     train.add_argument("--alg", default="a2c", help="training algorithm (a2c)")
     train.add_argument("--steps", type=float, required=True, help="total agent steps (e.g. 1e7); a rerun resumes to it")
     train.add_argument("--out", required=True, help="output checkpoint (.safetensors); training state goes beside it")
@@ -159,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--n-envs", type=int, default=16)
     train.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest per core for A2C's small batches)")
     train.add_argument("--checkpoint-every", type=int, default=100_000, help="agent steps between checkpoints")
+    train.add_argument("--checkpoint-minutes", type=float, default=10.0,
+                       help="wall-time minutes between checkpoints (whichever of the two comes first)")
     train.add_argument("--no-progress", action="store_true")
     train.add_argument("--command", help=argparse.SUPPRESS)
     train.set_defaults(func=_cmd_train)

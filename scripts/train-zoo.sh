@@ -2,6 +2,7 @@
 # Train (or resume) the zoo's A2C agents exactly as a user would, one game per core.
 # Re-running resumes each run from cfsal/zoo/<name>.safetensors(.train/) towards the same budget.
 # Usage: scripts/train-zoo.sh [breakout|amidar ...]   (default: breakout amidar)
+#        scripts/train-zoo.sh ale_pong               (real Atari Pong through the ALE → cfsal/zoo/ale_pong-a2c)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 games=("${@:-breakout amidar}")

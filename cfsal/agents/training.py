@@ -1,4 +1,4 @@
-"""Train an A2C agent on a cfsal Toybox environment, resumably, with stable-baselines3.
+"""Train an A2C agent on a cfsal environment (Toybox or ALE), resumably, with stable-baselines3.
 
 SB3 is used rather than a hand-written A2C because it is a maintained, tested implementation
 whose ``CnnPolicy`` is exactly the paper's Nature-CNN actor-critic. The hyperparameters are those
@@ -10,6 +10,12 @@ Training state lives next to the output checkpoint in ``<out>.train/``: the SB3 
 (weights + optimizer, for resuming), ``curve.csv`` (the learning curve in real game scores), and
 ``run.json`` (settings, accumulated wall time). Running the same command again resumes towards
 the same total step budget, so the learning-rate schedule is the one a single run would have had.
+
+A checkpoint is written every ``checkpoint_every`` agent steps or ``checkpoint_minutes`` of wall
+time, whichever comes first, and survives the process being killed at any moment: every file is
+replaced atomically (written beside, then renamed), the zip and the weights before ``run.json``
+(so ``run.json`` never claims more than is on disk), and a curve line cut short by a kill is
+dropped on the next start.
 """
 
 from __future__ import annotations
@@ -29,8 +35,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from cfsal.agents.checkpoint import save_checkpoint
 from cfsal.agents.base import AgentSpec
 from cfsal.agents.networks import NatureActorCritic, sb3_key_map
-from cfsal.envs import get_game
-from cfsal.envs.toybox_env import ToyboxEnv
+from cfsal.envs import get_game, make
 from cfsal.errors import TrainingError
 
 
@@ -65,7 +70,7 @@ def _make_vec_env(game: str, n_envs: int, seed: int):
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     def factory():
-        return ToyboxEnv(game, episodic_life=True, clip_rewards=True)
+        return make(game, episodic_life=True, clip_rewards=True)
 
     venv = DummyVecEnv([factory] * n_envs)
     venv.seed(seed)
@@ -109,6 +114,7 @@ class _Run:
             self.wall_before = float(previous.get("wall_seconds", 0.0))
             self.steps_before = int(previous.get("steps_done", 0))
             self.episodes_before = int(previous.get("episodes", 0))
+        _drop_partial_last_line(self.dir / "curve.csv")
 
     @property
     def episodes(self) -> int:
@@ -127,19 +133,16 @@ class _Run:
         model.save(str(tmp))
         os.replace(tmp, self.dir / "sb3_model.zip")
         recent = float(np.mean(self.scores[-100:])) if self.scores else None
+        export_sb3_policy(model, self.game, self.out.stem, self.out, self.provenance(model, recent))
         curve = self.dir / "curve.csv"
-        new = not curve.exists()
-        with curve.open("a", newline="") as handle:
-            writer = csv.writer(handle)
-            if new:
-                writer.writerow(["steps", "wall_seconds", "episodes", "mean_score_last_100"])
-            writer.writerow([model.num_timesteps, round(self.wall_seconds, 1), self.episodes,
-                             "" if recent is None else round(recent, 3)])
+        lines = [] if curve.exists() else [["steps", "wall_seconds", "episodes", "mean_score_last_100"]]
+        lines.append([model.num_timesteps, round(self.wall_seconds, 1), self.episodes,
+                      "" if recent is None else round(recent, 3)])
+        _append_lines(curve, lines)
         meta = {"game": self.game, "algorithm": "a2c", "total_steps": self.total_steps,
                 "steps_done": model.num_timesteps, "episodes": self.episodes, "seed": self.seed, "wall_seconds": self.wall_seconds,
                 "settings": asdict(self.settings), "command": self.command}
-        (self.dir / "run.json").write_text(json.dumps(meta, indent=2))
-        export_sb3_policy(model, self.game, self.out.stem, self.out, self.provenance(model, recent))
+        _write_atomically(self.dir / "run.json", json.dumps(meta, indent=2))
 
     def provenance(self, model, recent: float | None) -> dict[str, Any]:
         import stable_baselines3
@@ -158,19 +161,55 @@ class _Run:
         }
 
 
-class _ProgressCallback(BaseCallback):
-    """Checkpointing, the learning curve in real game scores, and a progress bar."""
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that a kill at any moment leaves the old or the new file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 
-    def __init__(self, run: _Run, checkpoint_every: int, show_progress: bool) -> None:
+
+def _append_lines(path: Path, rows: list[list[Any]]) -> None:
+    """Append CSV rows in one ``write`` (a kill cuts at most the last line; see _drop_partial_last_line)."""
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, buffer.getvalue().encode())
+    finally:
+        os.close(fd)
+
+
+def _drop_partial_last_line(path: Path) -> None:
+    """Cut a last line without its newline (a write killed half-way), so the next row starts clean."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        _write_atomically(path, data[: data.rfind(b"\n") + 1].decode())
+
+
+class _ProgressCallback(BaseCallback):
+    """Checkpointing (by steps and by wall time), the learning curve in real game scores, a progress bar."""
+
+    def __init__(self, run: _Run, checkpoint_every: int, show_progress: bool,
+                 checkpoint_seconds: float = float("inf")) -> None:
         super().__init__()
         self.run = run
         self.checkpoint_every = checkpoint_every
+        self.checkpoint_seconds = checkpoint_seconds
         self.show_progress = show_progress
         self.last_checkpoint = 0
+        self.last_checkpoint_time = time.monotonic()
         self.bar = None
 
     def _on_training_start(self) -> None:
         self.last_checkpoint = self.model.num_timesteps
+        self.last_checkpoint_time = time.monotonic()
         if self.show_progress:
             from tqdm import tqdm
 
@@ -185,9 +224,11 @@ class _ProgressCallback(BaseCallback):
             self.bar.update(self.model.num_timesteps - self.bar.n)
             if self.run.scores:
                 self.bar.set_postfix(score=f"{np.mean(self.run.scores[-100:]):.1f}")
-        if self.model.num_timesteps - self.last_checkpoint >= self.checkpoint_every:
+        if (self.model.num_timesteps - self.last_checkpoint >= self.checkpoint_every
+                or time.monotonic() - self.last_checkpoint_time >= self.checkpoint_seconds):
             self.run.save(self.model)
             self.last_checkpoint = self.model.num_timesteps
+            self.last_checkpoint_time = time.monotonic()
         return True
 
     def _on_training_end(self) -> None:
@@ -216,8 +257,12 @@ def _resume_from_checkpoint(model, checkpoint: Path, game: str, steps_done: int)
 
 def train_a2c(game: str, steps: int, out: str | os.PathLike, *, seed: int = 0,
               settings: A2CSettings = A2CSettings(), checkpoint_every: int = 100_000,
-              progress: bool = True, command: str = "") -> TrainResult:
-    """Train (or resume) A2C on ``game`` until ``steps`` agent steps in total; write ``out``."""
+              checkpoint_minutes: float = 10.0, progress: bool = True, command: str = "") -> TrainResult:
+    """Train (or resume) A2C on ``game`` until ``steps`` agent steps in total; write ``out``.
+
+    A checkpoint is written every ``checkpoint_every`` steps or ``checkpoint_minutes`` of wall
+    time, whichever comes first (on a busy machine steps come slowly; a kill loses little either way).
+    """
     import torch
     from stable_baselines3 import A2C
     from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
@@ -252,7 +297,7 @@ def train_a2c(game: str, steps: int, out: str | os.PathLike, *, seed: int = 0,
             _resume_from_checkpoint(model, out, spec.name, run.steps_before)
     remaining = steps - model.num_timesteps
     if remaining > 0:
-        callback = _ProgressCallback(run, checkpoint_every, progress)
+        callback = _ProgressCallback(run, checkpoint_every, progress, checkpoint_seconds=60.0 * checkpoint_minutes)
         try:
             model.learn(total_timesteps=remaining, reset_num_timesteps=False, callback=callback)
         finally:

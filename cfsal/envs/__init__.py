@@ -1,32 +1,52 @@
-"""Toybox games as gymnasium environments, with exact snapshot/restore.
+"""Toybox games, and real Atari games through the ALE, as gymnasium environments with exact snapshot/restore.
 
-Public face: :func:`make`, :class:`ToyboxEnv`, :class:`EnvSnapshot`, :func:`get_game`, ``GAMES``.
-Importing this package registers ``cfsal/Breakout-v0`` (etc.) and the seed paper's ids
-(``BreakoutToyboxNoFrameskip-v4``, …) with gymnasium.
+Public face: :func:`make`, :class:`ToyboxEnv`, :class:`EnvSnapshot`, :func:`get_game`, ``GAMES``;
+for the Arcade Learning Environment ``ALE_GAMES``, :class:`AleEnv` and :class:`AleSnapshot`
+(imported on first use, so ``ale_py`` loads only when an ALE game is played).
+Importing this package registers ``cfsal/Breakout-v0`` (etc.), the seed paper's ids
+(``BreakoutToyboxNoFrameskip-v4``, …) and ``cfsal/ALE-Pong-v0`` (etc.) with gymnasium.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
-from cfsal.envs.games import ALE_ACTION_MEANINGS, GAMES, GameSpec, get_game
+from cfsal.envs.games import ALE_ACTION_MEANINGS, ALE_GAMES, GAMES, GameSpec, get_game
 from cfsal.envs.toybox_env import EnvSnapshot, ToyboxEnv, preprocess_frame
 
-__all__ = ["ALE_ACTION_MEANINGS", "GAMES", "EnvSnapshot", "GameSpec", "ToyboxEnv", "get_game",
-           "make", "preprocess_frame"]
+if TYPE_CHECKING:
+    from cfsal.envs.ale_env import AleEnv, AleSnapshot
+
+__all__ = ["ALE_ACTION_MEANINGS", "ALE_GAMES", "GAMES", "AleEnv", "AleSnapshot", "EnvSnapshot", "GameSpec",
+           "ToyboxEnv", "get_game", "make", "preprocess_frame"]
 
 
-def make(game: str, seed: int | None = None, **kwargs: Any) -> ToyboxEnv:
-    """Make a bare :class:`ToyboxEnv` (no gymnasium wrappers, so snapshot/restore is direct).
+def make(game: str, seed: int | None = None, **kwargs: Any) -> ToyboxEnv | AleEnv:
+    """Make a bare environment for ``game`` (no gymnasium wrappers, so snapshot/restore is direct):
+    a :class:`ToyboxEnv` for Toybox games, an :class:`AleEnv` for ALE games (``ale_pong``, …).
 
     With ``seed`` the environment is reset once with it, ready to step.
     """
-    env = ToyboxEnv(get_game(game), **kwargs)
+    spec = get_game(game)
+    if spec.backend == "ale":
+        from cfsal.envs.ale_env import AleEnv
+
+        env: ToyboxEnv | AleEnv = AleEnv(spec, **kwargs)
+    else:
+        env = ToyboxEnv(spec, **kwargs)
     if seed is not None:
         env.reset(seed=seed)
     return env
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("AleEnv", "AleSnapshot"):
+        from cfsal.envs import ale_env
+
+        return getattr(ale_env, name)
+    raise AttributeError(f"module 'cfsal.envs' has no attribute {name!r}")
 
 
 def _register() -> None:
@@ -35,6 +55,9 @@ def _register() -> None:
             if env_id not in gym.registry:
                 gym.register(id=env_id, entry_point="cfsal.envs.toybox_env:ToyboxEnv",
                              kwargs={"game": spec.name})
+    for spec in ALE_GAMES.values():  # only cfsal's id: the aliases (PongNoFrameskip-v4) are ale_py's own
+        if spec.gym_id not in gym.registry:
+            gym.register(id=spec.gym_id, entry_point="cfsal.envs.ale_env:AleEnv", kwargs={"game": spec.name})
 
 
 _register()

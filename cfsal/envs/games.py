@@ -1,7 +1,11 @@
-"""The Toybox games cfsal supports, and how their names map to gym ids.
+"""The games cfsal supports, and how their names map to gym ids.
 
-Only the games that ctoybox 0.5.0 ships *with an Atari counterpart* are here (gridworld is not an
-Atari game, so no Atari-trained agent or saliency claim applies to it).
+Two tables. ``GAMES``: the Toybox games (only those ctoybox 0.5.0 ships *with an Atari
+counterpart*; gridworld is not an Atari game, so no Atari-trained agent or saliency claim applies
+to it). ``ALE_GAMES``: real Atari 2600 games through the Arcade Learning Environment
+(:mod:`cfsal.envs.ale_env`), named ``ale_<game>`` so they never clash with the Toybox game of the
+same title (``pong`` is Toybox Pong, ``ale_pong`` the Atari cartridge). Both tables hold
+:class:`GameSpec` entries; :func:`get_game` looks a name up in both.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ class GameSpec:
     ``fire_on_reset`` follows OpenAI baselines' ``FireResetEnv``, but only where the game needs
     it: Toybox Breakout has no ball in play until FIRE; in Amidar FIRE is a *jump*, which a
     reset should not spend.
+
+    ``backend`` says which emulator plays the game: ``"toybox"`` (:class:`~cfsal.envs.ToyboxEnv`)
+    or ``"ale"`` (:class:`~cfsal.envs.ale_env.AleEnv`, which loads the cartridge ``rom``, an
+    ``ale_py.roms`` id such as ``"pong"``, and checks that ``action_set`` is its minimal set).
     """
 
     name: str
@@ -40,6 +48,8 @@ class GameSpec:
     action_set: tuple[int, ...]
     fire_on_reset: bool
     atari_name: str
+    backend: str = "toybox"
+    rom: str | None = None
 
     @property
     def action_meanings(self) -> tuple[str, ...]:
@@ -65,6 +75,21 @@ GAMES: dict[str, GameSpec] = {
 }
 
 
+#: Real Atari games through the Arcade Learning Environment (ale-py), with DeepMind's protocol
+#: (cfsal.envs.ale_env). Adding a game is one entry: its ``action_set`` must be ALE's minimal action
+#: set for the ROM (AleEnv refuses a mismatch), and ``fire_on_reset`` is True only where the game
+#: waits for FIRE to start (Breakout: the serve), as for the Toybox games. Names start with ``ale_``
+#: (never matched by the Atari title alone: ``pong`` stays Toybox Pong); zoo agents for them are
+#: ``<name>-<kind>`` as for every game (``ale_pong-a2c``).
+ALE_GAMES: dict[str, GameSpec] = {
+    spec.name: spec
+    for spec in (
+        GameSpec("ale_pong", "cfsal/ALE-Pong-v0", ("PongNoFrameskip-v4",),
+                 (0, 1, 3, 4, 11, 12), False, "Pong", backend="ale", rom="pong"),
+    )
+}
+
+
 def _normalise(name: str) -> str:
     return name.strip().lower().replace("-", "_").replace(" ", "_")
 
@@ -72,8 +97,13 @@ def _normalise(name: str) -> str:
 def get_game(name: str) -> GameSpec:
     """Look a game up by cfsal name, cfsal gym id, or the seed paper's gym id (any case).
 
+    Toybox games also answer to their Atari title (``"Pong"`` is Toybox Pong); ALE games answer
+    to their ``ale_`` name (``"ale-pong"`` works too), their cfsal gym id or their aliases.
+
     >>> get_game("BreakoutToyboxNoFrameskip-v4").name
     'breakout'
+    >>> get_game("cfsal/ALE-Pong-v0").name
+    'ale_pong'
     """
     if isinstance(name, GameSpec):
         return name
@@ -85,9 +115,15 @@ def get_game(name: str) -> GameSpec:
                  *(_normalise(a) for a in spec.aliases)}
         if key in names or key.replace("_", "") == spec.name.replace("_", ""):
             return spec
+    for spec in ALE_GAMES.values():
+        names = {spec.name, _normalise(spec.gym_id), *(_normalise(a) for a in spec.aliases)}
+        if key in names or key.replace("_", "") == spec.name.replace("_", ""):
+            return spec
     raise UnknownGameError(
         f"unknown game {name!r}. cfsal supports: {', '.join(GAMES)} "
-        f"(or their gym ids {', '.join(s.gym_id for s in GAMES.values())})."
+        f"(or their gym ids {', '.join(s.gym_id for s in GAMES.values())}); "
+        f"Atari games through the ALE: {', '.join(ALE_GAMES)} "
+        f"({', '.join(s.gym_id for s in ALE_GAMES.values())})."
     )
 
 
