@@ -8,7 +8,7 @@ A hypothesis is a pytest test::
     @cfsal.hypothesis(agent="breakout-expert", kind="effect")
     def test_moving_the_ball_changes_what_the_agent_does(counterfactual):
         '''Moving the ball changes the agent's policy.'''
-        return counterfactual(breakout.move_ball(dx=30), measure=cfsal.measures.policy_total_variation)
+        return counterfactual(breakout.MoveBall(dx=30), measure=cfsal.measures.policy_total_variation)
 
 Submodules are imported lazily so that loading the pytest plugin does not import torch.
 """
