@@ -23,6 +23,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "hypothesis": ("cfsal.plugin.declare", "hypothesis"),
     "counterfactual": ("cfsal.rollout", "counterfactual"),
+    "States": ("cfsal.rollout.design", "States"),
+    "Periodic": ("cfsal.rollout.design", "Periodic"),
+    "judge": ("cfsal.judge", "judge"),
     "load_agent": ("cfsal.agents.zoo", "load_agent"),
     "make": ("cfsal.envs", "make"),
     "expect": ("cfsal.claims", "expect"),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 if TYPE_CHECKING:
-    from cfsal.rollout.paired import Trace
+    from cfsal.rollout.traces import Trace
 
 Measure = Callable[["Trace", "Trace"], float]
 

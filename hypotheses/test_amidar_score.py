@@ -29,7 +29,7 @@ SCORE_SALIENCY = measures.saliency_mass_change("score", method="perturbation", r
 @cfsal.hypothesis(agent="amidar-a2c", kind="effect", margin=0.01)
 def test_changing_the_score_moves_saliency_on_the_score(counterfactual):
     """Setting the score to a random value changes the share of saliency on the score by more than 1 point."""
-    return counterfactual(RANDOM_SCORE, branch_every=40, horizon=1, measure=SCORE_SALIENCY)
+    return counterfactual(RANDOM_SCORE, horizon=1, measure=SCORE_SALIENCY)
 
 
 @cfsal.hypothesis(agent="amidar-a2c", kind="no_effect", margin=0.05, samples=300)
@@ -40,7 +40,7 @@ def test_changing_the_score_does_not_change_what_the_agent_decides(counterfactua
     variation is bounded in [0, 1] and the equivalence test for bounded measures is conservative:
     certifying "< 0.05" at an observed 0.02 took more than 100 branches; hence 300.
     """
-    return counterfactual(RANDOM_SCORE, branch_every=20, horizon=1, measure=measures.policy_total_variation)
+    return counterfactual(RANDOM_SCORE, horizon=1, measure=measures.policy_total_variation)
 
 
 @cfsal.hypothesis(agent="amidar-a2c", kind="effect", margin=0.05, samples=100)
@@ -53,11 +53,11 @@ def test_changing_the_score_changes_what_the_agent_does_later(counterfactual):
     times over; the decision-level claim above separates the two. (The paper measured reward,
     which a score intervention contaminates in Toybox, and saw no change.)
     """
-    return counterfactual(RANDOM_SCORE, branch_every=20, horizon=20, measure=measures.action_disagreement)
+    return counterfactual(RANDOM_SCORE, horizon=20, measure=measures.action_disagreement)
 
 
 @cfsal.hypothesis(agent="amidar-a2c", kind="correlation", alternative="greater")
 def test_saliency_on_the_score_predicts_the_change_in_behaviour(counterfactual):
     """Branches where the score's saliency changes more are branches where the actions change more."""
-    return counterfactual(RANDOM_SCORE, branch_every=40, horizon=20,
+    return counterfactual(RANDOM_SCORE, horizon=20,
                           measure=(SCORE_SALIENCY, measures.action_disagreement))

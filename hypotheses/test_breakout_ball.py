@@ -20,7 +20,7 @@ MOVE_BALL = breakout.MoveBall(dx=40)
 @cfsal.hypothesis(agent="breakout-expert", kind="effect", margin=0.05)
 def test_moving_the_ball_changes_what_the_expert_does(counterfactual):
     """Moving the ball changes the expert's policy by more than 0.05 in total variation."""
-    return counterfactual(MOVE_BALL, branch_every=40, horizon=10, measure=measures.policy_total_variation)
+    return counterfactual(MOVE_BALL, horizon=10, measure=measures.policy_total_variation)
 
 
 @cfsal.hypothesis(agent="breakout-constant", kind="no_effect", margin=0.05, samples=200)
@@ -31,4 +31,4 @@ def test_the_constant_agent_ignores_the_ball(counterfactual):
     before a 5% effect is ruled out at α = 0.05, and more to survive the correction across all
     hypotheses of the session (Holm over ~13 needs p < 0.004); hence 200 samples (cheap here).
     """
-    return counterfactual(MOVE_BALL, branch_every=20, horizon=10, measure=measures.policy_total_variation)
+    return counterfactual(MOVE_BALL, horizon=10, measure=measures.policy_total_variation)

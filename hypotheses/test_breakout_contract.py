@@ -29,14 +29,14 @@ from cfsal.interventions import breakout
 @cfsal.hypothesis(agent="breakout-a2c", kind="effect", margin=0.05, samples=60)
 def test_contract_the_agent_reacts_to_the_ball(counterfactual):
     """Moving the ball 40 pixels sideways changes breakout-a2c's policy by more than 0.05 (total variation)."""
-    return counterfactual(breakout.MoveBall(dx=40), branch_every=40, horizon=1,
+    return counterfactual(breakout.MoveBall(dx=40), horizon=1,
                           measure=measures.policy_total_variation)
 
 
 @cfsal.hypothesis(agent="breakout-a2c", kind="no_effect", margin=0.05, samples=200)
 def test_contract_the_agent_ignores_the_score_display(counterfactual):
     """Setting the displayed score to another value changes breakout-a2c's policy by less than 0.05."""
-    return counterfactual(breakout.SetScore(value=321), branch_every=40, horizon=1,
+    return counterfactual(breakout.SetScore(value=321), horizon=1,
                           measure=measures.policy_total_variation)
 
 
@@ -44,6 +44,6 @@ def test_contract_the_agent_ignores_the_score_display(counterfactual):
 @given(dx=st.integers(-60, 60).filter(lambda d: abs(d) >= 20))
 @cfsal.ROLLOUT_SEARCH
 def test_search_for_a_ball_move_the_expert_ignores(counterfactual, dx):
-    result = counterfactual(breakout.MoveBall(dx=dx), samples=20, branch_every=40, horizon=1,
+    result = counterfactual(breakout.MoveBall(dx=dx), samples=20, horizon=1,
                             measure=measures.policy_total_variation)
     cfsal.expect(result, "effect", margin=0.05)

@@ -22,13 +22,13 @@ from cfsal.testing.fakes import shift_ball, unchanged
 @cfsal.hypothesis(kind="effect")
 def test_moving_the_ball_changes_the_policy(counterfactual):
     """Moving the ball changes the policy."""
-    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), branch_every=15, horizon=5,
+    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), states=cfsal.States(window=(5, 60)), horizon=5,
                           measure=measures.policy_total_variation)
 
 @cfsal.hypothesis(kind="no_effect", margin=0.05)
 def test_an_edit_that_changes_nothing_has_no_effect(counterfactual):
     """Rewriting the state unchanged does not change the agent's value estimate."""
-    return counterfactual(StateEdit("breakout", unchanged), branch_every=15, horizon=5,
+    return counterfactual(StateEdit("breakout", unchanged), states=cfsal.States(window=(5, 60)), horizon=5,
                           measure=measures.value_change)
 '''
 
@@ -137,7 +137,7 @@ from cfsal.testing.fakes import unchanged
 @cfsal.hypothesis(kind="no_effect", margin=0.05)
 def test_no_disagreement(counterfactual):
     """An unchanged state changes no action."""
-    return counterfactual(StateEdit("breakout", unchanged), branch_every=15, horizon=3,
+    return counterfactual(StateEdit("breakout", unchanged), states=cfsal.States(window=(5, 60)), horizon=3,
                           measure=measures.action_disagreement)
 ''')
     run(project, "test_bounded.py").assert_outcomes(skipped=1)  # 8 zeros: a 5% rate is still plausible
@@ -155,7 +155,7 @@ from cfsal.testing import StateEdit
 @cfsal.hypothesis(kind="effect", samples=2)
 def test_unchanged_state_changes_something(counterfactual):
     """An edit that changes nothing changes something (cannot be supported)."""
-    return counterfactual(StateEdit("breakout", lambda s, rng: s), branch_every=15, horizon=3,
+    return counterfactual(StateEdit("breakout", lambda s, rng: s), states=cfsal.States(window=(5, 60)), horizon=3,
                           measure=measures.action_disagreement)
 ''')
     run(project, "test_weak.py").assert_outcomes(skipped=1)
@@ -197,7 +197,7 @@ from cfsal import measures
 def make(i):
     @cfsal.hypothesis("claim %d" % i, kind="effect", samples=8)
     def test(counterfactual):
-        return counterfactual(StateEdit("breakout", shift_ball(40, 10)), branch_every=10, horizon=3,
+        return counterfactual(StateEdit("breakout", shift_ball(40, 10)), states=cfsal.States(window=(5, 60)), horizon=3,
                               measure=measures.policy_total_variation)
     return test
 
@@ -226,7 +226,7 @@ from cfsal.testing import StateEdit, shift_ball
 @given(dx=st.integers(0, 60))
 @cfsal.ROLLOUT_SEARCH
 def test_every_move_matters(counterfactual, dx):
-    result = counterfactual(StateEdit("breakout", shift_ball(dx, 0)), samples=8, branch_every=15, horizon=2,
+    result = counterfactual(StateEdit("breakout", shift_ball(dx, 0)), samples=8, states=cfsal.States(window=(5, 60)), horizon=2,
                             measure=measures.policy_total_variation)
     cfsal.expect(result, "effect")
 ''')
@@ -252,12 +252,12 @@ def ball_x(trace):
                   alternative="greater", samples=12)
 def test_dose_response(counterfactual):
     moves = [StateEdit("breakout", shift_ball(dx)) for dx in (5, 20, 40, 60)]
-    return counterfactual(moves, branch_every=10, horizon=1,
+    return counterfactual(moves, states=cfsal.States(window=(5, 60)), horizon=1,
                           measure=(measures.difference_of(ball_x), measures.difference_of(ball_x, "again")))
 
 @cfsal.hypothesis("wrong kind for two measures", kind="effect")
 def test_mismatch(counterfactual):
-    return counterfactual(StateEdit("breakout", shift_ball(5)), branch_every=10, horizon=1, samples=3,
+    return counterfactual(StateEdit("breakout", shift_ball(5)), states=cfsal.States(window=(5, 60)), horizon=1, samples=3,
                           measure=(measures.policy_total_variation, measures.policy_kl))
 ''')
     result = run(project, "test_corr.py")
@@ -294,7 +294,7 @@ def always_up(factual, intervened):
 @cfsal.hypothesis(kind="direction", alternative="less", samples=12)
 def test_it_goes_down(counterfactual):
     """The measure goes down (it always goes up: refuted)."""
-    return counterfactual(StateEdit("breakout", lambda s, rng: s), branch_every=15, horizon=2, measure=always_up)
+    return counterfactual(StateEdit("breakout", lambda s, rng: s), states=cfsal.States(window=(5, 60)), horizon=2, measure=always_up)
 ''')
     run(project, "test_wrong_way.py").assert_outcomes(failed=1)
     result = run(project, "test_wrong_way.py", "--cfsal-fail-on", "never")
@@ -328,9 +328,9 @@ def test_fresh(counterfactual):
                           measure=measures.action_disagreement)
 ''')
     result = run(pytester)
-    note = "*note: *test_replayed: 8 samples from [1-4] distinct situations, repeats counted as independent*"
+    note = "*note: *test_replayed: 8 samples from [1-4] distinct situations of the periodic design*"
     result.stdout.fnmatch_lines([note])
-    assert "test_fresh: " not in result.stdout.str()
+    assert "test_fresh: 8 samples from" not in result.stdout.str()
     records = {r["nodeid"].split("::")[-1]: r["result"]
                for r in json.loads((pytester.path / "out.json").read_text())["hypotheses"]}
     assert records["test_replayed"]["distinct_situations"] <= 4 and len(set(records["test_replayed"]["games"])) <= 4

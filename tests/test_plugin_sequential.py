@@ -22,19 +22,19 @@ from cfsal.testing.fakes import shift_ball, unchanged
 @cfsal.hypothesis(kind="direction", alternative="greater", batch=4, max_samples=24)
 def test_moving_the_ball_changes_the_policy(counterfactual):
     """Moving the ball raises the policy's total variation."""
-    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), branch_every=15, horizon=3,
+    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), states=cfsal.States(window=(5, 60)), horizon=3,
                           measure=measures.policy_total_variation)
 
 @cfsal.hypothesis(kind="effect", batch=4, max_samples=12)
 def test_an_edit_that_changes_nothing_changes_the_value(counterfactual):
     """Rewriting the state unchanged changes the policy (false: without a margin it cannot decide)."""
-    return counterfactual(StateEdit("breakout", unchanged), branch_every=15, horizon=3,
+    return counterfactual(StateEdit("breakout", unchanged), states=cfsal.States(window=(5, 60)), horizon=3,
                           measure=measures.policy_total_variation)
 
 @cfsal.hypothesis(kind="effect", sequential=False)
 def test_fixed_by_declaration(counterfactual):
     """Moving the ball changes the policy (fixed-n by declaration)."""
-    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), branch_every=15, horizon=3,
+    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), states=cfsal.States(window=(5, 60)), horizon=3,
                           measure=measures.policy_total_variation)
 '''
 

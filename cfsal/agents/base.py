@@ -174,10 +174,13 @@ class Agent(nn.Module):
     0–255 scale and return ``(logits [B, n_actions], value [B])``. Being a module, any agent can
     be differentiated (Jacobian saliency) and batched (perturbation saliency, rollouts).
     A subclass whose forward is a fixed graph of tensor ops may set ``traceable = True`` so that
-    rollouts run it as one TorchScript call (:func:`inference_forward`).
+    rollouts run it as one TorchScript call (:func:`inference_forward`). One whose output does not
+    depend on its input (a null control) may set ``ignores_observation = True``: then collecting
+    states forwards one row per step instead of one per playing episode.
     """
 
     traceable: ClassVar[bool] = False
+    ignores_observation: ClassVar[bool] = False
 
     def __init__(self, spec: AgentSpec, name: str = "agent") -> None:
         super().__init__()

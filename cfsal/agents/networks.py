@@ -73,6 +73,7 @@ class ConstantAgent(Agent):
     """
 
     architecture = "constant"
+    ignores_observation = True
 
     def __init__(self, spec: AgentSpec, action: int = 0, confidence: float = 20.0,
                  name: str = "constant") -> None:
@@ -93,6 +94,7 @@ class UniformRandomAgent(Agent):
     """Null control: a uniform policy over the game's actions and a zero value, input ignored."""
 
     architecture = "uniform_random"
+    ignores_observation = True
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         zero = obs.flatten(1).sum(dim=1, keepdim=True) * 0.0

@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 
 from cfsal.errors import HypothesisDeclarationError
+from cfsal.stats.verdict import Claim
 
-KINDS = ("effect", "direction", "no_effect", "correlation")
-ALTERNATIVES = ("two-sided", "greater", "less")
 #: Sequential designs: group-sequential (planned looks) and anytime-valid (a look after every batch).
 DESIGNS = ("group", "anytime")
 
@@ -42,29 +41,10 @@ class HypothesisSpec:
 
     def __post_init__(self) -> None:
         where = "@cfsal.hypothesis"
-        if self.kind not in KINDS:
-            raise HypothesisDeclarationError(f"{where}: kind={self.kind!r} is not one of {KINDS}.")
-        if self.alternative not in ALTERNATIVES:
-            raise HypothesisDeclarationError(f"{where}: alternative={self.alternative!r} is not one of {ALTERNATIVES}.")
-        if self.kind == "direction" and self.alternative == "two-sided":
-            raise HypothesisDeclarationError(
-                f"{where}: a 'direction' claim needs alternative='greater' or 'less' (which way the "
-                "intervention moves the measure); for 'it changes, either way' use kind='effect'."
-            )
-        if self.kind == "effect" and self.alternative != "two-sided":
-            raise HypothesisDeclarationError(
-                f"{where}: kind='effect' is two-sided; for a one-sided claim use kind='direction' "
-                f"with alternative={self.alternative!r}."
-            )
-        if self.kind == "no_effect" and (self.margin is None or not self.margin > 0):
-            raise HypothesisDeclarationError(
-                f"{where}: a 'no_effect' claim needs margin > 0, the largest effect you would still "
-                f"call 'no effect' (got margin={self.margin!r}); e.g. margin=0.05 for action disagreement."
-            )
-        if self.margin is not None and not self.margin > 0:
-            raise HypothesisDeclarationError(f"{where}: margin must be > 0, got {self.margin!r}.")
-        if self.alpha is not None and not 0 < self.alpha < 1:
-            raise HypothesisDeclarationError(f"{where}: alpha must be in (0, 1), got {self.alpha!r}.")
+        try:  # the claim's rules live in one place: cfsal.stats.Claim
+            self.as_claim(0.05)
+        except HypothesisDeclarationError as error:
+            raise HypothesisDeclarationError(f"{where}: {error}") from None
         if self.samples is not None and (not isinstance(self.samples, int) or self.samples < 2):
             raise HypothesisDeclarationError(f"{where}: samples must be an integer ≥ 2, got {self.samples!r}.")
         if self.sequential not in (None, True, False):
@@ -92,6 +72,11 @@ class HypothesisSpec:
             raise HypothesisDeclarationError(
                 f"{where}: batch={self.batch} is larger than max_samples={self.max_samples}; a sequential test "
                 "looks after every batch, so the batch must fit in the maximum.")
+
+    def as_claim(self, default_alpha: float) -> Claim:
+        """The statistical claim: kind, direction, margin, and α (this hypothesis's, else ``default_alpha``)."""
+        alpha = self.alpha if self.alpha is not None else default_alpha
+        return Claim(kind=self.kind, alternative=self.alternative, margin=self.margin, alpha=alpha)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,6 +15,7 @@ from cfsal.plugin.declare import HypothesisSpec
 from cfsal.plugin.sequential import SequentialSession, StopRule
 from cfsal.plugin.session import SessionState
 from cfsal.plugin.session import hypothesis_seed as _hypothesis_seed
+from cfsal.plugin.session import states_seed
 
 SESSION_KEY = pytest.StashKey[SessionState]()
 SEQUENTIAL_KEY = pytest.StashKey[SequentialSession]()
@@ -49,17 +50,16 @@ def _progress_line(request: pytest.FixtureRequest):
 
 def sequential_rule(config: pytest.Config, spec: HypothesisSpec, fixed_samples: int, seed: int) -> StopRule:
     """The stop rule (and so the design) of one sequential hypothesis in this session."""
-    from cfsal.stats import Claim
-
     state = config.stash[SESSION_KEY]
-    alpha = spec.alpha or state.settings.alpha
-    claim = Claim(kind=spec.kind, alternative=spec.alternative, margin=spec.margin, alpha=alpha)
+    claim = spec.as_claim(state.settings.alpha)
+    alpha = claim.alpha
     return StopRule(claim, config.stash[SEQUENTIAL_KEY].plan(spec, fixed_samples, alpha), alpha, seed=seed)
 
 
 @pytest.fixture
 def hypothesis_seed(request: pytest.FixtureRequest) -> int:
-    """This hypothesis's seed, derived from ``--cfsal-seed`` and the test id."""
+    """This hypothesis's seed, from ``--cfsal-seed`` and the hypothesis's identity (file name, function,
+    parameters; not the directory, so it is the same however the file is named on the command line)."""
     return _hypothesis_seed(request.config.stash[SESSION_KEY].settings.seed, request.node.nodeid)
 
 
@@ -94,7 +94,9 @@ def counterfactual(request: pytest.FixtureRequest, agent, hypothesis_seed: int):
     """Run paired counterfactual rollouts on ``agent``: ``counterfactual(intervention, **settings)``.
 
     Settings are those of :func:`cfsal.rollout.counterfactual`; ``samples`` defaults to the
-    hypothesis's ``samples`` or ``--cfsal-samples``, and ``seed`` to the hypothesis seed. In
+    hypothesis's ``samples`` or ``--cfsal-samples``, ``seed`` to the hypothesis seed, and
+    ``states_seed`` to the session's (:func:`cfsal.plugin.session.states_seed`: hypotheses on one agent
+    and design read the same episodes). In
     sequential mode (``--cfsal-sequential`` or ``sequential=True``) the samples come in batches
     and the run stops as soon as the hypothesis's sequential test decides (docs/sequential.md).
     """
@@ -115,6 +117,8 @@ def counterfactual(request: pytest.FixtureRequest, agent, hypothesis_seed: int):
             settings["samples"] = rule.plan.limit
         settings.setdefault("samples", fixed)
         settings.setdefault("seed", hypothesis_seed)
+        if not any(key in settings for key in ("branch_every", "first_branch", "max_per_episode")):
+            settings.setdefault("states_seed", states_seed(state.settings.seed))
         settings.setdefault("executor", state.settings.executor)
         settings.setdefault("workers", state.settings.workers)
         return run(agent, intervention, **settings)

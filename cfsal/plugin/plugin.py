@@ -190,31 +190,6 @@ def pytest_report_header(config: pytest.Config) -> str:
             f"fail on {s.fail_on}" + (f", agent override {s.agent_override}" if s.agent_override else "") + mode)
 
 
-def _claim_for(spec, alpha: float):
-    from cfsal.stats import Claim
-
-    return Claim(kind=spec.kind, alternative=spec.alternative, margin=spec.margin, alpha=alpha)
-
-
-def _verdict(claim, result: Any, rng):
-    """Effect-type claims on the paired differences; correlation claims on (covariate, values)."""
-    import numpy as np
-
-    from cfsal.stats import assess, assess_correlation
-
-    covariate = getattr(result, "covariate", None)
-    if claim.kind == "correlation":
-        if covariate is None:
-            raise CfsalError("a 'correlation' hypothesis needs two measures: counterfactual(…, measure=(x, y)).")
-        return assess_correlation(claim, np.asarray(covariate, float), np.asarray(result.values, float), rng=rng)
-    if covariate is not None:
-        raise CfsalError(f"counterfactual(…, measure=(x, y)) gives pairs of measures, for kind='correlation' "
-                         f"claims; this hypothesis is kind={claim.kind!r}: pass one measure.")
-    bounds = getattr(result, "bounds", None)
-    return assess(claim, np.asarray(result.values, dtype=float), rng=rng,
-                  bounds=tuple(bounds) if bounds is not None else None)
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run a hypothesis, turn what it returns into a verdict, and set the test outcome."""
@@ -246,7 +221,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         record["media"] = record_media(pyfuncitem.funcargs.get("agent"), result, _html_path(pyfuncitem.config),
                                        pyfuncitem.nodeid)
     _attach(pyfuncitem, record, verdict, result.agent, seed)
-    _set_outcome(verdict, spec.claim, state.settings.fail_on)
+    _set_outcome(verdict, spec.claim, state.settings.fail_on, result.states.describe())
     return True
 
 
@@ -256,24 +231,29 @@ def _run_and_judge(item: pytest.Function, spec, args: dict[str, Any], seed: int,
     A result that came in batches (sequential mode) is judged by its design's test at the same
     looks that stopped it; any other by the fixed-n rules.
     """
-    import numpy as np
-
     result = item.obj(**args)
     if not hasattr(result, "values") or not hasattr(result, "to_dict"):
         raise CfsalError(
             f"{item.name} returned {type(result).__name__}; a hypothesis must return the "
             "result of counterfactual(...) (a CounterfactualResult)."
         )
-    claim = _claim_for(spec, spec.alpha or default_alpha)
+    claim = spec.as_claim(default_alpha)
     rule = item.stash.get(STOP_RULE_KEY, None)
     if rule is not None and getattr(result, "batch", None) is not None:
         from cfsal.plugin.sequential import judge
+
+        if getattr(result, "clusters", None) is not None:
+            raise CfsalError(f"{item.name}: sequential verdicts need independent samples, but this design takes "
+                             f"several states from one episode ({result.states.describe()}). Use the default "
+                             "design (one state per episode), or run this hypothesis with sequential=False.")
 
         if claim.kind == "correlation" and getattr(result, "covariate", None) is None:
             raise CfsalError("a 'correlation' hypothesis needs two measures: counterfactual(…, measure=(x, y)).")
         outcome = judge(claim, result, rule.plan, claim.alpha, rule)
         return result, outcome.verdict, {**outcome.to_dict(), "plan": rule.plan.to_dict()}
-    return result, _verdict(claim, result, np.random.default_rng(np.random.SeedSequence([seed, 1]))), None
+    from cfsal.judge import judge as judge_fixed
+
+    return result, judge_fixed(claim, result), None
 
 
 def _attach(item: pytest.Function, record: dict[str, Any], verdict, agent_name: str, seed: int) -> None:
@@ -288,11 +268,11 @@ def _attach(item: pytest.Function, record: dict[str, Any], verdict, agent_name: 
         item.user_properties.append(("cfsal_stopped", record["sequential"]["stopped"]))
 
 
-def _set_outcome(verdict, claim: str, fail_on: str) -> None:
+def _set_outcome(verdict, claim: str, fail_on: str, states: str) -> None:
     """SUPPORTED passes; REFUTED fails; INCONCLUSIVE is skipped, or fails when asked (no tracebacks)."""
     message = (f"{verdict.outcome}: {claim} — effect {verdict.effect:.4g} "
-               f"[{verdict.ci_low:.4g}, {verdict.ci_high:.4g}], p={verdict.p_value:.3g}, n={verdict.n}. "
-               f"{verdict.explanation}")
+               f"[{verdict.ci_low:.4g}, {verdict.ci_high:.4g}], p={verdict.p_value:.3g}, n={verdict.n} "
+               f"(states: {states}). {verdict.explanation}")
     if verdict.outcome == "REFUTED":
         if fail_on == "never":
             pytest.skip(message)
@@ -379,12 +359,25 @@ def changed_by_correction(records: list[dict[str, Any]]) -> list[dict[str, Any]]
             and r["verdict"]["outcome"] != r["adjusted_verdict"]["outcome"]]
 
 
+def designs_used(records: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each declared state distribution of the session (its description) and the hypotheses drawn from it."""
+    found: dict[str, list[str]] = {}
+    for record in records:
+        states = (record.get("result") or {}).get("states")
+        if states:
+            found.setdefault(states["description"], []).append(record["nodeid"])
+    return found
+
+
 def repeated_situations(records: list[dict[str, Any]]) -> list[tuple[str, int, int]]:
-    """(nodeid, n, distinct situations) of the hypotheses some of whose samples branched from the
-    same game situation: replayed games or frozen screens, which the tests count as independent."""
+    """(nodeid, n, distinct situations) of the periodic-design hypotheses some of whose samples branched
+    from the same game situation: replayed games or frozen screens of consecutive branch points. (With
+    independently seeded episodes, two that meet in one situation are independent draws: not noted.)"""
     found = []
     for record in records:
         result = record.get("result") or {}
+        if (result.get("states") or {}).get("kind", "periodic") != "periodic":
+            continue
         n, distinct = result.get("n"), result.get("distinct_situations")
         if n is not None and distinct is not None and distinct < n:
             found.append((record["nodeid"], int(n), int(distinct)))
@@ -431,10 +424,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             f"{record['adjusted_verdict']['outcome']} after {s.correction} across the session "
             f"(p {record['verdict']['p_value']:.3g} → {record['adjusted_verdict']['p_adjusted']:.3g})"
         )
+    from cfsal.report.table import set_aside
+
+    for description, nodeids in designs_used(state.final_records()).items():
+        terminalreporter.write_line(f"states ({len(nodeids)} hypotheses): {description}")
+    for nodeid, text in set_aside(state.final_records()):
+        terminalreporter.write_line(f"note: {nodeid}: {text}")
     for nodeid, n, distinct in repeated_situations(state.final_records()):
         terminalreporter.write_line(
-            f"note: {nodeid}: {n} samples from {distinct} distinct situations, repeats counted as "
-            "independent (docs/statistics.md, 'Episodes that look alike')"
+            f"note: {nodeid}: {n} samples from {distinct} distinct situations of the periodic design, repeats "
+            "counted as visits (docs/statistics.md, 'Episodes that look alike')"
         )
     if s.json_path:
         terminalreporter.write_line(f"results: {s.json_path}")

@@ -36,10 +36,28 @@ class Settings:
     workers: int = 2
 
 
+def hypothesis_identity(nodeid: str) -> str:
+    """What identifies a hypothesis however pytest was invoked: its module's file name, then the rest of
+    the test id (class, function, parameters). The directory part of the id depends on the rootdir and
+    on how the file was named on the command line (relative, absolute, from another directory), so it
+    is left out: ``hypotheses/test_ball.py::test_moves[40]`` → ``test_ball::test_moves[40]``."""
+    path, _, rest = nodeid.partition("::")
+    stem = path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
+    return f"{stem}::{rest}" if rest else stem
+
+
 def hypothesis_seed(session_seed: int, nodeid: str) -> int:
-    """A per-hypothesis seed from the session seed and the test id: stable across runs and workers."""
-    digest = int.from_bytes(hashlib.sha256(nodeid.encode()).digest()[:8], "little")
-    return int(np.random.SeedSequence([session_seed, digest]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    """A per-hypothesis seed from the session seed and the hypothesis's identity (:func:`hypothesis_identity`):
+    the same across runs, xdist workers, rootdirs and ways of naming the file."""
+    digest = int.from_bytes(hashlib.sha256(hypothesis_identity(nodeid).encode()).digest()[:8], "little")
+    return int(np.random.SeedSequence([session_seed, digest]).generate_state(1, dtype=np.uint64)[0]) >> 1
+
+
+def states_seed(session_seed: int) -> int:
+    """The seed of the session's shared episodes: every hypothesis of a session with the same agent and
+    state design reads the same independently seeded episodes (each keeps those where its intervention
+    applies), played once. From the session seed alone, so the same under any invocation."""
+    return int(np.random.SeedSequence([session_seed, 0x57A7E5]).generate_state(1, dtype=np.uint64)[0]) >> 1
 
 
 @dataclass

@@ -28,6 +28,7 @@ from cfsal.report.compare import Comparison, compare
 from cfsal.report.media import pick_branches
 from cfsal.report.numbers import json_number, non_finite_text
 from cfsal.report.plots import COLOURS, plot_confidence_sequence, plot_correlation, plot_paired_effects
+from cfsal.report.table import states_text
 
 #: Verdicts of counterfactual hypotheses, then outcomes of property-based searches (HELD: no
 #: counterexample found; COUNTEREXAMPLE: one found), then ERROR.
@@ -312,7 +313,8 @@ def _facts(record: Mapping[str, Any]) -> str:
         ("measure", esc(result.get("measure", "—")) + (f' <span class="muted">bounds {esc(result["bounds"])}</span>'
                                                        if result.get("bounds") else "")),
         ("intervention", f'<code>{esc(_intervention_text(result.get("intervention", "—")))}</code>'),
-        ("branching", f'every {esc(result.get("branch_every", "—"))} steps, horizon {esc(result.get("horizon", "—"))}'
+        ("states", esc(states_text(result))),
+        ("branching", f'horizon {esc(result.get("horizon", "—"))}'
                       + (f", took effect in {sum(map(bool, took))} of {len(took)}" if took else "")),
         ("agent", esc(f'{record.get("agent", "—")} on {record.get("game", "—")}')),
         ("seed", f'<span class="mono">{esc(record.get("seed", "—"))}</span>'),

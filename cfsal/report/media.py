@@ -90,15 +90,26 @@ def _pair_seed(result: Any, index: int) -> np.random.SeedSequence:
 def rebuild_branch_points(agent: Agent, result: Any, indices: Sequence[int]) -> dict[int, Any]:
     """Exact :class:`cfsal.rollout.BranchPoint` snapshots of the result's branches ``indices``.
 
-    Re-runs the agent's seeded play as :func:`cfsal.rollout.counterfactual` did (points seed =
-    child 0 of the result's seed; sampled actions, the default). The play does not depend on
-    where snapshots are taken, so asking only for the wanted (episode, step) reproduces them.
-    Costs one re-run of the episodes up to the last wanted one. A stopgap while results do not
-    keep their snapshots.
+    Re-plays the agent's seeded episodes as :func:`cfsal.rollout.counterfactual` did: under the
+    declared ``States`` design only the wanted episodes (each depends on its seed alone), under the
+    periodic design every episode up to the last wanted one (sampled actions, the default). A
+    stopgap while results do not keep their snapshots.
     """
     from cfsal.rollout import collect_branch_points
+    from cfsal.rollout.design import States
+    from cfsal.rollout.sampling import EpisodeStore
 
     wanted = {(int(result.episodes[i]), int(result.steps[i])): i for i in indices}
+    design = getattr(result, "states", None)
+    if isinstance(design, States):
+        seed = child(result.seed, 0) if result.states_seed is None else np.random.SeedSequence(result.states_seed)
+        found = {}
+        for episode, step in wanted:
+            store = EpisodeStore(agent, design, seed=seed, greedy=result.greedy, first=episode, width=1)
+            for point in store.candidates(episode).points:
+                if point.step == step:
+                    found[wanted[(episode, step)]] = point
+        return found
     residue = int(result.steps[indices[0]]) % result.branch_every
     points = collect_branch_points(agent, count=len(wanted), branch_every=result.branch_every,
                                    seed=child(result.seed, 0), first_branch=residue,

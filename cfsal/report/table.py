@@ -46,6 +46,37 @@ def _level(verdict: dict[str, Any]) -> str:
     return f" {100 * confidence:.4g}%"
 
 
+def selection_text(selection: dict[str, Any]) -> str:
+    """What drawing the samples set aside, from a result's ``selection`` record."""
+    kept, candidates = selection.get("kept", 0), selection.get("candidates", 0)
+    parts = [f"{kept} of {candidates} candidate states kept from {selection.get('episodes', 0)} episodes"]
+    if selection.get("not_applicable"):
+        parts.append(f"{selection['not_applicable']} where the intervention did not apply")
+    if selection.get("ended"):
+        parts.append(f"{selection['ended']} in episodes that ended first")
+    return "; ".join(parts)
+
+
+def states_text(result: dict[str, Any]) -> str:
+    """Which states a verdict speaks about (the result's declared design) and what drawing them set
+    aside; results from before declared designs name their branching interval only."""
+    states, selection = result.get("states"), result.get("selection")
+    if not states:
+        return f"every {result.get('branch_every', '—')} steps of consecutive episodes"
+    text = states.get("description", "—")
+    return f"{text}; {selection_text(selection)}" if selection else text
+
+
+def set_aside(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(nodeid, selection text) of the hypotheses some of whose candidate states were set aside."""
+    found = []
+    for record in records:
+        selection = (record.get("result") or {}).get("selection") or {}
+        if selection.get("candidates", 0) > selection.get("kept", 0):
+            found.append((record["nodeid"], selection_text(selection)))
+    return found
+
+
 def verdict_table(records: list[dict[str, Any]]) -> list[str]:
     """One header line, one line per hypothesis; columns sized to their contents."""
     rows = [COLUMNS, *(_row(r) for r in records)]
@@ -84,8 +115,8 @@ def markdown_table(results: dict[str, Any], *, thumbnails: str | os.PathLike | N
     directory = None if thumbnails is None else Path(thumbnails)
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
-    lines = ["| hypothesis | agent | claim | verdict | effect [CI] | n | p adj | picture |",
-             "|---|---|---|---|---|---:|---:|---|"]
+    lines = ["| hypothesis | agent | claim | states | verdict | effect [CI] | n | p adj | picture |",
+             "|---|---|---|---|---|---|---:|---:|---|"]
     for record in results.get("hypotheses", []):
         name = record["nodeid"].replace("hypotheses/", "")
         verdict = record.get("adjusted_verdict") or record.get("verdict")
@@ -93,11 +124,12 @@ def markdown_table(results: dict[str, Any], *, thumbnails: str | os.PathLike | N
         if directory is not None and (thumb := _thumbnail(record, directory, width)) is not None:
             picture = f"![]({os.path.relpath(thumb, link_from)})"
         claim = record.get("claim", "").replace("|", "\\|")
+        states = states_text(record["result"]) if record.get("result") else "—"
         if verdict is None:
-            lines.append(f"| `{name}` | {record.get('agent', '—')} | {claim} | {record.get('status', 'ERROR')} "
-                         f"| — | — | — | {picture} |")
+            lines.append(f"| `{name}` | {record.get('agent', '—')} | {claim} | {states} | "
+                         f"{record.get('status', 'ERROR')} | — | — | — | {picture} |")
             continue
         effect = _effect(verdict)
-        lines.append(f"| `{name}` | {record.get('agent', '—')} | {claim} | **{verdict['outcome']}** | {effect} "
-                     f"| {verdict['n']} | {_fmt(verdict.get('p_adjusted'))} | {picture} |")
+        lines.append(f"| `{name}` | {record.get('agent', '—')} | {claim} | {states} | **{verdict['outcome']}** "
+                     f"| {effect} | {verdict['n']} | {_fmt(verdict.get('p_adjusted'))} | {picture} |")
     return lines

@@ -1,6 +1,7 @@
 """Branching and paired counterfactual rollouts.
 
-Public face: :func:`counterfactual`, :class:`CounterfactualResult`, :func:`collect_branch_points`,
+Public face: :func:`counterfactual`, :class:`CounterfactualResult`, :class:`States` and
+:class:`Periodic` (which states a verdict speaks about), :func:`collect_branch_points`,
 :func:`run_paired`, :class:`Trace`, :class:`PairedBranch`, :func:`record`, :func:`replay`,
 :class:`Trajectory`.
 
@@ -20,8 +21,13 @@ _LAZY = {
     "collect_branch_points": "cfsal.rollout.branching",
     "CounterfactualResult": "cfsal.rollout.experiment",
     "counterfactual": "cfsal.rollout.experiment",
-    "PairedBranch": "cfsal.rollout.paired",
-    "Trace": "cfsal.rollout.paired",
+    "Periodic": "cfsal.rollout.design",
+    "Selection": "cfsal.rollout.design",
+    "States": "cfsal.rollout.design",
+    "StateSampler": "cfsal.rollout.sampling",
+    "sample_states": "cfsal.rollout.sampling",
+    "PairedBranch": "cfsal.rollout.traces",
+    "Trace": "cfsal.rollout.traces",
     "run_paired": "cfsal.rollout.paired",
     "Trajectory": "cfsal.rollout.trajectory",
     "TrajectoryError": "cfsal.rollout.trajectory",
@@ -29,8 +35,9 @@ _LAZY = {
     "replay": "cfsal.rollout.trajectory",
 }
 
-__all__ = ["BranchPoint", "CounterfactualResult", "PairedBranch", "Trace", "Trajectory", "TrajectoryError",
-           "collect_branch_points", "counterfactual", "record", "replay", "run_paired"]
+__all__ = ["BranchPoint", "CounterfactualResult", "PairedBranch", "Periodic", "Selection", "StateSampler", "States",
+           "Trace", "Trajectory", "TrajectoryError", "collect_branch_points", "counterfactual", "record", "replay",
+           "run_paired", "sample_states"]
 
 
 def __getattr__(name: str) -> Any:

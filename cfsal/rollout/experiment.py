@@ -1,21 +1,15 @@
-"""The counterfactual experiment: branch an agent's play, intervene, compare, measure.
+"""The counterfactual experiment: draw states, branch, intervene, compare, measure.
 
-This is the one branch-and-continue mechanism behind every hypothesis (the seed code had nine
-copies of its rollout loop, one per intervention).
+The one branch-and-continue mechanism behind every hypothesis. Which states the samples come
+from is a declared design (:mod:`cfsal.rollout.design`): by default one state per independently
+seeded episode, drawn by :mod:`cfsal.rollout.sampling`, so the samples are independent and the
+verdict speaks about a stated population.
 
 Samples can also come in batches (``batch=``, ``stop=``), for sequential verdicts: after every
 batch a caller-supplied rule looks at the samples so far and may stop the experiment. The i-th
-paired sample is the same whether it is drawn in a batch or in one fixed-size run — branch points
-are collected in one pass over seeded episodes (the first k of them do not depend on how many are
-asked for) and pair i runs from child i of the pairs seed — so a sequential run is exactly a
-prefix of the fixed-n run with the same seed, which makes the two designs comparable sample by
-sample and every stopping point reproducible.
-
-Samples branched from one episode share its game phase and are not independent; ``max_per_episode``
-takes at most that many branch points from each episode (the first ones), so the samples spread
-over more episodes, and ``result.episodes`` tells the statistics which samples belong together
-(``cfsal.stats.assess(..., clusters=result.episodes)``). The cap is decided point by point from
-the points before it, so the prefix property above holds with it too.
+paired sample is the same whether it is drawn in a batch or in one fixed-size run (the i-th state
+depends on the seed alone, and pair i runs from child i of the pairs seed), so a sequential run is
+exactly a prefix of the fixed-n run with the same seed.
 """
 
 from __future__ import annotations
@@ -38,8 +32,10 @@ from cfsal.rollout.branching import (
     labels_of_keys,
     situation_key,
 )
+from cfsal.rollout.design import Periodic, Selection, StateDesign, States
 from cfsal.rollout.executors import run_with
 from cfsal.rollout.paired import InterventionLike, PairedBranch, applicable
+from cfsal.rollout.sampling import StateSampler, shared_store
 
 RESULT_SCHEMA_VERSION = 1
 
@@ -55,7 +51,7 @@ class CounterfactualResult:
     intervention: dict[str, Any]
     measure: str
     horizon: int
-    branch_every: int
+    branch_every: int | None
     seed: int
     values: np.ndarray
     episodes: np.ndarray
@@ -81,10 +77,22 @@ class CounterfactualResult:
     #: conservative clusters when episodes replay each other (``assess(..., clusters=result.games)``)
     games: np.ndarray | None = None
     unique_situations: bool = False  # True: repeated situations were skipped while collecting
+    #: the declared distribution the branch points were drawn from (``cfsal.rollout.design``)
+    states: StateDesign = field(default_factory=States)
+    #: the candidates behind the samples: kept, set aside (episode ended first; intervention did not apply)
+    selection: Selection | None = None
+    #: the seed the states were drawn with when they came from a shared store (the plugin: one per
+    #: session); None: from child 0 of ``seed``
+    states_seed: int | None = None
 
     @property
     def n(self) -> int:
         return len(self.values)
+
+    @property
+    def clusters(self) -> np.ndarray | None:
+        """The episode of each sample when samples share episodes (the unit of inference), else None."""
+        return self.episodes if self.states.clustered and len(np.unique(self.episodes)) < self.n else None
 
     @property
     def distinct_situations(self) -> int | None:
@@ -107,7 +115,9 @@ class CounterfactualResult:
                 "situations": None if self.situations is None else self.situations.tolist(),
                 "distinct_situations": self.distinct_situations,
                 "games": None if self.games is None else self.games.tolist(),
-                "unique_situations": self.unique_situations}
+                "unique_situations": self.unique_situations, "states": self.states.to_dict(),
+                "selection": None if self.selection is None else self.selection.to_dict(),
+                "states_seed": self.states_seed}
 
 
 def _as_list(intervention: InterventionLike | Sequence[InterventionLike]) -> list[InterventionLike]:
@@ -128,47 +138,74 @@ def _check_count(name: str, value: Any, meaning: str) -> None:
                          f"integer ≥ 1 (e.g. {name}=30).")
 
 
+def _state_design(states: StateDesign | None, branch_every: int | None, first_branch: int | None,
+                  max_per_episode: int | None, unique_situations: bool) -> StateDesign:
+    """The declared design: ``states``, or the periodic one the older keywords describe."""
+    periodic = {"branch_every": branch_every, "first_branch": first_branch, "max_per_episode": max_per_episode}
+    given = [name for name, value in periodic.items() if value is not None]
+    if states is not None and given:
+        raise CfsalError(f"counterfactual(..., states=..., {given[0]}=...): {given[0]} belongs to the periodic "
+                         "design; declare it in one place, e.g. states=Periodic(every=40) or states=States(...).")
+    if states is None and given:
+        _check_count("branch_every", branch_every if branch_every is not None else 50,
+                     "agent steps between branch points")
+        if first_branch is not None:
+            _check_count("first_branch", first_branch, "agent steps before the first branch point")
+        if max_per_episode is not None and (isinstance(max_per_episode, bool)
+                                            or not isinstance(max_per_episode, (int, np.integer)) or max_per_episode < 1):
+            raise CfsalError(
+                f"counterfactual(..., max_per_episode={max_per_episode!r}): the most branch points taken from one "
+                "episode must be an integer ≥ 1 (e.g. max_per_episode=5 spreads 30 samples over at least 6 "
+                "episodes), or None for no cap.")
+        states = Periodic(every=int(branch_every or 50), first=first_branch, per_episode=max_per_episode)
+    states = States() if states is None else states
+    if not isinstance(states, (States, Periodic)):
+        raise CfsalError(f"counterfactual(..., states={states!r}): pass a cfsal.rollout.States (a step drawn from a "
+                         "window of each independently seeded episode; the default) or a cfsal.rollout.Periodic.")
+    if not isinstance(unique_situations, bool):
+        raise CfsalError(f"counterfactual(..., unique_situations={unique_situations!r}): pass True (each sample "
+                         "from a situation not sampled before) or False (the default: keep repeats).")
+    if unique_situations and isinstance(states, States):
+        raise CfsalError("counterfactual(..., unique_situations=True) is for the periodic design; with States every "
+                         "sample comes from its own independently seeded episode, so two that meet in one situation "
+                         "are still independent draws of the declared population.")
+    return states
+
+
 def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[InterventionLike], *, samples: int = 30,
-                   branch_every: int = 50, first_branch: int | None = None, horizon: int = 20,
+                   states: StateDesign | None = None, horizon: int = 20,
                    measure: Measure | tuple[Measure, Measure] = action_disagreement, seed: int = 0,
                    greedy: bool = False, settle: Any = "refresh", executor: Any = "inline", workers: int = 2,
                    progress: Progress | None = None, batch: int | None = None,
-                   stop: Callable[[CounterfactualResult], bool] | None = None,
-                   max_per_episode: int | None = None, common_random_numbers: bool = True,
-                   unique_situations: bool = False) -> CounterfactualResult:
+                   stop: Callable[[CounterfactualResult], bool] | None = None, common_random_numbers: bool = True,
+                   states_seed: int | None = None, branch_every: int | None = None, first_branch: int | None = None,
+                   max_per_episode: int | None = None, unique_situations: bool = False) -> CounterfactualResult:
     """Run ``samples`` paired counterfactuals of ``intervention`` on ``agent``; measure each pair.
 
-    Branch points are every ``branch_every`` steps of seeded episodes (from ``first_branch``,
-    default ``branch_every``), keeping only points where the intervention applies. A list of
-    interventions is assigned round-robin over the branch points (a dose-response design, e.g.
-    enemies moved by −4, −2, +2, +4 steps; ``result.assignments`` says which got which).
+    ``states`` declares which states the verdict speaks about (:mod:`cfsal.rollout.design`). The
+    default, ``States()``, draws each sample at a step uniform in [40, 500) of its own independently
+    seeded episode, where the intervention applies: samples are independent by construction.
+    ``States(window=(a, b), per_episode=k)`` changes the window or takes k steps per episode (then the
+    verdict is clustered by episode), ``States.at(20)`` is the paper's fixed step. Candidates set
+    aside (the episode ended first, the intervention did not apply) are counted in ``result.selection``.
+    ``Periodic(every=40)`` (or the older keywords ``branch_every``, ``first_branch``,
+    ``max_per_episode``) is the design before: a point every k steps of consecutive episodes.
 
-    ``max_per_episode`` caps the branch points taken from one episode (the first ones in episode
-    order; later candidates of a full episode are skipped), so ``samples`` come from at least
-    ``samples / max_per_episode`` episodes. Samples of one episode are correlated (they share its
-    game phase); more episodes make an episode-clustered verdict possible and precise. The cost is
-    playing more episodes to collect the branch points (each only up to its last point taken).
-
-    ``unique_situations`` skips a branch point whose situation (the game state apart from its RNG,
-    and the frames: ``branching.situation_key``) an earlier sample already branched from, so every
-    sample starts somewhere new. The default keeps repeats (``result.situations`` records them):
-    a state the agent visits often, a frozen screen or the opening of a replayed game, then counts
-    as often as it is visited. Which population a claim is about (visits, or distinct states) is
-    the researcher's call; skipping changes it, and plays more episodes when repeats are common.
+    A list of interventions is a dose-response design: episode e (periodic: branch point i) gets
+    intervention ``e mod len(list)``; ``result.assignments`` says which got which.
 
     ``measure`` is one paired measure, or a pair ``(x, y)`` for a correlation claim: then
     ``result.covariate`` holds x and ``result.values`` holds y for every pair.
 
-    Sequential runs: with ``batch``, pairs are run ``batch`` at a time as their branch points are
-    found, and ``samples`` is the most that will be run; after each batch ``stop(result_so_far)``
-    is called and a true return ends the run (the result then holds the samples so far). The i-th
-    sample is identical to the fixed-size run's i-th sample with the same seed.
+    Sequential runs: with ``batch``, pairs are run ``batch`` at a time and ``samples`` is the most
+    that will be run; after each batch ``stop(result_so_far)`` is called and a true return ends the
+    run. The i-th sample is identical to the fixed-size run's i-th sample with the same seed.
 
     ``common_random_numbers`` (default True): the two arms of a pair sample each action from the same
     uniform, so where the intervention leaves the policy alone they act alike and the difference is
-    exactly zero — the paired design's variance reduction. False samples the arms independently: a
-    placebo baseline (a no-op intervention then shows how much two runs differ by chance), or null
-    controls whose differences are random rather than zero. Greedy runs draw no uniforms.
+    exactly zero. False samples the arms independently (placebo baselines, null controls with
+    random differences). ``unique_situations`` (periodic design only) skips a branch point whose
+    situation an earlier one already had.
 
     Every random choice derives from ``seed``; ``executor`` ("inline", "process", "ray") changes
     where the continuations run, never the numbers. ``progress(phase, done, total)`` is called as
@@ -182,106 +219,165 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
                 f"{agent.spec.game}; pick an intervention from cfsal.interventions.{agent.spec.game}."
             )
     _check_count("samples", samples, "paired samples (branch points)")
-    _check_count("branch_every", branch_every, "agent steps between branch points")
     _check_count("horizon", horizon, "steps each arm runs after the branch")
-    if first_branch is not None:
-        _check_count("first_branch", first_branch, "agent steps before the first branch point")
     if batch is not None:
         _check_count("batch", batch, "samples per look")
-    if max_per_episode is not None and (isinstance(max_per_episode, bool)
-                                        or not isinstance(max_per_episode, (int, np.integer)) or max_per_episode < 1):
-        raise CfsalError(
-            f"counterfactual(..., max_per_episode={max_per_episode!r}): the most branch points taken from one "
-            "episode must be an integer ≥ 1 (e.g. max_per_episode=5 spreads 30 samples over at least 6 "
-            "episodes), or None for no cap."
-        )
-    if not isinstance(unique_situations, bool):
-        raise CfsalError(f"counterfactual(..., unique_situations={unique_situations!r}): pass True (each sample "
-                         "from a situation not sampled before) or False (the default: keep repeats).")
-    covariate_measure, measure = measure if isinstance(measure, tuple) else (None, measure)
-    points_seed, pairs_seed = child(seed, 0), child(seed, 1)
-    accepted: list[int] = []
-    points: list[BranchPoint] = []
-    situations: list[bytes] = []  # situation_key of each point, computed once
-    pairs: list[PairedBranch] = []
-    values: list[float] = []
-    covariate: list[float] = []
-    per_episode: dict[int, int] = {}
+    design = _state_design(states, branch_every, first_branch, max_per_episode, unique_situations)
+    if states_seed is not None and (isinstance(states_seed, bool) or not isinstance(states_seed, (int, np.integer))):
+        raise CfsalError(f"counterfactual(..., states_seed={states_seed!r}): an integer seed, or None.")
+    run = _Run(agent, interventions, measure, design, samples, horizon, seed, greedy, settle, executor, workers,
+               progress, batch, stop, common_random_numbers, unique_situations, states_seed)
+    if isinstance(design, States):
+        run.sample_states()
+    else:
+        run.sample_periodic()
+    return run.build()
 
-    def build() -> CounterfactualResult:
-        return _result(agent, interventions, measure, covariate_measure, horizon, branch_every, seed, pairs, values,
-                       covariate, np.array(accepted[: len(pairs)], dtype=int), greedy, settle, first_branch,
-                       points[: len(pairs)], batch, samples if batch is not None else None, max_per_episode,
-                       common_random_numbers, labels_of_keys(situations[: len(pairs)]), unique_situations)
 
-    def run_pending() -> None:
+class _Run:
+    """One experiment's state while it runs: the points collected, the pairs run and measured."""
+
+    def __init__(self, agent: Agent, interventions: list[InterventionLike], measure: Any, design: StateDesign,
+                 samples: int, horizon: int, seed: int, greedy: bool, settle: Any, executor: Any, workers: int,
+                 progress: Progress | None, batch: int | None, stop: Callable[[CounterfactualResult], bool] | None,
+                 common_random_numbers: bool, unique_situations: bool, states_seed: int | None = None) -> None:
+        self.covariate_measure, self.measure = measure if isinstance(measure, tuple) else (None, measure)
+        self.agent, self.interventions, self.design, self.samples = agent, interventions, design, samples
+        self.horizon, self.seed, self.greedy, self.settle = horizon, seed, greedy, settle
+        self.executor, self.workers, self.progress, self.batch, self.stop = executor, workers, progress, batch, stop
+        self.common_random_numbers, self.unique_situations = common_random_numbers, unique_situations
+        self.points_seed, self.pairs_seed = child(seed, 0), child(seed, 1)
+        self.assigned: list[int] = []
+        self.points: list[BranchPoint] = []
+        self.situations: list[bytes] = []
+        self.pairs: list[PairedBranch] = []
+        self.values: list[float] = []
+        self.covariate: list[float] = []
+        self.selection: Selection | None = None
+        self.states_seed = states_seed
+
+    def build(self) -> CounterfactualResult:
+        n = len(self.pairs)
+        return _result(self.agent, self.interventions, self.measure, self.covariate_measure, self.horizon,
+                       self.design, self.seed, self.pairs, self.values, self.covariate,
+                       np.array(self.assigned[:n], dtype=int), self.greedy, self.settle, self.points[:n],
+                       self.batch, self.samples if self.batch is not None else None, self.common_random_numbers,
+                       labels_of_keys(self.situations[:n]), self.unique_situations, self.selection,
+                       self.states_seed)
+
+    def run_pending(self) -> None:
         """Run and measure the pairs of every collected point not yet run (pair i: child i of the pairs seed)."""
-        start = len(pairs)
-        todo = points[start:]
-        if progress is not None:
-            progress("paired rollouts", start, samples if batch is not None else len(points))
-        new = run_with(executor, agent, todo, [interventions[a] for a in accepted[start:len(points)]],
-                       horizon=horizon, seeds=[child(pairs_seed, i) for i in range(start, start + len(todo))],
-                       greedy=greedy, settle=settle, workers=workers,
-                       common_random_numbers=common_random_numbers)
+        start = len(self.pairs)
+        todo = self.points[start:]
+        total = self.samples if self.batch is not None else len(self.points)
+        if self.progress is not None:
+            self.progress("paired rollouts", start, total)
+        new = run_with(self.executor, self.agent, todo, [self.interventions[a] for a in self.assigned[start:]],
+                       horizon=self.horizon, seeds=[child(self.pairs_seed, i) for i in range(start, start + len(todo))],
+                       greedy=self.greedy, settle=self.settle, workers=self.workers,
+                       common_random_numbers=self.common_random_numbers)
         for pair in new:
-            pairs.append(pair)
-            values.append(evaluate_measure(measure, pair.factual, pair.intervened, agent))
-            if covariate_measure is not None:
-                covariate.append(evaluate_measure(covariate_measure, pair.factual, pair.intervened, agent))
-            if progress is not None:
-                progress("measured", len(pairs), samples if batch is not None else len(points))
+            self.pairs.append(pair)
+            self.values.append(evaluate_measure(self.measure, pair.factual, pair.intervened, self.agent))
+            if self.covariate_measure is not None:
+                self.covariate.append(evaluate_measure(self.covariate_measure, pair.factual, pair.intervened,
+                                                       self.agent))
+            if self.progress is not None:
+                self.progress("measured", len(self.pairs), total)
 
-    seen: set[bytes] = set()  # situations sampled so far (unique_situations)
+    def stopped(self) -> bool:
+        """After a sequential batch: run its pairs and ask the stop rule."""
+        self.run_pending()
+        return self.stop is not None and self.stop(self.build())
 
-    def accept(point: BranchPoint) -> bool:
-        full = max_per_episode is not None and per_episode.get(point.episode, 0) >= max_per_episode
-        ok = not full and applicable(interventions[len(accepted) % len(interventions)], point)
-        key = situation_key(point.snapshot) if ok else None
-        ok = ok and not (unique_situations and key in seen)
-        if ok:
+    def _add(self, point: BranchPoint, assignment: int) -> None:
+        self.assigned.append(assignment)
+        self.points.append(point)
+        self.situations.append(situation_key(point.snapshot))
+
+    def sample_states(self) -> None:
+        """The declared design: independent episodes in lockstep, taken in order (a batch at a time)."""
+        m = len(self.interventions)
+        store = None if self.states_seed is None else \
+            shared_store(self.agent, self.design, seed=self.states_seed, greedy=self.greedy)
+        sampler = StateSampler(self.agent, self.design, seed=self.points_seed, greedy=self.greedy, store=store,
+                               applies=lambda point: applicable(self.interventions[point.episode % m], point))
+        step = self.batch or self.samples
+        while len(self.points) < self.samples:
+            for point in sampler.take(min(step, self.samples - len(self.points))):
+                self._add(point, point.episode % m)
+            self.selection = sampler.selection
+            if self.progress is not None:
+                self.progress("branch points", len(self.points), self.samples)
+            if self.batch is not None and self.stopped():
+                return
+        if len(self.pairs) < len(self.points):
+            self.run_pending()
+
+    def sample_periodic(self) -> None:
+        """The periodic design: every k steps of consecutive episodes (the cap and filters decided point by point)."""
+        design, m = self.design, len(self.interventions)
+        per_episode: dict[int, int] = {}
+        seen: set[bytes] = set()
+        set_aside = [0, 0]  # not applicable, repeated situation
+
+        def accept(point: BranchPoint) -> bool:
+            full = design.per_episode is not None and per_episode.get(point.episode, 0) >= design.per_episode
+            if full:
+                return False
+            if not applicable(self.interventions[len(self.points) % m], point):
+                set_aside[0] += 1
+                return False
+            key = situation_key(point.snapshot)
+            if self.unique_situations and key in seen:
+                set_aside[1] += 1
+                return False
             seen.add(key)
             per_episode[point.episode] = per_episode.get(point.episode, 0) + 1
-            accepted.append(len(accepted) % len(interventions))
-            points.append(point)
-            situations.append(key)
-            if progress is not None:
-                progress("branch points", len(accepted), samples)
-            if batch is not None and (len(points) - len(pairs) >= batch or len(points) == samples):
-                run_pending()
-                if stop is not None and stop(build()):
+            self.assigned.append(len(self.points) % m)
+            self.points.append(point)
+            self.situations.append(key)
+            self.selection = Selection(kept=len(self.points), episodes=point.episode + 1,
+                                       not_applicable=set_aside[0])
+            if self.progress is not None:
+                self.progress("branch points", len(self.points), self.samples)
+            if self.batch is not None and (len(self.points) - len(self.pairs) >= self.batch
+                                           or len(self.points) == self.samples):
+                if self.stopped():
                     raise _Stopped
-        return ok
+            return True
 
-    try:
-        collect_branch_points(agent, count=samples, branch_every=branch_every, seed=points_seed,
-                              first_branch=first_branch, greedy=greedy, accept=accept, per_episode=max_per_episode)
-    except _Stopped:
-        pass
-    if len(pairs) < len(points):  # the fixed-size design: every pair in one batched run
-        run_pending()
-    return build()
+        try:
+            collect_branch_points(self.agent, count=self.samples, branch_every=design.every, seed=self.points_seed,
+                                  first_branch=design.first, greedy=self.greedy, accept=accept,
+                                  per_episode=design.per_episode)
+        except _Stopped:
+            return
+        if len(self.pairs) < len(self.points):
+            self.run_pending()
 
 
 def _result(agent: Agent, interventions: list[InterventionLike], measure: Measure, covariate_measure: Measure | None,
-            horizon: int, branch_every: int, seed: int, pairs: list[PairedBranch], values: list[float],
-            covariate: list[float], assignments: np.ndarray, greedy: bool, settle: Any, first_branch: int | None,
-            points: list[BranchPoint], batch: int | None, max_samples: int | None,
-            max_per_episode: int | None, common_random_numbers: bool = True,
-            situations: np.ndarray | None = None, unique_situations: bool = False) -> CounterfactualResult:
+            horizon: int, design: StateDesign, seed: int, pairs: list[PairedBranch], values: list[float],
+            covariate: list[float], assignments: np.ndarray, greedy: bool, settle: Any,
+            points: list[BranchPoint], batch: int | None, max_samples: int | None, common_random_numbers: bool,
+            situations: np.ndarray, unique_situations: bool, selection: Selection | None,
+            states_seed: int | None = None) -> CounterfactualResult:
+    periodic = isinstance(design, Periodic)
     return CounterfactualResult(
         agent=agent.name, game=agent.spec.game,
         intervention=interventions[0].to_dict() if len(interventions) == 1 else
         {"name": "round_robin", "interventions": [item.to_dict() for item in interventions]},
-        measure=getattr(measure, "__name__", "measure"), horizon=horizon, branch_every=branch_every,
+        measure=getattr(measure, "__name__", "measure"), horizon=horizon,
+        branch_every=design.every if periodic else None,
         seed=seed, values=np.array(values, dtype=float), episodes=np.array([p.episode for p in pairs], dtype=int),
         steps=np.array([p.step for p in pairs], dtype=int), took_effect=np.array([p.took_effect for p in pairs]),
         pairs=tuple(pairs), bounds=getattr(measure, "bounds", None), assignments=assignments,
         covariate=None if covariate_measure is None else np.array(covariate, dtype=float),
         covariate_measure=None if covariate_measure is None else getattr(covariate_measure, "__name__", "measure"),
-        greedy=greedy, settle=settle, first_branch=first_branch, points=tuple(points),
-        batch=batch, max_samples=max_samples, max_per_episode=max_per_episode,
+        greedy=greedy, settle=settle, first_branch=design.first if periodic else None, points=tuple(points),
+        batch=batch, max_samples=max_samples, max_per_episode=design.per_episode,
         common_random_numbers=bool(common_random_numbers), situations=situations,
-        games=None if situations is None else games_of([p.episode for p in pairs], situations),
-        unique_situations=unique_situations,
+        games=games_of([p.episode for p in pairs], situations), unique_situations=unique_situations,
+        states=design, selection=selection, states_seed=states_seed,
     )

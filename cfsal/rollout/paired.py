@@ -32,7 +32,6 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -61,44 +60,10 @@ from cfsal.rollout.arms import (  # re-exported: the engine's public pieces have
     start_pair,
 )
 from cfsal.rollout.branching import BranchPoint
+from cfsal.rollout.traces import PairedBranch, Trace  # re-exported: they lived here before
 
 __all__ = ["InterventionLike", "PairedBranch", "PreparedPair", "StartedPair", "Trace", "applicable",
            "overlap_groups", "overlap_pays", "prepare_pair", "run_paired", "start_pair", "usable_cpus"]
-
-
-@dataclass(frozen=True)
-class Trace:
-    """One continuation from a branch point; arrays have one entry per step taken."""
-
-    actions: np.ndarray
-    logits: np.ndarray
-    values: np.ndarray
-    rewards: np.ndarray
-    lives: np.ndarray
-    ended: bool
-    first_observation: np.ndarray = field(repr=False)
-    first_state: str = field(default="", repr=False)  # Toybox JSON the first observation shows
-
-    @property
-    def length(self) -> int:
-        return len(self.actions)
-
-    @property
-    def policies(self) -> np.ndarray:
-        shifted = self.logits - self.logits.max(axis=1, keepdims=True)
-        probs = np.exp(shifted)
-        return probs / probs.sum(axis=1, keepdims=True)
-
-
-@dataclass(frozen=True)
-class PairedBranch:
-    """The factual and intervened continuations from one branch point."""
-
-    episode: int
-    step: int
-    factual: Trace
-    intervened: Trace
-    took_effect: bool
 
 
 def run_paired(agent: Agent, points: list[BranchPoint],

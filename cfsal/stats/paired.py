@@ -315,7 +315,8 @@ def bounded_mean_test_floor(n: int, null_mean: float, bounds: tuple[float, float
 
 
 def bounded_mean_test(values: ArrayLike, null_mean: float, bounds: tuple[float, float], *,
-                      alternative: Literal["greater", "less"], alpha: float = 0.05) -> float:
+                      alternative: Literal["greater", "less"], alpha: float = 0.05,
+                      stake_cap: float = BET_STAKE_CAP) -> float:
     """Valid one-sided p-value for the mean of a *bounded* measure, by betting (Waudby-Smith & Ramdas 2023).
 
     ``alternative="less"`` tests H0: mean ≥ ``null_mean``; ``"greater"`` tests H0: mean ≤ ``null_mean``.
@@ -326,7 +327,12 @@ def bounded_mean_test(values: ArrayLike, null_mean: float, bounds: tuple[float, 
     skewed, discrete or zero-inflated. That is what a t-based test cannot offer (Bahadur & Savage
     1956): e.g. 30 zero differences of a 0/1 measure give p = 0.95³⁰ ≈ 0.21 at most for "mean <
     0.05", since a 5% rate produces 30 zeros that often.
+
+    ``stake_cap`` (< 1) is the largest stake as a fraction of what the null allows; any cap keeps the
+    test valid, a larger one shows values at the bound sooner and loses more on one at the far bound.
     """
+    if not 0 < stake_cap < 1:
+        raise ValueError(f"stake_cap={stake_cap!r} must lie in (0, 1).")
     x = finite_vector(values, "values")
     low, high = float(bounds[0]), float(bounds[1])
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
@@ -355,7 +361,7 @@ def bounded_mean_test(values: ArrayLike, null_mean: float, bounds: tuple[float, 
     previous_mean = np.concatenate([[0.5], running_mean[:-1]])
     running_var = (0.25 + np.cumsum((y - previous_mean) ** 2)) / (t + 1)
     previous_var = np.concatenate([[0.25], running_var[:-1]])
-    stake = np.minimum(np.sqrt(2 * np.log(1 / alpha) / (n * previous_var)), BET_STAKE_CAP / (1 - m))
+    stake = np.minimum(np.sqrt(2 * np.log(1 / alpha) / (n * previous_var)), stake_cap / (1 - m))
     wealth = np.cumprod(1.0 + stake * (m - y))
     return float(min(1.0, 1.0 / max(1.0, wealth.max())))
 

@@ -347,6 +347,14 @@ def _explain_outcome(v: Verdict, reason: str, correction: str | None, opposite_p
         return (f"No effect worth the name: the {diff} is within ±{c.margin:g} by TOST "
                 f"(p = {_p(v.equivalence_p)} < {a}), while the test for an effect gave "
                 f"{_p_text(v, correction, one)} ≥ {a}.")
+    if c.margin is not None and abs(v.effect) < c.margin:
+        inside = (f"the whole interval lies within ±{c.margin:g}, " if -c.margin < v.ci_low and v.ci_high < c.margin
+                  else "")
+        more = (f"; about {v.samples_needed} samples would refute it (equivalence within ±{c.margin:g}) with 80% "
+                "power if the observed difference were the true one." if v.samples_needed is not None else ".")
+        return (f"Smaller than the claim needs, not yet refuted: the {diff} is below the margin ±{c.margin:g} "
+                f"({inside}{_p_text(v, correction, one)} ≥ {a} for an effect beyond it), but equivalence is not "
+                f"shown yet (TOST p = {_p(v.equivalence_p)} ≥ {a}){more}")
     if c.margin is not None:
         refute = f", and equivalence within ±{c.margin:g} is not shown (TOST p = {_p(v.equivalence_p)})"
     elif c.kind == "direction":
@@ -425,6 +433,28 @@ def _as_samples(units: int | None, d: np.ndarray, groups: tuple[np.ndarray, Clus
     if units is None or groups is None:
         return units
     return max(math.ceil(units * d.size / groups[1].count), int(d.size) + 1)
+
+
+def _samples_to_decide(claim: Claim, d: np.ndarray, effect: float, bounds: tuple[float, float] | None,
+                       groups: tuple[np.ndarray, Clusters] | None) -> int | None:
+    """An undecided effect or direction claim: samples for 80% power towards the side the data point to.
+
+    Beyond the margin (or with none declared), towards SUPPORTED; inside a declared margin, towards
+    REFUTED by equivalence (an effect smaller than the claim needs is shown with more samples, exact
+    zeros included). None when the data point the other way and no margin was declared.
+    """
+    sd, units = _spread(d, groups)
+    pointing = effect if claim.alternative != "less" else -effect
+    if claim.margin is not None and abs(effect) < claim.margin:
+        needed = power.samples_for_equivalence(effect, sd, claim.margin, claim.alpha, current=units)
+        if needed is not None and bounds is not None:
+            needed = max(needed, power.samples_for_bounded_equivalence(effect, claim.margin, bounds, claim.alpha,
+                                                                       current=units) or needed)
+        return _as_samples(needed, d, groups)
+    if claim.alternative != "two-sided" and pointing <= 0:
+        return None
+    beyond = abs(effect) - claim.margin if claim.margin is not None else effect
+    return _as_samples(power.samples_for_mean(beyond, sd, claim.alpha, sided=claim.sided, current=units), d, groups)
 
 
 def _assess_no_effect(claim: Claim, d: np.ndarray, bounds: tuple[float, float] | None,
@@ -543,12 +573,7 @@ def assess(claim: Claim, differences: ArrayLike, *, rng: np.random.Generator,
         outcome, reason = INCONCLUSIVE, "neither"
     needed = None
     if outcome == INCONCLUSIVE:
-        pointing = effect if claim.alternative != "less" else -effect
-        beyond = abs(effect) - claim.margin if claim.margin is not None else effect
-        if (claim.alternative == "two-sided" or pointing > 0) and (claim.margin is None or beyond > 0):
-            sd, units = _spread(d, groups)
-            needed = _as_samples(power.samples_for_mean(beyond, sd, alpha, sided=claim.sided, current=units),
-                                 d, groups)
+        needed = _samples_to_decide(claim, d, effect, bounds, groups)
     label = test.describe()
     if groups is not None:
         label = f"{label}; CI: episode bootstrap (BCa) ∪ cluster-robust t"

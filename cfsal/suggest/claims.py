@@ -58,7 +58,6 @@ CORRELATION_OF_INTEREST = 0.3
 PILOT_SAMPLES = 8
 PILOT_SD_LEVEL = 0.8
 MIN_SAMPLES, MAX_SAMPLES = 20, 400
-BRANCH_EVERY = 40
 HORIZON = 1
 #: Agent steps both arms play before a speed claim is measured. A velocity edit leaves the current
 #: frame as it is (the ball is where it was), so saliency right after it is identical in both arms
@@ -241,7 +240,7 @@ def size_claims(agent: Any, plans: Sequence[ClaimPlan], *, seed: int, pilot: int
             sizing = {**base, "rule": "fisher_z", "correlation_of_interest": CORRELATION_OF_INTEREST}
         else:
             pilot_seed = int(child(seed, 2, i).generate_state(1)[0])
-            result = counterfactual(agent, plan.target.build(), samples=pilot, branch_every=BRANCH_EVERY,
+            result = counterfactual(agent, plan.target.build(), samples=pilot,
                                     horizon=HORIZON, measure=measures.policy_total_variation, seed=pilot_seed)
             values = np.asarray(result.values, dtype=float)
             sd = sd_upper_limit(values)

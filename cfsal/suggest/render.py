@@ -21,7 +21,7 @@ from cfsal.interventions.targets import Target
 from cfsal.saliency import method_defaults
 from cfsal.suggest.audit import Audit
 from cfsal.suggest.catalog import PLAYER, audit_objects
-from cfsal.suggest.claims import BRANCH_EVERY, HORIZON, MEASURE, ClaimPlan, display
+from cfsal.suggest.claims import HORIZON, MEASURE, ClaimPlan, display
 
 
 def slug(text: str) -> str:
@@ -194,10 +194,10 @@ def render_file(audit: Audit, obj: str, plans: Sequence[ClaimPlan]) -> str:
         if plan.kind == "correlation":
             v = slug(plan.variable).upper()
             settle = "" if plan.settle is None else f" settle={plan.settle},"
-            body.append(f"    return counterfactual({v}_DOSES, branch_every={BRANCH_EVERY}, horizon={HORIZON},{settle}")
+            body.append(f"    return counterfactual({v}_DOSES, horizon={HORIZON},{settle}")
             body.append(f"                          measure=({v}_CHANGE, {v}_SALIENCY_CHANGE))")
         else:
-            body.append(f"    return counterfactual(CHANGE, branch_every={BRANCH_EVERY}, horizon={HORIZON}, "
+            body.append(f"    return counterfactual(CHANGE, horizon={HORIZON}, "
                         f"measure=measures.{MEASURE})")
         body.append("")
     return "\n".join(body).rstrip() + "\n"

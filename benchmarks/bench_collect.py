@@ -1,0 +1,118 @@
+"""Collecting states: independent episodes in lockstep vs one episode at a time, and vs the bare forward rate.
+
+    python benchmarks/bench_collect.py [--agent breakout-a2c] [--samples 60] [--repeats 3]
+
+The default design draws each sample from its own independently seeded episode, so collecting
+states means playing many episodes. Three rates, in agent steps per second, in one run:
+
+* **lockstep**: :class:`cfsal.rollout.sampling.StateSampler` (32 episodes side by side, one blocked
+  forward per step for all of them), drawing ``--samples`` states of the default ``States()``;
+* **serial**: the same number of agent steps played the way collection ran before (one episode at a
+  time, one unbatched forward per step: ``cfsal.rollout.branching``'s loop);
+* **bare forward**: the agent's blocked forward alone on 32 rows, the most any batched collection of
+  this agent could reach (environment stepping free).
+
+Goals (issue "Verdicts that hold up"): lockstep ≥ 5× serial and ≥ 60% of the bare forward rate.
+Writes ``benchmarks/results/collect.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_rollouts import machine_description, machine_line
+
+from cfsal._seeding import child
+from cfsal.agents.base import actions_from_logits, blocked_logits_and_value, deterministic_forwards
+from cfsal.agents.zoo import load_agent
+from cfsal.envs import make
+from cfsal.rollout import States
+from cfsal.rollout.sampling import DEFAULT_WIDTH, StateSampler
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def lockstep(agent, samples: int, seed: int) -> tuple[float, int]:
+    """Seconds and agent steps to draw ``samples`` states of ``States()`` in lockstep."""
+    sampler = StateSampler(agent, States(), seed=seed)
+    started = time.perf_counter()
+    sampler.take(samples)
+    return time.perf_counter() - started, sampler.steps_played
+
+
+def serial(agent, steps: int, seed: int) -> float:
+    """Seconds to play ``steps`` agent steps one episode at a time, one unbatched forward per step."""
+    env = make(agent.spec.game)
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    started = time.perf_counter()
+    with deterministic_forwards():
+        for episode_step in range(steps):
+            logits, _ = agent.logits_and_value(obs)
+            action = actions_from_logits(logits, uniforms=rng.random(1))[0]
+            obs, _, terminated, truncated, _ = env.step(int(action))
+            if terminated or truncated:
+                obs, _ = env.reset(seed=int(child(seed, episode_step).generate_state(1)[0]))
+    return time.perf_counter() - started
+
+
+def bare_forward(agent, rows: int, repeats: int) -> float:
+    """Seconds per blocked forward of ``rows`` observations."""
+    env = make(agent.spec.game, seed=0)
+    obs = np.stack([env.observation] * rows)
+    with deterministic_forwards():
+        blocked_logits_and_value(agent, obs)
+        started = time.perf_counter()
+        for _ in range(repeats):
+            blocked_logits_and_value(agent, obs)
+    return (time.perf_counter() - started) / repeats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agent", default="breakout-a2c")
+    parser.add_argument("--samples", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    machine = machine_description(1)
+    agent = load_agent(args.agent)
+    rows = []
+    for r in range(args.repeats):  # interleaved, so that a change of load hits every way alike
+        seconds, steps = lockstep(agent, args.samples, seed=r)
+        serial_seconds = serial(agent, steps, seed=r)
+        forward = bare_forward(agent, DEFAULT_WIDTH, 50)
+        rows.append((steps / seconds, steps / serial_seconds, DEFAULT_WIDTH / forward, steps, seconds))
+        print(f"repeat {r}: lockstep {rows[-1][0]:.0f} steps/s ({steps} steps, {seconds:.1f} s), serial "
+              f"{rows[-1][1]:.0f} steps/s, bare forward {rows[-1][2]:.0f} rows/s", flush=True)
+    lock, ser, bare = (float(np.median([row[i] for row in rows])) for i in range(3))
+    lines = [
+        "# Collecting states (`benchmarks/bench_collect.py`)", "",
+        f"Machine: {machine_line(machine, [round(v, 2) for v in os.getloadavg()])}.", "",
+        f"Agent `{args.agent}`; {args.samples} states of the default `States()` per repeat, {args.repeats} repeats "
+        "(medians; the three ways interleaved in each repeat). Rates in agent steps per second.", "",
+        "| way | agent steps/s | ratio | goal |", "|---|---:|---:|---|",
+        f"| lockstep ({DEFAULT_WIDTH} episodes side by side) | {lock:.0f} | — | — |",
+        f"| serial (one episode at a time, unbatched forward) | {ser:.0f} | lockstep is {lock / ser:.2f}× | "
+        f"≥ 5× {'✔' if lock / ser >= 5 else '✘'} |",
+        f"| bare blocked forward, {DEFAULT_WIDTH} rows | {bare:.0f} | lockstep is {lock / bare:.0%} of it | "
+        f"≥ 60% {'✔' if lock / bare >= 0.6 else '✘'} |", "",
+        "Per repeat: " + "; ".join(f"{a:.0f} / {b:.0f} / {c:.0f} ({steps} steps in {s:.1f} s)"
+                                  for a, b, c, steps, s in rows) + ".",
+    ]
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "collect.md"
+    out.write_text("\n".join(lines) + "\n")
+    print(out.read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""What a paired rollout produces: one :class:`Trace` per arm, a :class:`PairedBranch` per branch point.
+
+A leaf of plain values (numpy only), so that measures, statistics and reports can read traces
+without importing the rollout engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One continuation from a branch point; arrays have one entry per step taken."""
+
+    actions: np.ndarray
+    logits: np.ndarray
+    values: np.ndarray
+    rewards: np.ndarray
+    lives: np.ndarray
+    ended: bool
+    first_observation: np.ndarray = field(repr=False)
+    first_state: str = field(default="", repr=False)  # Toybox JSON the first observation shows
+
+    @property
+    def length(self) -> int:
+        return len(self.actions)
+
+    @property
+    def policies(self) -> np.ndarray:
+        shifted = self.logits - self.logits.max(axis=1, keepdims=True)
+        probs = np.exp(shifted)
+        return probs / probs.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class PairedBranch:
+    """The factual and intervened continuations from one branch point."""
+
+    episode: int
+    step: int
+    factual: Trace
+    intervened: Trace
+    took_effect: bool
