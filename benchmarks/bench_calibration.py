@@ -1,6 +1,7 @@
 """Calibration and power of cfsal's verdicts on real counterfactual rollouts (issue #6, "Must show").
 
     python benchmarks/bench_calibration.py [--hypotheses 200] [--positive-seeds 20] [--jobs 2]
+        [--design states|periodic] [--null-settings 0,2] [--placebo-agents breakout-random]
 
 Three experiments, each hypothesis run exactly as a user's would be (``counterfactual`` with the
 default 30 samples, then ``cfsal.stats.assess`` with the measure's bounds, α = 0.05, no correction
@@ -51,7 +52,8 @@ from cfsal import measures
 from cfsal._seeding import child, children
 from cfsal.agents.base import Agent
 from cfsal.interventions import amidar, breakout
-from cfsal.rollout import collect_branch_points, counterfactual, run_paired
+from cfsal.rollout import States, collect_branch_points, counterfactual, run_paired
+from cfsal.rollout.sampling import sample_states
 from cfsal.stats import Claim, assess
 from cfsal.testing import StateEdit, unchanged
 
@@ -97,13 +99,19 @@ def _verdict_rng(seed: int, setting: int, measure: int) -> np.random.Generator:
 
 # ------------------------------------------------------------------------------------ one hypothesis
 
+def _design(branch_every: int | None) -> dict[str, Any]:
+    """counterfactual()'s design keywords: the periodic design of the runs before session 11, or the
+    declared default (``States()``: one state per independently seeded episode) when ``branch_every`` is None."""
+    return {"branch_every": branch_every} if branch_every else {"states": States()}
+
+
 def null_hypotheses(agent_name: str | Agent, intervention: Any, seed: int, setting: int, *, horizon: int,
-                    branch_every: int, samples: int = SAMPLES) -> dict[str, tuple[str, float, float]]:
+                    branch_every: int | None, samples: int = SAMPLES) -> dict[str, tuple[str, float, float]]:
     """One seed of one null setting: per measure, (outcome of the effect claim, fraction of nonzero
     differences, fraction of pairs where the edit took effect). All measures share the seed's paired rollouts."""
     agent = _agent(agent_name)
-    result = counterfactual(agent, intervention, samples=samples, branch_every=branch_every, horizon=horizon,
-                            seed=seed, measure=measures.action_disagreement)
+    result = counterfactual(agent, intervention, samples=samples, horizon=horizon, seed=seed,
+                            measure=measures.action_disagreement, **_design(branch_every))
     took = float(np.mean(result.took_effect))
     out = {}
     for k, name in enumerate(BEHAVIOUR + DYNAMICS):
@@ -115,11 +123,14 @@ def null_hypotheses(agent_name: str | Agent, intervention: Any, seed: int, setti
     return out
 
 
-def placebo_differences(agent_name: str | Agent, seed: int, *, horizon: int, branch_every: int,
+def placebo_differences(agent_name: str | Agent, seed: int, *, horizon: int, branch_every: int | None,
                         samples: int = SAMPLES) -> dict[str, np.ndarray]:
     """Differences between two independent factual continuations of each branch point (exchangeable)."""
     agent = _agent(agent_name)
-    points = collect_branch_points(agent, count=samples, branch_every=branch_every, seed=child(seed, 0))
+    if branch_every:
+        points = collect_branch_points(agent, count=samples, branch_every=branch_every, seed=child(seed, 0))
+    else:
+        points, _ = sample_states(agent, States(), samples, seed=child(seed, 0))
     nothing = StateEdit(agent.spec.game, unchanged, name="testing.unchanged")
     first = run_paired(agent, points, nothing, horizon=horizon, seeds=children(child(seed, 1), len(points)))
     second = run_paired(agent, points, nothing, horizon=horizon, seeds=children(child(seed, 2), len(points)))
@@ -127,7 +138,7 @@ def placebo_differences(agent_name: str | Agent, seed: int, *, horizon: int, bra
             for name in PLACEBO_MEASURES}
 
 
-def placebo_hypotheses(agent_name: str | Agent, seed: int, setting: int, *, horizon: int, branch_every: int,
+def placebo_hypotheses(agent_name: str | Agent, seed: int, setting: int, *, horizon: int, branch_every: int | None,
                        samples: int = SAMPLES) -> dict[str, tuple[str, float, float]]:
     differences = placebo_differences(agent_name, seed, horizon=horizon, branch_every=branch_every,
                                       samples=samples)
@@ -136,12 +147,12 @@ def placebo_hypotheses(agent_name: str | Agent, seed: int, setting: int, *, hori
             for k, (name, d) in enumerate(differences.items())}
 
 
-def positive_hypotheses(agent_path: str | Agent, seed: int, *, horizon: int, branch_every: int,
+def positive_hypotheses(agent_path: str | Agent, seed: int, *, horizon: int, branch_every: int | None,
                         samples: int = SAMPLES) -> dict[str, tuple[str, float, float]]:
     """"Moving the ball changes the action" on a trained agent, one seed, default sample size."""
     agent = _agent(agent_path)
-    result = counterfactual(agent, breakout.MoveBall(dx=40), samples=samples, branch_every=branch_every,
-                            horizon=horizon, seed=seed, measure=measures.action_disagreement)
+    result = counterfactual(agent, breakout.MoveBall(dx=40), samples=samples, horizon=horizon, seed=seed,
+                            measure=measures.action_disagreement, **_design(branch_every))
     out = {}
     for k, name in enumerate(POSITIVE_MEASURES):
         measure = measures.BUILTIN[name]
@@ -221,7 +232,7 @@ def _star(job: tuple[Callable[..., Any], tuple[Any, ...]]) -> Any:
     return function(*task)
 
 
-def run_null(hypotheses: int, *, horizon: int, branch_every: int, jobs: int, first_seed: int = 0,
+def run_null(hypotheses: int, *, horizon: int, branch_every: int | None, jobs: int, first_seed: int = 0,
              settings: tuple[tuple[str, Any], ...] = NULL_SETTINGS) -> list[Rate]:
     rows = []
     for index, (agent, intervention) in enumerate(settings):
@@ -233,7 +244,7 @@ def run_null(hypotheses: int, *, horizon: int, branch_every: int, jobs: int, fir
     return rows
 
 
-def run_placebo(hypotheses: int, *, horizon: int, branch_every: int, jobs: int, first_seed: int = 0,
+def run_placebo(hypotheses: int, *, horizon: int, branch_every: int | None, jobs: int, first_seed: int = 0,
                 agents: tuple[str, ...] = PLACEBO_AGENTS) -> list[Rate]:
     rows = []
     for index, agent in enumerate(agents):
@@ -244,7 +255,7 @@ def run_placebo(hypotheses: int, *, horizon: int, branch_every: int, jobs: int, 
     return rows
 
 
-def run_positive(agent: Agent, seeds: int, *, horizon: int, branch_every: int, jobs: int,
+def run_positive(agent: Agent, seeds: int, *, horizon: int, branch_every: int | None, jobs: int,
                  first_seed: int = 0) -> list[Rate]:
     runs = _map(functools.partial(positive_hypotheses, horizon=horizon, branch_every=branch_every),
                 [(agent, seed) for seed in range(first_seed, first_seed + seeds)], jobs)
@@ -407,8 +418,14 @@ def main() -> None:
                         help="positive-control agent (checkpoint path or zoo name)")
     parser.add_argument("--horizon", type=int, default=10)
     parser.add_argument("--placebo-horizon", type=int, default=20)
+    parser.add_argument("--design", choices=("states", "periodic"), default="states",
+                        help="states: the declared default (one state per independently seeded episode); periodic: "
+                             "a branch point every --branch-every steps (the runs before session 11)")
     parser.add_argument("--branch-every", type=int, default=20)
     parser.add_argument("--positive-branch-every", type=int, default=40)
+    parser.add_argument("--null-settings", default=None,
+                        help="comma-separated indices into NULL_SETTINGS to run (default: all)")
+    parser.add_argument("--placebo-agents", default=",".join(PLACEBO_AGENTS))
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (hypotheses are independent)")
     parser.add_argument("--parts", choices=("all", "positive"), default="all",
                         help="'positive': re-run only the positive control into the existing results file")
@@ -417,6 +434,10 @@ def main() -> None:
     torch.set_num_threads(1)
     machine = machine_description(torch.get_num_threads())
     start = time.perf_counter()
+    if args.design == "states":  # branch_every None: counterfactual's declared default design
+        args.branch_every = args.positive_branch_every = None
+    null_settings = NULL_SETTINGS if args.null_settings is None else \
+        tuple(NULL_SETTINGS[int(i)] for i in args.null_settings.split(","))
 
     positive_args = {"horizon": args.horizon, "branch_every": args.positive_branch_every, "jobs": args.jobs}
     out = Path(args.out)
@@ -426,11 +447,14 @@ def main() -> None:
                f"{machine_line(machine, [round(v, 2) for v in os.getloadavg()])}.")
         report = replace_positive_section(out.read_text(), positive_section(positive, expert=expert, run=run))
     else:
-        null = run_null(args.hypotheses, horizon=args.horizon, branch_every=args.branch_every, jobs=args.jobs)
+        null = run_null(args.hypotheses, horizon=args.horizon, branch_every=args.branch_every, jobs=args.jobs,
+                        settings=null_settings)
         placebo = run_placebo(args.hypotheses, horizon=args.placebo_horizon, branch_every=args.branch_every,
-                              jobs=args.jobs)
+                              jobs=args.jobs, agents=tuple(args.placebo_agents.split(",")))
         positive, expert = run_positive_control(args.expert, args.positive_seeds, **positive_args)
-        settings = {"horizon": args.horizon, "branch_every": args.branch_every,
+        settings = {"design": "States() (a step uniform in [40, 500) of each independently seeded episode)"
+                    if args.design == "states" else "periodic", "horizon": args.horizon,
+                    "branch_every": args.branch_every,
                     "placebo_horizon": args.placebo_horizon, "positive_branch_every": args.positive_branch_every,
                     "greedy": False, "settle": "refresh"}
         report = to_markdown(null, placebo, positive, machine=machine,

@@ -97,7 +97,7 @@ from cfsal.interventions import breakout
 @cfsal.hypothesis(kind="effect")
 def test_moving_the_ball_changes_the_policy(counterfactual):
     """Moving the ball changes the <em>policy</em>."""
-    return counterfactual(breakout.MoveBall(dx=40), branch_every=15, horizon=4,
+    return counterfactual(breakout.MoveBall(dx=40), states=cfsal.States(window=(5, 60)), horizon=4,
                           measure=measures.policy_total_variation)
 '''
 
@@ -113,9 +113,11 @@ def test_plugin_writes_the_report_with_frames_and_a_comparison(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6", "--cfsal-json",
                                            "out.json", "--cfsal-html", "reports/index.html", "--cfsal-compare",
                                            "base.json")
-    result.assert_outcomes(passed=1)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("skipped", 0) == 1  # a verdict, whichever: the report is tested
     result.stdout.fnmatch_lines(["report: reports/index.html"])
     record = json.loads((pytester.path / "out.json").read_text())["hypotheses"][0]
+    assert record["status"] in ("SUPPORTED", "REFUTED", "INCONCLUSIVE")
     assert record["media"]["branches"][0]["source"] == "rgb"
     page = (pytester.path / "reports" / "index.html").read_text()
     assert "Changes since the baseline" in page and "1 verdict changed, 1 removed" in page

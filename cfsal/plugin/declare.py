@@ -44,7 +44,7 @@ class HypothesisSpec:
         try:  # the claim's rules live in one place: cfsal.stats.Claim
             self.as_claim(0.05)
         except HypothesisDeclarationError as error:
-            raise HypothesisDeclarationError(f"{where}: {error}") from None
+            raise HypothesisDeclarationError(f"{where}: {str(error).removeprefix('cfsal.stats.Claim: ')}") from None
         if self.samples is not None and (not isinstance(self.samples, int) or self.samples < 2):
             raise HypothesisDeclarationError(f"{where}: samples must be an integer ≥ 2, got {self.samples!r}.")
         if self.sequential not in (None, True, False):

@@ -48,6 +48,7 @@ from cfsal.errors import StatisticsError
 from cfsal.stats._validation import check_confidence, check_resamples
 from cfsal.stats.paired import (
     _BATCH_ELEMENTS,
+    BET_STAKE_CAP,
     DEFAULT_RESAMPLES,
     Alternative,
     BootstrapTResult,
@@ -270,8 +271,9 @@ def cluster_tost(differences: ArrayLike, clusters: ArrayLike, margin: float, *,
     episode-weighted mean whatever their distribution; when episodes contribute different numbers
     of samples that is a slightly different quantity from the sample-weighted mean, but taking the
     larger p keeps the combination valid whenever the t-test is (a larger p is never less valid).
-    Episode means are averages, rarely at the far bound, so the bets may stake up to
-    :data:`CLUSTER_STAKE_CAP` of what the null allows: then G episodes whose every difference is 0
+    Episode means are averages, rarely at the far bound, so when episodes hold more than one sample
+    the bets may stake up to :data:`CLUSTER_STAKE_CAP` of what the null allows (with one sample per
+    episode the test is the independent-samples one, cap included): then G episodes whose every difference is 0
     give p = (1 + 0.95·m/(1 − m))⁻ᴳ (67 episodes at margin 0.05 of a [0, 1] measure: 0.038, where
     the default cap's 0.075 could never support "no effect" from exact zeros).
     """
@@ -291,8 +293,9 @@ def cluster_tost(differences: ArrayLike, clusters: ArrayLike, margin: float, *,
         p_lower = float(stats.t.sf((mean + margin) / se, df))
         p_upper = float(stats.t.cdf((mean - margin) / se, df))
     if bounds is not None:
+        cap = CLUSTER_STAKE_CAP if np.any(groups.sizes > 1) else BET_STAKE_CAP  # singletons: the iid test
         p_lower = max(p_lower, bounded_mean_test(means, -margin, bounds, alternative="greater", alpha=alpha,
-                                                 stake_cap=CLUSTER_STAKE_CAP))
+                                                 stake_cap=cap))
         p_upper = max(p_upper, bounded_mean_test(means, margin, bounds, alternative="less", alpha=alpha,
-                                                 stake_cap=CLUSTER_STAKE_CAP))
+                                                 stake_cap=cap))
     return EquivalenceResult(max(p_lower, p_upper), p_lower, p_upper, float(margin), mean)

@@ -121,8 +121,9 @@ class Claim:
         if self.kind == "no_effect":
             if self.margin is None:
                 raise _declaration(
-                    "a 'no_effect' claim needs margin=…, the largest change you would still call no effect: "
-                    "'exactly zero' can never be shown from data, only 'smaller than the margin'."
+                    "a 'no_effect' claim needs margin > 0, the largest change you would still call no effect "
+                    f"(got margin={self.margin!r}): 'exactly zero' can never be shown from data, only 'smaller "
+                    "than the margin'; e.g. margin=0.05 for action disagreement."
                 )
             if self.alternative != "two-sided":
                 raise _declaration(

@@ -65,7 +65,7 @@ def _saliency(method: str, **params):
     (lambda: HypothesisSpec("x", kind="no_effect"), HypothesisDeclarationError, ["margin > 0", "margin=None"]),
     (lambda: HypothesisSpec("x", kind="effect", alternative="greater"), HypothesisDeclarationError,
      ["kind='direction'"]),
-    (lambda: HypothesisSpec("x", alpha=1.5), HypothesisDeclarationError, ["alpha", "(0, 1)", "1.5"]),
+    (lambda: HypothesisSpec("x", alpha=1.5), HypothesisDeclarationError, ["alpha", "(0, 0.5)", "1.5"]),
     (lambda: HypothesisSpec("x", samples=1), HypothesisDeclarationError, ["samples", "≥ 2", "1"]),
     (lambda: HypothesisSpec("x", kind="causal"), HypothesisDeclarationError, ["'causal'", "'no_effect'"]),
 ])
@@ -256,7 +256,7 @@ from cfsal.interventions import amidar, breakout, from_spec
 from cfsal.testing import StateEdit
 from cfsal.testing.fakes import shift_ball
 
-GOOD = dict(branch_every=15, horizon=3, measure=measures.policy_total_variation)
+GOOD = dict(states=cfsal.States(window=(5, 60)), horizon=3, measure=measures.policy_total_variation)
 
 @cfsal.hypothesis("moving the ball changes the policy")
 def test_a_good_claim(counterfactual):
@@ -371,7 +371,8 @@ def test_declared_wrongly(counterfactual):
 @cfsal.hypothesis(kind="no_effect", margin=0.05)
 def test_declared_rightly(counterfactual):
     """An unchanged state changes no value."""
-    return counterfactual(StateEdit("breakout", unchanged), branch_every=15, horizon=2, measure=measures.value_change)
+    return counterfactual(StateEdit("breakout", unchanged), states=cfsal.States(window=(5, 60)), horizon=2,
+                          measure=measures.value_change)
 
 def test_without_a_docstring_claim_is_reported_too():
     pass
