@@ -133,3 +133,27 @@ def test_the_oracle_bound_stops_each_decided_claim_at_its_first_deciding_n_and_s
 
     assert outcome(n) == "SUPPORTED"  # ... at the first n where the fixed-n test at that level decides
     assert all(outcome(k) != "SUPPORTED" for k in range(2, n))
+
+
+def test_seed_benchmark_summarises_coverage_spread_and_verdicts(tmp_path, monkeypatch):
+    import bench_seeds
+
+    rows = [{"claim": "a2c-ball", "design": design, "k": k, "kind": "effect", "outcome": outcome, "effect": effect,
+             "ci": [effect - 0.1, effect + 0.1], "confidence": 0.95, "episodes": 30, "cpu_s": 1.0}
+            for design in ("old", "new") for k, (effect, outcome) in
+            enumerate([(0.30, "SUPPORTED"), (0.35, "SUPPORTED"), (0.02, "REFUTED")])]
+    summary = bench_seeds._summary([r for r in rows if r["design"] == "new"])
+    assert summary["K"] == 3 and summary["covered"] == pytest.approx(1 / 3)  # only [0.2, 0.4] holds 0.223
+    assert summary["supported"] == 2 and summary["refuted"] == 1
+    assert bench_seeds._goal(summary) == (False, False, False)
+    monkeypatch.setattr(bench_seeds, "RESULTS", tmp_path)
+    text = bench_seeds.write_markdown(rows, bench_rollouts.machine_description(1), 3, [0.0] * 3).read_text()
+    assert "| a2c-ball | old | 3 |" in text and "| a2c-ball | new | 3 |" in text and "✘✘✘" in text
+
+
+def test_collect_benchmark_counts_steps_and_times_every_way(agent):
+    import bench_collect
+
+    seconds, steps = bench_collect.lockstep(agent, 3, seed=0)
+    assert seconds > 0 and steps >= 3 * 40  # every state lies at step ≥ 40 of its own episode
+    assert bench_collect.serial(agent, 50, seed=0) > 0 and bench_collect.bare_forward(agent, 4, 2) > 0
