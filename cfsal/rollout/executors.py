@@ -172,7 +172,9 @@ class RayExecutor:
         if not ray.is_initialized():
             ray.init(address=self.address, num_cpus=None if self.address else self.tasks,
                      include_dashboard=False, log_to_driver=False, configure_logging=False)
-        remote = ray.remote(num_cpus=1)(run_job)
+        # no retries: a job is deterministic, so one whose worker died would die again (Ray >= 2.x retries
+        # system failures 3 times by default, and a test of a dying worker then timed out)
+        remote = ray.remote(num_cpus=1, max_retries=0)(run_job)
         chunks = split(with_origins(job), self.tasks)
         results = []
         for index, ref in enumerate([remote.remote(chunk) for chunk in chunks]):
