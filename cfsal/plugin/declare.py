@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from cfsal.errors import HypothesisDeclarationError
-from cfsal.stats.verdict import Claim
 
 #: Sequential designs: group-sequential (planned looks) and anytime-valid (a look after every batch).
 DESIGNS = ("group", "anytime")
@@ -73,8 +72,11 @@ class HypothesisSpec:
                 f"{where}: batch={self.batch} is larger than max_samples={self.max_samples}; a sequential test "
                 "looks after every batch, so the batch must fit in the maximum.")
 
-    def as_claim(self, default_alpha: float) -> Claim:
-        """The statistical claim: kind, direction, margin, and α (this hypothesis's, else ``default_alpha``)."""
+    def as_claim(self, default_alpha: float) -> Any:
+        """The statistical claim (a :class:`cfsal.stats.Claim`): kind, direction, margin, and α (this
+        hypothesis's, else ``default_alpha``). Imported here: loading the plugin must stay cheap."""
+        from cfsal.stats.verdict import Claim
+
         alpha = self.alpha if self.alpha is not None else default_alpha
         return Claim(kind=self.kind, alternative=self.alternative, margin=self.margin, alpha=alpha)
 
