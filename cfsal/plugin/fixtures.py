@@ -117,8 +117,7 @@ def counterfactual(request: pytest.FixtureRequest, agent, hypothesis_seed: int):
             settings["samples"] = rule.plan.limit
         settings.setdefault("samples", fixed)
         settings.setdefault("seed", hypothesis_seed)
-        if not any(key in settings for key in ("branch_every", "first_branch", "max_per_episode")):
-            settings.setdefault("states_seed", states_seed(state.settings.seed))
+        settings.setdefault("states_seed", states_seed(state.settings.seed))
         settings.setdefault("executor", state.settings.executor)
         settings.setdefault("workers", state.settings.workers)
         return run(agent, intervention, **settings)

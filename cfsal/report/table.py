@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cfsal.report.numbers import json_number, non_finite_text
+from cfsal.rollout.design import Selection
 
 COLUMNS = ("hypothesis", "agent", "n", "effect [CI]", "p", "p adj", "verdict")
 
@@ -48,13 +49,7 @@ def _level(verdict: dict[str, Any]) -> str:
 
 def selection_text(selection: dict[str, Any]) -> str:
     """What drawing the samples set aside, from a result's ``selection`` record."""
-    kept, candidates = selection.get("kept", 0), selection.get("candidates", 0)
-    parts = [f"{kept} of {candidates} candidate states kept from {selection.get('episodes', 0)} episodes"]
-    if selection.get("not_applicable"):
-        parts.append(f"{selection['not_applicable']} where the intervention did not apply")
-    if selection.get("ended"):
-        parts.append(f"{selection['ended']} in episodes that ended first")
-    return "; ".join(parts)
+    return Selection.from_dict(selection).describe()
 
 
 def states_text(result: dict[str, Any]) -> str:

@@ -159,6 +159,11 @@ class Selection:
             parts.append(f"{self.ended} in episodes that ended first")
         return "; ".join(parts)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Selection:
+        return cls(kept=int(data.get("kept", 0)), episodes=int(data.get("episodes", 0)),
+                   ended=int(data.get("ended", 0)), not_applicable=int(data.get("not_applicable", 0)))
+
     def to_dict(self) -> dict[str, Any]:
         return {"kept": self.kept, "episodes": self.episodes, "ended": self.ended,
                 "not_applicable": self.not_applicable, "candidates": self.candidates}

@@ -254,7 +254,7 @@ class _Run:
         self.values: list[float] = []
         self.covariate: list[float] = []
         self.selection: Selection | None = None
-        self.states_seed = states_seed
+        self.states_seed = states_seed if isinstance(design, States) else None  # the periodic design draws from seed
 
     def build(self) -> CounterfactualResult:
         n = len(self.pairs)
