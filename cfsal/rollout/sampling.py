@@ -4,9 +4,10 @@ Two parts. An :class:`EpisodeStore` plays independently seeded episodes of one a
 design and keeps each episode's *candidates* (the snapshots at its drawn steps, or how many it
 never reached). Episode ``e`` is seeded from ``child(seed, e, 0)`` (environment), ``child(seed, e,
 1)`` (action uniforms) and ``child(seed, e, 2)`` (its drawn steps), so what it holds depends on the
-seed and ``e`` alone. Episodes play in a lockstep batch (one blocked forward for every playing
-episode per step; the rows of a 16-row block do not depend on each other:
-:data:`cfsal.agents.base.FORWARD_BLOCK`), and a slot that frees is refilled with the next episode.
+seed and ``e`` alone. Episodes play in lockstep lanes of one forward block each (one blocked forward
+per lane per step; the rows of a 16-row block do not depend on each other:
+:data:`cfsal.agents.base.FORWARD_BLOCK`); one lane's environments step on a thread while the next
+lane forwards, and a slot that frees is refilled with the next episode.
 
 A :class:`StateSampler` walks a store's episodes in order and keeps the candidates where its
 intervention applies, so the k-th sample is the same however many are asked for, whatever the
@@ -16,8 +17,10 @@ design share one store (:func:`shared_store`): the episodes are played once.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,7 +79,10 @@ class EpisodeStore:
             raise CfsalError(f"an episode store needs a cfsal.rollout.States design, got {states!r}.")
         self.agent, self.states, self.seed, self.greedy = agent, states, seed, greedy
         self.width, self.max_episode_steps, self.max_episodes = width, max_episode_steps, max_episodes
-        self._playing: list[_Playing] = []
+        #: forward blocks of episodes under way (a lane steps while the next one forwards)
+        self._lanes: list[list[_Playing]] = [[] for _ in range(-(-width // FORWARD_BLOCK))]
+        self._stepping: Future | None = None  # the lane being stepped, if any, and its index
+        self._stepping_lane: int | None = None
         self._done: dict[int, Candidates] = {}
         self._next = first  # the next episode to start (a store that replays a few begins later)
         self._constant = bool(getattr(agent, "ignores_observation", False))
@@ -88,32 +94,54 @@ class EpisodeStore:
             raise CfsalError(f"episode {episode} of {self.agent.name} asked for; a store plays at most "
                              f"{self.max_episodes}.")
         with deterministic_forwards():
-            while episode not in self._done:
-                self._fill(min(episode + max(ahead, 1), self.max_episodes))
-                self._step_all()
+            try:
+                while episode not in self._done:
+                    self._round(min(episode + max(ahead, 1), self.max_episodes))
+            finally:
+                self._drain()
         return self._done[episode]
 
-    def _fill(self, until: int) -> None:
-        """Start the episodes before ``until`` that are not under way, as slots allow.
+    def _round(self, until: int) -> None:
+        """One step of every playing episode, lane by lane: a lane's forward runs while the other lane's
+        environments step (on the stepping thread), so forwards and stepping overlap."""
+        for index, lane in enumerate(self._lanes):
+            if self._stepping_lane == index:  # one lane: nothing to overlap with
+                self._drain()
+            lane[:] = [e for e in lane if e.steps]
+            self._fill(lane, min(FORWARD_BLOCK, self.width - FORWARD_BLOCK * index), until)
+            lane[:] = [e for e in lane if e.steps]  # an episode can end where it starts (window at 0)
+            if not lane:
+                continue
+            actions = self._actions(lane)
+            self.steps_played += len(lane)
+            self._drain()
+            self._stepping, self._stepping_lane = _stepper().submit(self._step, list(lane), actions), index
 
-        The forward block the last one joins is filled with later episodes too: a block costs the same
-        forward however many of its rows are used, so they cost only their environment steps.
+    def _drain(self) -> None:
+        """Wait for the lane being stepped (its errors surface here)."""
+        if self._stepping is not None:
+            stepping, self._stepping, self._stepping_lane = self._stepping, None, None
+            stepping.result()
+
+    def _fill(self, lane: list[_Playing], capacity: int, until: int) -> None:
+        """Start episodes in ``lane``'s free slots while episodes before ``until`` are not under way.
+
+        A lane is one forward block: once it takes one episode it is filled with later ones too (a block
+        costs the same forward however many of its rows are used, so they cost only their steps).
         """
-        if self._next >= until and self._playing:
+        if self._next >= until and any(self._lanes):
             return
-        target = min(self.width, -(-(len(self._playing) + max(1, until - self._next)) // FORWARD_BLOCK)
-                     * FORWARD_BLOCK)
-        while len(self._playing) < target and self._next < self.max_episodes:
-            self._start(self._next)
+        while len(lane) < capacity and self._next < self.max_episodes:
+            lane.append(self._start(self._next))
             self._next += 1
 
-    def _start(self, index: int) -> None:
+    def _start(self, index: int) -> _Playing:
         env = make(self.agent.spec.game, max_episode_steps=self.max_episode_steps)
         obs, _ = env.reset(seed=int(child(self.seed, index, 0).generate_state(1)[0]))
         episode = _Playing(index, env, obs, np.random.default_rng(child(self.seed, index, 1)),
                            drawn_steps(self.states, self.seed, index).tolist())
-        self._playing.append(episode)
         self._visit(episode)
+        return episode
 
     def _visit(self, episode: _Playing) -> None:
         """Snapshot the episode if it stands at its next drawn step; finish it when none is left."""
@@ -128,28 +156,32 @@ class EpisodeStore:
         episode.steps = []
         episode.env.close()
 
-    def _step_all(self) -> None:
-        """One lockstep step of every playing episode: one blocked forward, then each environment."""
-        playing = [e for e in self._playing if e.steps]
-        self._playing = playing
-        if not playing:
-            return
-        observations = np.stack([e.obs for e in playing])
-        if self._constant:
-            logits, _ = blocked_logits_and_value(self.agent, observations[:1])
-            logits = logits.expand(len(playing), -1)
-        else:
-            logits, _ = blocked_logits_and_value(self.agent, observations)
-        uniforms = np.array([e.rng.random() for e in playing])
-        actions = actions_from_logits(logits, greedy=self.greedy, uniforms=uniforms)
-        self.steps_played += len(playing)
-        for episode, action in zip(playing, actions):
+    def _actions(self, lane: list[_Playing]) -> np.ndarray:
+        """One blocked forward for the lane (one row for an agent that ignores what it sees)."""
+        observations = np.stack([e.obs for e in (lane[:1] if self._constant else lane)])
+        logits, _ = blocked_logits_and_value(self.agent, observations)
+        uniforms = np.array([e.rng.random() for e in lane])
+        return actions_from_logits(logits.expand(len(lane), -1), greedy=self.greedy, uniforms=uniforms)
+
+    def _step(self, lane: list[_Playing], actions: np.ndarray) -> None:
+        """Step each episode of a lane with its action; snapshot or finish it as its drawn steps say."""
+        for episode, action in zip(lane, actions):
             episode.obs, _, terminated, truncated, _ = episode.env.step(int(action))
             if terminated or truncated:
                 self._finish(episode)
             else:
                 self._visit(episode)
-        self._playing = [e for e in self._playing if e.steps]
+
+
+@functools.lru_cache(maxsize=1)
+def _stepper() -> ThreadPoolExecutor:
+    """The thread that steps one lane's environments while the caller forwards the other's.
+
+    A thread, not the environment process (:mod:`cfsal.rollout.envprocess`): the forward releases the
+    GIL in torch's kernels and Toybox's and the ALE's steps run in native code, so they overlap well
+    enough here, and snapshots stay in this process, where the samplers read them.
+    """
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="cfsal-episodes")
 
 
 #: Per agent: its stores, by (design, seed, greedy). Weak keys, so a store never keeps an agent alive.
