@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "hypothesis": ("cfsal.plugin.declare", "hypothesis"),
     "counterfactual": ("cfsal.rollout", "counterfactual"),
+    "Design": ("cfsal.rollout.design", "Design"),
     "States": ("cfsal.rollout.design", "States"),
     "Periodic": ("cfsal.rollout.design", "Periodic"),
     "judge": ("cfsal.judge", "judge"),

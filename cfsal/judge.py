@@ -26,8 +26,8 @@ from cfsal.stats import Claim, Verdict, assess, assess_correlation
 
 
 def verdict_rng(result: Any) -> np.random.Generator:
-    """The generator behind a result's verdict (permutations, bootstraps): from the result's seed alone."""
-    return np.random.default_rng(np.random.SeedSequence([int(result.seed), 1]))
+    """The generator behind a result's verdict (permutations, bootstraps): from the design's seed alone."""
+    return np.random.default_rng(np.random.SeedSequence([int(result.design.seed), 1]))
 
 
 def clusters_of(result: Any) -> np.ndarray | None:

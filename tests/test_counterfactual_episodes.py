@@ -30,8 +30,8 @@ def test_the_cap_limits_points_per_episode_and_takes_each_episodes_first_ones():
     for episode in np.unique(capped.episodes):
         steps = capped.steps[capped.episodes == episode]
         assert np.all(np.diff(steps) > 0) and steps[0] == SETTINGS["branch_every"]
-    assert capped.max_per_episode == 2 and capped.to_dict()["max_per_episode"] == 2
-    assert free.to_dict()["max_per_episode"] is None
+    assert capped.design.states.per_episode == 2 and capped.to_dict()["design"]["states"]["per_episode"] == 2
+    assert free.to_dict()["design"]["states"]["per_episode"] is None
 
 
 def test_capped_runs_are_deterministic_and_a_prefix_of_larger_runs():

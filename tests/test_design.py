@@ -1,4 +1,6 @@
-"""The declared state distribution: States / Periodic, the lockstep sampler, the judge, hypothesis seeds."""
+"""The declared design: Design, States / Periodic, the lockstep sampler, the judge, hypothesis seeds."""
+
+import json
 
 import numpy as np
 import pytest
@@ -8,8 +10,8 @@ from cfsal.errors import CfsalError
 from cfsal.interventions import breakout
 from cfsal.judge import judge
 from cfsal.plugin.session import hypothesis_identity, hypothesis_seed
-from cfsal.rollout import Periodic, States, counterfactual
-from cfsal.rollout.design import Selection, design_from_dict
+from cfsal.rollout import Design, Periodic, States, counterfactual
+from cfsal.rollout.design import Selection, declare, design_of_record, states_from_dict
 from cfsal.rollout.sampling import StateSampler, drawn_steps, sample_states
 from cfsal.stats import Claim, assess
 from cfsal.testing import tiny_agent
@@ -42,7 +44,7 @@ def test_designs_describe_themselves_and_round_trip_through_json():
     assert "clustered by episode" in States(per_episode=3).describe()
     for design in (States(), States(window=(10, 90), per_episode=2), States.at(7), Periodic(every=40, first=300),
                    Periodic(every=20, per_episode=3)):
-        assert design_from_dict(design.to_dict()) == design
+        assert states_from_dict(design.to_dict()) == design
     assert not States().clustered and States(per_episode=2).clustered
     assert Periodic().clustered and not Periodic(per_episode=1).clustered
 
@@ -115,12 +117,11 @@ SETTINGS = {"horizon": 3, "measure": measures.policy_total_variation, "seed": 9}
 
 def test_the_default_design_is_declared_and_recorded(agent):
     result = counterfactual(agent, breakout.MoveBall(dx=30), samples=6, states=WINDOW, **SETTINGS)
-    assert result.states == WINDOW and result.clusters is None
+    assert result.design.states == WINDOW and result.clusters is None
     assert len(set(result.episodes.tolist())) == 6
     record = result.to_dict()
-    assert record["states"]["kind"] == "uniform" and record["states"]["window"] == [5, 40]
+    assert record["design"]["states"]["kind"] == "uniform" and record["design"]["states"]["window"] == [5, 40]
     assert record["selection"]["kept"] == 6
-    assert record["branch_every"] is None
 
 
 def test_a_sequential_run_is_a_prefix_of_the_fixed_run(agent):
@@ -142,8 +143,8 @@ def test_several_states_per_episode_are_judged_by_episode(agent):
 
 def test_the_periodic_keywords_still_describe_the_old_design(agent):
     result = counterfactual(agent, breakout.MoveBall(dx=30), samples=6, branch_every=10, **SETTINGS)
-    assert result.states == Periodic(every=10) and result.branch_every == 10
-    assert result.to_dict()["states"]["kind"] == "periodic"
+    assert result.design.states == Periodic(every=10)
+    assert result.to_dict()["design"]["states"]["kind"] == "periodic"
 
 
 @pytest.mark.parametrize("settings, words", [
@@ -154,6 +155,137 @@ def test_the_periodic_keywords_still_describe_the_old_design(agent):
 def test_contradictory_designs_are_one_error(agent, settings, words):
     with pytest.raises(CfsalError, match=words):
         counterfactual(agent, breakout.MoveBall(dx=30), samples=3, **settings)
+
+
+# ------------------------------------------------------------------------------------------ Design
+
+@pytest.mark.parametrize("settings, words", [
+    ({"samples": 0}, r"samples=0: samples counts paired samples.*integer ≥ 1"),
+    ({"samples": 2.5}, "samples=2.5"),
+    ({"horizon": -1}, r"horizon=-1: horizon counts steps each arm runs"),
+    ({"batch": 0}, "batch counts samples per look"),
+    ({"settle": "sometimes"}, r"settle='refresh'.*0 ≤ n ≤ 1000"),
+    ({"settle": True}, "settle=True"),
+    ({"greedy": "yes"}, r"greedy='yes': pass True"),
+    ({"common_random_numbers": 1}, r"common_random_numbers=1: pass True"),
+    ({"seed": -1}, r"seed=-1: a seed is an integer ≥ 0"),
+    ({"states_seed": "x"}, r"states_seed='x'.*, or None"),
+    ({"states": "uniform"}, "cfsal.rollout.States"),
+])
+def test_a_bad_design_field_is_one_teaching_error(settings, words):
+    with pytest.raises(CfsalError, match=words):
+        Design(**settings)
+
+
+@pytest.mark.parametrize("design", [
+    Design(),
+    Design(states=States(window=(10, 90), per_episode=2), samples=12, horizon=5, settle=3, greedy=True,
+           common_random_numbers=False, seed=4, states_seed=9, batch=4),
+    Design(states=Periodic(every=40, first=300, per_episode=2, unique_situations=True), seed=np.int64(7)),
+])
+def test_a_design_round_trips_through_json(design):
+    again = Design.from_dict(json.loads(json.dumps(design.to_dict())))
+    assert again == design and again.to_dict() == design.to_dict()
+
+
+def test_a_design_describes_itself_and_the_periodic_design_draws_from_its_seed():
+    assert Design(samples=12, horizon=5).describe().startswith("12 samples at a step uniform in [40, 500)")
+    assert "up to 40 samples, looked at every 10" in Design(samples=40, batch=10).describe()
+    assert "settle 3 no-op steps, greedy actions" in Design(settle=3, greedy=True).describe(states=False)
+    assert "States" not in Design().describe(states=False) and "uniform" not in Design().describe(states=False)
+    assert Design(states=Periodic(every=40), states_seed=5).states_seed is None  # recorded as it was drawn
+    with pytest.raises(CfsalError, match="JSON object with a 'states' object"):
+        Design.from_dict({"samples": 3})
+
+
+def test_keywords_and_a_design_give_the_same_result(agent):
+    design = Design(states=WINDOW, samples=4, horizon=3, seed=9)
+    by_design = counterfactual(agent, breakout.MoveBall(dx=30), design=design,
+                               measure=measures.policy_total_variation)
+    by_keywords = counterfactual(agent, breakout.MoveBall(dx=30), samples=4, **{**SETTINGS, "horizon": 3},
+                                 states=WINDOW)
+    assert by_design.design == by_keywords.design == design
+    np.testing.assert_array_equal(by_design.values, by_keywords.values)
+    repeated = counterfactual(agent, breakout.MoveBall(dx=30), design=design, samples=4, horizon=3,
+                              measure=measures.policy_total_variation)  # repeating the design is no conflict
+    np.testing.assert_array_equal(repeated.values, by_design.values)
+
+
+@pytest.mark.parametrize("design, keywords, words", [
+    (Design(samples=5), {"samples": 6}, r"design=\.\.\., samples=6\): the design says samples=5.*"
+                                          r"dataclasses.replace\(design, samples=6\).*without design="),
+    (Design(), {"branch_every": 10}, r"branch_every=10\): the design says states=States.*Periodic\(every=10"),
+    (Design(states=Periodic(every=40)), {"max_per_episode": 2}, "the design says states=Periodic"),
+    (Design(), {"unique_situations": True}, "independent draws"),
+])
+def test_a_keyword_that_contradicts_the_design_says_which_to_use(design, keywords, words):
+    with pytest.raises(CfsalError, match=words):
+        declare(design, **keywords)
+
+
+def test_the_older_keywords_still_declare_a_periodic_design():
+    assert declare(branch_every=40, first_branch=300, max_per_episode=2).states == \
+        Periodic(every=40, first=300, per_episode=2)
+    assert declare(unique_situations=True, states=Periodic(every=10)).states == Periodic(every=10, unique_situations=True)
+    assert declare(Design(states=Periodic(every=40)), branch_every=40).states == Periodic(every=40)
+    with pytest.raises(CfsalError, match="not a design setting"):
+        declare(executor="ray")
+
+
+def test_the_plugin_fills_what_a_design_leaves_at_the_defaults():
+    from cfsal.plugin.fixtures import _dissolve
+
+    settings = _dissolve({"design": Design(states=Periodic(every=40), horizon=5), "measure": "m", "branch_every": 40})
+    assert settings == {"measure": "m", "states": Periodic(every=40), "horizon": 5}  # samples, seeds: the plugin's
+    assert _dissolve({"design": Design(samples=12), "samples": 12}) == {"samples": 12}
+    with pytest.raises(CfsalError, match="the design says samples=12"):
+        _dissolve({"design": Design(samples=12), "samples": 30})
+
+
+def test_a_result_carries_its_design_whole_in_the_json(agent):
+    design = Design(states=WINDOW, samples=3, horizon=3, seed=9, states_seed=4)
+    record = json.loads(json.dumps(counterfactual(agent, breakout.MoveBall(dx=30), design=design).to_dict()))
+    assert record["schema_version"] == 2 and Design.from_dict(record["design"]) == design
+    assert not {"horizon", "seed", "branch_every", "first_branch", "max_per_episode", "states", "states_seed", "greedy",
+                "settle", "batch", "max_samples", "common_random_numbers", "unique_situations"} & set(record)
+    assert design_of_record(record) == design
+
+
+OLD_RESULT = {  # a result as schema 1 wrote it: the design's fields flat
+    "schema_version": 1, "agent": "tiny", "game": "breakout", "measure": "policy_total_variation", "bounds": [0, 1],
+    "intervention": {"name": "breakout.move_ball", "dx": 40.0, "dy": None}, "horizon": 7, "branch_every": 40,
+    "first_branch": None, "max_per_episode": 2, "unique_situations": False, "seed": 3, "greedy": False,
+    "settle": "refresh", "batch": None, "max_samples": None, "common_random_numbers": True, "n": 2,
+    "values": [0.1, 0.3], "episodes": [0, 0], "steps": [40, 80], "took_effect": [True, True],
+    "states": Periodic(every=40, per_episode=2).to_dict(), "states_seed": None,
+    "selection": {"kept": 2, "episodes": 1, "ended": 0, "not_applicable": 0, "candidates": 2},
+}
+
+
+def test_a_result_of_the_flat_layout_reads_back_as_its_design():
+    assert design_of_record(OLD_RESULT) == Design(states=Periodic(every=40, per_episode=2), samples=2, horizon=7, seed=3)
+    no_states = {key: value for key, value in OLD_RESULT.items() if key != "states"}
+    assert design_of_record(no_states).states == Periodic(every=40, per_episode=2)  # from before declared designs
+    assert design_of_record({"n": 3}) is None
+
+
+def test_cfsal_report_renders_results_of_both_layouts(agent, tmp_path, capsys):
+    from cfsal.cli import main
+    from tests.test_report import record, results
+
+    new = record("hypotheses/t.py::test_new", "new", "SUPPORTED", 0.3, [0.3])
+    new["result"] = counterfactual(agent, breakout.MoveBall(dx=30), samples=2, states=WINDOW, **SETTINGS).to_dict()
+    old = record("hypotheses/t.py::test_old", "old", "REFUTED", -0.2, [-0.2])
+    old["result"] = OLD_RESULT
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results(new, old)))
+    assert main(["report", str(path), "--markdown"]) == 0
+    table = capsys.readouterr().out
+    assert "a step uniform in [5, 40) of an independently seeded episode" in table
+    assert "every 40 steps from step 40 of consecutive seeded episodes, at most 2 per episode" in table
+    assert main(["report", str(path), "--out", str(tmp_path / "page.html")]) == 0
+    page = (tmp_path / "page.html").read_text()
+    assert "each arm 7 steps after the branch" in page and "each arm 3 steps after the branch" in page
 
 
 # ------------------------------------------------------------------------------------------------ judge
@@ -202,7 +334,7 @@ def test_experiments_with_one_states_seed_share_the_episodes_played_once(agent):
     assert shared  # the same episodes, at the same steps
     for episode in shared:
         assert first.steps[first.episodes == episode][0] == second.steps[second.episodes == episode][0]
-    assert first.to_dict()["states_seed"] == 77
+    assert first.to_dict()["design"]["states_seed"] == 77
 
 
 def test_a_result_of_the_states_design_rebuilds_its_branch_points_exactly(agent):

@@ -31,7 +31,7 @@ def _run(cwd, target, out):
                     "--cfsal-fail-on", "never", "--cfsal-json", str(out), str(target)],
                    cwd=cwd, check=True, capture_output=True, text=True)
     record = json.loads(out.read_text())["hypotheses"][0]
-    return record["seed"], record["result"]["values"], record["result"]["states"], record["result"]["selection"]
+    return record["seed"], record["result"]["values"], record["result"]["design"]["states"], record["result"]["selection"]
 
 
 def test_a_claim_is_judged_the_same_from_the_root_another_directory_and_by_absolute_path(tmp_path):

@@ -78,7 +78,7 @@ def test_sequential_records_every_look_and_stops_when_decided(project):
     assert [look["n"] for look in nothing["sequential"]["looks"]] == [4, 8, 12]
     assert "maximum number of samples" in nothing["verdict"]["explanation"]
     fixed = by_name["test_fixed_by_declaration"]
-    assert "sequential" not in fixed and fixed["result"]["n"] == 8 and fixed["result"]["batch"] is None
+    assert "sequential" not in fixed and fixed["result"]["n"] == 8 and fixed["result"]["design"]["batch"] is None
 
 
 def test_sequential_samples_are_a_prefix_of_the_fixed_design(project):

@@ -49,8 +49,8 @@ def test_a_placebo_gives_exact_zeros_with_common_random_numbers_and_chance_diffe
         np.testing.assert_array_equal(a.intervened.logits[:1], b.intervened.logits[:1])  # same first state
     assert any(not np.array_equal(a.intervened.actions, b.intervened.actions)
                for a, b in zip(common.pairs, independent.pairs))
-    assert common.to_dict()["common_random_numbers"] is True
-    assert independent.to_dict()["common_random_numbers"] is False
+    assert common.to_dict()["design"]["common_random_numbers"] is True
+    assert independent.to_dict()["design"]["common_random_numbers"] is False
 
 
 def test_independent_draws_are_reproducible_and_a_sequential_run_is_a_prefix(agent):

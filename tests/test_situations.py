@@ -106,8 +106,8 @@ def test_unique_situations_skips_repeats_and_keeps_the_first_of_each():
                 "seed": 0}
     kept = counterfactual(expert, MOVE, samples=8, **settings)
     unique = counterfactual(expert, MOVE, samples=8, unique_situations=True, **settings)
-    assert kept.distinct_situations < kept.n and not kept.unique_situations
-    assert unique.distinct_situations == unique.n == 8 and unique.unique_situations
+    assert kept.distinct_situations < kept.n and not kept.design.states.unique_situations
+    assert unique.distinct_situations == unique.n == 8 and unique.design.states.unique_situations
     np.testing.assert_array_equal(unique.games, unique.episodes)  # no two samples meet any more
     # every first occurrence is kept as it was; a skipped repeat makes way for a later branch point
     # of the same episode (the cap counts samples taken), not for a different sample elsewhere
@@ -117,6 +117,6 @@ def test_unique_situations_skips_repeats_and_keeps_the_first_of_each():
     np.testing.assert_array_equal(unique.episodes, kept.episodes)  # one sample per episode in both
     repeats = kept.situations != np.arange(kept.n)
     assert set(unique.steps[repeats].tolist()) != {40} and set(kept.steps.tolist()) == {40}
-    assert unique.to_dict()["unique_situations"] is True
+    assert unique.to_dict()["design"]["states"]["unique_situations"] is True
     with pytest.raises(CfsalError, match="unique_situations"):
         counterfactual(expert, MOVE, samples=2, unique_situations="yes", **settings)

@@ -93,10 +93,12 @@ def env(agent, hypothesis_seed: int):
 def counterfactual(request: pytest.FixtureRequest, agent, hypothesis_seed: int):
     """Run paired counterfactual rollouts on ``agent``: ``counterfactual(intervention, **settings)``.
 
-    Settings are those of :func:`cfsal.rollout.counterfactual`; ``samples`` defaults to the
-    hypothesis's ``samples`` or ``--cfsal-samples``, ``seed`` to the hypothesis seed, and
-    ``states_seed`` to the session's (:func:`cfsal.plugin.session.states_seed`: hypotheses on one agent
-    and design read the same episodes). In
+    Settings are those of :func:`cfsal.rollout.counterfactual` (keywords, or ``design=`` a
+    :class:`cfsal.rollout.Design`); ``samples`` defaults to the hypothesis's ``samples`` or
+    ``--cfsal-samples``, ``seed`` to the hypothesis seed, and ``states_seed`` to the session's
+    (:func:`cfsal.plugin.session.states_seed`: hypotheses on one agent and design read the same
+    episodes). A ``design=`` fills in the same way: its fields left at ``Design``'s defaults take
+    these, as keywords left out do. In
     sequential mode (``--cfsal-sequential`` or ``sequential=True``) the samples come in batches
     and the run stops as soon as the hypothesis's sequential test decides (docs/sequential.md).
     """
@@ -107,6 +109,8 @@ def counterfactual(request: pytest.FixtureRequest, agent, hypothesis_seed: int):
     sequential = request.config.stash.get(SEQUENTIAL_KEY, None)
 
     def counterfactual(intervention: Any, **settings: Any):
+        if settings.get("design") is not None:
+            settings = _dissolve(settings)
         settings.setdefault("progress", _progress_line(request))
         fixed = spec.samples if spec and spec.samples else state.settings.samples
         if spec is not None and sequential is not None and sequential.applies_to(spec) and "samples" not in settings:
@@ -123,3 +127,15 @@ def counterfactual(request: pytest.FixtureRequest, agent, hypothesis_seed: int):
         return run(agent, intervention, **settings)
 
     return counterfactual
+
+
+def _dissolve(settings: dict[str, Any]) -> dict[str, Any]:
+    """``design=`` with any keywords, as keywords alone: the fields the design (or a keyword) sets,
+    so that the ones it leaves at the defaults take the hypothesis's samples and seeds. A keyword
+    that contradicts the design is the library's error (one place to declare each setting)."""
+    from cfsal.rollout.design import KEYWORDS, PERIODIC_KEYWORDS, declare
+
+    given = {name: settings.pop(name) for name in KEYWORDS if name in settings}
+    design = declare(settings.pop("design"), **given)
+    kept = {name: value for name, value in given.items() if value is not None and name not in PERIODIC_KEYWORDS}
+    return {**settings, **design.changes(), **kept}

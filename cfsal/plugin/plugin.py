@@ -221,7 +221,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         record["media"] = record_media(pyfuncitem.funcargs.get("agent"), result, _html_path(pyfuncitem.config),
                                        pyfuncitem.nodeid)
     _attach(pyfuncitem, record, verdict, result.agent, seed)
-    _set_outcome(verdict, spec.claim, state.settings.fail_on, result.states.describe())
+    _set_outcome(verdict, spec.claim, state.settings.fail_on, result.design.states.describe())
     return True
 
 
@@ -239,12 +239,12 @@ def _run_and_judge(item: pytest.Function, spec, args: dict[str, Any], seed: int,
         )
     claim = spec.as_claim(default_alpha)
     rule = item.stash.get(STOP_RULE_KEY, None)
-    if rule is not None and getattr(result, "batch", None) is not None:
+    if rule is not None and getattr(getattr(result, "design", None), "batch", None) is not None:
         from cfsal.plugin.sequential import judge
 
         if getattr(result, "clusters", None) is not None:
             raise CfsalError(f"{item.name}: sequential verdicts need independent samples, but this design takes "
-                             f"several states from one episode ({result.states.describe()}). Use the default "
+                             f"several states from one episode ({result.design.states.describe()}). Use the default "
                              "design (one state per episode), or run this hypothesis with sequential=False.")
 
         if claim.kind == "correlation" and getattr(result, "covariate", None) is None:
@@ -361,11 +361,13 @@ def changed_by_correction(records: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 def designs_used(records: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Each declared state distribution of the session (its description) and the hypotheses drawn from it."""
+    from cfsal.rollout.design import design_of_record
+
     found: dict[str, list[str]] = {}
     for record in records:
-        states = (record.get("result") or {}).get("states")
-        if states:
-            found.setdefault(states["description"], []).append(record["nodeid"])
+        design = design_of_record(record.get("result") or {})
+        if design is not None:
+            found.setdefault(design.states.describe(), []).append(record["nodeid"])
     return found
 
 
@@ -373,10 +375,13 @@ def repeated_situations(records: list[dict[str, Any]]) -> list[tuple[str, int, i
     """(nodeid, n, distinct situations) of the periodic-design hypotheses some of whose samples branched
     from the same game situation: replayed games or frozen screens of consecutive branch points. (With
     independently seeded episodes, two that meet in one situation are independent draws: not noted.)"""
+    from cfsal.rollout.design import States, design_of_record
+
     found = []
     for record in records:
         result = record.get("result") or {}
-        if (result.get("states") or {}).get("kind", "periodic") != "periodic":
+        design = design_of_record(result)
+        if design is not None and isinstance(design.states, States):
             continue
         n, distinct = result.get("n"), result.get("distinct_situations")
         if n is not None and distinct is not None and distinct < n:

@@ -29,6 +29,7 @@ from cfsal.report.media import pick_branches
 from cfsal.report.numbers import json_number, non_finite_text
 from cfsal.report.plots import COLOURS, plot_confidence_sequence, plot_correlation, plot_paired_effects
 from cfsal.report.table import states_text
+from cfsal.rollout.design import design_of_record
 
 #: Verdicts of counterfactual hypotheses, then outcomes of property-based searches (HELD: no
 #: counterexample found; COUNTEREXAMPLE: one found), then ERROR.
@@ -300,6 +301,7 @@ def _facts(record: Mapping[str, Any]) -> str:
     verdict = record.get("verdict") or {}
     adjusted = record.get("adjusted_verdict") or verdict
     result = record.get("result") or {}
+    design = design_of_record(result)
     spec = record.get("spec") or {}
     confidence = adjusted.get("confidence")
     level = f"{confidence * 100:.0f}% CI" if confidence else "CI"
@@ -314,8 +316,8 @@ def _facts(record: Mapping[str, Any]) -> str:
                                                        if result.get("bounds") else "")),
         ("intervention", f'<code>{esc(_intervention_text(result.get("intervention", "—")))}</code>'),
         ("states", esc(states_text(result))),
-        ("branching", f'horizon {esc(result.get("horizon", "—"))}'
-                      + (f", took effect in {sum(map(bool, took))} of {len(took)}" if took else "")),
+        ("branching", esc(design.describe(states=False) if design else "—")
+                      + (f"; took effect in {sum(map(bool, took))} of {len(took)}" if took else "")),
         ("agent", esc(f'{record.get("agent", "—")} on {record.get("game", "—")}')),
         ("seed", f'<span class="mono">{esc(record.get("seed", "—"))}</span>'),
         ("test", esc(adjusted.get("test", "—"))),

@@ -84,7 +84,7 @@ def observation_frames(pair: Any, upscale: int = 2) -> BranchFrames:
 
 def _pair_seed(result: Any, index: int) -> np.random.SeedSequence:
     """The seed :func:`cfsal.rollout.counterfactual` gave pair ``index`` (its child 1 drives the edit)."""
-    return child(child(result.seed, 1), index)
+    return child(child(result.design.seed, 1), index)
 
 
 def rebuild_branch_points(agent: Agent, result: Any, indices: Sequence[int]) -> dict[int, Any]:
@@ -100,19 +100,20 @@ def rebuild_branch_points(agent: Agent, result: Any, indices: Sequence[int]) -> 
     from cfsal.rollout.sampling import EpisodeStore
 
     wanted = {(int(result.episodes[i]), int(result.steps[i])): i for i in indices}
-    design = getattr(result, "states", None)
-    if isinstance(design, States):
-        seed = child(result.seed, 0) if result.states_seed is None else np.random.SeedSequence(result.states_seed)
+    design = result.design
+    if isinstance(design.states, States):
+        seed = child(design.seed, 0) if design.states_seed is None else np.random.SeedSequence(design.states_seed)
         found = {}
         for episode, step in wanted:
-            store = EpisodeStore(agent, design, seed=seed, greedy=result.greedy, first=episode, width=1)
+            store = EpisodeStore(agent, design.states, seed=seed, greedy=design.greedy, first=episode, width=1)
             for point in store.candidates(episode).points:
                 if point.step == step:
                     found[wanted[(episode, step)]] = point
         return found
-    residue = int(result.steps[indices[0]]) % result.branch_every
-    points = collect_branch_points(agent, count=len(wanted), branch_every=result.branch_every,
-                                   seed=child(result.seed, 0), first_branch=residue,
+    every = design.states.every
+    residue = int(result.steps[indices[0]]) % every
+    points = collect_branch_points(agent, count=len(wanted), branch_every=every,
+                                   seed=child(design.seed, 0), first_branch=residue,
                                    accept=lambda point: (point.episode, point.step) in wanted)
     return {wanted[(p.episode, p.step)]: p for p in points}
 
@@ -237,7 +238,7 @@ def branch_media(agent: Agent, result: Any, out_dir: str | os.PathLike, *, stem:
         arms, frames = None, None
         if index in points:
             pair_start = prepare_pair(agent.spec.game, points[index], chosen[index], _pair_seed(result, index),
-                                      getattr(result, "settle", "refresh"))
+                                      result.design.settle)
             arms = (pair_start.factual, pair_start.intervened, pair_start.intervention_rng)
             frames = rgb_frames(arms[0], arms[1], pair)
             if frames is None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cfsal.report.numbers import json_number, non_finite_text
-from cfsal.rollout.design import Selection
+from cfsal.rollout.design import Selection, design_of_record
 
 COLUMNS = ("hypothesis", "agent", "n", "effect [CI]", "p", "p adj", "verdict")
 
@@ -53,12 +53,10 @@ def selection_text(selection: dict[str, Any]) -> str:
 
 
 def states_text(result: dict[str, Any]) -> str:
-    """Which states a verdict speaks about (the result's declared design) and what drawing them set
-    aside; results from before declared designs name their branching interval only."""
-    states, selection = result.get("states"), result.get("selection")
-    if not states:
-        return f"every {result.get('branch_every', '—')} steps of consecutive episodes"
-    text = states.get("description", "—")
+    """Which states a verdict speaks about (the result's declared design, read from either JSON
+    layout: ``design_of_record``) and what drawing them set aside."""
+    design, selection = design_of_record(result), result.get("selection")
+    text = "—" if design is None else design.states.describe()
     return f"{text}; {selection_text(selection)}" if selection else text
 
 

@@ -1,9 +1,9 @@
 """Branching and paired counterfactual rollouts.
 
-Public face: :func:`counterfactual`, :class:`CounterfactualResult`, :class:`States` and
-:class:`Periodic` (which states a verdict speaks about), :func:`collect_branch_points`,
-:func:`run_paired`, :class:`Trace`, :class:`PairedBranch`, :func:`record`, :func:`replay`,
-:class:`Trajectory`.
+Public face: :func:`counterfactual`, :class:`CounterfactualResult`, :class:`Design` (how a
+hypothesis samples), :class:`States` and :class:`Periodic` (which states a verdict speaks about),
+:func:`collect_branch_points`, :func:`run_paired`, :class:`Trace`, :class:`PairedBranch`,
+:func:`record`, :func:`replay`, :class:`Trajectory`.
 
 Imported lazily (as :mod:`cfsal` itself is), so that the environment process
 (:mod:`cfsal.rollout.envprocess`), which imports :mod:`cfsal.rollout.arms`, does not import torch.
@@ -21,6 +21,7 @@ _LAZY = {
     "collect_branch_points": "cfsal.rollout.branching",
     "CounterfactualResult": "cfsal.rollout.experiment",
     "counterfactual": "cfsal.rollout.experiment",
+    "Design": "cfsal.rollout.design",
     "Periodic": "cfsal.rollout.design",
     "Selection": "cfsal.rollout.design",
     "States": "cfsal.rollout.design",
@@ -35,8 +36,8 @@ _LAZY = {
     "replay": "cfsal.rollout.trajectory",
 }
 
-__all__ = ["BranchPoint", "CounterfactualResult", "PairedBranch", "Periodic", "Selection", "StateSampler", "States",
-           "Trace", "Trajectory", "TrajectoryError", "collect_branch_points", "counterfactual", "record", "replay",
+__all__ = ["BranchPoint", "CounterfactualResult", "Design", "PairedBranch", "Periodic", "Selection", "StateSampler",
+           "States", "Trace", "Trajectory", "TrajectoryError", "collect_branch_points", "counterfactual", "record", "replay",
            "run_paired", "sample_states"]
 
 

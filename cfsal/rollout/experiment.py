@@ -22,7 +22,7 @@ import numpy as np
 
 from cfsal._seeding import child
 from cfsal.agents.base import Agent
-from cfsal.errors import CfsalError, InterventionError
+from cfsal.errors import InterventionError
 from cfsal.measures import Measure, action_disagreement
 from cfsal.measures import evaluate as evaluate_measure
 from cfsal.rollout.branching import (
@@ -32,27 +32,30 @@ from cfsal.rollout.branching import (
     labels_of_keys,
     situation_key,
 )
-from cfsal.rollout.design import Periodic, Selection, StateDesign, States
+from cfsal.rollout.design import Design, Selection, StateDesign, States, declare
 from cfsal.rollout.executors import run_with
 from cfsal.rollout.paired import InterventionLike, PairedBranch, applicable
 from cfsal.rollout.sampling import StateSampler, shared_store
 
-RESULT_SCHEMA_VERSION = 1
+#: 2: the design as one nested object ("design": Design.to_dict()) instead of flat copies of its fields
+RESULT_SCHEMA_VERSION = 2
 
 Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
 class CounterfactualResult:
-    """Paired differences of one measure under one intervention, one per branch point."""
+    """Paired differences of one measure under one intervention, one per branch point.
+
+    ``design`` says how the samples were drawn (:class:`cfsal.rollout.Design`); the arrays hold one
+    entry per sample.
+    """
 
     agent: str
     game: str
     intervention: dict[str, Any]
     measure: str
-    horizon: int
-    branch_every: int | None
-    seed: int
+    design: Design
     values: np.ndarray
     episodes: np.ndarray
     steps: np.ndarray
@@ -62,28 +65,15 @@ class CounterfactualResult:
     assignments: np.ndarray | None = None
     covariate: np.ndarray | None = None
     covariate_measure: str | None = None
-    greedy: bool = False
-    settle: Any = "refresh"
-    first_branch: int | None = None
     points: tuple[BranchPoint, ...] = field(default=(), repr=False, compare=False)  # in memory only
-    batch: int | None = None          # sequential runs: samples per look
-    max_samples: int | None = None    # sequential runs: the most samples the run could have taken
-    max_per_episode: int | None = None  # at most this many branch points per episode (None: no cap)
-    common_random_numbers: bool = True  # False: the arms of a pair sampled their actions independently
     #: per sample, the first sample branched from the same situation (``branching.situation_key``:
     #: the game state apart from its RNG, and the frames); repeats are one situation sampled twice
     situations: np.ndarray | None = None
     #: per sample, its game: episodes that share a situation merged (``branching.games_of``); the
     #: conservative clusters when episodes replay each other (``assess(..., clusters=result.games)``)
     games: np.ndarray | None = None
-    unique_situations: bool = False  # True: repeated situations were skipped while collecting
-    #: the declared distribution the branch points were drawn from (``cfsal.rollout.design``)
-    states: StateDesign = field(default_factory=States)
     #: the candidates behind the samples: kept, set aside (episode ended first; intervention did not apply)
     selection: Selection | None = None
-    #: the seed the states were drawn with when they came from a shared store (the plugin: one per
-    #: session); None: from child 0 of ``seed``
-    states_seed: int | None = None
 
     @property
     def n(self) -> int:
@@ -92,7 +82,8 @@ class CounterfactualResult:
     @property
     def clusters(self) -> np.ndarray | None:
         """The episode of each sample when samples share episodes (the unit of inference), else None."""
-        return self.episodes if self.states.clustered and len(np.unique(self.episodes)) < self.n else None
+        clustered = self.design.states.clustered and len(np.unique(self.episodes)) < self.n
+        return self.episodes if clustered else None
 
     @property
     def distinct_situations(self) -> int | None:
@@ -102,22 +93,16 @@ class CounterfactualResult:
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": RESULT_SCHEMA_VERSION, "agent": self.agent, "game": self.game,
                 "intervention": self.intervention, "measure": self.measure, "bounds": self.bounds,
-                "horizon": self.horizon,
-                "branch_every": self.branch_every, "seed": self.seed, "n": self.n,
+                "design": self.design.to_dict(), "n": self.n,
                 "values": [float(v) for v in self.values], "episodes": self.episodes.tolist(),
                 "steps": self.steps.tolist(), "took_effect": self.took_effect.tolist(),
                 "assignments": None if self.assignments is None else self.assignments.tolist(),
                 "covariate_measure": self.covariate_measure,
                 "covariate": None if self.covariate is None else [float(v) for v in self.covariate],
-                "greedy": self.greedy, "settle": self.settle, "first_branch": self.first_branch,
-                "batch": self.batch, "max_samples": self.max_samples, "max_per_episode": self.max_per_episode,
-                "common_random_numbers": self.common_random_numbers,
                 "situations": None if self.situations is None else self.situations.tolist(),
                 "distinct_situations": self.distinct_situations,
                 "games": None if self.games is None else self.games.tolist(),
-                "unique_situations": self.unique_situations, "states": self.states.to_dict(),
-                "selection": None if self.selection is None else self.selection.to_dict(),
-                "states_seed": self.states_seed}
+                "selection": None if self.selection is None else self.selection.to_dict()}
 
 
 def _as_list(intervention: InterventionLike | Sequence[InterventionLike]) -> list[InterventionLike]:
@@ -131,56 +116,21 @@ class _Stopped(Exception):
     """Raised from inside branch-point collection to end a sequential run early (never escapes)."""
 
 
-def _check_count(name: str, value: Any, meaning: str) -> None:
-    """Experiment sizes are whole numbers ≥ 1; anything else is one teaching error, up front."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise CfsalError(f"counterfactual(..., {name}={value!r}): {name} counts {meaning} and must be an "
-                         f"integer ≥ 1 (e.g. {name}=30).")
+def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[InterventionLike], *,
+                   design: Design | None = None, samples: int | None = None, states: StateDesign | None = None,
+                   horizon: int | None = None, measure: Measure | tuple[Measure, Measure] = action_disagreement,
+                   seed: int | None = None, greedy: bool | None = None, settle: str | int | None = None,
+                   executor: Any = "inline", workers: int = 2, progress: Progress | None = None,
+                   batch: int | None = None, stop: Callable[[CounterfactualResult], bool] | None = None,
+                   common_random_numbers: bool | None = None, states_seed: int | None = None,
+                   branch_every: int | None = None, first_branch: int | None = None,
+                   max_per_episode: int | None = None, unique_situations: bool | None = None) -> CounterfactualResult:
+    """Run paired counterfactuals of ``intervention`` on ``agent`` as ``design`` says; measure each pair.
 
-
-def _state_design(states: StateDesign | None, branch_every: int | None, first_branch: int | None,
-                  max_per_episode: int | None, unique_situations: bool) -> StateDesign:
-    """The declared design: ``states``, or the periodic one the older keywords describe."""
-    periodic = {"branch_every": branch_every, "first_branch": first_branch, "max_per_episode": max_per_episode}
-    given = [name for name, value in periodic.items() if value is not None]
-    if states is not None and given:
-        raise CfsalError(f"counterfactual(..., states=..., {given[0]}=...): {given[0]} belongs to the periodic "
-                         "design; declare it in one place, e.g. states=Periodic(every=40) or states=States(...).")
-    if states is None and given:
-        _check_count("branch_every", branch_every if branch_every is not None else 50,
-                     "agent steps between branch points")
-        if first_branch is not None:
-            _check_count("first_branch", first_branch, "agent steps before the first branch point")
-        if max_per_episode is not None and (isinstance(max_per_episode, bool)
-                                            or not isinstance(max_per_episode, (int, np.integer)) or max_per_episode < 1):
-            raise CfsalError(
-                f"counterfactual(..., max_per_episode={max_per_episode!r}): the most branch points taken from one "
-                "episode must be an integer ≥ 1 (e.g. max_per_episode=5 spreads 30 samples over at least 6 "
-                "episodes), or None for no cap.")
-        states = Periodic(every=int(branch_every or 50), first=first_branch, per_episode=max_per_episode)
-    states = States() if states is None else states
-    if not isinstance(states, (States, Periodic)):
-        raise CfsalError(f"counterfactual(..., states={states!r}): pass a cfsal.rollout.States (a step drawn from a "
-                         "window of each independently seeded episode; the default) or a cfsal.rollout.Periodic.")
-    if not isinstance(unique_situations, bool):
-        raise CfsalError(f"counterfactual(..., unique_situations={unique_situations!r}): pass True (each sample "
-                         "from a situation not sampled before) or False (the default: keep repeats).")
-    if unique_situations and isinstance(states, States):
-        raise CfsalError("counterfactual(..., unique_situations=True) is for the periodic design; with States every "
-                         "sample comes from its own independently seeded episode, so two that meet in one situation "
-                         "are still independent draws of the declared population.")
-    return states
-
-
-def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[InterventionLike], *, samples: int = 30,
-                   states: StateDesign | None = None, horizon: int = 20,
-                   measure: Measure | tuple[Measure, Measure] = action_disagreement, seed: int = 0,
-                   greedy: bool = False, settle: Any = "refresh", executor: Any = "inline", workers: int = 2,
-                   progress: Progress | None = None, batch: int | None = None,
-                   stop: Callable[[CounterfactualResult], bool] | None = None, common_random_numbers: bool = True,
-                   states_seed: int | None = None, branch_every: int | None = None, first_branch: int | None = None,
-                   max_per_episode: int | None = None, unique_situations: bool = False) -> CounterfactualResult:
-    """Run ``samples`` paired counterfactuals of ``intervention`` on ``agent``; measure each pair.
+    The design (:class:`cfsal.rollout.Design`) is how the samples are drawn: ``design=``, or its
+    fields as keywords (``samples=30, horizon=10``), each left out at ``Design``'s default; a
+    keyword may repeat a given ``design`` but not change it. Defaults: 30 samples, each arm 20 steps
+    after the branch, ``settle="refresh"``, sampled actions with common random numbers, seed 0.
 
     ``states`` declares which states the verdict speaks about (:mod:`cfsal.rollout.design`). The
     default, ``States()``, draws each sample at a step uniform in [40, 500) of its own independently
@@ -189,7 +139,8 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
     verdict is clustered by episode), ``States.at(20)`` is the paper's fixed step. Candidates set
     aside (the episode ended first, the intervention did not apply) are counted in ``result.selection``.
     ``Periodic(every=40)`` (or the older keywords ``branch_every``, ``first_branch``,
-    ``max_per_episode``) is the design before: a point every k steps of consecutive episodes.
+    ``max_per_episode``, ``unique_situations``) is the design before: a point every k steps of
+    consecutive episodes.
 
     A list of interventions is a dose-response design: episode e (periodic: branch point i) gets
     intervention ``e mod len(list)``; ``result.assignments`` says which got which.
@@ -204,12 +155,11 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
     ``common_random_numbers`` (default True): the two arms of a pair sample each action from the same
     uniform, so where the intervention leaves the policy alone they act alike and the difference is
     exactly zero. False samples the arms independently (placebo baselines, null controls with
-    random differences). ``unique_situations`` (periodic design only) skips a branch point whose
-    situation an earlier one already had.
+    random differences).
 
-    Every random choice derives from ``seed``; ``executor`` ("inline", "process", "ray") changes
-    where the continuations run, never the numbers. ``progress(phase, done, total)`` is called as
-    work proceeds (branch points found; pairs measured).
+    Every random choice derives from the design's ``seed``; ``executor`` ("inline", "process",
+    "ray") changes where the continuations run, never the numbers. ``progress(phase, done, total)``
+    is called as work proceeds (branch points found; pairs measured).
     """
     interventions = _as_list(intervention)
     for item in interventions:
@@ -218,16 +168,12 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
                 f"{item.name} is a {item.game} intervention but agent {agent.name!r} plays "
                 f"{agent.spec.game}; pick an intervention from cfsal.interventions.{agent.spec.game}."
             )
-    _check_count("samples", samples, "paired samples (branch points)")
-    _check_count("horizon", horizon, "steps each arm runs after the branch")
-    if batch is not None:
-        _check_count("batch", batch, "samples per look")
-    design = _state_design(states, branch_every, first_branch, max_per_episode, unique_situations)
-    if states_seed is not None and (isinstance(states_seed, bool) or not isinstance(states_seed, (int, np.integer))):
-        raise CfsalError(f"counterfactual(..., states_seed={states_seed!r}): an integer seed, or None.")
-    run = _Run(agent, interventions, measure, design, samples, horizon, seed, greedy, settle, executor, workers,
-               progress, batch, stop, common_random_numbers, unique_situations, states_seed)
-    if isinstance(design, States):
+    design = declare(design, samples=samples, states=states, horizon=horizon, seed=seed, greedy=greedy,
+                     settle=settle, batch=batch, common_random_numbers=common_random_numbers,
+                     states_seed=states_seed, branch_every=branch_every, first_branch=first_branch,
+                     max_per_episode=max_per_episode, unique_situations=unique_situations)
+    run = _Run(agent, interventions, measure, design, executor, workers, progress, stop)
+    if isinstance(design.states, States):
         run.sample_states()
     else:
         run.sample_periodic()
@@ -237,16 +183,13 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
 class _Run:
     """One experiment's state while it runs: the points collected, the pairs run and measured."""
 
-    def __init__(self, agent: Agent, interventions: list[InterventionLike], measure: Any, design: StateDesign,
-                 samples: int, horizon: int, seed: int, greedy: bool, settle: Any, executor: Any, workers: int,
-                 progress: Progress | None, batch: int | None, stop: Callable[[CounterfactualResult], bool] | None,
-                 common_random_numbers: bool, unique_situations: bool, states_seed: int | None = None) -> None:
+    def __init__(self, agent: Agent, interventions: list[InterventionLike], measure: Any, design: Design,
+                 executor: Any, workers: int, progress: Progress | None,
+                 stop: Callable[[CounterfactualResult], bool] | None) -> None:
         self.covariate_measure, self.measure = measure if isinstance(measure, tuple) else (None, measure)
-        self.agent, self.interventions, self.design, self.samples = agent, interventions, design, samples
-        self.horizon, self.seed, self.greedy, self.settle = horizon, seed, greedy, settle
-        self.executor, self.workers, self.progress, self.batch, self.stop = executor, workers, progress, batch, stop
-        self.common_random_numbers, self.unique_situations = common_random_numbers, unique_situations
-        self.points_seed, self.pairs_seed = child(seed, 0), child(seed, 1)
+        self.agent, self.interventions, self.design = agent, interventions, design
+        self.executor, self.workers, self.progress, self.stop = executor, workers, progress, stop
+        self.points_seed, self.pairs_seed = child(design.seed, 0), child(design.seed, 1)
         self.assigned: list[int] = []
         self.points: list[BranchPoint] = []
         self.situations: list[bytes] = []
@@ -254,28 +197,37 @@ class _Run:
         self.values: list[float] = []
         self.covariate: list[float] = []
         self.selection: Selection | None = None
-        self.states_seed = states_seed if isinstance(design, States) else None  # the periodic design draws from seed
 
     def build(self) -> CounterfactualResult:
-        n = len(self.pairs)
-        return _result(self.agent, self.interventions, self.measure, self.covariate_measure, self.horizon,
-                       self.design, self.seed, self.pairs, self.values, self.covariate,
-                       np.array(self.assigned[:n], dtype=int), self.greedy, self.settle, self.points[:n],
-                       self.batch, self.samples if self.batch is not None else None, self.common_random_numbers,
-                       labels_of_keys(self.situations[:n]), self.unique_situations, self.selection,
-                       self.states_seed)
+        n, interventions, covariate_measure = len(self.pairs), self.interventions, self.covariate_measure
+        pairs = self.pairs
+        situations = labels_of_keys(self.situations[:n])
+        return CounterfactualResult(
+            agent=self.agent.name, game=self.agent.spec.game,
+            intervention=interventions[0].to_dict() if len(interventions) == 1 else
+            {"name": "round_robin", "interventions": [item.to_dict() for item in interventions]},
+            measure=getattr(self.measure, "__name__", "measure"), design=self.design,
+            values=np.array(self.values, dtype=float), episodes=np.array([p.episode for p in pairs], dtype=int),
+            steps=np.array([p.step for p in pairs], dtype=int), took_effect=np.array([p.took_effect for p in pairs]),
+            pairs=tuple(pairs), bounds=getattr(self.measure, "bounds", None),
+            assignments=np.array(self.assigned[:n], dtype=int),
+            covariate=None if covariate_measure is None else np.array(self.covariate, dtype=float),
+            covariate_measure=None if covariate_measure is None else getattr(covariate_measure, "__name__", "measure"),
+            points=tuple(self.points[:n]), situations=situations,
+            games=games_of([p.episode for p in pairs], situations), selection=self.selection,
+        )
 
     def run_pending(self) -> None:
         """Run and measure the pairs of every collected point not yet run (pair i: child i of the pairs seed)."""
-        start = len(self.pairs)
+        design, start = self.design, len(self.pairs)
         todo = self.points[start:]
-        total = self.samples if self.batch is not None else len(self.points)
+        total = design.samples if design.batch is not None else len(self.points)
         if self.progress is not None:
             self.progress("paired rollouts", start, total)
         new = run_with(self.executor, self.agent, todo, [self.interventions[a] for a in self.assigned[start:]],
-                       horizon=self.horizon, seeds=[child(self.pairs_seed, i) for i in range(start, start + len(todo))],
-                       greedy=self.greedy, settle=self.settle, workers=self.workers,
-                       common_random_numbers=self.common_random_numbers)
+                       horizon=design.horizon, seeds=[child(self.pairs_seed, i) for i in range(start, start + len(todo))],
+                       greedy=design.greedy, settle=design.settle, workers=self.workers,
+                       common_random_numbers=design.common_random_numbers)
         for pair in new:
             self.pairs.append(pair)
             self.values.append(evaluate_measure(self.measure, pair.factual, pair.intervened, self.agent))
@@ -297,39 +249,39 @@ class _Run:
 
     def sample_states(self) -> None:
         """The declared design: independent episodes in lockstep, taken in order (a batch at a time)."""
-        m = len(self.interventions)
-        store = None if self.states_seed is None else \
-            shared_store(self.agent, self.design, seed=self.states_seed, greedy=self.greedy)
-        sampler = StateSampler(self.agent, self.design, seed=self.points_seed, greedy=self.greedy, store=store,
+        design, m = self.design, len(self.interventions)
+        store = None if design.states_seed is None else \
+            shared_store(self.agent, design.states, seed=design.states_seed, greedy=design.greedy)
+        sampler = StateSampler(self.agent, design.states, seed=self.points_seed, greedy=design.greedy, store=store,
                                applies=lambda point: applicable(self.interventions[point.episode % m], point))
-        step = self.batch or self.samples
-        while len(self.points) < self.samples:
-            for point in sampler.take(min(step, self.samples - len(self.points))):
+        step = design.batch or design.samples
+        while len(self.points) < design.samples:
+            for point in sampler.take(min(step, design.samples - len(self.points))):
                 self._add(point, point.episode % m)
             self.selection = sampler.selection
             if self.progress is not None:
-                self.progress("branch points", len(self.points), self.samples)
-            if self.batch is not None and self.stopped():
+                self.progress("branch points", len(self.points), design.samples)
+            if design.batch is not None and self.stopped():
                 return
         if len(self.pairs) < len(self.points):
             self.run_pending()
 
     def sample_periodic(self) -> None:
         """The periodic design: every k steps of consecutive episodes (the cap and filters decided point by point)."""
-        design, m = self.design, len(self.interventions)
+        design, periodic, m = self.design, self.design.states, len(self.interventions)
         per_episode: dict[int, int] = {}
         seen: set[bytes] = set()
         set_aside = [0, 0]  # not applicable, repeated situation
 
         def accept(point: BranchPoint) -> bool:
-            full = design.per_episode is not None and per_episode.get(point.episode, 0) >= design.per_episode
+            full = periodic.per_episode is not None and per_episode.get(point.episode, 0) >= periodic.per_episode
             if full:
                 return False
             if not applicable(self.interventions[len(self.points) % m], point):
                 set_aside[0] += 1
                 return False
             key = situation_key(point.snapshot)
-            if self.unique_situations and key in seen:
+            if periodic.unique_situations and key in seen:
                 set_aside[1] += 1
                 return False
             seen.add(key)
@@ -340,44 +292,18 @@ class _Run:
             self.selection = Selection(kept=len(self.points), episodes=point.episode + 1,
                                        not_applicable=set_aside[0])
             if self.progress is not None:
-                self.progress("branch points", len(self.points), self.samples)
-            if self.batch is not None and (len(self.points) - len(self.pairs) >= self.batch
-                                           or len(self.points) == self.samples):
-                if self.stopped():
-                    raise _Stopped
+                self.progress("branch points", len(self.points), design.samples)
+            look = design.batch is not None and (len(self.points) - len(self.pairs) >= design.batch
+                                                 or len(self.points) == design.samples)
+            if look and self.stopped():
+                raise _Stopped
             return True
 
         try:
-            collect_branch_points(self.agent, count=self.samples, branch_every=design.every, seed=self.points_seed,
-                                  first_branch=design.first, greedy=self.greedy, accept=accept,
-                                  per_episode=design.per_episode)
+            collect_branch_points(self.agent, count=design.samples, branch_every=periodic.every,
+                                  seed=self.points_seed, first_branch=periodic.first, greedy=design.greedy,
+                                  accept=accept, per_episode=periodic.per_episode)
         except _Stopped:
             return
         if len(self.pairs) < len(self.points):
             self.run_pending()
-
-
-def _result(agent: Agent, interventions: list[InterventionLike], measure: Measure, covariate_measure: Measure | None,
-            horizon: int, design: StateDesign, seed: int, pairs: list[PairedBranch], values: list[float],
-            covariate: list[float], assignments: np.ndarray, greedy: bool, settle: Any,
-            points: list[BranchPoint], batch: int | None, max_samples: int | None, common_random_numbers: bool,
-            situations: np.ndarray, unique_situations: bool, selection: Selection | None,
-            states_seed: int | None = None) -> CounterfactualResult:
-    periodic = isinstance(design, Periodic)
-    return CounterfactualResult(
-        agent=agent.name, game=agent.spec.game,
-        intervention=interventions[0].to_dict() if len(interventions) == 1 else
-        {"name": "round_robin", "interventions": [item.to_dict() for item in interventions]},
-        measure=getattr(measure, "__name__", "measure"), horizon=horizon,
-        branch_every=design.every if periodic else None,
-        seed=seed, values=np.array(values, dtype=float), episodes=np.array([p.episode for p in pairs], dtype=int),
-        steps=np.array([p.step for p in pairs], dtype=int), took_effect=np.array([p.took_effect for p in pairs]),
-        pairs=tuple(pairs), bounds=getattr(measure, "bounds", None), assignments=assignments,
-        covariate=None if covariate_measure is None else np.array(covariate, dtype=float),
-        covariate_measure=None if covariate_measure is None else getattr(covariate_measure, "__name__", "measure"),
-        greedy=greedy, settle=settle, first_branch=design.first if periodic else None, points=tuple(points),
-        batch=batch, max_samples=max_samples, max_per_episode=design.per_episode,
-        common_random_numbers=bool(common_random_numbers), situations=situations,
-        games=games_of([p.episode for p in pairs], situations), unique_situations=unique_situations,
-        states=design, selection=selection, states_seed=states_seed,
-    )
