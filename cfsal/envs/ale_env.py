@@ -23,20 +23,30 @@ on the seed and the actions.
 Snapshots hold the emulator state *with its RNG* (``ALEInterface.cloneState(include_rng=True)``,
 serialised to bytes), the frame stack and the counters; :meth:`AleEnv.restore` replays
 bit-identically, in this environment or in another one made with the same settings.
+
+The rollout engine and the interventions see the game as a JSON state dict (the protocol
+:class:`ToyboxEnv` defines, hence the names :meth:`AleEnv.get_toybox_state` etc.):
+``{"game", "ram": [128 bytes], "emulator": <base64 ALE state with RNG>, "modifications"}``.
+Interventions edit ``ram``; writing the state restores the emulator and then writes the RAM bytes
+that differ, so a state read and written back is the same state. ``modifications`` are HackAtari's
+per-frame RAM rules switched on (name → their memory, :mod:`cfsal.envs.ale_pong_ram`), run before
+every emulated frame as HackAtari runs them; :meth:`AleEnv.configure` makes them a whole-game variant.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
+from cfsal.envs.ale_pong_ram import FRAME_MODIFICATIONS
 from cfsal.envs.games import GameSpec, get_game
 from cfsal.envs.toybox_env import preprocess_frame
-from cfsal.errors import SnapshotError
+from cfsal.errors import GameStateError, SnapshotError
 
 ALE_SNAPSHOT_SCHEMA_VERSION = 1
 _NOOP, _FIRE = 0, 1
@@ -59,6 +69,17 @@ class AleSnapshot:
     needs_real_reset: bool
     np_random_state: dict[str, Any] = field(repr=False)
     repeat_action_probability: float = 0.0
+    ram: bytes = field(default=b"", repr=False)
+    modifications: dict[str, dict[str, int]] = field(default_factory=dict)
+    config: dict[str, Any] | None = None
+
+    #: A restore is always exact (the emulator's own state); the engine asks for ``native`` clones.
+    native: ClassVar[None] = None
+
+    @property
+    def toybox_json(self) -> str:
+        """The state dict of this moment as JSON text (what :meth:`AleEnv.toybox_state_text` gives)."""
+        return _state_text(self.game, self.ram, self.ale_state, self.modifications)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +95,9 @@ class AleSnapshot:
             "needs_real_reset": self.needs_real_reset,
             "np_random_state": self.np_random_state,
             "repeat_action_probability": self.repeat_action_probability,
+            "ram": list(self.ram),
+            "modifications": self.modifications,
+            "config": self.config,
         }
 
     @classmethod
@@ -95,6 +119,9 @@ class AleSnapshot:
             needs_real_reset=bool(data["needs_real_reset"]),
             np_random_state=data["np_random_state"],
             repeat_action_probability=float(data["repeat_action_probability"]),
+            ram=bytes(data.get("ram", [])),
+            modifications={k: dict(v) for k, v in data.get("modifications", {}).items()},
+            config=data.get("config"),
         )
 
 
@@ -172,6 +199,8 @@ class AleEnv(gym.Env):
         self._lives = self.ale.lives()
         self._return = 0.0
         self._needs_real_reset = True
+        self._config: dict[str, Any] | None = None
+        self._modifications: dict[str, dict[str, int]] = {}
 
     # -- the raw game --------------------------------------------------------------------------
     @property
@@ -199,6 +228,68 @@ class AleEnv(gym.Env):
         """The current full-resolution RGB screen (210×160×3, uint8)."""
         return self.ale.getScreenRGB()
 
+    # -- the state protocol of the rollout engine and the interventions ---------------------------
+    def get_toybox_state(self) -> dict[str, Any]:
+        """The game as a JSON state dict (see the module docstring); a fresh copy, edit it freely."""
+        return json.loads(self.toybox_state_text())
+
+    def toybox_state_text(self) -> str:
+        """:meth:`get_toybox_state` as JSON text: equal texts are equal states."""
+        return _state_text(self.game, self.ale.getRAM().tobytes(), self.ale.cloneState(include_rng=True).serialize(),
+                           self._modifications)
+
+    def set_toybox_state_text(self, text: str) -> None:
+        """:meth:`set_toybox_state` of ``json.loads(text)``."""
+        self.set_toybox_state(json.loads(text), check=True)
+
+    def set_toybox_state(self, state: dict[str, Any], *, check: bool = True) -> None:
+        """Write a state dict: restore its emulator state, then write the RAM bytes that differ.
+
+        The observation stack is not re-rendered (:meth:`refresh_observation` does that). The state
+        is always checked (game, 128 RAM bytes 0..255, known modifications): ``check`` is accepted
+        for the engine's sake, and a bad state raises :class:`~cfsal.errors.GameStateError`.
+        """
+        import ale_py
+
+        ram, emulator, modifications = _checked_state(self.game, state)
+        self.ale.restoreState(ale_py.ALEState(emulator))
+        current = self.ale.getRAM()
+        for address in np.flatnonzero(current != ram).tolist():
+            self.ale.setRAM(address, int(ram[address]))
+        self._modifications = modifications
+
+    def refresh_observation(self) -> np.ndarray:
+        """Re-render the newest stacked frame from the current state, without advancing time.
+
+        The Atari draws its screen while it runs a frame, so the picture of an edited RAM is the
+        next frame's: emulate one NOOP frame (with the modifications switched on), keep its screen,
+        and put the emulator and the modifications back where they were. :meth:`rgb_frame` then
+        shows that picture too.
+        """
+        saved, memory = self.ale.cloneState(include_rng=True), {k: dict(v) for k, v in self._modifications.items()}
+        self._run_modifications()
+        self.ale.act(self._noop)
+        self.ale.getScreenGrayscale(self._slots[2])
+        self.ale.restoreState(saved)
+        self._modifications = memory
+        self._stack[-1] = preprocess_frame(self._slots[2], self.screen_size)
+        return self._stack.copy()
+
+    def configure(self, config: dict[str, Any] | None) -> None:
+        """Make this a variant of the game: ``{"modifications": ["lazy_enemy"]}`` switches HackAtari's
+        modifications on from every reset on; ``None`` restores the original game.
+
+        As for :meth:`ToyboxEnv.configure`, call :meth:`reset` afterwards; snapshots carry the config.
+        """
+        names = _checked_modifications(self.game, [] if config is None else (config or {}).get("modifications", []))
+        self._config = None if config is None else {"modifications": names}
+        self._needs_real_reset = True
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The variant in force (``{"modifications": [...]}``); no modifications for the original game."""
+        return {"modifications": []} if self._config is None else {"modifications": list(self._config["modifications"])}
+
     # -- gymnasium API ------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -209,6 +300,8 @@ class AleEnv(gym.Env):
             if seed is not None:
                 self._load(int(self.np_random.integers(0, 2**31 - 1)))
             self.ale.reset_game()
+            self._modifications = {name: dict(FRAME_MODIFICATIONS[self.game][name][1])
+                                   for name in self.config["modifications"]}
             self._stack[:] = 0
             self._steps = 0
             self._return = 0.0
@@ -270,10 +363,16 @@ class AleEnv(gym.Env):
             needs_real_reset=self._needs_real_reset,
             np_random_state=self.np_random.bit_generator.state,
             repeat_action_probability=self.repeat_action_probability,
+            ram=self.ale.getRAM().tobytes(),
+            modifications={k: dict(v) for k, v in self._modifications.items()},
+            config=None if self._config is None else dict(self._config),
         )
 
-    def restore(self, snapshot: AleSnapshot) -> np.ndarray:
-        """Put the environment back to ``snapshot``; returns the observation at that point."""
+    def restore(self, snapshot: AleSnapshot, *, exact: bool = True) -> np.ndarray:
+        """Put the environment back to ``snapshot``; returns the observation at that point.
+
+        Always exact (``exact`` is accepted for the engine, which asks Toybox for a JSON restore).
+        """
         import ale_py
 
         if not isinstance(snapshot, AleSnapshot):
@@ -297,6 +396,8 @@ class AleEnv(gym.Env):
         self._return = snapshot.episode_return
         self._needs_real_reset = snapshot.needs_real_reset
         self.np_random.bit_generator.state = snapshot.np_random_state
+        self._config = None if snapshot.config is None else dict(snapshot.config)
+        self._modifications = {k: dict(v) for k, v in snapshot.modifications.items()}
         return self._stack.copy()
 
     # -- internals ----------------------------------------------------------------------------
@@ -313,6 +414,7 @@ class AleEnv(gym.Env):
         previous: np.ndarray | None = None
         game_over = False
         for i in range(self.frame_skip):
+            self._run_modifications()
             reward += ale.act(action)
             if i >= self.frame_skip - 2:
                 previous, last = last, slots[i % 2]
@@ -323,9 +425,20 @@ class AleEnv(gym.Env):
                     last = slots[0]
                     ale.getScreenGrayscale(last)
                 break
+        self._run_modifications()  # HackAtari runs them once more after an agent step's last frame
         frame = last if previous is None else np.maximum(previous, last, out=slots[2])
         self._push(frame)
         return float(reward), game_over
+
+    def _run_modifications(self) -> None:
+        """Run the switched-on modifications once (HackAtari's step modifications: read RAM, write RAM)."""
+        if not self._modifications:
+            return
+        table = FRAME_MODIFICATIONS[self.game]
+        for name, memory in self._modifications.items():
+            writes, self._modifications[name] = table[name][0](self.ale.getRAM(), memory)
+            for address, value in writes.items():
+                self.ale.setRAM(address, value)
 
     def _push(self, gray: np.ndarray) -> None:
         self._stack[:-1] = self._stack[1:]
@@ -334,3 +447,40 @@ class AleEnv(gym.Env):
     def _info(self, lives: int | None = None) -> dict[str, Any]:
         return {"lives": self.ale.lives() if lives is None else lives, "score": self._return,
                 "steps": self._steps, "episode_return": self._return}
+
+
+def _state_text(game: str, ram: bytes, emulator: bytes, modifications: dict[str, dict[str, int]]) -> str:
+    return json.dumps({"game": game, "ram": list(ram), "emulator": base64.b64encode(emulator).decode("ascii"),
+                       "modifications": modifications})
+
+
+def _checked_modifications(game: str, names: Any) -> list[str]:
+    known = FRAME_MODIFICATIONS.get(game, {})
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise GameStateError(f"{game}: modifications must be a list of names, got {names!r}")
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise GameStateError(f"{game} has no modification {', '.join(map(repr, unknown))}; "
+                             f"it has {', '.join(map(repr, sorted(known))) or 'none'} (HackAtari's names).")
+    return sorted(set(names))
+
+
+def _checked_state(game: str, state: Any) -> tuple[np.ndarray, bytes, dict[str, dict[str, int]]]:
+    """The RAM, emulator bytes and modifications of a state dict, or a GameStateError that says what is wrong."""
+    if not isinstance(state, dict) or state.get("game") != game:
+        found = state.get("game") if isinstance(state, dict) else type(state).__name__
+        raise GameStateError(f"not a {game} state (got {found!r}); read one with env.get_toybox_state() "
+                             f"of cfsal.envs.make({game!r})")
+    ram = state.get("ram")
+    if (not isinstance(ram, list) or len(ram) != 128
+            or not all(type(b) is int and 0 <= b <= 255 for b in ram)):
+        raise GameStateError(f"{game}: state['ram'] must be a list of 128 integers 0..255 (the Atari's RAM)")
+    try:
+        emulator = base64.b64decode(state["emulator"], validate=True)
+    except (KeyError, TypeError, ValueError):
+        raise GameStateError(f"{game}: state['emulator'] must be the base64 ALE state the environment wrote") from None
+    modifications = state.get("modifications", {})
+    if not isinstance(modifications, dict):
+        raise GameStateError(f"{game}: state['modifications'] must map names to their memory, got {modifications!r}")
+    _checked_modifications(game, list(modifications))
+    return np.array(ram, dtype=np.uint8), emulator, {k: dict(v) for k, v in modifications.items()}

@@ -1,17 +1,19 @@
-"""Game objects from the Toybox state, as pixel boxes in the native frame and in the observation.
+"""Game objects from the game state, as pixel boxes in the native frame and in the observation.
 
 Saliency claims are about *things* ("the agent looks at the score", "at the enemy nearest the
 player"), so every saliency query needs to know where each thing is drawn. The seed paper found
 objects by template matching plus hand-computed pixels; cfsal reads them from the Toybox state
 (the same JSON the interventions edit) and the renderer's layout constants, so a moved object's
-box moves with it and nothing is guessed from pixels.
+box moves with it and nothing is guessed from pixels. Real Atari games (``ale_pong``) are read
+from the Atari's RAM, at OCAtari's addresses (:mod:`cfsal.envs.ale_pong_ram`), checked against
+the emulator's frames in ``tests/test_ale_objects.py``.
 
 Geometry (from ctoybox 0.5.0's renderers, checked against rendered frames in
 ``tests/test_objects.py``):
 
 * A box is half-open in native pixels, ``x0 ≤ x < x1``, ``y0 ≤ y < y1``, clipped to the frame.
-* Native frames are breakout 240×160, amidar 160×250, space_invaders 320×210, pong 160×210
-  (width × height). Observations are those frames box-resized by PIL to ``screen × screen`` (84),
+* Native frames are breakout 240×160, amidar 160×250, space_invaders 320×210, pong and ale_pong
+  160×210 (width × height). Observations are those frames box-resized by PIL to ``screen × screen`` (84),
   so an observation pixel averages a ``≈W/84 × H/84`` patch of native pixels.
   :meth:`ObjectBox.obs_weights` gives the share of each observation pixel that comes from the
   box, with PIL's own resampling weights (what region masses use);
@@ -24,12 +26,14 @@ Public face: :func:`objects`, :class:`ObjectBox`, :data:`NATIVE_SIZE`, :data:`BA
 from __future__ import annotations
 
 import fnmatch
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
+from cfsal.envs import ale_pong_ram as pong_ram
 from cfsal.envs.games import get_game
 from cfsal.errors import CfsalError
 
@@ -41,12 +45,13 @@ NATIVE_SIZE: dict[str, tuple[int, int]] = {
     "amidar": (250, 160),
     "space_invaders": (210, 320),
     "pong": (210, 160),
+    "ale_pong": (210, 160),
 }
 
 #: Grayscale value of each game's background in the observation (Toybox's own conversion).
 #: Object saliency can paint removed objects with it instead of the paper's 0 (which is only
 #: the background in breakout, amidar and the space_invaders sky; pong's field is 83).
-BACKGROUND_GRAY: dict[str, int] = {"breakout": 0, "amidar": 0, "space_invaders": 0, "pong": 83}
+BACKGROUND_GRAY: dict[str, int] = {"breakout": 0, "amidar": 0, "space_invaders": 0, "pong": 83, "ale_pong": 87}
 
 
 @dataclass(frozen=True)
@@ -304,21 +309,53 @@ def _pong(state: Mapping[str, Any]) -> dict[str, ObjectBox]:
     return out.boxes
 
 
+# -- ale_pong (real Atari Pong, read from RAM) ---------------------------------------------------
+def _ale_pong(state: Mapping[str, Any]) -> dict[str, ObjectBox]:
+    """OCAtari's Pong objects under Toybox Pong's names (OCAtari: Player, Enemy, Ball, PlayerScore,
+    EnemyScore), so one hypothesis reads both games. Paddles and the ball are clipped to the court
+    (the walls hide what is under them); the ball's box is one row taller than OCAtari's, above it,
+    because the game draws it a row higher on some frames (about one in ten)."""
+    ram = state["ram"]
+    if len(ram) != 128:
+        raise TypeError("'ram' of 128 bytes")
+    out = _Builder("ale_pong")
+
+    def court(name: str, kind: str, x: int, y: int, size: tuple[int, int], color: tuple[int, int, int]) -> None:
+        y0, y1 = max(y, pong_ram.FIELD_TOP), min(y + size[1], pong_ram.FIELD_BOTTOM)
+        if y1 > y0:
+            out.add(name, kind, x, y0, size[0], y1 - y0, color)
+
+    if pong_ram.ball_in_play(ram):
+        x, y = ram[pong_ram.BALL_X] - pong_ram.BALL_X_OFFSET, ram[pong_ram.BALL_Y] - pong_ram.BALL_Y_OFFSET
+        court("ball", "ball", x, y - 1, (pong_ram.BALL_SIZE[0], pong_ram.BALL_SIZE[1] + 1), pong_ram.BALL_COLOR)
+    player_y = ram[pong_ram.PLAYER_Y_SHOWN] - pong_ram.PLAYER_Y_OFFSET
+    court("paddle", "paddle", pong_ram.PLAYER_X, player_y - player_y % 2, pong_ram.PADDLE_SIZE, pong_ram.PLAYER_COLOR)
+    if pong_ram.enemy_shown(ram):
+        court("opponent_paddle", "paddle", pong_ram.ENEMY_X, ram[pong_ram.ENEMY_Y_SHOWN] - pong_ram.ENEMY_Y_OFFSET,
+              pong_ram.PADDLE_SIZE, pong_ram.ENEMY_COLOR)
+    for name, address, boxes, color in (("score", pong_ram.PLAYER_SCORE, pong_ram.PLAYER_SCORE_BOXES, pong_ram.PLAYER_COLOR),
+                                        ("opponent_score", pong_ram.ENEMY_SCORE, pong_ram.ENEMY_SCORE_BOXES, pong_ram.ENEMY_COLOR)):
+        x, width = pong_ram.score_box(ram[address], boxes)
+        out.add(name, "score", x, pong_ram.SCORE_Y, width, pong_ram.SCORE_HEIGHT, color)
+    return out.boxes
+
+
 _EXTRACTORS: dict[str, Callable[[Mapping[str, Any]], dict[str, ObjectBox]]] = {
     "breakout": _breakout, "amidar": _amidar, "space_invaders": _space_invaders, "pong": _pong,
+    "ale_pong": _ale_pong,
 }
 
 
 def objects(game: str, state: Mapping[str, Any]) -> dict[str, ObjectBox]:
-    """Every visible game object in ``state`` (a Toybox JSON state dict), by name.
+    """Every visible game object in ``state`` (``env.get_toybox_state()``), by name.
 
     Names: breakout ``ball``, ``paddle``, ``brick_r{row}_c{col:02d}`` (alive bricks),
     ``brick_row_{row}`` (bounding box of a row's alive bricks), ``score``, ``lives``;
     amidar ``player``, ``enemy_{i}``, ``painted_box_{i:02d}``, ``score``, ``lives``;
     space_invaders ``ship``, ``shield_{i}``, ``alien_r{row}_c{col}``, ``ufo``, ``ship_laser``,
     ``enemy_laser_{i}``, ``score``, ``lives`` (only while the game shows them);
-    pong ``ball``, ``paddle`` (the agent's), ``opponent_paddle``, ``score``, ``opponent_score``.
-    Objects not on screen (no ball in play, dead bricks, a UFO yet to appear) are absent.
+    pong and ale_pong ``ball``, ``paddle`` (the agent's), ``opponent_paddle``, ``score``,
+    ``opponent_score``. Objects not on screen (no ball in play, dead bricks, a UFO yet to appear) are absent.
     """
     spec = get_game(game)
     try:
