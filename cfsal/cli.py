@@ -1,4 +1,4 @@
-"""The ``cfsal`` command: train, evaluate and list agents (and, later, saliency and reports).
+"""The ``cfsal`` command: train, evaluate, explain and test agents.
 
 Every subcommand is a thin shell over a library function; errors cfsal raises on purpose are
 printed as one line (``cfsal: error: …``) with exit status 2, never as a traceback.
@@ -11,21 +11,26 @@ import json
 import shlex
 import sys
 from importlib import import_module
-from typing import Sequence
+from typing import Collection, Sequence
 
 from cfsal.errors import CfsalError
 
 
-#: Modules that add their own subcommands: each has ``register(subparsers)``. Packages own their
-#: CLI surface this way (``cfsal saliency`` lives in cfsal.saliency, …) and cli.py stays small.
-_SUBCOMMAND_MODULES: list[str] = [
-    "cfsal.saliency.cli",
-    "cfsal.interventions.cli",
-    "cfsal.agents.distill_cli",
-    "cfsal.report.cli",
-    "cfsal.scaffold",
-    "cfsal.suggest.cli",
-]
+#: Subcommands whose code lives in their own package: name → (module with ``register(subparsers)``,
+#: the one-line help of ``cfsal --help``). Packages own their CLI surface this way and cli.py stays
+#: small. A module is imported only when its subcommand is the one asked for: importing
+#: ``cfsal.saliency`` or ``cfsal.suggest`` imports torch (seconds), which ``cfsal --help`` and
+#: ``cfsal interventions list`` must not pay. tests/test_cli.py checks the help lines against the
+#: modules' own.
+_SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "saliency": ("cfsal.saliency.cli", "saliency maps and movies of an agent's episodes"),
+    "interventions": ("cfsal.interventions.cli", "the intervention library"),
+    "distill": ("cfsal.agents.distill_cli",
+                "distil the scripted breakout expert into a pixel agent (DAgger; resumes)"),
+    "report": ("cfsal.report.cli", "write the HTML report of a saved results JSON"),
+    "init": ("cfsal.scaffold", "scaffold a hypotheses/ folder with a commented template"),
+    "suggest": ("cfsal.suggest.cli", "audit an agent's saliency and write the hypothesis tests it implies"),
+}
 
 
 def _stop_gracefully_on_signals() -> None:
@@ -146,7 +151,9 @@ def _cmd_zoo_curves(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The ``cfsal`` parser; ``load`` names the subcommands of :data:`_SUBCOMMANDS` whose modules are
+    imported (default: all). The others get a stub that carries only their help line."""
     parser = argparse.ArgumentParser(prog="cfsal", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="subcommand", required=True)
 
@@ -203,13 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     zoo_curves.add_argument("--out", default="docs/img/learning-curves.png")
     zoo_curves.set_defaults(func=_cmd_zoo_curves)
 
-    for module_name in _SUBCOMMAND_MODULES:
-        import_module(module_name).register(sub)
+    for name, (module_name, help_line) in _SUBCOMMANDS.items():
+        if load is None or name in load:
+            import_module(module_name).register(sub)
+        else:
+            sub.add_parser(name, help=help_line)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(load=argv[:1])  # the subcommand, if it comes first (the main parser has only -h)
     args = parser.parse_args(argv)
     if hasattr(args, "steps"):
         args.steps = int(args.steps)

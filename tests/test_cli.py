@@ -1,4 +1,4 @@
-"""The cfsal command: eval --json, zoo list, and one-line errors for bad input."""
+"""The cfsal command: eval --json, a fast start, and one-line errors for bad input."""
 
 import json
 import subprocess
@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from cfsal.agents import save_checkpoint
+from cfsal.cli import build_parser
 from cfsal.testing import tiny_agent
 
 
@@ -37,3 +38,24 @@ def test_bad_input_gives_one_line_error_and_no_traceback(tmp_path, args, message
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["--help"], ["init", "--help"], ["interventions", "list", "--brief"]])
+def test_light_commands_do_not_import_torch(args):
+    """`cfsal --help` paid 3.5–6 s for torch (#25); a command that needs no agent must not import it."""
+    code = ("import sys, contextlib, io\n"
+            "from cfsal.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n"
+            f"        main({args!r})\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "print(sorted(m for m in ('torch', 'ctoybox', 'scipy.stats') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_cfsal_help_is_the_same_without_importing_the_subcommands():
+    """`cfsal --help` lists the lazily loaded subcommands by cli.py's help lines; they match their modules'."""
+    assert build_parser(load=()).format_help() == build_parser().format_help()
