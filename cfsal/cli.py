@@ -67,6 +67,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _describe_interval(result) -> str:
+    """The mean's 95% interval as a sentence, or why there is none (too few episodes for it to hold)."""
+    from cfsal.agents.evaluation import MIN_EPISODES_FOR_CI
+
+    if result.episodes < MIN_EPISODES_FOR_CI:
+        return (f"no confidence interval: {result.episodes} episodes are too few (a bootstrap interval from fewer "
+                f"than {MIN_EPISODES_FOR_CI} covers the mean much less often than 95%); scores range "
+                f"{min(result.scores):g} – {max(result.scores):g}. Use --episodes 30 for an interval.")
+    return (f"95% CI of the mean {result.ci_low:.2f} – {result.ci_high:.2f} "
+            f"(BCa bootstrap over the {result.episodes} episode scores)")
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from cfsal.agents.evaluation import evaluate
     from cfsal.agents.zoo import load_agent
@@ -78,9 +90,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict()))
     else:
         policy = "greedy" if args.greedy else "sampled"
-        print(f"{agent.name} on {agent.spec.game}: mean score {result.mean:.2f} "
-              f"(95% CI {result.ci_low:.2f} – {result.ci_high:.2f}) over {result.episodes} episodes, "
+        print(f"{agent.name} on {agent.spec.game}: mean score {result.mean:.2f} over {result.episodes} episodes, "
               f"{policy} actions, seed {args.seed}")
+        print(_describe_interval(result))
         lengths = result.lengths
         print(f"episode length: mean {sum(lengths) / len(lengths):.0f}, min {min(lengths)}, max {max(lengths)} "
               f"steps; {sum(result.truncated)} truncated at {args.max_steps}")

@@ -1,4 +1,4 @@
-"""The cfsal command: eval --json, a fast start, and one-line errors for bad input."""
+"""The cfsal command: eval, a fast start, and one-line errors for bad input."""
 
 import json
 import subprocess
@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from cfsal.agents import save_checkpoint
+from cfsal.agents.evaluation import MIN_EPISODES_FOR_CI
 from cfsal.cli import build_parser
 from cfsal.testing import tiny_agent
 
@@ -38,6 +39,15 @@ def test_bad_input_gives_one_line_error_and_no_traceback(tmp_path, args, message
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_eval_prints_an_interval_only_from_enough_episodes(tmp_path):
+    path = save_checkpoint(tiny_agent(), tmp_path / "tiny.safetensors")
+    few = cfsal("eval", path, "--episodes", 2, "--max-steps", 50, "--no-progress")
+    assert few.returncode == 0, few.stderr
+    assert "no confidence interval: 2 episodes are too few" in few.stdout and "CI" not in few.stdout
+    enough = cfsal("eval", path, "--episodes", MIN_EPISODES_FOR_CI, "--max-steps", 20, "--no-progress")
+    assert f"95% CI of the mean" in enough.stdout and f"over the {MIN_EPISODES_FOR_CI} episode scores" in enough.stdout
 
 
 @pytest.mark.parametrize("args", [["--help"], ["init", "--help"], ["interventions", "list", "--brief"]])
