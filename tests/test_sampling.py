@@ -52,3 +52,69 @@ def test_an_episode_drawn_at_its_first_step_ends_where_it_starts(agent):
     points, selection = sample_states(agent, States(window=(0, 2)), 6, seed=2)
     assert {p.step for p in points} <= {0, 1} and selection.kept == 6
     np.testing.assert_array_equal([p.episode for p in points], np.arange(6))
+
+
+# ------------------------------------------------------------------------------------------ on disk
+
+def test_a_second_store_reads_the_episodes_the_first_played_from_disk(agent, tmp_path):
+    from cfsal.rollout.sampling import StateSampler
+    from cfsal.rollout.states_cache import EpisodeCache
+
+    cache = EpisodeCache.for_store(tmp_path, agent, WINDOW, seed=4, greedy=False, max_episode_steps=27_000)
+    first = StateSampler(agent, WINDOW, store=EpisodeStore(agent, WINDOW, seed=np.random.SeedSequence(4),
+                                                           cache=cache))
+    played = first.take(10)
+    assert first.steps_played > 0 and len(list(cache.directory.glob("*.json.gz"))) >= 10
+    again = StateSampler(agent, WINDOW, store=EpisodeStore(agent, WINDOW, seed=np.random.SeedSequence(4),
+                                                           cache=cache))
+    read = again.take(10)
+    assert again.steps_played == 0  # nothing played: every episode came from disk
+    assert _key(read) == _key(played)
+    assert all(p.snapshot.native is not None for p in read)  # replayed once, so rollouts restore cheaply
+    assert again.selection == first.selection
+
+
+def test_a_cached_session_gives_the_same_verdict_numbers(agent, tmp_path):
+    from cfsal.interventions import breakout
+    from cfsal.rollout import counterfactual
+    from cfsal.rollout.sampling import use_states_cache
+
+    try:
+        use_states_cache(tmp_path)
+        fresh = counterfactual(agent, breakout.MoveBall(dx=20), samples=6, horizon=5, states=WINDOW,
+                               seed=1, states_seed=77)
+        files = sorted(p.name for p in tmp_path.rglob("*.json.gz"))
+        from cfsal.rollout import sampling
+
+        sampling._STORES.clear()  # a new session in this process: only the disk is left
+        cached = counterfactual(agent, breakout.MoveBall(dx=20), samples=6, horizon=5, states=WINDOW,
+                                seed=1, states_seed=77)
+    finally:
+        use_states_cache(None)
+    assert files and sorted(p.name for p in tmp_path.rglob("*.json.gz")) == files  # nothing played again
+    np.testing.assert_array_equal(cached.values, fresh.values)
+    np.testing.assert_array_equal(cached.steps, fresh.steps)
+
+
+def test_another_seed_design_or_agent_is_another_key(agent):
+    from cfsal.agents.zoo import load_agent as load
+    from cfsal.rollout.states_cache import store_key
+
+    key = store_key(agent, WINDOW, seed=1, greedy=False, max_episode_steps=27_000)
+    assert key == store_key(agent, States(window=(5, 40)), seed=1, greedy=False, max_episode_steps=27_000)
+    assert key != store_key(agent, WINDOW, seed=2, greedy=False, max_episode_steps=27_000)
+    assert key != store_key(agent, States(window=(5, 41)), seed=1, greedy=False, max_episode_steps=27_000)
+    assert key != store_key(agent, WINDOW, seed=1, greedy=True, max_episode_steps=27_000)
+    assert key != store_key(load("breakout-expert"), WINDOW, seed=1, greedy=False, max_episode_steps=27_000)
+
+
+def test_a_file_that_does_not_read_is_played_again(agent, tmp_path):
+    from cfsal.rollout.states_cache import EpisodeCache
+
+    cache = EpisodeCache.for_store(tmp_path, agent, WINDOW, seed=4, greedy=False, max_episode_steps=27_000)
+    cache.directory.mkdir(parents=True)
+    cache.path(0).write_bytes(b"not gzip")
+    store = EpisodeStore(agent, WINDOW, seed=np.random.SeedSequence(4), cache=cache)
+    found = store.candidates(0)
+    assert store.steps_played > 0 and found.episode == 0
+    assert cache.load(0) is not None  # written again, whole

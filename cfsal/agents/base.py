@@ -7,7 +7,9 @@ that a new kind of agent needs to implement only :meth:`Agent.logits_and_value`.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
@@ -92,7 +94,7 @@ FORWARD_BLOCK = 16
 
 
 @torch.no_grad()
-def blocked_logits_and_value(agent: "Agent", obs: np.ndarray | torch.Tensor,
+def blocked_logits_and_value(agent: Agent, obs: np.ndarray | torch.Tensor,
                              block: int = FORWARD_BLOCK) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits and values computed in zero-padded blocks of ``block`` rows (see FORWARD_BLOCK)."""
     batch = as_float_batch(obs)
@@ -233,3 +235,23 @@ def actions_from_logits(logits: torch.Tensor, *, greedy: bool = False,
     cdf = np.cumsum(probs, axis=1)
     cdf[:, -1] = 1.0
     return (cdf < np.asarray(uniforms)[:, None]).sum(axis=1)
+
+
+def agent_sha256(agent: Agent) -> str:
+    """sha256 of what the agent computes: its class, its game and every parameter and buffer.
+
+    Caches of the agent's played episodes and saliency maps are keyed by it.
+    It works for every agent (checkpoints, SB3 imports, the parameter-free controls, whose constant
+    action is part of their identity) without trusting a card that may lag a retraining.
+    """
+    digest = hashlib.sha256()
+    digest.update(type(agent).__name__.encode())
+    digest.update(json.dumps(agent.spec.to_dict(), sort_keys=True).encode())
+    digest.update(repr(getattr(agent, "action", None)).encode())
+    for name, tensor in sorted(agent.state_dict().items()):
+        array = tensor.detach().cpu().contiguous().numpy()
+        digest.update(name.encode())
+        digest.update(str(array.dtype).encode())
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from cfsal.envs.ale_env import AleEnv, AleSnapshot
 
 __all__ = ["ALE_ACTION_MEANINGS", "ALE_GAMES", "GAMES", "AleEnv", "AleSnapshot", "EnvSnapshot", "GameSpec",
-           "ToyboxEnv", "get_game", "make", "preprocess_frame"]
+           "ToyboxEnv", "get_game", "make", "preprocess_frame", "snapshot_from_dict"]
 
 
 def make(game: str, seed: int | None = None, **kwargs: Any) -> ToyboxEnv | AleEnv:
@@ -39,6 +39,15 @@ def make(game: str, seed: int | None = None, **kwargs: Any) -> ToyboxEnv | AleEn
     if seed is not None:
         env.reset(seed=seed)
     return env
+
+
+def snapshot_from_dict(data: dict[str, Any]) -> EnvSnapshot | AleSnapshot:
+    """A snapshot read back from its ``to_dict``, of whichever backend wrote it (ALE ones say so)."""
+    if data.get("backend") == "ale":
+        from cfsal.envs.ale_env import AleSnapshot
+
+        return AleSnapshot.from_dict(data)
+    return EnvSnapshot.from_dict(data)
 
 
 def __getattr__(name: str) -> Any:

@@ -17,7 +17,7 @@ import numpy as np
 
 from cfsal._seeding import child
 from cfsal.agents.base import Agent, actions_from_logits, deterministic_forwards
-from cfsal.envs import EnvSnapshot, make
+from cfsal.envs import EnvSnapshot, make, snapshot_from_dict
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class BranchPoint:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BranchPoint:
-        return cls(int(data["episode"]), int(data["step"]), EnvSnapshot.from_dict(data["snapshot"]))
+        return cls(int(data["episode"]), int(data["step"]), snapshot_from_dict(data["snapshot"]))
 
 
 def situation_key(snapshot: EnvSnapshot) -> bytes:

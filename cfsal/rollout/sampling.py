@@ -22,6 +22,7 @@ import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -31,9 +32,12 @@ from cfsal.envs import make
 from cfsal.errors import CfsalError
 from cfsal.rollout.branching import BranchPoint
 from cfsal.rollout.design import Selection, States
+from cfsal.rollout.states_cache import EpisodeCache
 
 #: Episodes played side by side (each a row of the blocked forward; two 16-row blocks).
 DEFAULT_WIDTH = 32
+#: Agent steps after which an episode is cut (the ALE's and Toybox envs' own default, 108k frames).
+EPISODE_STEP_LIMIT = 27_000
 #: Most episodes a store plays before it gives up on finding states (a design no episode reaches).
 MAX_EPISODES = 10_000
 
@@ -70,11 +74,13 @@ class EpisodeStore:
     """The candidates of independently seeded episodes of ``agent`` under ``states``, played on demand.
 
     ``first`` skips the episodes before it (they are independent of it): to replay one episode.
+    With ``cache`` the episodes are read from disk when an earlier store with the same key played
+    them, and written there when played (:mod:`cfsal.rollout.states_cache`).
     """
 
     def __init__(self, agent: Agent, states: States, *, seed: np.random.SeedSequence | int, greedy: bool = False,
-                 width: int = DEFAULT_WIDTH, max_episode_steps: int = 27_000,
-                 max_episodes: int = MAX_EPISODES, first: int = 0) -> None:
+                 width: int = DEFAULT_WIDTH, max_episode_steps: int = EPISODE_STEP_LIMIT,
+                 max_episodes: int = MAX_EPISODES, first: int = 0, cache: EpisodeCache | None = None) -> None:
         if not isinstance(states, States):
             raise CfsalError(f"an episode store needs a cfsal.rollout.States design, got {states!r}.")
         self.agent, self.states, self.seed, self.greedy = agent, states, seed, greedy
@@ -87,6 +93,8 @@ class EpisodeStore:
         self._next = first  # the next episode to start (a store that replays a few begins later)
         self._constant = bool(getattr(agent, "ignores_observation", False))
         self.steps_played = 0  # agent steps of every episode played so far (what the candidates cost)
+        self.cache = cache
+        self._replayer = None  # an environment that gives snapshots read from disk their native clone
 
     def candidates(self, episode: int, ahead: int = 1) -> Candidates:
         """Episode ``episode``'s candidates, playing it (and up to ``ahead`` − 1 after it) if not yet played."""
@@ -95,7 +103,7 @@ class EpisodeStore:
                              f"{self.max_episodes}.")
         with deterministic_forwards():
             try:
-                while episode not in self._done:
+                while episode not in self._done and not self._load(episode):
                     self._round(min(episode + max(ahead, 1), self.max_episodes))
             finally:
                 self._drain()
@@ -117,6 +125,18 @@ class EpisodeStore:
             self._drain()
             self._stepping, self._stepping_lane = _stepper().submit(self._step, list(lane), actions), index
 
+    def _load(self, episode: int) -> bool:
+        """Read ``episode`` from the cache, if it is there; its Toybox states are replayed once."""
+        found = None if self.cache is None else self.cache.load(episode)
+        if found is None:
+            return False
+        points, ended = found
+        if any(point.snapshot.native is None and getattr(point.snapshot, "has_recipe", False) for point in points):
+            self._replayer = self._replayer or make(self.agent.spec.game, max_episode_steps=self.max_episode_steps)
+            points = tuple(_with_native(self._replayer, point) for point in points)
+        self._done[episode] = Candidates(episode, points, ended)
+        return True
+
     def _drain(self) -> None:
         """Wait for the lane being stepped (its errors surface here)."""
         if self._stepping is not None:
@@ -132,7 +152,8 @@ class EpisodeStore:
         if self._next >= until and any(self._lanes):
             return
         while len(lane) < capacity and self._next < self.max_episodes:
-            lane.append(self._start(self._next))
+            if self._next not in self._done and not self._load(self._next):
+                lane.append(self._start(self._next))
             self._next += 1
 
     def _start(self, index: int) -> _Playing:
@@ -152,7 +173,10 @@ class EpisodeStore:
             self._finish(episode)
 
     def _finish(self, episode: _Playing) -> None:
-        self._done[episode.index] = Candidates(episode.index, tuple(episode.points), len(episode.steps))
+        found = Candidates(episode.index, tuple(episode.points), len(episode.steps))
+        if self.cache is not None:
+            self.cache.save(found.episode, found.points, found.ended)
+        self._done[episode.index] = found
         episode.steps = []
         episode.env.close()
 
@@ -173,6 +197,12 @@ class EpisodeStore:
                 self._visit(episode)
 
 
+def _with_native(env, point: BranchPoint) -> BranchPoint:
+    """The point with its state replayed into ``env`` and snapshotted again: exact, and cheap to restore."""
+    env.restore(point.snapshot)
+    return BranchPoint(point.episode, point.step, env.snapshot())
+
+
 @functools.lru_cache(maxsize=1)
 def _stepper() -> ThreadPoolExecutor:
     """The thread that steps one lane's environments while the caller forwards the other's.
@@ -188,13 +218,31 @@ def _stepper() -> ThreadPoolExecutor:
 _STORES: weakref.WeakKeyDictionary[Agent, dict[tuple, EpisodeStore]] = weakref.WeakKeyDictionary()
 
 
+#: Where shared stores keep their episodes on disk (:func:`use_states_cache`); None: in memory only.
+_CACHE_ROOT: Path | None = None
+
+
+def use_states_cache(directory: str | Path | None) -> None:
+    """Keep the episodes of shared stores made from now on in ``directory`` (None: in memory only).
+
+    The plugin calls it once per session (``reports/cache/states`` under the rootdir by default), so a
+    session re-run with the same seed reads its states instead of playing them again.
+    """
+    global _CACHE_ROOT
+    _CACHE_ROOT = None if directory is None else Path(directory)
+
+
 def shared_store(agent: Agent, states: States, *, seed: int, greedy: bool = False) -> EpisodeStore:
     """This process's store for (agent, design, seed, greedy): every caller with the same key reads the
-    same episodes, played once (the plugin passes one seed per session, so its hypotheses share them)."""
+    same episodes, played once (the plugin passes one seed per session, so its hypotheses share them),
+    and kept on disk where :func:`use_states_cache` says."""
     stores = _STORES.setdefault(agent, {})
-    key = (states, int(seed), bool(greedy))
+    key = (states, int(seed), bool(greedy), _CACHE_ROOT)
     if key not in stores:
-        stores[key] = EpisodeStore(agent, states, seed=np.random.SeedSequence(int(seed)), greedy=greedy)
+        cache = None if _CACHE_ROOT is None else EpisodeCache.for_store(
+            _CACHE_ROOT, agent, states, seed=int(seed), greedy=greedy, max_episode_steps=EPISODE_STEP_LIMIT)
+        stores[key] = EpisodeStore(agent, states, seed=np.random.SeedSequence(int(seed)), greedy=greedy,
+                                   cache=cache)
     return stores[key]
 
 

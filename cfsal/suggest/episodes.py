@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from cfsal._seeding import child
-from cfsal.agents.base import Agent
+from cfsal.agents.base import Agent, agent_sha256  # noqa: F401 - re-exported: audits name agents by it
 from cfsal.errors import CfsalError
 from cfsal.rollout.trajectory import Trajectory, TrajectoryError, record
 
@@ -28,25 +28,6 @@ CACHE_FORMAT_VERSION = 1
 DEFAULT_CACHE = Path("reports") / "cache" / "suggest"
 
 Progress = Callable[[int], None]
-
-
-def agent_sha256(agent: Agent) -> str:
-    """sha256 of what the agent computes: its class, its game and every parameter and buffer.
-
-    Works for every agent (checkpoints, SB3 imports, the parameter-free controls, whose constant
-    action is part of their identity) without trusting a card that may lag a retraining.
-    """
-    digest = hashlib.sha256()
-    digest.update(type(agent).__name__.encode())
-    digest.update(json.dumps(agent.spec.to_dict(), sort_keys=True).encode())
-    digest.update(repr(getattr(agent, "action", None)).encode())
-    for name, tensor in sorted(agent.state_dict().items()):
-        array = tensor.detach().cpu().contiguous().numpy()
-        digest.update(name.encode())
-        digest.update(str(array.dtype).encode())
-        digest.update(str(array.shape).encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
 
 
 def episode_seed(seed: int, episode: int) -> int:
