@@ -27,7 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from cfsal._seeding import child
-from cfsal.agents.base import FORWARD_BLOCK, Agent, actions_from_logits, blocked_logits_and_value, deterministic_forwards
+from cfsal.agents.base import (
+    FORWARD_BLOCK,
+    Agent,
+    actions_from_logits,
+    blocked_logits_and_value,
+    deterministic_forwards,
+)
 from cfsal.envs import make
 from cfsal.errors import CfsalError
 from cfsal.rollout.branching import BranchPoint
