@@ -165,7 +165,8 @@ def test_registry_covers_the_papers_interventions():
                      "IVnonChangingScores", "IVdecrementScore", "IVmoveEnemies", "IVmoveEnemiesBack"}
     names = {entry["name"] for entry in list_interventions()}
     assert {"amidar.reverse_enemy", "breakout.dig_tunnel", "space_invaders.set_shields", "pong.set_scores"} <= names
-    assert {g for g in (e["game"] for e in list_interventions())} == {"breakout", "amidar", "space_invaders", "pong"}
+    assert {g for g in (e["game"] for e in list_interventions())} == {"breakout", "amidar", "space_invaders", "pong",
+                                                                          "ale_pong"}
 
 
 def test_amidar_routes_match_the_installed_toybox():

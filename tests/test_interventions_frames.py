@@ -342,7 +342,9 @@ def run_on(env, rng: np.random.Generator, steps: int = 500) -> int:
 
 def test_every_state_intervention_has_a_frame_case():
     covered = {c.spec["name"] for c in CASES}
-    state_names = {n for n, cls in registry.items() if cls.kind == "state" and cls.game != "any"}
+    # ALE games' interventions have their frame cases in tests/test_ale_interventions.py
+    state_names = {n for n, cls in registry.items()
+                   if cls.kind == "state" and cls.game != "any" and not cls.game.startswith("ale_")}
     assert state_names - covered == set()
 
 

@@ -1,4 +1,4 @@
-"""Named, typed, validated, composable interventions on Toybox game states (issue #5).
+"""Named, typed, validated, composable interventions on game states (Toybox: issue #5; ALE Pong's RAM: #24).
 
 Public face::
 
@@ -17,7 +17,7 @@ every step by the rollout (:meth:`Intervention.reapply_to_env`). Hypothesis stra
 
 from __future__ import annotations
 
-from cfsal.interventions import amidar, breakout, pong, space_invaders
+from cfsal.interventions import ale_pong, amidar, breakout, pong, space_invaders
 from cfsal.interventions.base import (ApplyRecord, Composite, ConfigComposite, ConfigIntervention,
                                       Intervention, ParamSpec, compose, game_of_state, param, registry)
 from cfsal.interventions.render import changed_boxes, render_before_after, side_by_side
@@ -26,7 +26,7 @@ from cfsal.interventions.targets import TARGETS, Target, target_table, targets_f
 
 __all__ = [
     "ApplyRecord", "Composite", "ConfigComposite", "ConfigIntervention", "Intervention", "ParamSpec",
-    "amidar", "breakout", "changed_boxes", "compose", "from_spec", "game_of_state", "list_interventions",
-    "param", "pong", "registry", "render_before_after", "side_by_side", "space_invaders",
-    "TARGETS", "Target", "target_table", "targets_for",
+    "ale_pong", "amidar", "breakout", "changed_boxes", "compose", "from_spec", "game_of_state",
+    "list_interventions", "param", "pong", "registry", "render_before_after", "side_by_side",
+    "space_invaders", "TARGETS", "Target", "target_table", "targets_for",
 ]

@@ -1,0 +1,234 @@
+"""Real Atari Pong (``ale_pong``) interventions: RAM edits of the ball, the paddles, the scores, and
+HackAtari's lazy enemy.
+
+The state is :class:`~cfsal.envs.ale_env.AleEnv`'s JSON dict (``ram``, ``emulator``,
+``modifications``); an edit writes RAM bytes at OCAtari's addresses (:mod:`cfsal.envs.ale_pong_ram`),
+and every target is checked against the values the game itself reaches, so nothing the emulator has
+never seen reaches it. Coordinates are screen pixels (160 × 210, upper-left corners): the agent
+plays the right, green paddle ("player"), the built-in opponent the left, orange one ("enemy").
+
+The lazy enemy is HackAtari's ``lazy_enemy`` (Delfosse et al., HackAtari, arXiv 2406.03997;
+``k4ntz/HackAtari``, ``hackatari/games/pong.py``): while the ball travels away from the enemy, the
+enemy paddle stays where it was. :class:`LazyEnemy` switches it on at a branch point ("from here
+on"), :class:`Configure` makes a whole lazy-enemy game from reset, as ``<game>.configure`` does
+for Toybox games.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from cfsal.envs import ale_pong_ram as ram_map
+from cfsal.errors import InterventionError
+from cfsal.interventions.base import ConfigIntervention, Intervention, copy_state, param
+
+GAME = "ale_pong"
+#: The court in screen pixels, from the RAM ranges the game reaches (ale_pong_ram).
+BALL_X_MIN, BALL_X_MAX = (v - ram_map.BALL_X_OFFSET for v in ram_map.BALL_X_RANGE)
+BALL_Y_MIN, BALL_Y_MAX = (v - ram_map.BALL_Y_OFFSET for v in ram_map.BALL_Y_RANGE)
+ENEMY_Y_MIN, ENEMY_Y_MAX = (v - ram_map.ENEMY_Y_OFFSET for v in ram_map.ENEMY_Y_RANGE)
+PLAYER_Y_MIN, PLAYER_Y_MAX = (v - ram_map.PLAYER_Y_OFFSET for v in ram_map.PLAYER_Y_RANGE)
+
+
+class _AlePong(Intervention):
+    """An edit of an ``ale_pong`` state dict: the game checked, a copy edited, its RAM checked."""
+
+    game: ClassVar[str] = GAME
+
+    def _apply(self, state: dict[str, Any], rng: np.random.Generator | None, from_core: bool) -> dict[str, Any]:
+        if not isinstance(state, dict) or state.get("game") != GAME or not isinstance(state.get("ram"), list):
+            found = state.get("game") if isinstance(state, dict) else type(state).__name__
+            raise InterventionError(
+                f"{self.name} edits {GAME} states, but was given {found!r}. "
+                f"Apply it to cfsal.envs.make({GAME!r}).get_toybox_state()."
+            )
+        new = copy_state(state)
+        self._edit(new, rng)
+        if len(new["ram"]) != 128 or not all(type(b) is int and 0 <= b <= 255 for b in new["ram"]):
+            raise self._error("the edit left RAM bytes outside 0..255; this is a bug in the intervention.")
+        return new
+
+    def _moved(self, what: str, now: int, delta: int, low: int, high: int, offset: int, param_name: str) -> int:
+        """The RAM value of a position moved by ``delta`` screen pixels, or a teaching error."""
+        new = now - offset + delta
+        if not low <= new <= high:
+            raise self._error(
+                f"the {what} would be at {param_name[1:]}={new}, outside the court ({low} ≤ {param_name[1:]} ≤ "
+                f"{high}, screen pixels); it is at {now - offset}, so use {low - (now - offset)} ≤ "
+                f"{param_name} ≤ {high - (now - offset)}."
+            )
+        return new + offset
+
+
+def _ram(state: dict[str, Any]) -> list[int]:
+    return state["ram"]
+
+
+@dataclass(frozen=True)
+class MoveBall(_AlePong):
+    """Move the ball by (dx, dy) screen pixels; its velocity is kept.
+
+    Only while a ball is in play (none between a point and the next serve), and only to places the
+    game itself puts the ball: 2 ≤ x ≤ 157, 30 ≤ y ≤ 193 (upper-left corner).
+    """
+
+    name: ClassVar[str] = "ale_pong.move_ball"
+    summary: ClassVar[str] = "move the ball by (dx, dy) pixels (RAM 49, 54)"
+    dx: int = param(0, low=-(BALL_X_MAX - BALL_X_MIN), high=BALL_X_MAX - BALL_X_MIN, doc="pixels to the right")
+    dy: int = param(0, low=-(BALL_Y_MAX - BALL_Y_MIN), high=BALL_Y_MAX - BALL_Y_MIN, doc="pixels down")
+
+    def _validate(self) -> None:
+        if self.dx == 0 and self.dy == 0:
+            raise self._error("dx=0 and dy=0 move nothing; give a non-zero dx and/or dy.")
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        ram = _ram(state)
+        if not ram_map.ball_in_play(ram):
+            raise self._error("no ball is in play (it is served a moment after each point); intervene later.")
+        x = self._moved("ball", ram[ram_map.BALL_X], self.dx, BALL_X_MIN, BALL_X_MAX, ram_map.BALL_X_OFFSET, "dx")
+        y = self._moved("ball", ram[ram_map.BALL_Y], self.dy, BALL_Y_MIN, BALL_Y_MAX, ram_map.BALL_Y_OFFSET, "dy")
+        ram[ram_map.BALL_X], ram[ram_map.BALL_Y] = x, y
+
+    def target(self, state: dict[str, Any]) -> Any:
+        ram = _ram(state)
+        return (ram[ram_map.BALL_X], ram[ram_map.BALL_Y])
+
+
+@dataclass(frozen=True)
+class MoveEnemy(_AlePong):
+    """Move the enemy's (left, orange) paddle by ``dy`` screen pixels; the game's AI moves it on from there.
+
+    Writes the position the game moves (RAM 21, what HackAtari edits) and the copy it draws (RAM 50).
+    The paddle's top edge stays where the game puts it: 19 ≤ y ≤ 191 (the walls hide what is past 34/194).
+    """
+
+    name: ClassVar[str] = "ale_pong.move_enemy"
+    summary: ClassVar[str] = "move the enemy (left) paddle by dy pixels (RAM 21, 50)"
+    dy: int = param(low=-(ENEMY_Y_MAX - ENEMY_Y_MIN), high=ENEMY_Y_MAX - ENEMY_Y_MIN, doc="pixels down (negative: up)")
+
+    def _validate(self) -> None:
+        if self.dy == 0:
+            raise self._error("dy=0 moves nothing; give a non-zero dy.")
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        ram = _ram(state)
+        if not ram_map.enemy_shown(ram):
+            raise self._error("the enemy paddle is not on screen yet (before the first serve); intervene later.")
+        y = self._moved("enemy paddle", ram[ram_map.ENEMY_Y], self.dy, ENEMY_Y_MIN, ENEMY_Y_MAX,
+                        ram_map.ENEMY_Y_OFFSET, "dy")
+        ram[ram_map.ENEMY_Y] = ram[ram_map.ENEMY_Y_SHOWN] = y
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return _ram(state)[ram_map.ENEMY_Y]
+
+
+@dataclass(frozen=True)
+class MovePlayer(_AlePong):
+    """Move the agent's (right, green) paddle by ``dy`` screen pixels.
+
+    Writes RAM 60 (the position) and 51 (its drawn copy); the top edge stays in 25 ≤ y ≤ 190. The
+    paddle follows the controller, whose position ALE keeps outside RAM, so the game eases it back
+    within about 8 frames (2 agent steps): a brief displacement, not a new controller position.
+    """
+
+    name: ClassVar[str] = "ale_pong.move_player"
+    summary: ClassVar[str] = "move the agent's (right) paddle by dy pixels for a moment (RAM 60, 51)"
+    dy: int = param(low=-(PLAYER_Y_MAX - PLAYER_Y_MIN), high=PLAYER_Y_MAX - PLAYER_Y_MIN,
+                    doc="pixels down (negative: up)")
+
+    def _validate(self) -> None:
+        if self.dy == 0:
+            raise self._error("dy=0 moves nothing; give a non-zero dy.")
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        ram = _ram(state)
+        y = self._moved("player paddle", ram[ram_map.PLAYER_Y], self.dy, PLAYER_Y_MIN, PLAYER_Y_MAX,
+                        ram_map.PLAYER_Y_OFFSET, "dy")
+        ram[ram_map.PLAYER_Y] = ram[ram_map.PLAYER_Y_SHOWN] = y
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return _ram(state)[ram_map.PLAYER_Y]
+
+
+@dataclass(frozen=True)
+class SetScore(_AlePong):
+    """Set the agent's and/or the enemy's score (0..20; 21 ends the game).
+
+    The game prepares the digits a frame ahead, so they show from the second frame after the edit:
+    settle with a NOOP step (``settle=1``) for the agent to see them. ALE computes Pong's reward
+    from these two bytes (RAM 14 and 13), so the next step's reward includes the change: never
+    measure return with a score intervention.
+    """
+
+    name: ClassVar[str] = "ale_pong.set_score"
+    summary: ClassVar[str] = "set the agent's and/or the enemy's score (RAM 14, 13)"
+    player: int | None = param(None, low=0, high=ram_map.MAX_POINTS, doc="the agent's (right, green) score")
+    enemy: int | None = param(None, low=0, high=ram_map.MAX_POINTS, doc="the enemy's (left, orange) score")
+
+    def _validate(self) -> None:
+        if self.player is None and self.enemy is None:
+            raise self._error("give player=… and/or enemy=….")
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        ram = _ram(state)
+        if self.player is not None:
+            ram[ram_map.PLAYER_SCORE] = self.player
+        if self.enemy is not None:
+            ram[ram_map.ENEMY_SCORE] = self.enemy
+
+    def target(self, state: dict[str, Any]) -> Any:
+        ram = _ram(state)
+        return (ram[ram_map.PLAYER_SCORE] if self.player is not None else None,
+                ram[ram_map.ENEMY_SCORE] if self.enemy is not None else None)
+
+
+@dataclass(frozen=True)
+class LazyEnemy(_AlePong):
+    """From this step on, the enemy is lazy: HackAtari's ``lazy_enemy``, switched on mid-game.
+
+    While the ball travels away from the enemy (to the right) the enemy paddle stays where it was;
+    during a serve it is re-centred (RAM 21 = 127, ball x = 130), exactly as HackAtari's per-frame
+    rule (:func:`cfsal.envs.ale_pong_ram.lazy_enemy`), which the environment runs before every frame.
+    It remembers the ball and the enemy as they are now. Nothing moves at the branch point itself:
+    the rule changes what the enemy does next, so frames differ once the ball next moves right.
+    """
+
+    name: ClassVar[str] = "ale_pong.lazy_enemy"
+    summary: ClassVar[str] = "from now on the enemy does not move while the ball moves away from it (HackAtari)"
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        if "lazy_enemy" in state["modifications"]:
+            raise self._error("the enemy is lazy already (the game is a lazy-enemy variant).")
+        state["modifications"]["lazy_enemy"] = ram_map.modification_memory_now(GAME, "lazy_enemy", _ram(state))
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return "lazy_enemy" in state.get("modifications", {})
+
+
+@dataclass(frozen=True)
+class Configure(ConfigIntervention):
+    """A whole-game variant from reset: HackAtari's Pong modifications (``lazy_enemy``).
+
+    Applied with ``apply_to_env(env, seed)`` (the environment resets), as ``<game>.configure`` is
+    for Toybox games; snapshots of the variant carry it. ``lazy_enemy=False`` switches it off.
+    """
+
+    name: ClassVar[str] = "ale_pong.configure"
+    game: ClassVar[str] = GAME
+    summary: ClassVar[str] = "a whole-game variant at episode start: HackAtari's lazy_enemy"
+    lazy_enemy: bool | None = param(None, doc="the enemy does not move while the ball moves away from it")
+
+    def _validate(self) -> None:
+        if self.lazy_enemy is None:
+            raise self._error("give lazy_enemy=True (or False to switch it off).")
+
+    def _edit_config(self, config: dict[str, Any]) -> None:
+        names = set(config.get("modifications", []))
+        names = names | {"lazy_enemy"} if self.lazy_enemy else names - {"lazy_enemy"}
+        config["modifications"] = sorted(names)
+
+    def changed_keys(self) -> tuple[str, ...]:
+        return ("modifications",)
