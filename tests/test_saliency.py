@@ -273,13 +273,27 @@ def test_mass_on_names_globs_kinds_and_absent_objects(tiny, episode):
         plain.mass_on("ball")
 
 
+@pytest.mark.parametrize("precision, tolerance", [("float32", 0.0), ("float16", 5e-4)])
+def test_npz_keeps_tiny_maps_within_their_precision(tmp_path, precision, tolerance):
+    """Jacobian maps are ~1e-7: raw float16 would store zeros, so float16 is relative to each frame's peak."""
+    rng = np.random.default_rng(0)
+    actor = rng.random((3, 84, 84)).astype(np.float32) * np.array([1e-7, 1.0, 0.0], np.float32)[:, None, None]
+    maps = SaliencyMap(actor, -actor, "jacobian", {"target": "value"}, "agent", "breakout", (), {"actions": [0, 1, 2]})
+    again = SaliencyMap.load(maps.save(tmp_path / "maps.npz", precision=precision))
+    peak = np.abs(actor).max(axis=(1, 2), keepdims=True)
+    assert (np.abs(again.actor - actor) <= tolerance * peak).all() and (again.actor[0] != 0).all()
+    np.testing.assert_array_equal(again.critic, -again.actor)
+    assert (again.method, again.params, again.details) == ("jacobian", {"target": "value"}, {"actions": [0, 1, 2]})
+
+
 def test_saliency_map_round_trips_and_slices(tiny, episode, tmp_path):
     frames, states = episode
     maps = saliency(tiny, frames, "object", states=states)
-    again = SaliencyMap.load(maps.save(tmp_path / "maps.json"))
-    np.testing.assert_array_equal(again.actor, maps.actor)
-    np.testing.assert_array_equal(again.critic, maps.critic)
-    assert again.objects == maps.objects and again.params == maps.params and again.details == maps.details
+    for name in ("maps.json", "maps.npz"):
+        again = SaliencyMap.load(maps.save(tmp_path / name))
+        np.testing.assert_array_equal(again.actor, maps.actor)
+        np.testing.assert_array_equal(again.critic, maps.critic)
+        assert again.objects == maps.objects and again.params == maps.params and again.details == maps.details
     second = maps.frame(1)
     assert len(second) == 1 and second.objects[0] == maps.objects[1]
     np.testing.assert_array_equal(second.actor[0], maps.actor[1])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -66,14 +68,28 @@ def test_cli_writes_maps_movies_and_stills(tmp_path, capsys):
     path = save_checkpoint(NatureActorCritic(AgentSpec.for_game("breakout"), name="fresh"), tmp_path / "fresh.safetensors")
     out = tmp_path / "out"
     assert main(["saliency", str(path), "--method", "jacobian", "--episodes", "2", "--max-steps", "6",
-                 "--out", str(out), "--stills", "2", "--no-progress", "--param", "target=\"action\""]) == 0
+                 "--out", str(out), "--stills", "2", "--no-progress", "--param", "target=\"action\"",
+                 "--formats", "gif", "mp4"]) == 0
     for episode in (0, 1):
-        maps = SaliencyMap.load(out / f"fresh-jacobian-ep{episode}.saliency.json")
+        maps = SaliencyMap.load(out / f"fresh-jacobian-ep{episode}.saliency.npz")
         assert len(maps) == 6 and maps.params["target"] == "action" and len(maps.details["actions"]) == 6
         assert (out / f"fresh-jacobian-ep{episode}.gif").stat().st_size > 0
         assert (out / f"fresh-jacobian-ep{episode}.mp4").stat().st_size > 0
     assert len(list(out.glob("*.png"))) == 4
-    assert "episode 1 (seed 1)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "episode 1 (seed 1): its first 6 steps (--max-steps; the game went on)" in printed
+    assert re.search(r"fresh-jacobian-ep0\.saliency\.npz \(\d+\.\d MB\), fresh-jacobian-ep0\.mp4 \(\d+\.\d MB\)", printed)
+
+
+def test_cli_writes_no_gif_unless_asked_and_says_where_it_stops(tmp_path, capsys):
+    path = save_checkpoint(NatureActorCritic(AgentSpec.for_game("breakout"), name="fresh"), tmp_path / "fresh.safetensors")
+    assert main(["saliency", str(path), "--method", "jacobian", "--max-steps", "3", "--out", str(tmp_path),
+                 "--stills", "0", "--no-progress"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("fresh-jacobian-*")) == ["fresh-jacobian-ep0.mp4",
+                                                                          "fresh-jacobian-ep0.saliency.npz"]
+    with pytest.raises(SystemExit):
+        main(["saliency", "--help"])
+    assert "default 500" in capsys.readouterr().out
 
 
 def test_cli_explains_an_unknown_method(tmp_path, capsys):

@@ -1,8 +1,9 @@
 """``cfsal saliency AGENT --method perturbation --episodes 1 --out DIR``: play, map, film.
 
-Plays each episode with the agent, computes the chosen saliency map for every step (in chunks,
-with a progress bar), and writes per episode: the maps (``*.saliency.json``), a side-by-side
-movie (GIF and MP4) and a strip of PNG stills.
+Plays each episode (up to ``--max-steps``) with the agent, computes the chosen saliency map for every
+step (in chunks, with a progress bar), and writes per episode: the maps (``*.saliency.npz``, float16
+by default), a side-by-side movie (MP4; GIF on request) and a strip of PNG stills, and says how big
+they are.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Episode:
     states: list[dict[str, Any]]
     actions: np.ndarray
     score: float
+    ended: bool  # the game ended (or the environment truncated it) before max_steps
 
 
 def play_episode(agent, *, seed: int, max_steps: int, greedy: bool = False) -> Episode:
@@ -34,6 +36,7 @@ def play_episode(agent, *, seed: int, max_steps: int, greedy: bool = False) -> E
     env = envs.make(agent.spec.game, seed=seed)
     rng = np.random.default_rng(seed)
     observations, rgb, states, actions = [], [], [], []
+    ended = False
     for _ in range(max_steps):
         observation = env.observation
         action = int(agent.act(observation, greedy=greedy, rng=rng)[0])
@@ -43,8 +46,9 @@ def play_episode(agent, *, seed: int, max_steps: int, greedy: bool = False) -> E
         actions.append(action)
         _, _, terminated, truncated, _ = env.step(action)
         if terminated or truncated:
+            ended = True
             break
-    return Episode(np.stack(observations), np.stack(rgb), states, np.asarray(actions), float(env.score))
+    return Episode(np.stack(observations), np.stack(rgb), states, np.asarray(actions), float(env.score), ended)
 
 
 def _parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -69,7 +73,7 @@ def _cmd_saliency(args: argparse.Namespace) -> int:
     from cfsal.agents.zoo import load_agent
     from cfsal.saliency.api import method_defaults, saliency
     from cfsal.saliency.movie import render, write_movie
-    from cfsal.saliency.result import SaliencyMap
+    from cfsal.saliency.result import SaliencyMap, save_npz
 
     torch.set_num_threads(args.threads)
     agent = load_agent(args.agent, game=args.game, trust=args.trust_code)
@@ -94,14 +98,21 @@ def _cmd_saliency(args: argparse.Namespace) -> int:
                            tuple(o for c in chunks for o in c.objects),
                            {k: [x for c in chunks for x in c.details.get(k, [])] for k in chunks[0].details})
         stem = f"{Path(agent.name).stem}-{args.method}-ep{episode_index}"
-        maps_path = maps.save(out / f"{stem}.saliency.json")
-        written = write_movie(render(episode.rgb[steps], maps), out, stem, fps=args.fps,
+        maps_path = save_npz(maps, out / f"{stem}.saliency.npz", precision=args.precision)
+        written = write_movie(render(episode.rgb[steps], maps, upscale=args.upscale), out, stem, fps=args.fps,
                               formats=tuple(args.formats), stills=args.stills)
-        movies = [str(p) for kind in ("gif", "mp4") for p in written.get(kind, [])]
-        print(f"episode {episode_index} (seed {seed}): {len(episode.observations)} steps, score "
-              f"{episode.score:g}; wrote {maps_path}, {', '.join(movies)} and {len(written['stills'])} "
-              f"PNG stills in {out}")
+        files = [maps_path, *(p for kind in ("mp4", "gif") for p in written.get(kind, []))]
+        listing = ", ".join(f"{p.name} ({_megabytes([p])})" for p in files)
+        stills = f" and {len(written['stills'])} PNG stills ({_megabytes(written['stills'])})" if written["stills"] else ""
+        length = (f"{len(episode.observations)} steps" if episode.ended else
+                  f"its first {len(episode.observations)} steps (--max-steps; the game went on)")
+        print(f"episode {episode_index} (seed {seed}): {length}, score {episode.score:g}; wrote {listing}{stills} "
+              f"in {out}")
     return 0
+
+
+def _megabytes(paths: list[Path]) -> str:
+    return f"{sum(p.stat().st_size for p in paths) / 1e6:.1f} MB"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -114,14 +125,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--episodes", type=int, default=1)
     parser.add_argument("--out", default="reports/saliency", help="output directory (git-ignored reports/ by default)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode (then +1 per episode)")
-    parser.add_argument("--max-steps", type=int, default=500, help="stop an episode after this many agent steps")
+    parser.add_argument("--max-steps", type=int, default=500,
+                        help="map at most this many agent steps of each episode (default 500, about 30 s of play; "
+                             "the rest of a longer game is not played)")
     parser.add_argument("--every", type=int, default=1, help="map every k-th step only")
     parser.add_argument("--chunk", type=int, default=8, help="frames per saliency call (progress granularity)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a method parameter, e.g. --param radius=2 (repeatable)")
     parser.add_argument("--greedy", action="store_true", help="argmax actions (default: sample, as A2C plays)")
+    parser.add_argument("--precision", default="float16", choices=["float16", "float32"],
+                        help="how the .saliency.npz stores maps: float16 (default; within 0.05%% of each frame's "
+                             "peak) or float32 (exact, 3-4x larger)")
     parser.add_argument("--fps", type=float, default=15.0)
-    parser.add_argument("--formats", nargs="+", default=["gif", "mp4"], choices=["gif", "mp4"])
+    parser.add_argument("--formats", nargs="+", default=["mp4"], choices=["gif", "mp4"],
+                        help="movie formats (default mp4; a GIF is about 20x larger and slower to write)")
+    parser.add_argument("--upscale", type=int, default=1,
+                        help="movie pixels per game pixel (default 1; 2 is crisper and takes 4x the pixels to write)")
     parser.add_argument("--stills", type=int, default=6, help="number of PNG stills per episode")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--game", help="the game, checked against the agent (required for SB3 zips / TorchScript)")

@@ -32,9 +32,23 @@ def _to_native(maps: np.ndarray, height: int, width: int) -> np.ndarray:
     return F.interpolate(tensor, size=(height, width), mode="bilinear", align_corners=False)[:, 0].numpy()
 
 
+#: Frames processed together by :func:`overlay` and :func:`render`: a whole episode's float
+#: intermediates (hundreds of MB) fall out of cache, which made both several times slower.
+CHUNK = 16
+
+
 def overlay(rgb: np.ndarray, actor: np.ndarray, critic: np.ndarray, *, actor_scale: float, critic_scale: float,
             strength: float = 0.8) -> np.ndarray:
     """RGB frames ``[T, H, W, 3]`` with actor saliency added in blue and critic saliency in red."""
+    out = np.empty(rgb.shape, dtype=np.uint8)
+    for start in range(0, len(rgb), CHUNK):
+        part = slice(start, start + CHUNK)
+        out[part] = _overlay_chunk(rgb[part], actor[part], critic[part], actor_scale, critic_scale, strength)
+    return out
+
+
+def _overlay_chunk(rgb: np.ndarray, actor: np.ndarray, critic: np.ndarray, actor_scale: float,
+                   critic_scale: float, strength: float) -> np.ndarray:
     height, width = rgb.shape[1:3]
     blue = np.clip(_to_native(actor, height, width) / actor_scale, 0, 1)
     red = np.clip(_to_native(critic, height, width) / critic_scale, 0, 1)
@@ -45,16 +59,21 @@ def overlay(rgb: np.ndarray, actor: np.ndarray, critic: np.ndarray, *, actor_sca
 
 
 def render(rgb_frames: np.ndarray, maps: SaliencyMap, *, upscale: int = 2, percentile: float = 99.5) -> np.ndarray:
-    """Movie frames ``[T, H·upscale, 2·W·upscale + gap, 3]``: raw frame | overlaid frame."""
+    """Movie frames ``[T, H·upscale, (2·W + gap)·upscale, 3]``: raw frame | overlaid frame."""
     rgb_frames = np.asarray(rgb_frames)
     if rgb_frames.ndim != 4 or rgb_frames.shape[-1] != 3 or len(rgb_frames) != len(maps):
         raise SaliencyError(f"render needs one RGB frame [H, W, 3] per map frame ({len(maps)}), got "
                             f"{list(rgb_frames.shape)}; collect env.rgb_frame() at each step.")
-    painted = overlay(rgb_frames, maps.actor, maps.critic, actor_scale=movie_scale(maps.actor, percentile),
-                      critic_scale=movie_scale(maps.critic, percentile))
-    gap = np.full((*rgb_frames.shape[:2], 4, 3), 255, dtype=np.uint8)
-    side_by_side = np.concatenate([rgb_frames, gap, painted], axis=2)
-    return side_by_side.repeat(upscale, axis=1).repeat(upscale, axis=2)
+    scales = movie_scale(maps.actor, percentile), movie_scale(maps.critic, percentile)
+    frames, height, width, _ = rgb_frames.shape
+    gap = 4
+    out = np.full((frames, height, upscale, 2 * width + gap, upscale, 3), 255, dtype=np.uint8)
+    for start in range(0, frames, CHUNK):
+        part = slice(start, start + CHUNK)
+        painted = _overlay_chunk(rgb_frames[part], maps.actor[part], maps.critic[part], *scales, 0.8)
+        out[part, :, :, :width] = rgb_frames[part, :, None, :, None]
+        out[part, :, :, width + gap:] = painted[:, :, None, :, None]
+    return out.reshape(frames, height * upscale, (2 * width + gap) * upscale, 3)
 
 
 def write_movie(frames: np.ndarray, out_dir: str | os.PathLike, stem: str, *, fps: float = 15.0,

@@ -144,40 +144,103 @@ class SaliencyMap:
         return {name: self.mass_on(name, output=output, normalised=normalised) for name in names}
 
     # -- files ------------------------------------------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the arrays, as JSON-ready values (shared by the JSON and ``.npz`` files)."""
+        return {"schema_version": SCHEMA_VERSION, "method": self.method, "params": _jsonable(self.params),
+                "agent": self.agent, "game": self.game,
+                "objects": [{name: box.to_dict() for name, box in boxes.items()} for boxes in self.objects],
+                "details": _jsonable(self.details)}
+
     def to_dict(self) -> dict[str, Any]:
         def encode(array: np.ndarray) -> dict[str, Any]:
             return {"dtype": "float32", "shape": list(array.shape),
                     "data": base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")}
 
-        return {"schema_version": SCHEMA_VERSION, "method": self.method, "params": _jsonable(self.params),
-                "agent": self.agent, "game": self.game, "actor": encode(self.actor), "critic": encode(self.critic),
-                "objects": [{name: box.to_dict() for name, box in boxes.items()} for boxes in self.objects],
-                "details": _jsonable(self.details)}
+        return {**self.metadata(), "actor": encode(self.actor), "critic": encode(self.critic)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SaliencyMap:
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise SaliencyError(f"saliency map schema version {version!r} is not supported (this cfsal reads "
-                                f"version {SCHEMA_VERSION}); recompute the map with this cfsal.")
-
         def decode(blob: Mapping[str, Any]) -> np.ndarray:
             return np.frombuffer(base64.b64decode(blob["data"]), dtype=np.float32).reshape(blob["shape"])
 
-        objects = tuple({name: ObjectBox.from_dict(box) for name, box in frame.items()} for frame in data["objects"])
-        return cls(decode(data["actor"]), decode(data["critic"]), data["method"], dict(data["params"]),
-                   data["agent"], data["game"], objects, dict(data.get("details", {})))
+        return cls._from_meta(data, decode(data["actor"]), decode(data["critic"]))
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the map as JSON (arrays base64-encoded; no pickle)."""
+    @classmethod
+    def _from_meta(cls, meta: Mapping[str, Any], actor: np.ndarray, critic: np.ndarray) -> SaliencyMap:
+        """A map from :meth:`to_dict`'s fields other than the arrays, and the arrays."""
+        version = meta.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise SaliencyError(f"saliency map schema version {version!r} is not supported (this cfsal reads "
+                                f"version {SCHEMA_VERSION}); recompute the map with this cfsal.")
+        objects = tuple({name: ObjectBox.from_dict(box) for name, box in frame.items()} for frame in meta["objects"])
+        return cls(actor, critic, meta["method"], dict(meta["params"]), meta["agent"], meta["game"], objects,
+                   dict(meta.get("details", {})))
+
+    def save(self, path: str | os.PathLike, *, precision: str = "float32") -> Path:
+        """Write the map: ``.npz`` (compact, :func:`save_npz`) or any other suffix as JSON.
+
+        JSON holds the arrays base64-encoded (no pickle) and the object boxes uncompressed: 44 MB
+        for a 500-step Breakout episode of Jacobian maps, against 12 MB as a float16 ``.npz``. It is
+        kept for small maps and older files.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".npz":
+            return save_npz(self, path, precision=precision)
         path.write_text(json.dumps(self.to_dict()))
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SaliencyMap:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """Read a map written by :meth:`save` (``.npz`` or JSON, by suffix)."""
+        path = Path(path)
+        if path.suffix == ".npz":
+            return load_npz(path)
+        return cls.from_dict(json.loads(path.read_text()))
+
+
+#: Precisions :func:`save_npz` stores maps in. float16 keeps 11 significant bits relative to each
+#: frame's largest |value| (errors ≤ 0.05% of it), which maps, masses and movies do not notice.
+PRECISIONS = ("float16", "float32")
+
+
+def save_npz(maps: SaliencyMap, path: str | os.PathLike, *, precision: str = "float32") -> Path:
+    """Write ``maps`` as a compressed ``.npz``: the arrays, and :meth:`SaliencyMap.metadata` as JSON
+    bytes (no pickle).
+
+    float16 stores each frame divided by its largest |value| (the scale is kept in float32): raw
+    float16 would flush Jacobian maps, whose values are around 1e-7, to zero.
+    """
+    if precision not in PRECISIONS:
+        raise SaliencyError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {"meta": np.frombuffer(json.dumps(maps.metadata()).encode(), dtype=np.uint8)}
+    for output in OUTPUTS:
+        values = maps.of(output)
+        if precision == "float16":
+            scale = np.abs(values).max(axis=(1, 2)).astype(np.float32)
+            safe = np.where(scale > 0, scale, 1.0).astype(np.float32)[:, None, None]
+            arrays[output] = (values / safe).astype(np.float16)
+            arrays[f"{output}_scale"] = scale
+        else:
+            arrays[output] = values
+    with path.open("wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    return path
+
+
+def load_npz(path: str | os.PathLike) -> SaliencyMap:
+    """Read a map written by :func:`save_npz`."""
+    with np.load(Path(path), allow_pickle=False) as data:
+        meta = json.loads(data["meta"].tobytes())
+        outputs = {}
+        for output in OUTPUTS:
+            values = data[output].astype(np.float32)
+            if f"{output}_scale" in data:
+                values *= data[f"{output}_scale"][:, None, None]
+            outputs[output] = values
+    return SaliencyMap._from_meta(meta, outputs["actor"], outputs["critic"])
 
 
 def _jsonable(value: Any) -> Any:
