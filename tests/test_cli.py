@@ -47,7 +47,7 @@ def test_eval_prints_an_interval_only_from_enough_episodes(tmp_path):
     assert few.returncode == 0, few.stderr
     assert "no confidence interval: 2 episodes are too few" in few.stdout and "CI" not in few.stdout
     enough = cfsal("eval", path, "--episodes", MIN_EPISODES_FOR_CI, "--max-steps", 20, "--no-progress")
-    assert f"95% CI of the mean" in enough.stdout and f"over the {MIN_EPISODES_FOR_CI} episode scores" in enough.stdout
+    assert "95% CI of the mean" in enough.stdout and f"over the {MIN_EPISODES_FOR_CI} episode scores" in enough.stdout
 
 
 @pytest.mark.parametrize("args", [["--help"], ["init", "--help"], ["interventions", "list", "--brief"]])
