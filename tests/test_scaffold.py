@@ -45,7 +45,7 @@ def test_the_game_follows_from_the_agent():
 @pytest.mark.parametrize("args, message", [
     (("--agent", "breakout-a2cc"), "Did you mean breakout-a2c? Zoo agents for breakout: breakout-a2c-randomized, "),
     (("--agent", "amidar-a2c", "--game", "breakout"), "'amidar-a2c' plays amidar, not breakout"),
-    (("--game", "ale_pong"), "ale_pong has no state interventions"),
+    (("--game", "ale_pong"), "cfsal init has templates for breakout, amidar, space_invaders, pong, not for ale_pong"),
     (("--game", "chess"), "unknown game 'chess'"),
     (("--agent", "mine.zip"), "'mine.zip' is neither a zoo agent nor an existing file"),
 ])

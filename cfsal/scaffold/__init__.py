@@ -51,8 +51,8 @@ def default_agent(game: str, zoo: Mapping[str, Any]) -> str:
 
 
 def _no_template(game: str) -> CfsalError:
-    return CfsalError(f"cfsal init writes templates for the Toybox games ({', '.join(EXAMPLE_INTERVENTION)}); "
-                      f"{game} has no state interventions to test with.")
+    return CfsalError(f"cfsal init has templates for {', '.join(EXAMPLE_INTERVENTION)}, not for {game}: write one for "
+                      f"breakout and swap in {game}'s interventions (`cfsal interventions list --game {game}`).")
 
 
 def _unknown_agent(name: str, game: str | None, zoo: Mapping[str, Any]) -> AgentNotFoundError:
