@@ -14,7 +14,7 @@ In short, for a claim at level α:
   t-interval lies inside ±margin); REFUTED if that interval lies entirely outside ±margin (an
   effect significantly larger than the margin); else INCONCLUSIVE.
 * **correlation**: like *direction* (or *effect*, when two-sided) on r, with a permutation test,
-  a Fisher-z CI and a Fisher-z equivalence test for refutation.
+  a Fisher-z ∪ BCa bootstrap CI and a Fisher-scale equivalence test for refutation.
 
 With ``clusters=`` (the episode of each sample), every test and interval treats episodes, not
 samples, as the independent units (:mod:`cfsal.stats.clustered`), and fewer than
@@ -312,7 +312,7 @@ def _explain_outcome(v: Verdict, reason: str, correction: str | None, opposite_p
             return (f"The correlation has the opposite sign: {r}; one-sided p = {_p(opposite_p)} < {a} for a "
                     f"{'negative' if c.alternative == 'greater' else 'positive'} correlation.")
         if reason == "equivalent":
-            return (f"No correlation worth the name: {r}, |ρ| < {c.margin:g} by a Fisher-z equivalence test "
+            return (f"No correlation worth the name: {r}, |ρ| < {c.margin:g} by an equivalence test on Fisher's scale "
                     f"(p = {_p(v.equivalence_p)} < {a}), while the test of the claim gave "
                     f"{_p_text(v, correction, one)} ≥ {a}.")
         refute = (f" and |ρ| < {c.margin:g} is not shown (equivalence p = {_p(v.equivalence_p)})" if c.margin
@@ -592,7 +592,8 @@ def assess_correlation(claim: Claim, x: ArrayLike, y: ArrayLike, *, rng: np.rand
                        n_resamples: int = DEFAULT_RESAMPLES) -> Verdict:
     """Verdict on a correlation claim between two measures over the same samples (e.g. saliency vs. reliance).
 
-    ``effect`` is r (Pearson) or ρ (Spearman), with a Fisher-z CI at 1 − α and a permutation p-value.
+    ``effect`` is r (Pearson) or ρ (Spearman), with a Fisher-z ∪ BCa bootstrap CI at 1 − α (see
+    :mod:`cfsal.stats.correlation`) and a permutation p-value.
     Fewer than 4 pairs, or a constant measure, give INCONCLUSIVE.
     """
     claim = _check_claim(claim, "assess_correlation")
@@ -618,7 +619,8 @@ def assess_correlation(claim: Claim, x: ArrayLike, y: ArrayLike, *, rng: np.rand
     opposite = (correlation(a, b, rng=rng, method=method, alternative=_OPPOSITE[claim.alternative],
                             confidence=1 - alpha, n_resamples=n_resamples)
                 if claim.alternative != "two-sided" else None)
-    equivalence_p = (correlation_equivalence(result.r, result.n, claim.margin, method)
+    equivalence_p = (correlation_equivalence(result.r, result.n, claim.margin, method,
+                                             bootstrap_se=result.bootstrap_se)
                      if claim.margin is not None else None)
     if result.p_value < alpha:
         outcome, reason = SUPPORTED, "significant"
@@ -635,7 +637,7 @@ def assess_correlation(claim: Claim, x: ArrayLike, y: ArrayLike, *, rng: np.rand
             needed = power.samples_for_correlation(result.r, alpha, sided=claim.sided, current=result.n,
                                                    spearman=method == "spearman")
     how = f"exact, {result.n_resamples} orderings" if result.exact else f"{result.n_resamples} resamples"
-    test = f"{name} correlation, permutation ({how}), Fisher-z CI"
+    test = f"{name} correlation, permutation ({how}), Fisher-z ∪ BCa bootstrap CI"
     v = Verdict(outcome, claim, result.r, result.ci_low, result.ci_high, 1 - alpha, result.p_value, None,
                 result.n, test, equivalence_p, "", needed)
     return dataclasses.replace(v, explanation=_explain(
