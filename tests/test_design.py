@@ -212,8 +212,8 @@ def test_keywords_and_a_design_give_the_same_result(agent):
 
 
 @pytest.mark.parametrize("design, keywords, words", [
-    (Design(samples=5), {"samples": 6}, r"design=\.\.\., samples=6\): the design says samples=5.*"
-                                          r"dataclasses.replace\(design, samples=6\).*without design="),
+    (Design(samples=5), {"samples": 6}, (r"design=\.\.\., samples=6\): the design says samples=5.*"
+                                          r"dataclasses.replace\(design, samples=6\).*without design=")),
     (Design(), {"branch_every": 10}, r"branch_every=10\): the design says states=States.*Periodic\(every=10"),
     (Design(states=Periodic(every=40)), {"max_per_episode": 2}, "the design says states=Periodic"),
     (Design(), {"unique_situations": True}, "independent draws"),

@@ -221,7 +221,8 @@ class Design:
     samples: int = 30
     #: agent steps each arm runs after the branch
     horizon: int = 20
-    #: after the edit: "refresh" re-renders the newest frame (no time passes), n steps n no-ops (the paper: 3)
+    #: after the edit: "refresh" re-renders the newest frame (no time passes); an integer n steps n no-ops
+    #: (the paper: 3)
     settle: str | int = "refresh"
     #: True: both arms act greedily; False: they sample from the policy
     greedy: bool = False
