@@ -335,3 +335,18 @@ def test_fresh(counterfactual):
                for r in json.loads((pytester.path / "out.json").read_text())["hypotheses"]}
     assert records["test_replayed"]["distinct_situations"] <= 4 and len(set(records["test_replayed"]["games"])) <= 4
     assert records["test_fresh"]["distinct_situations"] == 8
+
+
+def test_a_rerun_reads_its_states_from_disk_and_judges_the_same(project):
+    run(project)
+    first = json.loads((project.path / "out.json").read_text())["hypotheses"]
+    cache = project.path / "reports" / "cache" / "states"
+    written = {path: path.stat().st_mtime_ns for path in cache.rglob("*.json.gz")}
+    assert written  # the default: reports/cache/states under the rootdir
+    run(project)
+    again = json.loads((project.path / "out.json").read_text())["hypotheses"]
+    assert [(r["result"]["values"], r["adjusted_verdict"]) for r in again] == \
+        [(r["result"]["values"], r["adjusted_verdict"]) for r in first]
+    assert {path: path.stat().st_mtime_ns for path in cache.rglob("*.json.gz")} == written  # nothing played again
+    run(project, "--cfsal-seed", "5", "--cfsal-states-cache", "off")
+    assert {path: path.stat().st_mtime_ns for path in cache.rglob("*.json.gz")} == written  # off: nothing kept

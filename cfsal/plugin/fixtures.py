@@ -13,9 +13,8 @@ import pytest
 from cfsal.errors import HypothesisDeclarationError
 from cfsal.plugin.declare import HypothesisSpec
 from cfsal.plugin.sequential import SequentialSession, StopRule
-from cfsal.plugin.session import SessionState
+from cfsal.plugin.session import SessionState, states_seed
 from cfsal.plugin.session import hypothesis_seed as _hypothesis_seed
-from cfsal.plugin.session import states_seed
 
 SESSION_KEY = pytest.StashKey[SessionState]()
 SEQUENTIAL_KEY = pytest.StashKey[SequentialSession]()
@@ -103,6 +102,7 @@ def counterfactual(request: pytest.FixtureRequest, agent, hypothesis_seed: int):
     and the run stops as soon as the hypothesis's sequential test decides (docs/sequential.md).
     """
     from cfsal.rollout import counterfactual as run
+    from cfsal.rollout.sampling import use_states_cache
 
     state = request.config.stash[SESSION_KEY]
     spec = spec_of(request.node)
@@ -124,6 +124,7 @@ def counterfactual(request: pytest.FixtureRequest, agent, hypothesis_seed: int):
         settings.setdefault("states_seed", states_seed(state.settings.seed))
         settings.setdefault("executor", state.settings.executor)
         settings.setdefault("workers", state.settings.workers)
+        use_states_cache(state.settings.states_cache)
         return run(agent, intervention, **settings)
 
     return counterfactual

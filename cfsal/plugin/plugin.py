@@ -17,6 +17,7 @@ says so, fails the session. The adjusted verdict is the one to cite.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any
 
@@ -100,6 +101,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="show in the HTML report what changed since this earlier results JSON")
     parser.addini("cfsal_html", "default for --cfsal-html, relative to the rootdir (written only if hypotheses ran)",
                   default=None)
+    group.addoption("--cfsal-states-cache", metavar="DIR|off", default=None,
+                    help="keep the episodes states are drawn from in DIR, so a re-run with the same seed reads them "
+                         "instead of playing them (default reports/cache/states under the rootdir; off: never)")
+    parser.addini("cfsal_states_cache", "default for --cfsal-states-cache, relative to the rootdir",
+                  default="reports/cache/states")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -117,10 +123,18 @@ def pytest_configure(config: pytest.Config) -> None:
         json_path=None if worker else _json_path(config),
         agent_override=config.getoption("--cfsal-agent"),
         executor=config.getoption("--cfsal-executor"), workers=config.getoption("--cfsal-workers"),
+        states_cache=_states_cache(config),
     ))
     config.stash[SEQUENTIAL_KEY] = _sequential_session(config, state.settings.correction)
     if not worker:
         config.pluginmanager.register(_VerdictCollector(state), "cfsal-verdict-collector")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop keeping episodes where this session said (matters when pytest runs in a longer-lived process)."""
+    sampling = sys.modules.get("cfsal.rollout.sampling")
+    if sampling is not None:
+        sampling.use_states_cache(None)
 
 
 def _sequential_session(config: pytest.Config, correction: str) -> SequentialSession:
@@ -169,6 +183,13 @@ def _json_path(config: pytest.Config) -> str | None:
         return given
     ini = config.getini("cfsal_json")
     return str(config.rootpath / ini) if ini else None
+
+
+def _states_cache(config: pytest.Config) -> str | None:
+    value = (config.getoption("--cfsal-states-cache") or str(config.getini("cfsal_states_cache") or "")).strip()
+    if not value or value.lower() in ("off", "none", "false", "no"):
+        return None
+    return str(config.rootpath / value)  # an absolute value stays as it is
 
 
 def _html_path(config: pytest.Config) -> str | None:

@@ -34,6 +34,8 @@ class Settings:
     agent_override: str | None = None
     executor: str = "inline"
     workers: int = 2
+    #: where played episodes are kept between sessions (None: not kept; cfsal.rollout.states_cache)
+    states_cache: str | None = None
 
 
 def hypothesis_identity(nodeid: str) -> str:
