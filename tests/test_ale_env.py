@@ -219,3 +219,28 @@ def test_sigkill_at_any_moment_leaves_a_resumable_run(tmp_path):
     assert load_checkpoint(out).provenance["steps"] == result.steps
     rows = list(csv.reader((training_dir(out) / "curve.csv").open()))
     assert all(len(row) == 4 for row in rows[1:])
+
+
+def test_seeded_reset_is_the_same_game_on_a_used_or_reused_emulator():
+    """Without sticky actions a seeded reset puts the emulator back to the freshly loaded cartridge
+    instead of reloading it, and new environments reuse collected ones' emulators: neither may show."""
+    import gc
+
+    from cfsal.envs import ale_env
+
+    def game(env, seed=5):
+        env.reset(seed=seed)
+        seen = []
+        for t in range(300):
+            obs, reward, *_ = env.step((t * 7) % 6)
+            seen.append((obs.tobytes(), reward, env.ale.getRAM().tobytes()))
+        return seen
+
+    fresh = game(make("ale_pong"))
+    used = make("ale_pong")
+    game(used, seed=9)
+    assert game(used) == fresh
+    del used
+    gc.collect()
+    assert ale_env._SPARE  # the collected environment's emulator is spare now
+    assert game(make("ale_pong")) == fresh
