@@ -38,6 +38,10 @@ class InterventionError(CfsalError, ValueError):
     """An intervention with bad parameters or applied to the wrong game."""
 
 
+class MeasureError(CfsalError, TypeError):
+    """A measure that is not a function of the two arms' traces (a name string, a number, a wrong signature)."""
+
+
 class HypothesisDeclarationError(CfsalError):
     """A hypothesis declared with missing or contradictory settings."""
 

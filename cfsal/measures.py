@@ -8,9 +8,13 @@ shape; :func:`difference_of` turns a per-trace quantity into one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+import difflib
+import inspect
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+
+from cfsal.errors import MeasureError
 
 if TYPE_CHECKING:
     from cfsal.rollout.traces import Trace
@@ -203,3 +207,43 @@ for _measure in (action_disagreement, first_action_changed, policy_total_variati
 BUILTIN: dict[str, Measure] = {m.__name__: m for m in (
     action_disagreement, first_action_changed, policy_total_variation, policy_kl, value_change,
     return_difference, steps_diverged, time_to_life_loss)}
+
+
+def check(measure: Any) -> Measure:
+    """``measure`` itself if it can be called as a measure, else a :class:`MeasureError` that says what to pass.
+
+    :func:`cfsal.rollout.counterfactual` calls this before any rollout: a wrong measure would
+    otherwise fail only after every pair had been played. Names are not accepted in place of the
+    function (one call shape; a name cannot carry ``bounds`` or a saliency measure's region).
+    """
+    if isinstance(measure, str):
+        close = difflib.get_close_matches(measure, _nicknames(), n=1, cutoff=0.5)
+        use = (f"the function itself: measure=measures.{_nicknames()[close[0]]}" if close else
+               "a function: " + ", ".join(f"measures.{name}" for name in BUILTIN) + ", or one of your own")
+        raise MeasureError(f"measure={measure!r} is a name; pass {use} (from cfsal import measures).")
+    if not callable(measure):
+        raise MeasureError(f"measure={measure!r} (of type {type(measure).__name__}) is not a function: a measure is called "
+                           "as measure(factual, intervened) with the two arms' traces and returns a number, "
+                           "e.g. measures.action_disagreement. For a correlation claim pass a tuple of two.")
+    try:
+        signature = inspect.signature(measure)
+    except (TypeError, ValueError):  # a builtin or C function: nothing to check before calling it
+        return measure
+    needs_agent = getattr(measure, "needs_agent", False)
+    try:
+        signature.bind(None, None, agent=None) if needs_agent else signature.bind(None, None)
+    except TypeError:
+        call = "measure(factual, intervened, agent=agent)" if needs_agent else "measure(factual, intervened)"
+        raise MeasureError(f"measure {getattr(measure, '__name__', measure)}{signature} cannot be called as {call}: "
+                           "a measure takes the factual and the intervened arm's traces and returns a number "
+                           "(difference_of(quantity) turns a function of one trace into a measure).") from None
+    return measure
+
+
+def _nicknames() -> dict[str, str]:
+    """Each built-in measure under its name and its initials after the first word (``policy_tv``)."""
+    names = {name: name for name in BUILTIN}
+    for name in BUILTIN:
+        first, *rest = name.split("_")
+        names.setdefault("_".join([first, "".join(word[0] for word in rest)]), name)
+    return names

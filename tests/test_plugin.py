@@ -181,6 +181,67 @@ def test_on_a_missing_agent(counterfactual):
     assert data["hypotheses"][0]["status"] == "ERROR" and data["counts"] == {"ERROR": 1}
 
 
+MISTAKES = '''
+import cfsal
+from cfsal import measures
+from cfsal.interventions import breakout
+from cfsal.testing import StateEdit
+from cfsal.testing.fakes import shift_ball
+
+def broken(factual, intervened):
+    return factual.actions[1000]
+
+def lost(state, rng):
+    raise RuntimeError("lost the ball")
+
+@cfsal.hypothesis("A measure given by name")
+def test_string_measure(counterfactual):
+    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), horizon=2, measure="policy_tv")
+
+@cfsal.hypothesis("A measure that raises")
+def test_raising_measure(counterfactual):
+    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), states=cfsal.States(window=(5, 60)), horizon=2,
+                          measure=broken)
+
+@cfsal.hypothesis("An edit that fails mid-run")
+def test_failing_edit(counterfactual):
+    return counterfactual(StateEdit("breakout", lost), states=cfsal.States(window=(5, 60)), horizon=2)
+
+@cfsal.hypothesis("A ball move off the court")
+def test_far_ball_move(counterfactual):
+    return counterfactual(breakout.MoveBall(dx=1000), states=cfsal.States(window=(5, 60)), horizon=2)
+
+@cfsal.hypothesis(kind="effect", samples=2)
+def test_undecided(counterfactual):
+    """An edit that changes nothing changes something (cannot be supported)."""
+    return counterfactual(StateEdit("breakout", lambda s, rng: s), states=cfsal.States(window=(5, 60)), horizon=2,
+                          measure=measures.action_disagreement)
+'''
+
+
+def test_no_mistake_makes_a_hypothesis_vanish(project):
+    project.makepyfile(test_mistakes=MISTAKES)
+    result = run(project, "-rs")
+    result.assert_outcomes(passed=2, failed=4, skipped=1)
+    out = result.stdout.str()
+    assert "Traceback" not in out and "During handling" not in out
+    result.stdout.fnmatch_lines([
+        "cfsal: measure='policy_tv' is a name; pass the function itself: measure=measures.policy_total_variation*",
+        ("cfsal: test_raising_measure raised IndexError: index 1000 is out of bounds* (at test_mistakes.py:8, in "
+         "broken). Fix it there*"),
+        "cfsal: test_failing_edit raised RuntimeError: lost the ball (at test_mistakes.py:11, in lost)*",
+    ])
+    assert out.count("dx=1000 is outside the valid range") == 1  # once: not again "during handling" of itself
+    result.stdout.fnmatch_lines(["SKIPPED [[]1] test_mistakes.py:30: INCONCLUSIVE*"])  # the hypothesis, not the plugin
+    for name in ("test_string_measure", "test_raising_measure", "test_failing_edit", "test_far_ball_move"):
+        result.stdout.fnmatch_lines([f"{name} *tiny *—*ERROR"])
+    data = json.loads((project.path / "out.json").read_text())
+    assert data["counts"] == {"SUPPORTED": 2, "ERROR": 4, "INCONCLUSIVE": 1}
+    errors = {r["nodeid"].split("::")[-1]: r["error"] for r in data["hypotheses"] if r["status"] == "ERROR"}
+    assert "measures.policy_total_variation" in errors["test_string_measure"]
+    assert "test_mistakes.py:11" in errors["test_failing_edit"]
+
+
 def test_junit_xml_carries_the_verdict_properties(project):
     run(project, "--junitxml", "junit.xml")
     xml = (project.path / "junit.xml").read_text()

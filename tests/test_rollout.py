@@ -152,3 +152,22 @@ def test_a_region_missing_from_a_frame_is_an_error_or_zero_saliency_as_asked():
     assert np.all(zero.values <= 0) and np.any(zero.values < 0)  # the factual ball's saliency, lost
     with pytest.raises(Exception, match="absent='nowhere'"):
         measures.saliency_mass_change("ball", absent="nowhere")
+
+
+@pytest.mark.parametrize(("measure", "says"), [
+    ("policy_tv", r"measure='policy_tv' is a name; pass the function itself: measure=measures.policy_total_variation"),
+    (3, r"measure=3 \(of type int\) is not a function"),
+    (lambda trace: 0.0, r"cannot be called as measure\(factual, intervened\).*difference_of"),
+    ((measures.policy_kl,), r"a tuple of exactly two, measure=\(x, y\)"),
+    ((measures.policy_kl, "value_change"), r"measure='value_change' is a name.*measures.value_change"),
+])
+def test_a_wrong_measure_is_refused_before_any_rollout(measure, says, monkeypatch):
+    from cfsal.errors import MeasureError
+    from cfsal.rollout import experiment
+
+    def played(*args, **kwargs):
+        raise AssertionError("a rollout ran before the measure was checked")
+
+    monkeypatch.setattr(experiment, "_Run", played)
+    with pytest.raises(MeasureError, match=says):
+        counterfactual(tiny_agent(seed=0), StateEdit("breakout", shift_ball(5)), samples=2, measure=measure)

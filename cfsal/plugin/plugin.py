@@ -7,7 +7,8 @@ Outcome of a hypothesis test: SUPPORTED passes; REFUTED fails (a one-line reason
 traceback); INCONCLUSIVE is skipped with its reason, or fails with ``--cfsal-fail-on
 inconclusive``. ``--cfsal-fail-on never`` (for a run that reports rather than gates, such as the
 paper's experiments, some of which are expected to be refuted) skips REFUTED ones too; errors of a
-hypothesis (a bad intervention, an unknown agent) still fail. A test's own outcome can only use its own p-value (the others are not known
+hypothesis (a bad intervention, an unknown agent, any exception it raises) still fail, each as that
+hypothesis's ERROR record in the table and the JSON: nothing vanishes. A test's own outcome can only use its own p-value (the others are not known
 yet when it finishes). The *session* verdict — the summary table, the JSON, and the exit status —
 uses every p-value adjusted across the session (Holm by default): a hypothesis that passed alone
 but is not SUPPORTED after the correction is listed in the summary and, where ``--cfsal-fail-on``
@@ -17,8 +18,12 @@ says so, fails the session. The adjusted verdict is the one to cite.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import sysconfig
 import time
+import traceback
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -226,12 +231,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     started = time.perf_counter()
     if getattr(pyfuncitem.obj, "is_hypothesis_test", False):
         return _run_search(pyfuncitem, args, record, started)
-    try:
-        result, verdict, sequential = _run_and_judge(pyfuncitem, spec, args, seed, state.settings.alpha)
-    except CfsalError as error:
-        record.update(status="ERROR", error=str(error), seconds=round(time.perf_counter() - started, 2))
-        pyfuncitem.user_properties.append((PROPERTY, json.dumps(record)))
-        pytest.fail(f"cfsal: {error}", pytrace=False)
+    result, verdict, sequential = _run_and_judge(pyfuncitem, spec, args, seed, state.settings.alpha)
     record.update(status=verdict.outcome, verdict=verdict.to_dict(), result=result.to_dict(),
                   agent=result.agent, game=result.game, seconds=round(time.perf_counter() - started, 2))
     if sequential is not None:
@@ -306,24 +306,94 @@ def _set_outcome(verdict, claim: str, fail_on: str, states: str) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """A cfsal error while setting a hypothesis up (unknown agent, bad checkpoint…) is one line."""
+    """Nothing vanishes: an error while a hypothesis is set up or run becomes its ERROR record and one
+    ``cfsal:`` line; a verdict's skip points at the hypothesis, not at this plugin."""
     report = yield
     spec = spec_of(item)
-    if spec is not None and call.when == "setup":
+    if spec is None or call.when == "teardown":
+        return report
+    if call.when == "setup":
         report.user_properties.append((STARTED_PROPERTY, spec.claim))
-    if spec is not None and call.when == "setup" and call.excinfo is not None \
-            and isinstance(call.excinfo.value, CfsalError):
-        report.longrepr = f"cfsal: {call.excinfo.value}"
-        record = {"nodeid": item.nodeid, "claim": spec.claim, "spec": spec.to_dict(), "status": "ERROR",
-                  "error": str(call.excinfo.value), "agent": spec.agent}
-        report.user_properties.append((PROPERTY, json.dumps(record)))
+    if report.skipped and isinstance(report.longrepr, tuple):
+        path, line = item.reportinfo()[:2]  # as pytest does for a skip mark (_pytest/skipping.py)
+        report.longrepr = (str(path), (line or 0) + 1, report.longrepr[2])
+    recorded = any(name == PROPERTY for name, _ in report.user_properties)
+    if report.failed and call.excinfo is not None and not recorded:
+        error = call.excinfo.value
+        line = error_line(error, item.name, item.config.rootpath)
+        long = item.config.getoption("tbstyle") == "long" or item.config.getoption("fulltrace")
+        if long and not isinstance(error, CfsalError) and hasattr(report.longrepr, "addsection"):
+            report.longrepr.addsection("cfsal", f"cfsal: {line}")
+        else:
+            report.longrepr = f"cfsal: {line}"
+        report.user_properties.append((PROPERTY, json.dumps(_error_record(item, spec, line, call))))
     return report
+
+
+def _error_record(item: pytest.Item, spec, error: str, call: pytest.CallInfo) -> dict[str, Any]:
+    """The ERROR record of a hypothesis that raised: in the table, the JSON and the exit status like any verdict."""
+    from cfsal.plugin.session import hypothesis_seed as seed_for
+
+    state = item.config.stash[SESSION_KEY]
+    record = {"nodeid": item.nodeid, "claim": spec.claim, "spec": spec.to_dict(), "status": "ERROR", "error": error,
+              "seed": seed_for(state.settings.seed, item.nodeid), "seconds": round(call.duration, 2)}
+    loaded = getattr(getattr(item, "funcargs", {}).get("agent"), "name", None)
+    agent_name = loaded or state.settings.agent_override or spec.agent
+    if isinstance(agent_name, str):
+        record["agent"] = agent_name
+    return record
+
+
+def error_line(error: BaseException, name: str, root: Path) -> str:
+    """One line about an error a hypothesis raised, saying what to do.
+
+    A cfsal error (and ``pytest.fail``) already says it; for any other exception the line names it
+    and the deepest place in the user's own code it passed through (not cfsal, not a library), where
+    the fix usually is; without such a place it was raised inside cfsal or a library.
+    """
+    if isinstance(error, (CfsalError, pytest.fail.Exception)):
+        return str(error)
+    if isinstance(error, pytest.FixtureLookupError):
+        return f"{name} asks for a fixture {error.argname!r} that does not exist (pytest --fixtures lists them)."
+    text = (str(error).strip().splitlines() or [""])[0][:300]
+    what = f"{name} raised {type(error).__name__}" + (f": {text}" if text else "")
+    frames = traceback.extract_tb(error.__traceback__)
+    own = [frame for frame in frames if not _library_file(frame.filename)]
+    if own:
+        where = own[-1]
+        return (f"{what} (at {_shown(where.filename, root)}:{where.lineno}, in {where.name}). Fix it there; "
+                "the hypothesis is recorded as ERROR. pytest --tb=long shows the whole traceback.")
+    where = frames[-1] if frames else None
+    place = f" (inside {_shown(where.filename, root)}:{where.lineno}, in {where.name})" if where else ""
+    return (f"{what}{place}. Check the arguments the hypothesis gives counterfactual() and its intervention; "
+            "if they are right this is a cfsal bug: please report it with the output of pytest --tb=long.")
+
+
+def _library_file(filename: str) -> bool:
+    """Whether a traceback frame belongs to cfsal, pytest or an installed library rather than the user's code."""
+    path = Path(filename).resolve()
+    return path.is_relative_to(_CFSAL_DIR) or any(path.is_relative_to(p) for p in _LIBRARY_DIRS)
+
+
+_CFSAL_DIR = Path(__file__).resolve().parents[1]
+_LIBRARY_DIRS = tuple({Path(sysconfig.get_paths()[key]).resolve() for key in ("stdlib", "purelib", "platlib")})
+
+
+def _shown(path: str | os.PathLike, root: Path) -> str:
+    """A path as the user would type it: relative to ``root`` when it lies inside, else whole."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _run_search(item: pytest.Function, args: dict[str, Any], record: dict[str, Any], started: float) -> bool:
     """A ``@given`` falsification search: it holds (passes) or yields a shrunk counterexample (fails)."""
     try:
         item.obj(**args)
+    except CfsalError:
+        raise  # a mistake in the hypothesis, not a counterexample: its ERROR record is made with the report
     except Exception as error:
         record.update(status="COUNTEREXAMPLE", error=str(error).splitlines()[0][:500],
                       seconds=round(time.perf_counter() - started, 2))

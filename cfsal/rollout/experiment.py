@@ -22,8 +22,9 @@ import numpy as np
 
 from cfsal._seeding import child
 from cfsal.agents.base import Agent
-from cfsal.errors import InterventionError
+from cfsal.errors import InterventionError, MeasureError
 from cfsal.measures import Measure, action_disagreement
+from cfsal.measures import check as check_measure
 from cfsal.measures import evaluate as evaluate_measure
 from cfsal.rollout.branching import (
     BranchPoint,
@@ -112,6 +113,15 @@ def _as_list(intervention: InterventionLike | Sequence[InterventionLike]) -> lis
     return interventions
 
 
+def _check_measures(measure: Any) -> None:
+    """One measure, or a pair (x, y) for a correlation claim: checked before any rollout is played."""
+    if isinstance(measure, list) or (isinstance(measure, tuple) and len(measure) != 2):
+        raise MeasureError(f"measure={measure!r}: give one measure, or a tuple of exactly two, measure=(x, y), "
+                           "for a correlation claim.")
+    for each in measure if isinstance(measure, tuple) else (measure,):
+        check_measure(each)
+
+
 class _Stopped(Exception):
     """Raised from inside branch-point collection to end a sequential run early (never escapes)."""
 
@@ -168,6 +178,7 @@ def counterfactual(agent: Agent, intervention: InterventionLike | Sequence[Inter
                 f"{item.name} is a {item.game} intervention but agent {agent.name!r} plays "
                 f"{agent.spec.game}; pick an intervention from cfsal.interventions.{agent.spec.game}."
             )
+    _check_measures(measure)
     design = declare(design, samples=samples, states=states, horizon=horizon, seed=seed, greedy=greedy,
                      settle=settle, batch=batch, common_random_numbers=common_random_numbers,
                      states_seed=states_seed, branch_every=branch_every, first_branch=first_branch,
