@@ -34,7 +34,8 @@ NOT_RUN = re.compile(r"^\s*<!--\s*not-run:\s*(?P<reason>.*?)\s*-->\s*$")
 #: Options of the pytest session a hypothesis block runs in: few samples, a small sequential
 #: budget, verdicts reported rather than gated on (the test gates on their presence instead).
 SESSION_OPTIONS = ("-p", "no:cacheprovider", "--cfsal-samples", "6", "--cfsal-budget", "10",
-                   "--cfsal-fail-on", "never", "--cfsal-json", "results.json", "--junitxml", "junit.xml")
+                   "--cfsal-fail-on", "never", "--cfsal-json", "results.json", "--cfsal-html", "off",
+                   "--junitxml", "junit.xml")
 #: The session's conftest: a @given search runs every example it generates, but a counterexample
 #: is reported as found, not shrunk (each shrink step is another rollout: minutes, not seconds).
 #: It must load before the block imports cfsal.claims, whose ROLLOUT_SEARCH takes its phases from

@@ -41,7 +41,8 @@ def project(pytester):
 
 
 def run(project, *args):
-    return project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "8", "--cfsal-json", "out.json", *args)
+    return project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "8", "--cfsal-json", "out.json",
+                                        "--cfsal-html", "off", *args)
 
 
 def test_verdicts_are_outcomes_table_and_json(project):
@@ -240,6 +241,33 @@ def test_no_mistake_makes_a_hypothesis_vanish(project):
     errors = {r["nodeid"].split("::")[-1]: r["error"] for r in data["hypotheses"] if r["status"] == "ERROR"}
     assert "measures.policy_total_variation" in errors["test_string_measure"]
     assert "test_mistakes.py:11" in errors["test_failing_edit"]
+
+
+def test_results_and_report_land_under_the_rootdir_by_default_and_can_be_moved(pytester):
+    from cfsal.report.build import report_from_files
+    from cfsal.report.html import referenced_files
+
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_claims=HYPOTHESES)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6",
+                                           "test_claims.py::test_moving_the_ball_changes_the_policy")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["results: reports/results.json", "report: reports/index.html"])
+    reports = pytester.path / "reports"
+    text = (reports / "results.json").read_text()
+    assert str(pytester.path) not in text  # no path of the machine that ran it
+    images = [b["image"] for b in json.loads(text)["hypotheses"][0]["media"]["branches"]]
+    assert images and all(image.startswith("index_files/") for image in images)
+    reports.rename(pytester.path / "archived")
+    page = report_from_files(pytester.path / "archived" / "results.json", pytester.path / "archived" / "index.html")
+    assert "image file missing" not in page.read_text()
+    linked = list(referenced_files(page.read_text(), page.parent))
+    assert any(f.name.endswith("-typical.png") for f in linked) and all(f.is_file() for f in linked)
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6", "--cfsal-json", "off",
+                                           "--cfsal-html", "off", "test_claims.py::test_moving_the_ball_changes_the_policy")
+    result.stdout.fnmatch_lines(["results: not written (off)", "report: not written (off)"])
+    assert not (reports / "results.json").exists() and not (reports / "index.html").exists()
 
 
 def test_junit_xml_carries_the_verdict_properties(project):

@@ -48,7 +48,7 @@ def project(pytester):
 
 def run(project, *args, design="anytime"):
     return project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "8", "--cfsal-json", "out.json",
-                                        "--cfsal-sequential", "--cfsal-design", design, *args)
+                                        "--cfsal-html", "off", "--cfsal-sequential", "--cfsal-design", design, *args)
 
 
 def records(project):
@@ -84,7 +84,8 @@ def test_sequential_records_every_look_and_stops_when_decided(project):
 def test_sequential_samples_are_a_prefix_of_the_fixed_design(project):
     run(project)
     sequential = records(project)["test_moving_the_ball_changes_the_policy"]["result"]["values"]
-    project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "24", "--cfsal-json", "out.json")
+    project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "24", "--cfsal-json", "out.json",
+                                 "--cfsal-html", "off")
     fixed = records(project)["test_moving_the_ball_changes_the_policy"]["result"]["values"]
     assert len(sequential) < len(fixed) and fixed[: len(sequential)] == sequential
 
@@ -110,10 +111,11 @@ def test_a_time_budget_that_has_run_out_stops_every_test_at_its_first_look(proje
 @pytest.mark.slow
 def test_ini_key_turns_sequential_on_and_fixed_turns_it_off(project):
     project.makeini("[pytest]\ncfsal_sequential = true\n")
-    project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "8", "--cfsal-json", "out.json")
+    project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "8", "--cfsal-json", "out.json",
+                                 "--cfsal-html", "off")
     assert "sequential" in records(project)["test_moving_the_ball_changes_the_policy"]
     project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "8", "--cfsal-json", "out.json",
-                                 "--cfsal-fixed")
+                                 "--cfsal-html", "off", "--cfsal-fixed")
     assert "sequential" not in records(project)["test_moving_the_ball_changes_the_policy"]
 
 

@@ -216,3 +216,35 @@ def test_an_audit_beside_the_hypothesis_files_gets_its_section(tmp_path):
     page = write_session_report(session, tmp_path / "reports" / "index.html", root=tmp_path).read_text()
     assert "breakout-expert" in page and "audit" in page.lower()
     assert audits_beside(session, tmp_path / "nowhere") == []
+
+
+def test_results_name_their_media_relative_to_themselves_and_move_with_them(tmp_path, session):
+    from cfsal.report.paths import relative_to
+
+    media = tmp_path / "reports" / "index_files"
+    media.mkdir(parents=True)
+    Image.fromarray(np.zeros((10, 20, 3), np.uint8)).save(media / "b-typical.png")
+    session["hypotheses"][0]["media"] = {
+        "method": "perturbation", "movie": None, "notes": [],
+        "branches": [{"label": "typical", "index": 3, "episode": 0, "step": 60, "value": 0.5, "took_effect": True,
+                      "image": str(media / "b-typical.png"), "source": "rgb"}]}
+    written = relative_to(session, tmp_path / "reports")
+    assert written["hypotheses"][0]["media"]["branches"][0]["image"] == "index_files/b-typical.png"
+    assert session["hypotheses"][0]["media"]["branches"][0]["image"] == str(media / "b-typical.png")  # a copy
+    (tmp_path / "reports" / "results.json").write_text(json.dumps(written))
+    (tmp_path / "reports").rename(tmp_path / "archived")
+    loaded = load_results(tmp_path / "archived" / "results.json")
+    assert loaded["hypotheses"][0]["media"]["branches"][0]["image"] == \
+        str((tmp_path / "archived" / "index_files" / "b-typical.png").resolve())
+    page = report_from_files(tmp_path / "archived" / "results.json", tmp_path / "archived" / "index.html").read_text()
+    assert 'src="index_files/b-typical.png"' in page and "image file missing" not in page
+
+
+def test_results_with_absolute_media_paths_are_still_read(tmp_path, session):
+    image = tmp_path / "old" / "b-typical.png"
+    image.parent.mkdir()
+    Image.fromarray(np.zeros((10, 20, 3), np.uint8)).save(image)
+    session["hypotheses"][0]["media"] = {"method": "perturbation", "movie": None, "notes": [], "branches": [
+        {"label": "typical", "index": 3, "episode": 0, "step": 60, "value": 0.5, "image": str(image), "source": "rgb"}]}
+    (tmp_path / "results.json").write_text(json.dumps(session))
+    assert load_results(tmp_path / "results.json")["hypotheses"][0]["media"]["branches"][0]["image"] == str(image)

@@ -216,7 +216,8 @@ def test_suggested_files_run_unedited_and_find_what_the_agent_watches(pytester, 
     source = (__import__("inspect").getsource(PaddleWatcher))
     pytester.makepyfile(test_support="import torch\nfrom cfsal.agents.base import Agent, AgentSpec\n\n" + source)
     pytester.makeconftest(CONFTEST)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "suggested", "--cfsal-json", "out.json")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "suggested", "--cfsal-json", "out.json",
+                                           "--cfsal-html", "off")
     records = {r["nodeid"].split("::")[-1]: r for r in json.loads((pytester.path / "out.json").read_text())["hypotheses"]}
     outcome = {name: (r.get("adjusted_verdict") or r["verdict"])["outcome"] for name, r in records.items()}
     assert outcome["test_the_agent_uses_the_paddle"] == "SUPPORTED", result.stdout.str()

@@ -34,7 +34,7 @@ def test_no_effect_claim_from_the_constant_agent_is_supported(pytester, tmp_path
     assert audit.methods["perturbation"].zero_frames == audit.frames  # its maps are zero: nothing is salient
     effects = [c for c in audit.claims if c["kind"] == "effect"]
     assert len(effects) == 5
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", "suggested", "--cfsal-json", "out.json")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "suggested", "--cfsal-json", "out.json", "--cfsal-html", "off")
     results = json.loads((pytester.path / "out.json").read_text())
     outcomes = {r["nodeid"].split("::")[-1]: (r.get("adjusted_verdict") or r["verdict"])["outcome"]
                 for r in results["hypotheses"]}

@@ -52,6 +52,10 @@ from cfsal.plugin.session import PROPERTY, STARTED_PROPERTY, SessionState, Setti
 
 #: What ``--cfsal-fail-on`` accepts: the verdicts that fail a hypothesis's test and the session.
 FAIL_ON = ("refuted", "inconclusive", "never")
+#: Where results and the report go unless an option or ini key says otherwise: under pytest's rootdir.
+DEFAULT_JSON, DEFAULT_HTML = "reports/results.json", "reports/index.html"
+#: Values of a path option or ini key that mean "write no such file".
+OFF = ("off", "none", "false", "no")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,7 +68,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cfsal-fail-on", choices=FAIL_ON, default=None,
                     help="which verdicts fail the test: REFUTED only (default, or the cfsal_fail_on ini key), "
                          "INCONCLUSIVE too, or never (report only; errors still fail)")
-    group.addoption("--cfsal-json", metavar="PATH", default=None, help="write every verdict and its numbers to PATH")
+    group.addoption("--cfsal-json", metavar="PATH|off", default=None,
+                    help=f"write every verdict and its numbers to PATH (default {DEFAULT_JSON} under the rootdir, "
+                         "if hypotheses ran; off: no file)")
     group.addoption("--cfsal-agent", metavar="NAME", default=None, help="run every hypothesis on this agent instead")
     group.addoption("--cfsal-executor", choices=("inline", "process", "ray"), default="inline",
                     help="where counterfactual rollouts run: this process (default), a process pool, or Ray")
@@ -97,15 +103,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("cfsal_design", f"default for --cfsal-design ({' or '.join(DESIGNS)})", default=DEFAULT_DESIGN)
     parser.addini("cfsal_fail_on", "default for --cfsal-fail-on (refuted, inconclusive or never)", default="refuted")
     parser.addini("cfsal_json", "default for --cfsal-json, relative to the rootdir (written only if hypotheses ran)",
-                  default=None)
+                  default=DEFAULT_JSON)
     from cfsal.report.build import existing_results_file
 
-    group.addoption("--cfsal-html", metavar="PATH", default=None,
-                    help="write the HTML report (verdicts, effect plots, frames with saliency) to PATH")
+    group.addoption("--cfsal-html", metavar="PATH|off", default=None,
+                    help=f"write the HTML report (verdicts, effect plots, frames with saliency) to PATH (default "
+                         f"{DEFAULT_HTML} under the rootdir, if hypotheses ran; off: no report, no frames)")
     group.addoption("--cfsal-compare", metavar="BASELINE.json", default=None, type=existing_results_file,
                     help="show in the HTML report what changed since this earlier results JSON")
     parser.addini("cfsal_html", "default for --cfsal-html, relative to the rootdir (written only if hypotheses ran)",
-                  default=None)
+                  default=DEFAULT_HTML)
     group.addoption("--cfsal-states-cache", metavar="DIR|off", default=None,
                     help="keep the episodes states are drawn from in DIR, so a re-run with the same seed reads them "
                          "instead of playing them (default reports/cache/states under the rootdir; off: never)")
@@ -182,25 +189,29 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         sequential.hypotheses = max(1, sum(1 for item in session.items if spec_of(item) is not None))
 
 
-def _json_path(config: pytest.Config) -> str | None:
-    given = config.getoption("--cfsal-json")
+def _output_path(config: pytest.Config, option: str, ini: str) -> str | None:
+    """Where an output file goes: the option as typed (relative to the current directory), else the ini
+    key or its default under the rootdir; None when either says ``off``."""
+    given = config.getoption(option)
     if given:
-        return given
-    ini = config.getini("cfsal_json")
-    return str(config.rootpath / ini) if ini else None
+        return None if given.strip().lower() in OFF else given
+    value = str(config.getini(ini) or "").strip()
+    return None if not value or value.lower() in OFF else str(config.rootpath / value)
+
+
+def _json_path(config: pytest.Config) -> str | None:
+    return _output_path(config, "--cfsal-json", "cfsal_json")
+
+
+def _html_path(config: pytest.Config) -> str | None:
+    return _output_path(config, "--cfsal-html", "cfsal_html")
 
 
 def _states_cache(config: pytest.Config) -> str | None:
     value = (config.getoption("--cfsal-states-cache") or str(config.getini("cfsal_states_cache") or "")).strip()
-    if not value or value.lower() in ("off", "none", "false", "no"):
+    if not value or value.lower() in OFF:
         return None
     return str(config.rootpath / value)  # an absolute value stays as it is
-
-
-def _html_path(config: pytest.Config) -> str | None:
-    given = config.getoption("--cfsal-html")
-    ini = config.getini("cfsal_html")
-    return given or (str(config.rootpath / ini) if ini else None)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -531,7 +542,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             f"note: {nodeid}: {n} samples from {distinct} distinct situations of the periodic design, repeats "
             "counted as visits (docs/statistics.md, 'Episodes that look alike')"
         )
-    if s.json_path:
-        terminalreporter.write_line(f"results: {s.json_path}")
-    if _html_path(config):
-        terminalreporter.write_line(f"report: {_html_path(config)}")
+    here = config.invocation_params.dir
+    for kind, path in (("results", s.json_path), ("report", _html_path(config))):
+        terminalreporter.write_line(f"{kind}: {_shown(path, here) if path else 'not written (off)'}")

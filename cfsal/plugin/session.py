@@ -116,11 +116,14 @@ class SessionState:
         }
 
     def write_json(self, path: str | os.PathLike, partial: bool = False) -> None:
-        """Write atomically, so an interrupted session leaves the last complete file."""
+        """Write atomically, so an interrupted session leaves the last complete file; the files it names
+        (frames, movies) relative to its folder, so it moves with them (:mod:`cfsal.report.paths`)."""
+        from cfsal.report.paths import relative_to
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(partial=partial), indent=2, sort_keys=True))
+        tmp.write_text(json.dumps(relative_to(self.to_dict(partial=partial), path.parent), indent=2, sort_keys=True))
         os.replace(tmp, path)
 
 

@@ -18,17 +18,19 @@ from typing import Any
 
 from cfsal.errors import ReportError
 from cfsal.report.html import media_dir_for, slug, write_html
+from cfsal.report.paths import resolved_from
 
 #: The results schema this report reads (``SessionState.to_dict()``).
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 
 
 def load_results(path: str | os.PathLike, *, what: str = "results") -> dict[str, Any]:
-    """Read and check a results JSON written by the plugin (``--cfsal-json``)."""
+    """Read and check a results JSON written by the plugin (``--cfsal-json``); the files it names
+    (frames, movies) are found relative to its folder, wherever it was moved (:mod:`cfsal.report.paths`)."""
     path = Path(path)
     if not path.is_file():
-        raise ReportError(f"{what} file {str(path)!r} does not exist; pytest writes one with "
-                               "--cfsal-json PATH (default reports/results.json).")
+        raise ReportError(f"{what} file {str(path)!r} does not exist; pytest writes one, by default "
+                               "reports/results.json under its rootdir (--cfsal-json PATH to choose).")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -42,7 +44,7 @@ def load_results(path: str | os.PathLike, *, what: str = "results") -> dict[str,
         raise ReportError(f"{what} file {str(path)!r} has schema_version {version!r}; this cfsal reads "
                                f"{', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))}. Re-run the hypotheses with "
                                "this cfsal version.")
-    return data
+    return resolved_from(data, path.parent)
 
 
 def report_from_files(results_path: str | os.PathLike, out: str | os.PathLike,

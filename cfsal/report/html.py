@@ -336,7 +336,8 @@ def _frames(record: Mapping[str, Any], media_dir: Path, page_dir: Path, from_jso
         why = ("this report was rebuilt from the results JSON, which holds the numbers but no frames"
                if from_json_only else "no frames were rendered for this hypothesis")
         return (f'<h3>Branches</h3><p class="note">No before/after frames: {why}. Run the hypotheses with '
-                '<code>pytest --cfsal-html PATH</code> to render them from the in-memory results.</p>')
+                'pytest (its report, <code>reports/index.html</code> unless <code>--cfsal-html</code> says otherwise, '
+                'renders them from the in-memory results).</p>')
     figures = []
     for branch in media.get("branches", []):
         image = _local_copy(branch.get("image"), media_dir)
@@ -443,7 +444,7 @@ def render_page(results: Mapping[str, Any], *, media_dir: Path, page_dir: Path,
                f'hypothesis ran; this page shows the {len(records)} that finished.</div>'
                if results.get("partial") else "")
     json_note = ('<div class="banner">Built from the results JSON alone: every number is here, but the JSON '
-                 'holds no before/after frames. Run <code>pytest --cfsal-html PATH</code> to render them.</div>'
+                 'holds no before/after frames. The report pytest writes (<code>reports/index.html</code> by default) renders them.</div>'
                  if from_json_only and records else "")
     empty = '<p class="muted">No hypotheses ran in this session.</p>' if not records else ""
     parts = [partial, json_note, _summary(results, records, source),

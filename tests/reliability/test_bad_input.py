@@ -339,7 +339,8 @@ def session(pytester):
 
 @pytest.mark.slow
 def test_each_mistake_is_an_error_of_its_hypothesis_and_the_session_goes_on(session):
-    result = session.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6", "--cfsal-json", "out.json")
+    result = session.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6", "--cfsal-json", "out.json",
+                                          "--cfsal-html", "off")
     out = result.stdout.str()
     assert "Traceback" not in out and "INTERNALERROR" not in out
     outcomes = result.parseoutcomes()
@@ -379,7 +380,8 @@ def test_without_a_docstring_claim_is_reported_too():
 
 test_without_a_docstring_claim_is_reported_too = cfsal.hypothesis()(test_without_a_docstring_claim_is_reported_too)
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6", "--cfsal-json", "out.json")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6", "--cfsal-json", "out.json",
+                                           "--cfsal-html", "off")
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(["*test_declared_wrongly*HypothesisDeclarationError*'greater' or 'less'*",
                                  "*test_without_a_docstring*state the claim*"])

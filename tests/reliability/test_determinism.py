@@ -60,7 +60,7 @@ def project(pytester):
 
 def verdicts(project, *args: str) -> str:
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "--cfsal-samples", "8",
-                                          "--cfsal-json", "out.json", *args)
+                                          "--cfsal-json", "out.json", "--cfsal-html", "off", *args)
     assert result.ret in (0, 1), result.stdout.str()
     data = json.loads((project.path / "out.json").read_text())
     assert len(data["hypotheses"]) == 3 and all(r.get("verdict") for r in data["hypotheses"])

@@ -150,7 +150,7 @@ def test_dies_on_ray(counterfactual):
         pytest.skip(f"Ray cannot start here: {error}")
     return counterfactual(dies(), branch_every=15, horizon=2, samples=2, measure=measures.policy_total_variation)
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-json", "out.json",
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-json", "out.json", "--cfsal-html", "off",
                                            "--cfsal-executor", "ray", "--cfsal-workers", "1", timeout=300)
     if result.parseoutcomes().get("skipped"):
         pytest.skip("Ray cannot start on this machine")
