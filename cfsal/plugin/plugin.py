@@ -114,7 +114,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("cfsal_html", "default for --cfsal-html, relative to the rootdir (written only if hypotheses ran)",
                   default=DEFAULT_HTML)
     group.addoption("--cfsal-states-cache", metavar="DIR|off", default=None,
-                    help="keep the episodes states are drawn from in DIR, so a re-run with the same seed reads them "
+                    help="keep the episodes states are drawn from in DIR (relative to where pytest runs), so a re-run with the same seed reads them "
                          "instead of playing them (default reports/cache/states under the rootdir; off: never)")
     parser.addini("cfsal_states_cache", "default for --cfsal-states-cache, relative to the rootdir",
                   default="reports/cache/states")
@@ -208,10 +208,12 @@ def _html_path(config: pytest.Config) -> str | None:
 
 
 def _states_cache(config: pytest.Config) -> str | None:
-    value = (config.getoption("--cfsal-states-cache") or str(config.getini("cfsal_states_cache") or "")).strip()
+    """The option as typed (like --cfsal-json), the ini key relative to the rootdir; None when off."""
+    given = config.getoption("--cfsal-states-cache")
+    value = (given or str(config.getini("cfsal_states_cache") or "")).strip()
     if not value or value.lower() in OFF:
         return None
-    return str(config.rootpath / value)  # an absolute value stays as it is
+    return str(Path(value).resolve() if given else config.rootpath / value)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
