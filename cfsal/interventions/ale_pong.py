@@ -97,8 +97,39 @@ class MoveBall(_AlePong):
         return (ram[ram_map.BALL_X], ram[ram_map.BALL_Y])
 
 
+class _MovePaddle(_AlePong):
+    """Move a paddle by ``dy`` screen pixels: its position byte and the copy the game draws, in range."""
+
+    _paddle: ClassVar[str]
+    _y: ClassVar[int]           # the RAM byte the game moves
+    _y_shown: ClassVar[int]     # the RAM byte it draws from
+    _low: ClassVar[int]
+    _high: ClassVar[int]
+    _offset: ClassVar[int]
+    dy: int
+
+    def _validate(self) -> None:
+        if self.dy == 0:
+            raise self._error("dy=0 moves nothing; give a non-zero dy.")
+
+    def _not_ready(self, ram: list[int]) -> str | None:
+        """Why the paddle cannot be moved in this state, or None."""
+        return None
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        ram = _ram(state)
+        problem = self._not_ready(ram)
+        if problem:
+            raise self._error(problem)
+        y = self._moved(self._paddle, ram[self._y], self.dy, self._low, self._high, self._offset, "dy")
+        ram[self._y] = ram[self._y_shown] = y
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return _ram(state)[self._y]
+
+
 @dataclass(frozen=True)
-class MoveEnemy(_AlePong):
+class MoveEnemy(_MovePaddle):
     """Move the enemy's (left, orange) paddle by ``dy`` screen pixels; the game's AI moves it on from there.
 
     Writes the position the game moves (RAM 21, what HackAtari edits) and the copy it draws (RAM 50).
@@ -107,26 +138,18 @@ class MoveEnemy(_AlePong):
 
     name: ClassVar[str] = "ale_pong.move_enemy"
     summary: ClassVar[str] = "move the enemy (left) paddle by dy pixels (RAM 21, 50)"
+    _paddle, _y, _y_shown = "enemy paddle", ram_map.ENEMY_Y, ram_map.ENEMY_Y_SHOWN
+    _low, _high, _offset = ENEMY_Y_MIN, ENEMY_Y_MAX, ram_map.ENEMY_Y_OFFSET
     dy: int = param(low=-(ENEMY_Y_MAX - ENEMY_Y_MIN), high=ENEMY_Y_MAX - ENEMY_Y_MIN, doc="pixels down (negative: up)")
 
-    def _validate(self) -> None:
-        if self.dy == 0:
-            raise self._error("dy=0 moves nothing; give a non-zero dy.")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        ram = _ram(state)
+    def _not_ready(self, ram: list[int]) -> str | None:
         if not ram_map.enemy_shown(ram):
-            raise self._error("the enemy paddle is not on screen yet (before the first serve); intervene later.")
-        y = self._moved("enemy paddle", ram[ram_map.ENEMY_Y], self.dy, ENEMY_Y_MIN, ENEMY_Y_MAX,
-                        ram_map.ENEMY_Y_OFFSET, "dy")
-        ram[ram_map.ENEMY_Y] = ram[ram_map.ENEMY_Y_SHOWN] = y
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return _ram(state)[ram_map.ENEMY_Y]
+            return "the enemy paddle is not on screen yet (before the first serve); intervene later."
+        return None
 
 
 @dataclass(frozen=True)
-class MovePlayer(_AlePong):
+class MovePlayer(_MovePaddle):
     """Move the agent's (right, green) paddle by ``dy`` screen pixels.
 
     Writes RAM 60 (the position) and 51 (its drawn copy); the top edge stays in 25 ≤ y ≤ 190. The
@@ -136,21 +159,10 @@ class MovePlayer(_AlePong):
 
     name: ClassVar[str] = "ale_pong.move_player"
     summary: ClassVar[str] = "move the agent's (right) paddle by dy pixels for a moment (RAM 60, 51)"
+    _paddle, _y, _y_shown = "player paddle", ram_map.PLAYER_Y, ram_map.PLAYER_Y_SHOWN
+    _low, _high, _offset = PLAYER_Y_MIN, PLAYER_Y_MAX, ram_map.PLAYER_Y_OFFSET
     dy: int = param(low=-(PLAYER_Y_MAX - PLAYER_Y_MIN), high=PLAYER_Y_MAX - PLAYER_Y_MIN,
                     doc="pixels down (negative: up)")
-
-    def _validate(self) -> None:
-        if self.dy == 0:
-            raise self._error("dy=0 moves nothing; give a non-zero dy.")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        ram = _ram(state)
-        y = self._moved("player paddle", ram[ram_map.PLAYER_Y], self.dy, PLAYER_Y_MIN, PLAYER_Y_MAX,
-                        ram_map.PLAYER_Y_OFFSET, "dy")
-        ram[ram_map.PLAYER_Y] = ram[ram_map.PLAYER_Y_SHOWN] = y
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return _ram(state)[ram_map.PLAYER_Y]
 
 
 @dataclass(frozen=True)

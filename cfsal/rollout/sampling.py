@@ -108,8 +108,10 @@ class EpisodeStore:
             raise CfsalError(f"episode {episode} of {self.agent.name} asked for; a store plays at most "
                              f"{self.max_episodes}.")
         with deterministic_forwards():
+            if episode not in self._done:
+                self._load(episode)  # once: episodes started later are looked up on disk as they start
             try:
-                while episode not in self._done and not self._load(episode):
+                while episode not in self._done:
                     self._round(min(episode + max(ahead, 1), self.max_episodes))
             finally:
                 self._drain()
