@@ -1,12 +1,14 @@
 """Collecting states: independent episodes in lockstep vs one episode at a time, and vs the bare forward rate.
 
-    python benchmarks/bench_collect.py [--agent breakout-a2c] [--samples 60] [--repeats 3]
+    python benchmarks/bench_collect.py [--agent breakout-a2c] [--samples 60 240] [--repeats 3]
 
 The default design draws each sample from its own independently seeded episode, so collecting
 states means playing many episodes. Three rates, in agent steps per second, in one run:
 
 * **lockstep**: :class:`cfsal.rollout.sampling.StateSampler` (32 episodes side by side, one blocked
-  forward per step for all of them), drawing ``--samples`` states of the default ``States()``;
+  forward per step for all of them), drawing ``--samples`` states of the default ``States()`` (60:
+  one hypothesis's worth, where the last, longest episodes play in a half-empty block; 240: several
+  hypotheses' worth, as when the hypotheses of a session share one agent's episodes);
 * **serial**: the same number of agent steps played the way collection ran before (one episode at a
   time, one unbatched forward per step: ``cfsal.rollout.branching``'s loop);
 * **bare forward**: the agent's blocked forward alone on 32 rows, the most any batched collection of
@@ -45,7 +47,9 @@ def lockstep(agent, samples: int, seed: int) -> tuple[float, int]:
     sampler = StateSampler(agent, States(), seed=seed)
     started = time.perf_counter()
     sampler.take(samples)
-    return time.perf_counter() - started, sampler.steps_played
+    seconds = time.perf_counter() - started
+    # the steps of the episodes the samples came from (episodes started beyond them are not counted)
+    return seconds, sum(sampler.store.lengths[e] for e in range(sampler.selection.episodes))
 
 
 def serial(agent, steps: int, seed: int) -> float:
@@ -76,38 +80,50 @@ def bare_forward(agent, rows: int, repeats: int) -> float:
     return (time.perf_counter() - started) / repeats
 
 
+def measure(agent, samples: int, repeats: int) -> list[tuple[float, float, float, int, float]]:
+    """Per repeat: lockstep, serial and bare-forward rates, the steps and the lockstep seconds."""
+    rows = []
+    for r in range(repeats):  # interleaved, so that a change of load hits every way alike
+        seconds, steps = lockstep(agent, samples, seed=r)
+        serial_seconds = serial(agent, steps, seed=r)
+        forward = bare_forward(agent, DEFAULT_WIDTH, 50)
+        rows.append((steps / seconds, steps / serial_seconds, DEFAULT_WIDTH / forward, steps, seconds))
+        print(f"{samples} states, repeat {r}: lockstep {rows[-1][0]:.0f} steps/s ({steps} steps, {seconds:.1f} s), "
+              f"serial {rows[-1][1]:.0f} steps/s, bare forward {rows[-1][2]:.0f} rows/s", flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agent", default="breakout-a2c")
-    parser.add_argument("--samples", type=int, default=60)
+    parser.add_argument("--samples", type=int, nargs="+", default=[60, 240])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)
     machine = machine_description(1)
     agent = load_agent(args.agent)
-    rows = []
-    for r in range(args.repeats):  # interleaved, so that a change of load hits every way alike
-        seconds, steps = lockstep(agent, args.samples, seed=r)
-        serial_seconds = serial(agent, steps, seed=r)
-        forward = bare_forward(agent, DEFAULT_WIDTH, 50)
-        rows.append((steps / seconds, steps / serial_seconds, DEFAULT_WIDTH / forward, steps, seconds))
-        print(f"repeat {r}: lockstep {rows[-1][0]:.0f} steps/s ({steps} steps, {seconds:.1f} s), serial "
-              f"{rows[-1][1]:.0f} steps/s, bare forward {rows[-1][2]:.0f} rows/s", flush=True)
-    lock, ser, bare = (float(np.median([row[i] for row in rows])) for i in range(3))
+    measured = {samples: measure(agent, samples, args.repeats) for samples in args.samples}
     lines = [
         "# Collecting states (`benchmarks/bench_collect.py`)", "",
         f"Machine: {machine_line(machine, [round(v, 2) for v in os.getloadavg()])}.", "",
-        f"Agent `{args.agent}`; {args.samples} states of the default `States()` per repeat, {args.repeats} repeats "
-        "(medians; the three ways interleaved in each repeat). Rates in agent steps per second.", "",
-        "| way | agent steps/s | ratio | goal |", "|---|---:|---:|---|",
-        f"| lockstep ({DEFAULT_WIDTH} episodes side by side) | {lock:.0f} | — | — |",
-        f"| serial (one episode at a time, unbatched forward) | {ser:.0f} | lockstep is {lock / ser:.2f}× | "
-        f"≥ 5× {'✔' if lock / ser >= 5 else '✘'} |",
-        f"| bare blocked forward, {DEFAULT_WIDTH} rows | {bare:.0f} | lockstep is {lock / bare:.0%} of it | "
-        f"≥ 60% {'✔' if lock / bare >= 0.6 else '✘'} |", "",
-        "Per repeat: " + "; ".join(f"{a:.0f} / {b:.0f} / {c:.0f} ({steps} steps in {s:.1f} s)"
-                                  for a, b, c, steps, s in rows) + ".",
+        f"Agent `{args.agent}`; states of the default `States()`, {args.repeats} repeats per count (medians; the "
+        "three ways interleaved in each repeat). Rates in agent steps per second, counting the steps of the "
+        "episodes the states came from (episodes played ahead of them are not counted).", "",
+        "| states | way | agent steps/s | ratio | goal |", "|---:|---|---:|---:|---|",
     ]
+    for samples, rows in measured.items():
+        lock, ser, bare = (float(np.median([row[i] for row in rows])) for i in range(3))
+        lines += [
+            f"| {samples} | lockstep ({DEFAULT_WIDTH} episodes side by side) | {lock:.0f} | — | — |",
+            f"| {samples} | serial (one episode at a time, unbatched forward) | {ser:.0f} | lockstep is "
+            f"{lock / ser:.2f}× | ≥ 5× {'✔' if lock / ser >= 5 else '✘'} |",
+            f"| {samples} | bare blocked forward, {DEFAULT_WIDTH} rows | {bare:.0f} | lockstep is {lock / bare:.0%} "
+            f"of it | ≥ 60% {'✔' if lock / bare >= 0.6 else '✘'} |",
+        ]
+    lines.append("")
+    for samples, rows in measured.items():
+        lines.append(f"Per repeat, {samples} states: " + "; ".join(
+            f"{a:.0f} / {b:.0f} / {c:.0f} ({steps} steps in {s:.1f} s)" for a, b, c, steps, s in rows) + ".")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "collect.md"
     out.write_text("\n".join(lines) + "\n")

@@ -485,7 +485,9 @@ def to_markdown(synthetic: list[dict], nulls: list[dict], efficient: list[dict],
                 minutes: float, args) -> str:
     lines: list[str] = ["# Sequential verdicts: calibration under optional stopping, and rollouts saved", "",
              (f"Produced by `python benchmarks/bench_sequential.py --synthetic {args.synthetic} --agent-nulls "
-             f"{args.agent_nulls} --seeds {args.seeds}` in {minutes:.1f} min (wall). α = {ALPHA}. "
+             f"{args.agent_nulls} --seeds {args.seeds}"
+             + ("" if args.parts == PARTS else f" --parts {args.parts}")
+             + f"` in {minutes:.1f} min (wall). α = {ALPHA}. "
              "Every verdict is computed by the code the plugin uses."), "",
              f"Machine: {machine_line(machine, load_at_end)}.", ""]
     if synthetic:
@@ -693,13 +695,17 @@ def efficiency_section(efficient: list[dict], synthetic: list[dict], nulls: list
     return lines
 
 
+#: The three experiments; ``--parts`` picks some (the recorded run runs all three).
+PARTS = "synthetic,agents,hypotheses"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", type=int, default=1000, help="simulated nulls per synthetic row")
     parser.add_argument("--agent-nulls", type=int, default=250,
                         help="null-control hypotheses (80%% statistical nulls: ≥ 200 with the default)")
     parser.add_argument("--seeds", type=int, default=2, help="session seeds for the efficiency part")
-    parser.add_argument("--parts", default="synthetic,agents,hypotheses")
+    parser.add_argument("--parts", default=PARTS)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sequential.md"))
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -97,6 +97,7 @@ class EpisodeStore:
         self._stepping_lane: int | None = None
         self._done: dict[int, Candidates] = {}
         self._next = first  # the next episode to start (a store that replays a few begins later)
+        self.lengths: dict[int, int] = {}  # agent steps each episode played (those this store played)
         self._constant = bool(getattr(agent, "ignores_observation", False))
         self.steps_played = 0  # agent steps of every episode played so far (what the candidates cost)
         self.cache = cache
@@ -120,6 +121,7 @@ class EpisodeStore:
     def _round(self, until: int) -> None:
         """One step of every playing episode, lane by lane: a lane's forward runs while the other lane's
         environments step (on the stepping thread), so forwards and stepping overlap."""
+        self._compact()
         for index, lane in enumerate(self._lanes):
             if self._stepping_lane == index:  # one lane: nothing to overlap with
                 self._drain()
@@ -132,6 +134,19 @@ class EpisodeStore:
             self.steps_played += len(lane)
             self._drain()
             self._stepping, self._stepping_lane = _stepper().submit(self._step, list(lane), actions), index
+
+    def _compact(self) -> None:
+        """Gather the episodes under way into as few lanes as hold them: a lane costs a whole forward
+        block per step however few of its rows play, so the last episodes of a batch should not play
+        in two half-empty lanes. (Rare: waits for the lane being stepped.)"""
+        playing = [[e for e in lane if e.steps] for lane in self._lanes]
+        count = sum(map(len, playing))
+        if sum(1 for lane in playing if lane) <= -(-count // FORWARD_BLOCK):
+            return
+        self._drain()
+        everyone = [e for lane in playing for e in lane]
+        for index, lane in enumerate(self._lanes):
+            lane[:] = everyone[index * FORWARD_BLOCK:(index + 1) * FORWARD_BLOCK]
 
     def _load(self, episode: int) -> bool:
         """Read ``episode`` from the cache, if it is there; its Toybox states are replayed once."""
@@ -182,6 +197,7 @@ class EpisodeStore:
 
     def _finish(self, episode: _Playing) -> None:
         found = Candidates(episode.index, tuple(episode.points), len(episode.steps))
+        self.lengths[episode.index] = episode.env.steps
         if self.cache is not None:
             self.cache.save(found.episode, found.points, found.ended)
         self._done[episode.index] = found
