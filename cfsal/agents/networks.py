@@ -2,7 +2,9 @@
 
 The layout is baselines' ``cnn`` policy (Mnih et al. 2015): conv 32×8×8/4, 64×4×4/2, 64×3×3/1,
 fc 512, with a policy head and a value head on the shared trunk. It is also exactly
-stable-baselines3's ``CnnPolicy`` for A2C/PPO, so SB3 weights load into it key for key.
+stable-baselines3's ``CnnPolicy`` for A2C/PPO and CleanRL's ``ppo_atari`` ``Agent``, so their weights
+load into it key for key (:func:`sb3_key_map`, :func:`cleanrl_key_map`); an SB3 policy trained with
+``share_features_extractor=False`` loads into :class:`UnsharedNatureActorCritic`.
 """
 
 from __future__ import annotations
@@ -52,17 +54,72 @@ class NatureActorCritic(Agent):
         return self.policy_head(features), self.value_head(features).squeeze(-1)
 
 
-def sb3_key_map() -> dict[str, str]:
-    """SB3 ``ActorCriticCnnPolicy`` state-dict keys → :class:`NatureActorCritic` keys."""
+class UnsharedNatureActorCritic(Agent):
+    """Two Nature-CNN trunks, one under the policy head and one under the value head.
+
+    What an SB3 ``CnnPolicy`` trained with ``share_features_extractor=False`` computes: the actions
+    come from ``pi_features_extractor``, the value from ``vf_features_extractor``. Inputs as
+    :class:`NatureActorCritic` (0–255 floats, divided by 255 inside).
+    """
+
+    architecture = "nature_cnn_actor_critic_unshared"
+    traceable = True
+
+    def __init__(self, spec: AgentSpec, name: str = "nature-cnn-unshared") -> None:
+        super().__init__(spec, name)
+        shape = tuple(spec.observation.shape)
+        self.policy_trunk = _trunk(shape[0], _flat_size(shape))
+        self.value_trunk = _trunk(shape[0], _flat_size(shape))
+        self.policy_head = nn.Linear(512, spec.n_actions)
+        self.value_head = nn.Linear(512, 1)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        scaled = obs / 255.0
+        return self.policy_head(self.policy_trunk(scaled)), self.value_head(self.value_trunk(scaled)).squeeze(-1)
+
+
+#: The Nature CNN's weighted layers: their index in our ``trunk`` → their name in SB3's ``NatureCNN``.
+#: CleanRL's ``network`` is the same ``nn.Sequential`` as our trunk, so its indices are ours.
+_SB3_TRUNK_LAYERS = {"0": "cnn.0", "2": "cnn.2", "4": "cnn.4", "7": "linear.0"}
+_CLEANRL_TRUNK_LAYERS = {ours: ours for ours in _SB3_TRUNK_LAYERS}
+
+
+def _key_map(trunks: dict[str, str], layers: dict[str, str], heads: dict[str, str]) -> dict[str, str]:
+    """Their state-dict keys → ours, for trunks (their prefix → ours), trunk layers and heads."""
     mapping = {}
-    for sb3_index, ours in ((0, 0), (2, 2), (4, 4)):
+    for theirs_prefix, ours_prefix in trunks.items():
+        for ours, theirs in layers.items():
+            for kind in ("weight", "bias"):
+                mapping[f"{theirs_prefix}.{theirs}.{kind}"] = f"{ours_prefix}.{ours}.{kind}"
+    for theirs, ours in heads.items():
         for kind in ("weight", "bias"):
-            mapping[f"features_extractor.cnn.{sb3_index}.{kind}"] = f"trunk.{ours}.{kind}"
-    for kind in ("weight", "bias"):
-        mapping[f"features_extractor.linear.0.{kind}"] = f"trunk.7.{kind}"
-        mapping[f"action_net.{kind}"] = f"policy_head.{kind}"
-        mapping[f"value_net.{kind}"] = f"value_head.{kind}"
+            mapping[f"{theirs}.{kind}"] = f"{ours}.{kind}"
     return mapping
+
+
+def sb3_key_map() -> dict[str, str]:
+    """SB3 ``ActorCriticCnnPolicy`` state-dict keys → :class:`NatureActorCritic` keys.
+
+    SB3 also saves ``pi_features_extractor.*`` and ``vf_features_extractor.*``: aliases of
+    ``features_extractor`` when the extractor is shared (the default), see :func:`sb3_unshared_key_map`.
+    """
+    return _key_map({"features_extractor": "trunk"}, _SB3_TRUNK_LAYERS,
+                    {"action_net": "policy_head", "value_net": "value_head"})
+
+
+def sb3_unshared_key_map() -> dict[str, str]:
+    """SB3 ``CnnPolicy`` keys with ``share_features_extractor=False`` → :class:`UnsharedNatureActorCritic` keys."""
+    return _key_map({"pi_features_extractor": "policy_trunk", "vf_features_extractor": "value_trunk"},
+                    _SB3_TRUNK_LAYERS, {"action_net": "policy_head", "value_net": "value_head"})
+
+
+def cleanrl_key_map() -> dict[str, str]:
+    """CleanRL ``ppo_atari.py`` ``Agent`` state-dict keys → :class:`NatureActorCritic` keys.
+
+    CleanRL's ``network`` is the same ``nn.Sequential`` as our trunk (conv, ReLU ×3, Flatten,
+    Linear, ReLU), so the indices coincide; ``actor`` and ``critic`` are the heads.
+    """
+    return _key_map({"network": "trunk"}, _CLEANRL_TRUNK_LAYERS, {"actor": "policy_head", "critic": "value_head"})
 
 
 class ConstantAgent(Agent):
