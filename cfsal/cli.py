@@ -186,13 +186,17 @@ def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser
     train.set_defaults(func=_cmd_train)
 
     ev = sub.add_parser("eval", help="evaluate an agent over full games")
-    ev.add_argument("agent", help="zoo name or checkpoint path")
+    ev.add_argument("agent", help="zoo name or agent file (.safetensors; with --game and --trust-code an SB3 .zip, "
+                                  "a CleanRL .cleanrl_model or TorchScript)")
     ev.add_argument("--episodes", type=int, default=30)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--greedy", action="store_true", help="argmax actions (default: sample from the policy, as A2C plays)")
     ev.add_argument("--max-steps", type=int, default=27_000, help="truncate an episode after this many agent steps")
-    ev.add_argument("--game", help="the game, checked against the agent (required for SB3 zips / TorchScript)")
-    ev.add_argument("--trust-code", action="store_true", help="allow TorchScript files, which run code when loaded")
+    ev.add_argument("--game", help="the game, checked against the agent (required for SB3 zips, CleanRL "
+                                   "checkpoints and TorchScript)")
+    ev.add_argument("--trust-code", action="store_true",
+                    help="load files made elsewhere: SB3 zips and CleanRL checkpoints (pickles, read tensors-only) "
+                         "and TorchScript (runs code when loaded)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=_cmd_eval)

@@ -90,7 +90,8 @@ def load_from_zoo(name: str, *, directory: Path = ZOO_DIR) -> Agent:
     if name not in available:
         raise AgentNotFoundError(
             f"unknown agent {name!r}: it is neither a zoo name nor an existing file. Zoo agents: "
-            f"{', '.join(available) or '(none)'}; or pass a path to a .safetensors, SB3 .zip or TorchScript file."
+            f"{', '.join(available) or '(none)'}; or pass a path to a .safetensors, SB3 .zip, CleanRL "
+            ".cleanrl_model or TorchScript file."
         )
     card = available[name]
     spec = AgentSpec.for_game(card.game)
@@ -144,35 +145,24 @@ def refresh_card(card: ModelCard, *, episodes: int = 30, seed: int = 0, director
 
 
 def load_agent(name_or_path: str | os.PathLike, *, game: str | None = None, trust: bool = False) -> Agent:
-    """An agent from a zoo name, a cfsal checkpoint, an SB3 zip (needs ``game``), or TorchScript.
+    """An agent from a zoo name, a cfsal checkpoint, or a file made elsewhere (needs ``game``): an SB3
+    A2C/PPO zip, a CleanRL ``ppo_atari`` state dict or TorchScript (:mod:`cfsal.agents.loaders`).
 
     ``game``, when given, is checked against the agent's own game. Files made elsewhere hold
-    pickles (SB3) or programs (TorchScript): they load only with ``trust=True`` (CLI
+    pickles (SB3, CleanRL) or programs (TorchScript): they load only with ``trust=True`` (CLI
     ``--trust-code``), and with a warning. cfsal checkpoints and zoo names never need it.
     """
-    from cfsal.agents.loaders import load_sb3_zip, load_torchscript
+    from cfsal.agents.loaders import load_from_elsewhere
 
     text = str(name_or_path)
     path = Path(text)
     if text in cards():
         agent = load_from_zoo(text)
     elif path.is_file():
-        suffix = path.suffix.lower()
-        if suffix == ".safetensors":
+        if path.suffix.lower() == ".safetensors":
             agent = load_checkpoint(path)
-        elif suffix == ".zip":
-            if game is None:
-                raise CheckpointError(f"{text!r} is an SB3 zip: say which game it plays (game=… / --game).")
-            agent = load_sb3_zip(path, game=game, trust=trust)
-        elif suffix in (".pt", ".pts", ".ts", ".torchscript"):
-            if game is None:
-                raise CheckpointError(f"{text!r} is TorchScript: say which game it plays (game=… / --game).")
-            agent = load_torchscript(path, game=game, trust=trust)
         else:
-            raise CheckpointError(
-                f"{text!r}: unknown agent file type {suffix!r}; cfsal loads .safetensors (cfsal), "
-                ".zip (stable-baselines3) and .pt (TorchScript, with trust)."
-            )
+            agent = load_from_elsewhere(path, game=game, trust=trust)
     else:
         return load_from_zoo(text)  # raises AgentNotFoundError listing the zoo
     check_compatible(agent.spec, game=game, where=repr(text))
