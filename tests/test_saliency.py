@@ -10,6 +10,8 @@ import torch
 from torch import nn
 
 import cfsal.envs as envs
+import cfsal.envs.objects  # noqa: F401  (envs.objects below)
+import cfsal.saliency as cfsal_saliency
 from cfsal.agents import Agent, AgentSpec, ConstantAgent, NatureActorCritic, UniformRandomAgent
 from cfsal.envs.objects import ObjectBox
 from cfsal.saliency import (METHODS, PAPER_METHODS, RandomizationCheck, SaliencyError, SaliencyMap,
@@ -226,6 +228,55 @@ def test_object_scores_are_the_papers_removal_norms(tiny, episode):
     row0, row1, col0, col1 = paddle.obs_box()
     assert maps.actor[0, row0:row1, col0:col1].min() >= maps.details["actor_scores"][0]["paddle"] * (1 - 1e-6)
     assert set(maps.details["actor_scores"][0]) == set(maps.objects[0])
+
+
+def _inputs_seen(agent, monkeypatch) -> list[torch.Tensor]:
+    """Record every batch object saliency forwards (the first is the unperturbed frames)."""
+    import cfsal.saliency.object_removal as object_removal
+
+    seen, forward = [], object_removal.forward
+    monkeypatch.setattr(object_removal, "forward", lambda a, batch: (seen.append(batch.clone()), forward(a, batch))[1])
+    return seen
+
+
+def test_a_removed_ball_is_gone_from_every_stacked_frame(tiny, monkeypatch):
+    env = envs.make("breakout", seed=3)
+    states = []
+    for _ in range(30):  # the ball is served and moves several pixels per step
+        env.step(1)
+        states.append(env.get_toybox_state())
+    frames = env.observation[None]
+    boxes = [envs.objects.objects("breakout", state)["ball"] for state in states[-4:]]
+    assert len({b.obs_box() for b in boxes}) == 4, "the ball should sit elsewhere in each stacked frame"
+    seen = _inputs_seen(tiny, monkeypatch)
+    maps = saliency(tiny, frames, "object", states=[cfsal_saliency.stacked(states)[-1]])
+    ball_row = list(maps.details["actor_scores"][0]).index("ball")
+    removed, original = seen[1][ball_row], torch.as_tensor(frames[0], dtype=torch.float32)
+    for channel, box in enumerate(boxes):
+        row0, row1, col0, col1 = box.obs_box()
+        assert original[channel, row0:row1, col0:col1].max() > 0  # the ball was drawn there ...
+        assert removed[channel, row0:row1, col0:col1].max() == 0  # ... and is gone
+    # given only the newest state, older images of the ball stay where they were
+    seen.clear()
+    saliency(tiny, frames, "object", states=[states[-1]])
+    row0, row1, col0, col1 = boxes[0].obs_box()
+    assert seen[1][ball_row][0, row0:row1, col0:col1].max() > 0
+
+
+def test_stacked_gives_each_frame_its_last_four_items():
+    assert cfsal_saliency.stacked("abcde") == [["a"], ["a", "b"], ["a", "b", "c"], ["a", "b", "c", "d"],
+                                               ["b", "c", "d", "e"]]
+
+
+def test_a_smoothgrad_map_of_a_frame_is_the_same_alone_and_in_a_batch(tiny, episode):
+    frames, _ = episode
+    batch = saliency(tiny, frames, "smoothgrad", n_samples=6, seed=3)
+    for t in range(len(frames)):
+        alone = saliency(tiny, frames[t:t + 1], "smoothgrad", n_samples=6, seed=3)
+        np.testing.assert_allclose(alone.actor[0], batch.actor[t], rtol=1e-5, atol=1e-7 * batch.actor.max())
+        np.testing.assert_allclose(alone.critic[0], batch.critic[t], rtol=1e-5, atol=1e-7 * batch.critic.max())
+    reordered = saliency(tiny, frames[::-1], "smoothgrad", n_samples=6, seed=3)
+    np.testing.assert_allclose(reordered.actor[::-1], batch.actor, rtol=1e-5, atol=1e-7 * batch.actor.max())
 
 
 def test_object_saliency_needs_states_and_a_valid_fill(tiny, episode):

@@ -14,9 +14,10 @@ Methods (one file each): ``perturbation`` (Greydanus et al. 2018, the paper's ma
 
 from cfsal.saliency._utils import SaliencyError
 from cfsal.saliency.api import METHODS, PAPER_METHODS, method_defaults, saliency
+from cfsal.saliency.object_removal import stacked
 from cfsal.saliency.perturbation import perturbation_per_mask
 from cfsal.saliency.result import SaliencyMap
 from cfsal.saliency.sanity import RandomizationCheck, cascading_randomization
 
 __all__ = ["METHODS", "PAPER_METHODS", "RandomizationCheck", "SaliencyError", "SaliencyMap",
-           "cascading_randomization", "method_defaults", "perturbation_per_mask", "saliency"]
+           "cascading_randomization", "method_defaults", "perturbation_per_mask", "saliency", "stacked"]

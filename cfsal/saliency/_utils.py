@@ -36,7 +36,7 @@ def as_frames(agent: Agent, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
 
     One stack ``[stack, 84, 84]`` becomes ``T = 1``. Saliency never edits its input in place.
     """
-    tensor = torch.as_tensor(np.asarray(frames) if not isinstance(frames, torch.Tensor) else frames)
+    tensor = torch.as_tensor(np.ascontiguousarray(frames) if not isinstance(frames, torch.Tensor) else frames)
     if tensor.ndim == 3:
         tensor = tensor.unsqueeze(0)
     expected = tuple(agent.spec.observation.shape)

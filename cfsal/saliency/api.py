@@ -37,6 +37,16 @@ METHODS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor, dict]]] = {
 PAPER_METHODS = ("perturbation", "jacobian", "object")
 
 
+#: Methods whose maps changed since they were first written (caches of maps key on it): ``object``
+#: removes a moving object from every stacked frame where it was since revision 2.
+REVISIONS: dict[str, int] = {"object": 2}
+
+
+def method_revision(method: str) -> int:
+    """Which version of ``method``'s maps this cfsal computes (1 unless changed since)."""
+    return REVISIONS.get(method, 1)
+
+
 def method_defaults(method: str) -> dict[str, Any]:
     """Every tunable parameter of ``method`` with its default value."""
     function = _method(method)
@@ -54,8 +64,11 @@ def saliency(agent: Agent, frames: np.ndarray | torch.Tensor, method: str = "per
              states: Sequence[Mapping[str, Any]] | None = None, **params: Any) -> SaliencyMap:
     """Saliency of ``agent`` on ``frames`` (one observation [4, 84, 84] or a batch [T, 4, 84, 84]).
 
-    ``states`` — the Toybox state of each frame (``env.get_toybox_state()``) — gives the map the
+    ``states`` — the game state of each frame (``env.get_toybox_state()``) — gives the map the
     game objects' boxes, so it can answer ``mass_on("score")``; the ``object`` method needs them.
+    An entry may also be the states of the frame's stacked frames, oldest first
+    (:func:`~cfsal.saliency.object_removal.stacked` of an episode's states): then the ``object``
+    method removes a moving object from each stacked frame where it was, not only where it is now.
     ``params`` are the method's own (see :func:`method_defaults`); unknown names are an error.
     """
     function = _method(method)
@@ -65,19 +78,20 @@ def saliency(agent: Agent, frames: np.ndarray | torch.Tensor, method: str = "per
         raise SaliencyError(f"saliency method {method!r} has no parameter(s) {', '.join(unknown)}; "
                             f"its parameters are: {', '.join(defaults) or '(none)'}")
     batch = as_frames(agent, frames)
-    boxes: tuple[Mapping[str, ObjectBox], ...] = ()
+    per_frame: list[Mapping[str, ObjectBox] | list[Mapping[str, ObjectBox]]] = []
     if states is not None:
         states = list(states)
         if len(states) != len(batch):
             raise SaliencyError(f"states must hold one Toybox state per frame: {len(states)} states for "
                                 f"{len(batch)} frames")
-        boxes = tuple(game_objects(agent.spec.game, s) for s in states)
+        per_frame = _object_boxes(agent.spec.game, states)
+    boxes = tuple(entry if isinstance(entry, Mapping) else entry[-1] for entry in per_frame)
     call_params = dict(params)
     if method == "object":
         if not boxes:
             raise SaliencyError("object saliency removes game objects, so it needs the frames' Toybox states: "
                                 "saliency(agent, frames, 'object', states=[env.get_toybox_state(), …])")
-        call_params["objects"] = boxes
+        call_params["objects"] = per_frame
     actor, critic, details = function(agent, batch, **call_params)
     recorded = {**defaults, **params}
     recorded = {k: (np.asarray(v).tolist() if isinstance(v, (np.ndarray, torch.Tensor)) else v)
@@ -85,3 +99,24 @@ def saliency(agent: Agent, frames: np.ndarray | torch.Tensor, method: str = "per
     return SaliencyMap(to_numpy_maps(actor), to_numpy_maps(critic), method, recorded, getattr(agent, "name", "agent"),
                        agent.spec.game, boxes, details)
 
+
+def _object_boxes(game: str, states: list) -> list:
+    """Each frame's object boxes: one set for a state, a list of sets (oldest first) for a stack of
+    states. A state shared by several stacks is read once."""
+    read: dict[int, Mapping[str, ObjectBox]] = {}
+
+    def boxes_of(state: Mapping[str, Any]) -> Mapping[str, ObjectBox]:
+        if id(state) not in read:
+            read[id(state)] = game_objects(game, state)
+        return read[id(state)]
+
+    out = []
+    for entry in states:
+        if isinstance(entry, Mapping):
+            out.append(boxes_of(entry))
+        elif isinstance(entry, Sequence) and entry and all(isinstance(s, Mapping) for s in entry):
+            out.append([boxes_of(s) for s in entry])
+        else:
+            raise SaliencyError(f"each entry of states is a game state (a dict) or the states of the frame's stacked "
+                                f"frames (a non-empty list of dicts, oldest first), got {type(entry).__name__}.")
+    return out

@@ -73,6 +73,7 @@ def _cmd_saliency(args: argparse.Namespace) -> int:
     from cfsal.agents.zoo import load_agent
     from cfsal.saliency.api import method_defaults, saliency
     from cfsal.saliency.movie import render, write_movie
+    from cfsal.saliency.object_removal import stacked
     from cfsal.saliency.result import SaliencyMap, save_npz
 
     torch.set_num_threads(args.threads)
@@ -85,12 +86,14 @@ def _cmd_saliency(args: argparse.Namespace) -> int:
         episode = play_episode(agent, seed=seed, max_steps=args.max_steps, greedy=args.greedy)
         steps = np.arange(0, len(episode.observations), args.every)
         chunks = []
+        # the object method removes a moving object from every stacked frame where it was
+        states = stacked(episode.states) if args.method == "object" else episode.states
         bar = tqdm(total=len(steps), desc=f"{args.method} ep {episode_index}", unit="frame",
                    disable=args.no_progress)
         for start in range(0, len(steps), args.chunk):
             idx = steps[start:start + args.chunk]
             chunks.append(saliency(agent, episode.observations[idx], args.method,
-                                   states=[episode.states[i] for i in idx], **params))
+                                   states=[states[i] for i in idx], **params))
             bar.update(len(idx))
         bar.close()
         maps = SaliencyMap(np.concatenate([c.actor for c in chunks]), np.concatenate([c.critic for c in chunks]),

@@ -44,7 +44,10 @@ def mapped_steps(length: int, every: int) -> np.ndarray:
 
 
 def _params_digest(method: str, params: Mapping[str, Any]) -> str:
-    text = json.dumps({"method": method, "params": params}, sort_keys=True, default=str)
+    from cfsal.saliency.api import method_revision
+
+    text = json.dumps({"method": method, "params": params, "revision": method_revision(method)}, sort_keys=True,
+                      default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -81,7 +84,7 @@ def episode_maps(agent: Agent, trajectory: Trajectory, steps: np.ndarray, *, met
     Read from the cache when an entry with the same key (and the same steps) exists; otherwise
     computed in chunks of ``chunk`` frames (``progress(frames_done)`` after each) and stored.
     """
-    from cfsal.saliency import saliency
+    from cfsal.saliency import saliency, stacked
 
     path = None if cache is None else _maps_path(cache, sha, method, params, seed, episode, max_steps, every)
     if path is not None and path.is_file():
@@ -91,13 +94,13 @@ def episode_maps(agent: Agent, trajectory: Trajectory, steps: np.ndarray, *, met
                 progress(len(steps))
             return cached
     actor, critic = [], []
-    states = None
-    if method == "object":
-        states = [json.loads(s) for s in trajectory.states]
+    stacks = None
+    if method == "object":  # each frame's stacked states: a moving object is removed wherever it was
+        stacks = stacked([json.loads(s) for s in trajectory.states])
     for start in range(0, len(steps), chunk):
         idx = steps[start:start + chunk]
         maps = saliency(agent, trajectory.observations[idx], method,
-                        states=None if states is None else [states[i] for i in idx], **params)
+                        states=None if stacks is None else [stacks[i] for i in idx], **params)
         actor.append(maps.actor)
         critic.append(maps.critic)
         if progress is not None:
