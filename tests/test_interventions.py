@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,10 +15,10 @@ from PIL import Image
 from cfsal.cli import main
 from cfsal.envs import make
 from cfsal.errors import InterventionError
-from cfsal.interventions import (Composite, ConfigComposite, amidar, breakout, changed_boxes, compose,
-                                 from_spec, list_interventions, pong, registry, render_before_after,
-                                 side_by_side, space_invaders)
+from cfsal.interventions import (Composite, ConfigComposite, amidar, breakout, compose, from_spec,
+                                 list_interventions, pong, registry, space_invaders)
 from cfsal.interventions._amidar_routes import ROUTES
+from cfsal.interventions.render import changed_boxes, render_before_after, side_by_side
 
 
 @pytest.fixture(scope="module")
@@ -296,6 +298,18 @@ def test_changed_boxes_find_each_moved_object():
     assert sorted(changed_boxes(before, after, margin=0)) == [(5, 10, 8, 13), (40, 30, 49, 31)]
     assert changed_boxes(before, before) == []
     assert side_by_side(before, after, scale=1).shape == (50, 128, 3)
+
+
+def test_listing_interventions_imports_neither_scipy_nor_the_native_cores():
+    """`cfsal interventions list` took ~2 s importing SciPy for the report's pictures (#25)."""
+    code = ("import contextlib, io, sys\n"
+            "from cfsal.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main(['interventions', 'list'])\n"
+            "print(sorted(m for m in ('scipy', 'ctoybox', 'hypothesis', 'torch') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_cli_lists_every_intervention_with_parameters_and_ranges(capsys):

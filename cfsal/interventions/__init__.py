@@ -11,8 +11,11 @@ Public face::
 State interventions (:class:`Intervention`) apply at any step; config interventions
 (:class:`ConfigIntervention`, ``<game>.configure``) restart the game and so apply at episode start
 (``apply_to_env(env, seed)``). Persistent ones (frozen / decrementing score) are re-applied after
-every step by the rollout (:meth:`Intervention.reapply_to_env`). Hypothesis strategies live in
-:mod:`cfsal.interventions.strategies`; before/after PNGs in :mod:`cfsal.interventions.render`.
+every step by the rollout (:meth:`Intervention.reapply_to_env`).
+
+Two modules are imported by their own path, as they need what the rest does not: Hypothesis
+strategies in :mod:`cfsal.interventions.strategies` (Hypothesis), before/after PNGs in
+:mod:`cfsal.interventions.render` (SciPy, Pillow).
 """
 
 from __future__ import annotations
@@ -20,13 +23,11 @@ from __future__ import annotations
 from cfsal.interventions import ale_pong, amidar, breakout, pong, space_invaders
 from cfsal.interventions.base import (ApplyRecord, Composite, ConfigComposite, ConfigIntervention,
                                       Intervention, ParamSpec, compose, game_of_state, param, registry)
-from cfsal.interventions.render import changed_boxes, render_before_after, side_by_side
 from cfsal.interventions.spec import from_spec, list_interventions
 from cfsal.interventions.targets import TARGETS, Target, target_table, targets_for
 
 __all__ = [
     "ApplyRecord", "Composite", "ConfigComposite", "ConfigIntervention", "Intervention", "ParamSpec",
-    "ale_pong", "amidar", "breakout", "changed_boxes", "compose", "from_spec", "game_of_state",
-    "list_interventions", "param", "pong", "registry", "render_before_after", "side_by_side",
-    "space_invaders", "TARGETS", "Target", "target_table", "targets_for",
+    "ale_pong", "amidar", "breakout", "compose", "from_spec", "game_of_state", "list_interventions",
+    "param", "pong", "registry", "space_invaders", "TARGETS", "Target", "target_table", "targets_for",
 ]

@@ -7,6 +7,9 @@ import json
 import textwrap
 from typing import Any
 
+from cfsal.envs.games import get_game
+from cfsal.interventions.spec import list_interventions
+
 
 def _format(entry: dict[str, Any], verbose: bool) -> str:
     flags = [entry["kind"]] + (["persistent"] if entry["persistent"] else [])
@@ -22,9 +25,6 @@ def _format(entry: dict[str, Any], verbose: bool) -> str:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from cfsal.envs import get_game
-    from cfsal.interventions import list_interventions
-
     game = get_game(args.game).name if args.game else None
     entries = list_interventions(game=game, kind=args.kind)
     if args.json:
