@@ -220,7 +220,7 @@ def _edge_parameters(spec) -> list[dict]:
 def test_every_config_intervention_at_the_edges_of_its_ranges_passes_check_config(game):
     """check_config's limits (cfsal.envs.games.CONFIG_LIMITS) must never refuse what a config
     intervention may produce: each parameter at its lowest and highest, and all at once."""
-    from cfsal.envs.games import check_config
+    from cfsal.envs.validation import check_config
     from cfsal.interventions import from_spec, registry, strategies
 
     env = make(game, seed=0)
@@ -263,7 +263,7 @@ def test_states_the_core_plays_into_pass_check_state(game):
     """check_state guards snapshots and edits: it must never refuse a state the game reaches by
     itself — with its default config or a config intervention at its extremes — under actions that
     hold one direction for a while (Pong's paddles overshoot the screen by 250 px doing that)."""
-    from cfsal.envs.games import check_state
+    from cfsal.envs.validation import check_state
 
     rng = np.random.default_rng(0)
     for config in _extreme_configs(game):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import subprocess
 import sys
@@ -16,8 +17,9 @@ from cfsal.cli import main
 from cfsal.envs import make
 from cfsal.errors import InterventionError
 from cfsal.interventions import (Composite, ConfigComposite, amidar, breakout, compose, from_spec,
-                                 list_interventions, pong, registry, space_invaders)
+                                 list_interventions, params, pong, registry, space_invaders)
 from cfsal.interventions._amidar_routes import ROUTES
+from cfsal.interventions.params import intervention_name
 from cfsal.interventions.render import changed_boxes, render_before_after, side_by_side
 
 
@@ -169,6 +171,41 @@ def test_registry_covers_the_papers_interventions():
     assert {"amidar.reverse_enemy", "breakout.dig_tunnel", "space_invaders.set_shields", "pong.set_scores"} <= names
     assert {g for g in (e["game"] for e in list_interventions())} == {"breakout", "amidar", "space_invaders", "pong",
                                                                           "ale_pong"}
+
+
+def test_names_derive_from_the_game_and_the_class():
+    for name, cls in registry.items():
+        if cls not in (Composite, ConfigComposite):
+            assert name == cls.name == intervention_name(cls.game, cls.__name__), cls
+            assert cls.__module__ == f"cfsal.interventions.{cls.game}"
+    assert intervention_name("space_invaders", "ShowUfo") == "space_invaders.show_ufo"
+
+
+def test_each_games_score_family_is_bound_to_what_it_can_draw():
+    for module, max_score in ((breakout, 99_999), (amidar, 999_999), (space_invaders, 9_999)):
+        for cls in (module.SetScore, module.AddScore, module.MultiplyScore, module.RandomScore, module.FreezeScore,
+                    module.DecrementScore):
+            assert cls.max_score == max_score and cls.__qualname__ == cls.__bases__[0].__name__
+            assert cls.describe() and cls.__doc__ == cls.__bases__[0].__doc__
+        with pytest.raises(InterventionError, match=f"{module.GAME}.set_score: value={max_score + 1} is outside"):
+            module.SetScore(value=max_score + 1)
+    assert amidar.FreezeScore.paper_name == "IVnonChangingScores" and breakout.FreezeScore.paper_name is None
+
+
+def test_a_users_intervention_is_named_and_registered_unless_it_opts_out(monkeypatch):
+    monkeypatch.setattr(params, "registry", {})
+
+    @dataclasses.dataclass(frozen=True)
+    class NudgePaddle(breakout.MovePaddle):
+        """Move the paddle a little."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Scratch(breakout.MovePaddle, register=False):
+        pass
+
+    assert params.registry == {"breakout.nudge_paddle": NudgePaddle}
+    assert NudgePaddle(dx=2).to_dict() == {"name": "breakout.nudge_paddle", "dx": 2.0, "x": None}
+    assert Scratch.name == "breakout.move_paddle"  # inherited, not registered
 
 
 def test_amidar_routes_match_the_installed_toybox():

@@ -29,7 +29,7 @@ from cfsal._seeding import children
 from cfsal.envs import make
 from cfsal.errors import InterventionError
 from cfsal.interventions import breakout, pong, registry, space_invaders
-from cfsal.interventions.base import Intervention, check_edit, check_finite, check_playable, copy_state
+from cfsal.interventions.state import Intervention, check_edit, check_finite, check_playable, copy_state
 from cfsal.rollout import arms, collect_branch_points, envprocess, run_paired
 from cfsal.rollout.branching import BranchPoint
 from cfsal.rollout.executors import close_pools, run_with, session_pool
@@ -425,17 +425,15 @@ def test_check_edit_refuses_exactly_what_the_whole_state_checks_refuse(game, dat
 
 
 @dataclasses.dataclass(frozen=True)
-class SetBallX(Intervention):
+class SetBallX(Intervention, register=False):  # kept out of the registry other tests enumerate
     """An edit with no range check of its own: only the state checks stand between it and the core."""
 
     x: float = 0.0
+    name = "testing.set_ball_x"
     game = "breakout"
 
     def _edit(self, state, rng):
         state["balls"][0]["position"]["x"] = self.x
-
-
-SetBallX.name = "testing.set_ball_x"  # set after the class body: kept out of the registry
 
 
 def test_apply_from_core_is_apply_where_the_state_came_from_the_core(points):

@@ -25,7 +25,8 @@ import gymnasium as gym
 import numpy as np
 from PIL import Image
 
-from cfsal.envs.games import GameSpec, check_config, check_state, get_game
+from cfsal.envs.games import GameSpec, get_game
+from cfsal.envs.validation import check_config, check_state
 from cfsal.errors import SnapshotError
 
 SNAPSHOT_SCHEMA_VERSION = 1
@@ -223,7 +224,7 @@ class ToyboxEnv(gym.Env):
         :meth:`refresh_observation`. The state now differs from what the actions since reset
         produce, so snapshots from here on carry no replay recipe.
 
-        The state is first checked by :func:`cfsal.envs.games.check_state` (a bad value can abort
+        The state is first checked by :func:`cfsal.envs.validation.check_state` (a bad value can abort
         or hang the native core, taking the whole process with it); ``check=False`` is for states
         that were checked already (an intervention's output) or came from the core itself.
         """
@@ -239,7 +240,7 @@ class ToyboxEnv(gym.Env):
 
         Toybox restarts the game when its config changes, so call :meth:`reset` afterwards.
         Snapshots taken from here on carry the config, and :meth:`restore` re-applies it. The config
-        is checked first (:func:`cfsal.envs.games.check_config`), so a bad one raises
+        is checked first (:func:`cfsal.envs.validation.check_config`), so a bad one raises
         :class:`~cfsal.errors.GameStateError` instead of reaching the native core.
         """
         from ctoybox import Toybox

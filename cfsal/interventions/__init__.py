@@ -1,4 +1,4 @@
-"""Named, typed, validated, composable interventions on game states (Toybox: issue #5; ALE Pong's RAM: #24).
+"""Named, typed, validated, composable interventions on game states (Toybox states; ALE Pong's RAM).
 
 Public face::
 
@@ -8,10 +8,12 @@ Public face::
     record = iv.apply_to_env(env, rng, settle="refresh")  # or settle=3 NOOP steps, as the paper did
     iv.took_effect(record.before, record.after)
 
-State interventions (:class:`Intervention`) apply at any step; config interventions
-(:class:`ConfigIntervention`, ``<game>.configure``) restart the game and so apply at episode start
+State interventions (:class:`Intervention`, :mod:`~cfsal.interventions.state`) apply at any step;
+config interventions (:class:`ConfigIntervention`, ``<game>.configure``,
+:mod:`~cfsal.interventions.config`) restart the game and so apply at episode start
 (``apply_to_env(env, seed)``). Persistent ones (frozen / decrementing score) are re-applied after
-every step by the rollout (:meth:`Intervention.reapply_to_env`).
+every step by the rollout (:meth:`Intervention.reapply_to_env`). Both declare their parameters with
+:func:`param` (:mod:`~cfsal.interventions.params`, which also holds the :data:`registry`).
 
 Two modules are imported by their own path, as they need what the rest does not: Hypothesis
 strategies in :mod:`cfsal.interventions.strategies` (Hypothesis), before/after PNGs in
@@ -21,9 +23,10 @@ strategies in :mod:`cfsal.interventions.strategies` (Hypothesis), before/after P
 from __future__ import annotations
 
 from cfsal.interventions import ale_pong, amidar, breakout, pong, space_invaders
-from cfsal.interventions.base import (ApplyRecord, Composite, ConfigComposite, ConfigIntervention,
-                                      Intervention, ParamSpec, compose, game_of_state, param, registry)
+from cfsal.interventions.config import ConfigComposite, ConfigIntervention, compose
+from cfsal.interventions.params import ParamSpec, param, registry
 from cfsal.interventions.spec import from_spec, list_interventions
+from cfsal.interventions.state import ApplyRecord, Composite, Intervention, game_of_state
 from cfsal.interventions.targets import TARGETS, Target, target_table, targets_for
 
 __all__ = [

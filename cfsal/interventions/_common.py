@@ -1,8 +1,10 @@
 """Interventions shared by several games: the score and the life counter.
 
-Each game module subclasses these with its own ``name``, ``game`` and display limits. The limits
-are what the game can *draw*: Breakout draws five score digits, Space Invaders draws the score
-modulo 10 000, and a Space Invaders life count of 10 makes Toybox panic and abort the process.
+:func:`score_family` makes a game's six score interventions from the classes here, bound to its
+``game`` and its display limit ``max_score``; each game module subclasses :class:`SetLives` with its
+own docstring. The limits are what the game can *draw*: Breakout draws five score digits, Space
+Invaders draws the score modulo 10 000, and a Space Invaders life count of 10 makes Toybox panic and
+abort the process.
 
 The paper's score experiments (Amidar, §4): set the score once (IVmodifyScore), at several steps,
 to fixed or random values (IVmultModifyScores), hold it at one value for the whole episode
@@ -13,12 +15,14 @@ behaviour by something they do not touch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from cfsal.interventions.base import Intervention, param
+from cfsal.interventions.params import param
+from cfsal.interventions.state import Intervention
 
 
 class _ScoreBase(Intervention):
@@ -148,3 +152,22 @@ class SetLives(Intervention):
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
         state["lives"] = self.value
+
+
+def score_family(game: str, max_score: int, *, module: str,
+                 paper_names: Mapping[str, str] | None = None) -> tuple[type[_ScoreBase], ...]:
+    """``game``'s SetScore, AddScore, MultiplyScore, RandomScore, FreezeScore and DecrementScore.
+
+    Each is a subclass of the class of the same name here, with ``game``, ``max_score`` (the largest
+    score the game can draw), the shared docstring, and its place in ``module`` (the game module
+    that binds them, so ``breakout.SetScore`` is registered as ``"breakout.set_score"``).
+    ``paper_names`` gives the seed paper's names by class name (``{"SetScore": "IVmodifyScore"}``).
+    """
+    family = []
+    for shared in (SetScore, AddScore, MultiplyScore, RandomScore, FreezeScore, DecrementScore):
+        namespace: dict[str, Any] = {"game": game, "max_score": max_score, "__doc__": shared.__doc__,
+                                     "__module__": module, "__qualname__": shared.__name__}
+        if paper_names and shared.__name__ in paper_names:
+            namespace["paper_name"] = paper_names[shared.__name__]
+        family.append(dataclass(frozen=True)(type(shared.__name__, (shared,), namespace)))
+    return tuple(family)

@@ -23,7 +23,9 @@ import numpy as np
 
 from cfsal.envs import ale_pong_ram as ram_map
 from cfsal.errors import InterventionError
-from cfsal.interventions.base import ConfigIntervention, Intervention, copy_state, param
+from cfsal.interventions.config import ConfigIntervention
+from cfsal.interventions.params import param
+from cfsal.interventions.state import Intervention, copy_state
 
 GAME = "ale_pong"
 #: The court in screen pixels, from the RAM ranges the game reaches (ale_pong_ram).
@@ -75,7 +77,6 @@ class MoveBall(_AlePong):
     game itself puts the ball: 2 ≤ x ≤ 157, 30 ≤ y ≤ 193 (upper-left corner).
     """
 
-    name: ClassVar[str] = "ale_pong.move_ball"
     summary: ClassVar[str] = "move the ball by (dx, dy) pixels (RAM 49, 54)"
     dx: int = param(0, low=-(BALL_X_MAX - BALL_X_MIN), high=BALL_X_MAX - BALL_X_MIN, doc="pixels to the right")
     dy: int = param(0, low=-(BALL_Y_MAX - BALL_Y_MIN), high=BALL_Y_MAX - BALL_Y_MIN, doc="pixels down")
@@ -136,7 +137,6 @@ class MoveEnemy(_MovePaddle):
     The paddle's top edge stays where the game puts it: 19 ≤ y ≤ 191 (the walls hide what is past 34/194).
     """
 
-    name: ClassVar[str] = "ale_pong.move_enemy"
     summary: ClassVar[str] = "move the enemy (left) paddle by dy pixels (RAM 21, 50)"
     _paddle, _y, _y_shown = "enemy paddle", ram_map.ENEMY_Y, ram_map.ENEMY_Y_SHOWN
     _low, _high, _offset = ENEMY_Y_MIN, ENEMY_Y_MAX, ram_map.ENEMY_Y_OFFSET
@@ -157,7 +157,6 @@ class MovePlayer(_MovePaddle):
     within about 8 frames (2 agent steps): a brief displacement, not a new controller position.
     """
 
-    name: ClassVar[str] = "ale_pong.move_player"
     summary: ClassVar[str] = "move the agent's (right) paddle by dy pixels for a moment (RAM 60, 51)"
     _paddle, _y, _y_shown = "player paddle", ram_map.PLAYER_Y, ram_map.PLAYER_Y_SHOWN
     _low, _high, _offset = PLAYER_Y_MIN, PLAYER_Y_MAX, ram_map.PLAYER_Y_OFFSET
@@ -175,7 +174,6 @@ class SetScore(_AlePong):
     measure return with a score intervention.
     """
 
-    name: ClassVar[str] = "ale_pong.set_score"
     summary: ClassVar[str] = "set the agent's and/or the enemy's score (RAM 14, 13)"
     player: int | None = param(None, low=0, high=ram_map.MAX_POINTS, doc="the agent's (right, green) score")
     enemy: int | None = param(None, low=0, high=ram_map.MAX_POINTS, doc="the enemy's (left, orange) score")
@@ -208,7 +206,6 @@ class LazyEnemy(_AlePong):
     the rule changes what the enemy does next, so frames differ once the ball next moves right.
     """
 
-    name: ClassVar[str] = "ale_pong.lazy_enemy"
     summary: ClassVar[str] = "from now on the enemy does not move while the ball moves away from it (HackAtari)"
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
@@ -228,7 +225,6 @@ class Configure(ConfigIntervention):
     for Toybox games; snapshots of the variant carry it. ``lazy_enemy=False`` switches it off.
     """
 
-    name: ClassVar[str] = "ale_pong.configure"
     game: ClassVar[str] = GAME
     summary: ClassVar[str] = "a whole-game variant at episode start: HackAtari's lazy_enemy"
     lazy_enemy: bool | None = param(None, doc="the enemy does not move while the ball moves away from it")

@@ -23,7 +23,9 @@ import numpy as np
 
 from cfsal.interventions import _common
 from cfsal.interventions._amidar_routes import ROUTES
-from cfsal.interventions.base import Intervention, KeyedConfigure, param
+from cfsal.interventions.config import KeyedConfigure
+from cfsal.interventions.params import param
+from cfsal.interventions.state import Intervention
 
 GAME = "amidar"
 BOARD_WIDTH, BOARD_HEIGHT = 32, 31
@@ -108,7 +110,6 @@ class MoveEnemies(_Amidar):
     in place until it reaches its current target and then walks straight toward the new one.
     """
 
-    name: ClassVar[str] = "amidar.move_enemies"
     summary: ClassVar[str] = "move enemies forward/back along their routes"
     paper_name: ClassVar[str] = "IVmoveEnemies"
     steps: int = param(low=-60, high=60, doc="route tiles forward (negative: back)")
@@ -141,7 +142,6 @@ class MoveEnemyBack(MoveEnemies):
     Same mechanics as :class:`MoveEnemies` with a negative step count and a single enemy.
     """
 
-    name: ClassVar[str] = "amidar.move_enemy_back"
     summary: ClassVar[str] = "move one enemy back along its route"
     paper_name: ClassVar[str] = "IVmoveEnemiesBack"
     enemy: int = param(0, low=0, high=MAX_ENEMIES - 1, doc="which enemy")
@@ -174,7 +174,6 @@ class ReverseEnemy(_Amidar):
     4); other enemies raise an error rather than silently changing their behaviour.
     """
 
-    name: ClassVar[str] = "amidar.reverse_enemy"
     summary: ClassVar[str] = "turn an enemy round (enemies on routes 2 and 4)"
     enemy: int = param(low=0, high=MAX_ENEMIES - 1, doc="which enemy")
 
@@ -210,7 +209,6 @@ class ReverseEnemy(_Amidar):
 class SetEnemyCount(_Amidar):
     """Keep the first ``count`` enemies, or add enemies (on unused routes, at their route starts)."""
 
-    name: ClassVar[str] = "amidar.set_enemy_count"
     summary: ClassVar[str] = "remove enemies or add them at their route starts"
     count: int = param(low=0, high=MAX_ENEMIES, doc="number of enemies (Toybox: 5)")
 
@@ -239,7 +237,6 @@ class SetEnemySpeed(_Amidar):
     Toybox resets enemy speeds when a level is completed.
     """
 
-    name: ClassVar[str] = "amidar.set_enemy_speed"
     summary: ClassVar[str] = "set enemy speed"
     speed: int = param(low=1, high=40, doc="world units per frame (player: 8)")
     enemies: tuple[int, ...] = param((), low=0, high=MAX_ENEMIES - 1, doc="which enemies (empty: all)")
@@ -262,7 +259,6 @@ class MovePlayer(_Amidar):
     would be a segment the player never walked).
     """
 
-    name: ClassVar[str] = "amidar.move_player"
     summary: ClassVar[str] = "put the player on a track tile"
     tx: int = param(low=0, high=BOARD_WIDTH - 1, doc="tile column (0 = left)")
     ty: int = param(low=0, high=BOARD_HEIGHT - 1, doc="tile row (0 = top)")
@@ -317,7 +313,6 @@ class PaintTiles(_Amidar):
     track tile completes the board: Toybox starts the next level on the next frame.
     """
 
-    name: ClassVar[str] = "amidar.paint_tiles"
     summary: ClassVar[str] = "paint or unpaint track tiles of board rows/columns"
     rows: tuple[int, ...] = param((), low=0, high=BOARD_HEIGHT - 1, doc="board rows ty")
     columns: tuple[int, ...] = param((), low=0, high=BOARD_WIDTH - 1, doc="board columns tx")
@@ -348,7 +343,6 @@ class PaintBoxes(_Amidar):
     is no longer complete). No points are awarded and no chase is triggered.
     """
 
-    name: ClassVar[str] = "amidar.paint_boxes"
     summary: ClassVar[str] = "fill or empty boxes (and their outlines)"
     boxes: tuple[int, ...] = param(low=0, high=28, doc="box indices (the default board has 29 boxes)")
     painted: bool = param(True, doc="fill (true) or empty (false)")
@@ -380,7 +374,6 @@ class SetChase(_Amidar):
     enemies are drawn with their chase sprites. ``reset_caught`` makes every enemy catchable again.
     """
 
-    name: ClassVar[str] = "amidar.set_chase"
     summary: ClassVar[str] = "start or end chase mode"
     frames: int = param(low=0, high=3000, doc="frames of chase left (Toybox: 300; 0 ends it)")
     reset_caught: bool = param(True, doc="mark every enemy as not yet caught")
@@ -395,62 +388,20 @@ class SetChase(_Amidar):
         return state["chase_timer"] > 0
 
 
-class _AmidarScore:
-    game: ClassVar[str] = GAME
-    max_score: ClassVar[int] = 999_999
-
-
-@dataclass(frozen=True)
-class SetScore(_AmidarScore, _common.SetScore):
-    name: ClassVar[str] = "amidar.set_score"
-    paper_name: ClassVar[str] = "IVmodifyScore"
-    __doc__ = _common.SetScore.__doc__
-
-
-@dataclass(frozen=True)
-class AddScore(_AmidarScore, _common.AddScore):
-    name: ClassVar[str] = "amidar.add_score"
-    __doc__ = _common.AddScore.__doc__
-
-
-@dataclass(frozen=True)
-class MultiplyScore(_AmidarScore, _common.MultiplyScore):
-    name: ClassVar[str] = "amidar.multiply_score"
-    __doc__ = _common.MultiplyScore.__doc__
-
-
-@dataclass(frozen=True)
-class RandomScore(_AmidarScore, _common.RandomScore):
-    name: ClassVar[str] = "amidar.random_score"
-    paper_name: ClassVar[str] = "IVmultModifyScores"
-    __doc__ = _common.RandomScore.__doc__
-
-
-@dataclass(frozen=True)
-class FreezeScore(_AmidarScore, _common.FreezeScore):
-    name: ClassVar[str] = "amidar.freeze_score"
-    paper_name: ClassVar[str] = "IVnonChangingScores"
-    __doc__ = _common.FreezeScore.__doc__
-
-
-@dataclass(frozen=True)
-class DecrementScore(_AmidarScore, _common.DecrementScore):
-    name: ClassVar[str] = "amidar.decrement_score"
-    paper_name: ClassVar[str] = "IVdecrementScore"
-    __doc__ = _common.DecrementScore.__doc__
+SetScore, AddScore, MultiplyScore, RandomScore, FreezeScore, DecrementScore = _common.score_family(
+    GAME, max_score=999_999, module=__name__,
+    paper_names={"SetScore": "IVmodifyScore", "RandomScore": "IVmultModifyScores",
+                 "FreezeScore": "IVnonChangingScores", "DecrementScore": "IVdecrementScore"})
 
 
 @dataclass(frozen=True)
 class SetLives(_common.SetLives):
     """Set the number of lives left (0..9, drawn as bars right of the score)."""
 
-    name: ClassVar[str] = "amidar.set_lives"
     game: ClassVar[str] = GAME
 
 
 # -- configuration (episode start) --------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Configure(KeyedConfigure):
     """Change Amidar's configuration at episode start: lives, jumps, chase, speeds, colours.
@@ -459,7 +410,6 @@ class Configure(KeyedConfigure):
     only show with ``render_images=False``: by default Toybox draws Amidar with fixed sprites.
     """
 
-    name: ClassVar[str] = "amidar.configure"
     game: ClassVar[str] = GAME
     summary: ClassVar[str] = "config at episode start: lives, jumps, chase time, speeds, colours"
     start_lives: int | None = param(None, low=1, high=9, doc="lives at the start (Toybox: 3)")
@@ -473,8 +423,3 @@ class Configure(KeyedConfigure):
     player_color: tuple[int, int, int] | None = param(None, doc="player colour (flat rendering)")
     painted_color: tuple[int, int, int] | None = param(None, doc="painted track colour (flat rendering)")
     unpainted_color: tuple[int, int, int] | None = param(None, doc="unpainted track colour (flat rendering)")
-
-    SCALARS: ClassVar[tuple[str, ...]] = ("start_lives", "start_jumps", "chase_time", "box_bonus",
-                                           "player_speed", "enemy_starting_speed", "render_images")
-    COLORS: ClassVar[tuple[str, ...]] = ("enemy_color", "player_color", "painted_color", "unpainted_color")
-

@@ -18,7 +18,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.interventions import _common
-from cfsal.interventions.base import Intervention, KeyedConfigure, param, rgb
+from cfsal.interventions.config import KeyedConfigure, rgb
+from cfsal.interventions.params import param
+from cfsal.interventions.state import Intervention
 
 GAME = "breakout"
 SCREEN_WIDTH, SCREEN_HEIGHT = 240, 160
@@ -89,7 +91,6 @@ class MoveBall(_Breakout):
     next frame, as if it had hit it.
     """
 
-    name: ClassVar[str] = "breakout.move_ball"
     summary: ClassVar[str] = "move the ball by (dx, dy) or to (x, y)"
     paper_name: ClassVar[str] = "IVmoveball"
     dx: float | None = param(None, low=-(COURT_RIGHT - COURT_LEFT), high=COURT_RIGHT - COURT_LEFT,
@@ -103,16 +104,12 @@ class MoveBall(_Breakout):
     ball: int = param(0, low=0, high=7, doc="which ball, if several are in play")
 
     def _validate(self) -> None:
-        for rel, absolute in (("dx", "x"), ("dy", "y")):
-            if getattr(self, rel) is not None and getattr(self, absolute) is not None:
-                raise self._error(f"give {rel} (relative) or {absolute} (absolute), not both.")
-        if all(getattr(self, k) is None for k in ("dx", "dy", "x", "y")):
-            raise self._error("give dx/dy (move relative to the current position) or x/y (move to).")
+        self._require_move(("dx", "x"), ("dy", "y"))
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
         position = _ball(self, state, self.ball)["position"]
-        new_x = self.x if self.x is not None else position["x"] + (self.dx or 0.0)
-        new_y = self.y if self.y is not None else position["y"] + (self.dy or 0.0)
+        new_x = self._new_coordinate(position["x"], "dx", "x")
+        new_y = self._new_coordinate(position["y"], "dy", "y")
         x_low, x_high, y_low, y_high = _ball_limits(state)
         if not (x_low <= new_x <= x_high and y_low <= new_y <= y_high):
             raise self._error(
@@ -137,7 +134,6 @@ class SetBallVelocity(_Breakout):
     breaks a brick of the upper three rows, and sets the angle at every paddle bounce.
     """
 
-    name: ClassVar[str] = "breakout.set_ball_velocity"
     summary: ClassVar[str] = "set the ball's speed and/or direction"
     speed: float | None = param(None, low=0.5, high=8.0, doc="pixels per frame (Toybox uses 2 and 4)")
     angle_degrees: float | None = param(None, low=-180.0, high=180.0,
@@ -181,7 +177,6 @@ class ShiftBricks(_Breakout):
     clamped inside it) so they keep their place relative to the tunnel.
     """
 
-    name: ClassVar[str] = "breakout.shift_bricks"
     summary: ClassVar[str] = "shift the broken-brick pattern (the tunnel) sideways by whole columns"
     paper_name: ClassVar[str] = "IVshiftBricks"
     columns: int = param(low=-(COLUMNS - 1), high=COLUMNS - 1, doc="columns to the right (negative: left)")
@@ -217,7 +212,6 @@ class ReflectBricks(_Breakout):
     the whole scene is the mirror image of the original.
     """
 
-    name: ClassVar[str] = "breakout.reflect_bricks"
     summary: ClassVar[str] = "mirror the brick wall (and optionally ball and paddle) left-right"
     paper_name: ClassVar[str] = "IVsymbricks"
     carry_ball: bool = param(True, doc="mirror the ball's position too")
@@ -246,7 +240,6 @@ class SymmetricBricks(_Breakout):
     original). Ball and paddle are untouched.
     """
 
-    name: ClassVar[str] = "breakout.symmetric_bricks"
     summary: ClassVar[str] = "copy one half of the wall onto the other (mirror-symmetric wall)"
     keep: str = param("left", choices=("left", "right"), doc="which half is kept and mirrored")
 
@@ -263,8 +256,25 @@ class SymmetricBricks(_Breakout):
         return _bricks_target(state)
 
 
+class _SetBricks(_Breakout):
+    """Set the bricks a subclass selects (:meth:`_selection`, a columns × rows mask) to ``alive``."""
+
+    alive: ClassVar[bool] = False
+
+    def _selection(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        grid = _alive_grid(state)
+        grid[self._selection()] = self.alive
+        _write_alive(state, grid)
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return _alive_grid(state)[self._selection()].tolist()
+
+
 @dataclass(frozen=True)
-class RemoveBricks(_Breakout):
+class RemoveBricks(_SetBricks):
     """Break bricks: whole ``rows``, whole ``columns`` and single ``cells`` (col, row) — the union.
 
     Rows are numbered 0 (top, red, 7 points) to 5 (bottom, blue, 1 point); columns 0 (left) to
@@ -272,9 +282,7 @@ class RemoveBricks(_Breakout):
     resets the wall when its own ``reset`` flag is set).
     """
 
-    name: ClassVar[str] = "breakout.remove_bricks"
     summary: ClassVar[str] = "break bricks (rows, columns and/or single cells)"
-    alive: ClassVar[bool] = False
     rows: tuple[int, ...] = param((), low=0, high=ROWS - 1, doc="whole rows (0 = top)")
     columns: tuple[int, ...] = param((), low=0, high=COLUMNS - 1, doc="whole columns (0 = left)")
     cells: tuple[tuple[int, int], ...] = param((), doc="single bricks as (column, row)")
@@ -291,33 +299,23 @@ class RemoveBricks(_Breakout):
             mask[col, row] = True
         return mask
 
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        grid = _alive_grid(state)
-        grid[self._selection()] = self.alive
-        _write_alive(state, grid)
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return _alive_grid(state)[self._selection()].tolist()
-
 
 @dataclass(frozen=True)
 class RestoreBricks(RemoveBricks):
     """Rebuild bricks: whole ``rows``, whole ``columns`` and single ``cells`` (col, row) — the union."""
 
-    name: ClassVar[str] = "breakout.restore_bricks"
     summary: ClassVar[str] = "rebuild broken bricks (rows, columns and/or single cells)"
     alive: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)
-class DigTunnel(_Breakout):
+class DigTunnel(_SetBricks):
     """Dig a tunnel: break the bottom ``depth`` bricks of ``width`` columns starting at ``column``.
 
     ``depth=6`` (default) opens the columns all the way, the tunnel the paper's agents dig to send
     the ball behind the wall.
     """
 
-    name: ClassVar[str] = "breakout.dig_tunnel"
     summary: ClassVar[str] = "break a column of bricks from the bottom up (a tunnel)"
     column: int = param(low=0, high=COLUMNS - 1, doc="leftmost tunnel column (0 = left)")
     width: int = param(1, low=1, high=4, doc="tunnel width in columns")
@@ -330,18 +328,10 @@ class DigTunnel(_Breakout):
                 f"({COLUMNS - 1}); use column ≤ {COLUMNS - self.width}."
             )
 
-    def _mask(self) -> np.ndarray:
+    def _selection(self) -> np.ndarray:
         mask = np.zeros((COLUMNS, ROWS), dtype=bool)
         mask[self.column:self.column + self.width, ROWS - self.depth:] = True
         return mask
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        grid = _alive_grid(state)
-        grid[self._mask()] = False
-        _write_alive(state, grid)
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return _alive_grid(state)[self._mask()].tolist()
 
 
 # -- paddle -------------------------------------------------------------------------------------
@@ -349,19 +339,17 @@ class DigTunnel(_Breakout):
 class MovePaddle(_Breakout):
     """Move the paddle (its centre) by ``dx`` or to ``x``; it must stay within 12 ≤ x ≤ 228."""
 
-    name: ClassVar[str] = "breakout.move_paddle"
     summary: ClassVar[str] = "move the paddle by dx or to x"
     dx: float | None = param(None, low=-(COURT_RIGHT - COURT_LEFT), high=COURT_RIGHT - COURT_LEFT,
                              doc="pixels to the right (negative: left)")
     x: float | None = param(None, low=COURT_LEFT, high=COURT_RIGHT, doc="new centre x")
 
     def _validate(self) -> None:
-        if (self.dx is None) == (self.x is None):
-            raise self._error("give exactly one of dx (relative) or x (absolute).")
+        self._require_one_of("dx", "x")
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
         position = state["paddle"]["position"]
-        new_x = self.x if self.x is not None else position["x"] + self.dx
+        new_x = self._new_coordinate(position["x"], "dx", "x")
         if not COURT_LEFT <= new_x <= COURT_RIGHT:
             raise self._error(
                 f"the paddle centre would be at x={new_x:g}, outside the court (12 ≤ x ≤ 228); it "
@@ -379,7 +367,6 @@ class SetPaddleWidth(_Breakout):
     """Set the paddle width in pixels. Toybox itself sets it to 16 when the ball first hits the
     ceiling and back to 24 when a life is lost, so the edit lasts until one of those events."""
 
-    name: ClassVar[str] = "breakout.set_paddle_width"
     summary: ClassVar[str] = "set the paddle width"
     width: int = param(low=4, high=96, doc="pixels (Toybox uses 24, then 16)")
 
@@ -391,58 +378,18 @@ class SetPaddleWidth(_Breakout):
 
 
 # -- score and lives ----------------------------------------------------------------------------
-class _BreakoutScore:
-    game: ClassVar[str] = GAME
-    max_score: ClassVar[int] = 99_999  # five digits fit left of the life counter
-
-
-@dataclass(frozen=True)
-class SetScore(_BreakoutScore, _common.SetScore):
-    name: ClassVar[str] = "breakout.set_score"
-    __doc__ = _common.SetScore.__doc__
-
-
-@dataclass(frozen=True)
-class AddScore(_BreakoutScore, _common.AddScore):
-    name: ClassVar[str] = "breakout.add_score"
-    __doc__ = _common.AddScore.__doc__
-
-
-@dataclass(frozen=True)
-class MultiplyScore(_BreakoutScore, _common.MultiplyScore):
-    name: ClassVar[str] = "breakout.multiply_score"
-    __doc__ = _common.MultiplyScore.__doc__
-
-
-@dataclass(frozen=True)
-class RandomScore(_BreakoutScore, _common.RandomScore):
-    name: ClassVar[str] = "breakout.random_score"
-    __doc__ = _common.RandomScore.__doc__
-
-
-@dataclass(frozen=True)
-class FreezeScore(_BreakoutScore, _common.FreezeScore):
-    name: ClassVar[str] = "breakout.freeze_score"
-    __doc__ = _common.FreezeScore.__doc__
-
-
-@dataclass(frozen=True)
-class DecrementScore(_BreakoutScore, _common.DecrementScore):
-    name: ClassVar[str] = "breakout.decrement_score"
-    __doc__ = _common.DecrementScore.__doc__
+SetScore, AddScore, MultiplyScore, RandomScore, FreezeScore, DecrementScore = _common.score_family(
+    GAME, max_score=99_999, module=__name__)  # five digits fit left of the life counter
 
 
 @dataclass(frozen=True)
 class SetLives(_common.SetLives):
     """Set the number of lives left (0..9: one digit on screen; 0 means the current ball is the last)."""
 
-    name: ClassVar[str] = "breakout.set_lives"
     game: ClassVar[str] = GAME
 
 
 # -- configuration (episode start) --------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Configure(KeyedConfigure):
     """Change Breakout's configuration: colours, start lives, ball speeds. Episode start only.
@@ -452,9 +399,9 @@ class Configure(KeyedConfigure):
     Note that agents see grayscale: a colour change matters to them through its luminance.
     """
 
-    name: ClassVar[str] = "breakout.configure"
     game: ClassVar[str] = GAME
     summary: ClassVar[str] = "config at episode start: colours, start lives, ball speeds"
+    OWN_KEYS: ClassVar[tuple[str, ...]] = ("brick_color",)
     start_lives: int | None = param(None, low=1, high=9, doc="lives at the start (Toybox: 5)")
     ball_speed_slow: float | None = param(None, low=0.5, high=8.0, doc="serve speed (Toybox: 2)")
     ball_speed_fast: float | None = param(None, low=0.5, high=8.0, doc="speed after deep bricks (Toybox: 4)")
@@ -462,9 +409,6 @@ class Configure(KeyedConfigure):
     paddle_color: tuple[int, int, int] | None = param(None, doc="paddle colour")
     bg_color: tuple[int, int, int] | None = param(None, doc="background colour")
     brick_color: tuple[int, int, int] | None = param(None, doc="colour of every brick row")
-
-    SCALARS: ClassVar[tuple[str, ...]] = ("start_lives", "ball_speed_slow", "ball_speed_fast")
-    COLORS: ClassVar[tuple[str, ...]] = ("ball_color", "paddle_color", "bg_color")
 
     def changed_keys(self) -> tuple[str, ...]:
         keys = super().changed_keys()

@@ -15,7 +15,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from cfsal.interventions.base import Intervention, KeyedConfigure, param
+from cfsal.interventions.config import KeyedConfigure
+from cfsal.interventions.params import param
+from cfsal.interventions.state import Intervention
 
 GAME = "pong"
 SCREEN_WIDTH, SCREEN_HEIGHT = 160, 210
@@ -49,7 +51,6 @@ class MoveBall(_Pong):
     The ball must stay on screen and inside the playfield: 0 ≤ x ≤ 158, 34 ≤ y ≤ 190.
     """
 
-    name: ClassVar[str] = "pong.move_ball"
     summary: ClassVar[str] = "move the ball by (dx, dy) or to (x, y)"
     dx: float | None = param(None, low=-BALL_X_MAX, high=BALL_X_MAX, doc="pixels to the right")
     dy: float | None = param(None, low=-(BALL_Y_MAX - BALL_Y_MIN), high=BALL_Y_MAX - BALL_Y_MIN, doc="pixels down")
@@ -57,16 +58,12 @@ class MoveBall(_Pong):
     y: float | None = param(None, low=BALL_Y_MIN, high=BALL_Y_MAX, doc="new top edge; use dy to move relative")
 
     def _validate(self) -> None:
-        for rel, absolute in (("dx", "x"), ("dy", "y")):
-            if getattr(self, rel) is not None and getattr(self, absolute) is not None:
-                raise self._error(f"give {rel} (relative) or {absolute} (absolute), not both.")
-        if all(getattr(self, k) is None for k in ("dx", "dy", "x", "y")):
-            raise self._error("give dx/dy (move relative to the current position) or x/y (move to).")
+        self._require_move(("dx", "x"), ("dy", "y"))
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
         position = _ball_in_play(self, state)["position"]
-        new_x = self.x if self.x is not None else position["x"] + (self.dx or 0.0)
-        new_y = self.y if self.y is not None else position["y"] + (self.dy or 0.0)
+        new_x = self._new_coordinate(position["x"], "dx", "x")
+        new_y = self._new_coordinate(position["y"], "dy", "y")
         if not (0 <= new_x <= BALL_X_MAX and BALL_Y_MIN <= new_y <= BALL_Y_MAX):
             raise self._error(
                 f"the ball would be at ({new_x:g}, {new_y:g}), outside the playfield "
@@ -86,7 +83,6 @@ class SetBallVelocity(_Pong):
     ``vx`` must be at least 0.5 in size, or the ball would never reach a paddle.
     """
 
-    name: ClassVar[str] = "pong.set_ball_velocity"
     summary: ClassVar[str] = "set the ball's velocity"
     vx: float = param(low=-8.0, high=8.0, doc="pixels per frame to the right (|vx| ≥ 0.5)")
     vy: float = param(low=-8.0, high=8.0, doc="pixels per frame down")
@@ -107,7 +103,6 @@ class SetBallVelocity(_Pong):
 class MovePaddle(_Pong):
     """Move a paddle vertically by ``dy`` or to ``y`` (top edge; 26 ≤ y ≤ 186); it stops moving."""
 
-    name: ClassVar[str] = "pong.move_paddle"
     summary: ClassVar[str] = "move the agent's or the opponent's paddle"
     player: str = param("agent", choices=("agent", "opponent"), doc="whose paddle")
     dy: float | None = param(None, low=-(PADDLE_Y_MAX - PADDLE_Y_MIN), high=PADDLE_Y_MAX - PADDLE_Y_MIN,
@@ -115,12 +110,11 @@ class MovePaddle(_Pong):
     y: float | None = param(None, low=PADDLE_Y_MIN, high=PADDLE_Y_MAX, doc="new top edge")
 
     def _validate(self) -> None:
-        if (self.dy is None) == (self.y is None):
-            raise self._error("give exactly one of dy (relative) or y (absolute).")
+        self._require_one_of("dy", "y")
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
         paddle = state[_PADDLE_KEY[self.player]]
-        new_y = self.y if self.y is not None else paddle["position"]["y"] + self.dy
+        new_y = self._new_coordinate(paddle["position"]["y"], "dy", "y")
         if not PADDLE_Y_MIN <= new_y <= PADDLE_Y_MAX:
             raise self._error(
                 f"the {self.player}'s paddle would be at y={new_y:g}, outside "
@@ -141,7 +135,6 @@ class SetScores(_Pong):
     opponent's score, so this changes both the display and those signals.
     """
 
-    name: ClassVar[str] = "pong.set_scores"
     summary: ClassVar[str] = "set the agent's and/or opponent's score"
     agent: int | None = param(None, low=0, high=MAX_POINTS, doc="the agent's (right, green) score")
     opponent: int | None = param(None, low=0, high=MAX_POINTS, doc="the opponent's (left, orange) score")
@@ -169,7 +162,6 @@ class Configure(KeyedConfigure):
     state embeds its config, so the environment keeps and re-attaches the new one.
     """
 
-    name: ClassVar[str] = "pong.configure"
     game: ClassVar[str] = GAME
     summary: ClassVar[str] = "config at episode start: points per game, paddle speeds, colours"
     game_points: int | None = param(None, low=1, high=21, doc="points that win a game (Toybox: 21)")
@@ -179,7 +171,3 @@ class Configure(KeyedConfigure):
     p1_color: tuple[int, int, int] | None = param(None, doc="the agent's (right) paddle colour")
     p2_color: tuple[int, int, int] | None = param(None, doc="the opponent's (left) paddle colour")
     bg_color: tuple[int, int, int] | None = param(None, doc="background colour")
-
-    SCALARS: ClassVar[tuple[str, ...]] = ("game_points", "paddle_speed", "max_paddle_speed")
-    COLORS: ClassVar[tuple[str, ...]] = ("ball_color", "p1_color", "p2_color", "bg_color")
-

@@ -17,7 +17,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.interventions import _common
-from cfsal.interventions.base import ConfigIntervention, Intervention, param
+from cfsal.interventions.config import ConfigIntervention
+from cfsal.interventions.params import param
+from cfsal.interventions.state import Intervention
 
 GAME = "space_invaders"
 SCREEN_WIDTH, SCREEN_HEIGHT = 320, 210
@@ -38,6 +40,8 @@ class _SpaceInvaders(Intervention):
 @functools.lru_cache(maxsize=1)
 def _intact_shield_data() -> tuple:
     """The pixel data of an undamaged shield, read once from a fresh Toybox game."""
+    # Imported here: ctoybox loads the native cores (~0.1 s), needed only once a shield is added;
+    # `cfsal interventions list` never loads them (tests/test_cli.py).
     from ctoybox import Toybox
 
     shield = Toybox(GAME).state_to_json()["shields"][0]
@@ -54,19 +58,17 @@ def _shield(x: int) -> dict[str, Any]:
 class MoveShip(_SpaceInvaders):
     """Move the player's ship by ``dx`` or to ``x`` (upper-left corner; 68 ≤ x ≤ 230)."""
 
-    name: ClassVar[str] = "space_invaders.move_ship"
     summary: ClassVar[str] = "move the ship by dx or to x"
     dx: int | None = param(None, low=-(SHIP_X_MAX - SHIP_X_MIN), high=SHIP_X_MAX - SHIP_X_MIN,
                            doc="pixels to the right (negative: left)")
     x: int | None = param(None, low=SHIP_X_MIN, high=SHIP_X_MAX, doc="new left edge")
 
     def _validate(self) -> None:
-        if (self.dx is None) == (self.x is None):
-            raise self._error("give exactly one of dx (relative) or x (absolute).")
+        self._require_one_of("dx", "x")
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
         ship = state["ship"]
-        new_x = self.x if self.x is not None else ship["x"] + self.dx
+        new_x = self._new_coordinate(ship["x"], "dx", "x")
         if not SHIP_X_MIN <= new_x <= SHIP_X_MAX:
             raise self._error(
                 f"the ship would be at x={new_x}, outside its track ({SHIP_X_MIN} ≤ x ≤ {SHIP_X_MAX}); "
@@ -87,7 +89,6 @@ class ShiftFormation(_SpaceInvaders):
     Toybox removes the shields, and at the ground the game is lost.
     """
 
-    name: ClassVar[str] = "space_invaders.shift_formation"
     summary: ClassVar[str] = "shift the alien formation"
     dx: int = param(0, low=-300, high=300, doc="pixels to the right (negative: left)")
     dy: int = param(0, low=-150, high=150, doc="pixels down (negative: up)")
@@ -126,7 +127,6 @@ class RemoveAliens(_SpaceInvaders):
     wave: Toybox sets up the next one on the next frame.
     """
 
-    name: ClassVar[str] = "space_invaders.remove_aliens"
     summary: ClassVar[str] = "remove aliens (rows, columns and/or single cells)"
     alive: ClassVar[bool] = False
     cell_columns: ClassVar[int] = ALIEN_COLUMNS
@@ -157,7 +157,6 @@ class RemoveAliens(_SpaceInvaders):
 class RestoreAliens(RemoveAliens):
     """Bring aliens back to life at their place in the formation: ``rows``, ``columns``, ``cells``."""
 
-    name: ClassVar[str] = "space_invaders.restore_aliens"
     summary: ClassVar[str] = "bring aliens back (rows, columns and/or single cells)"
     alive: ClassVar[bool] = True
 
@@ -171,7 +170,6 @@ class SetShields(_SpaceInvaders):
     ``repair`` is set; added shields are intact. Default layout: (84, 148, 212).
     """
 
-    name: ClassVar[str] = "space_invaders.set_shields"
     summary: ClassVar[str] = "remove, add, move or repair shields"
     xs: tuple[int, ...] = param((84, 148, 212), low=0, high=SCREEN_WIDTH - SHIELD_SIZE[0],
                                 doc="left edges of the shields")
@@ -208,7 +206,6 @@ class ShowUfo(_SpaceInvaders):
     While the UFO is on screen Toybox hides the score (it is drawn in the same place).
     """
 
-    name: ClassVar[str] = "space_invaders.show_ufo"
     summary: ClassVar[str] = "bring the UFO on screen"
     x: int = param(UFO_START[0], low=UFO_START[0], high=SCREEN_WIDTH - 16, doc="left edge of the UFO")
 
@@ -224,7 +221,6 @@ class ShowUfo(_SpaceInvaders):
 class HideUfo(_SpaceInvaders):
     """Send the UFO away and restart its timer (``frames`` until it appears; Toybox: 500)."""
 
-    name: ClassVar[str] = "space_invaders.hide_ufo"
     summary: ClassVar[str] = "send the UFO away and restart its timer"
     frames: int = param(UFO_PERIOD, low=0, high=5000, doc="frames until the UFO appears again")
 
@@ -238,45 +234,8 @@ class HideUfo(_SpaceInvaders):
 
 
 # -- score and lives ----------------------------------------------------------------------------
-class _SpaceInvadersScore:
-    game: ClassVar[str] = GAME
-    max_score: ClassVar[int] = 9_999  # Toybox draws the score modulo 10 000
-
-
-@dataclass(frozen=True)
-class SetScore(_SpaceInvadersScore, _common.SetScore):
-    name: ClassVar[str] = "space_invaders.set_score"
-    __doc__ = _common.SetScore.__doc__
-
-
-@dataclass(frozen=True)
-class AddScore(_SpaceInvadersScore, _common.AddScore):
-    name: ClassVar[str] = "space_invaders.add_score"
-    __doc__ = _common.AddScore.__doc__
-
-
-@dataclass(frozen=True)
-class MultiplyScore(_SpaceInvadersScore, _common.MultiplyScore):
-    name: ClassVar[str] = "space_invaders.multiply_score"
-    __doc__ = _common.MultiplyScore.__doc__
-
-
-@dataclass(frozen=True)
-class RandomScore(_SpaceInvadersScore, _common.RandomScore):
-    name: ClassVar[str] = "space_invaders.random_score"
-    __doc__ = _common.RandomScore.__doc__
-
-
-@dataclass(frozen=True)
-class FreezeScore(_SpaceInvadersScore, _common.FreezeScore):
-    name: ClassVar[str] = "space_invaders.freeze_score"
-    __doc__ = _common.FreezeScore.__doc__
-
-
-@dataclass(frozen=True)
-class DecrementScore(_SpaceInvadersScore, _common.DecrementScore):
-    name: ClassVar[str] = "space_invaders.decrement_score"
-    __doc__ = _common.DecrementScore.__doc__
+SetScore, AddScore, MultiplyScore, RandomScore, FreezeScore, DecrementScore = _common.score_family(
+    GAME, max_score=9_999, module=__name__)  # Toybox draws the score modulo 10 000
 
 
 @dataclass(frozen=True)
@@ -284,7 +243,6 @@ class SetLives(_common.SetLives):
     """Set the number of lives left (0..9). Toybox has one sprite per digit: 10 lives make it panic
     and abort the process, which is why the range is checked here. Shown only between lives."""
 
-    name: ClassVar[str] = "space_invaders.set_lives"
     game: ClassVar[str] = GAME
 
 
@@ -298,7 +256,6 @@ class Configure(ConfigIntervention):
     points per alien) — use ``space_invaders.set_lives`` / score interventions on the state.
     """
 
-    name: ClassVar[str] = "space_invaders.configure"
     game: ClassVar[str] = GAME
     summary: ClassVar[str] = "config at episode start: shield layout, firing jitter"
     shield_xs: tuple[int, ...] | None = param(
@@ -308,8 +265,7 @@ class Configure(ConfigIntervention):
     jitter: float | None = param(None, low=0.0, high=1.0, doc="randomness of the aliens' firing (Toybox: 0.5)")
 
     def _validate(self) -> None:
-        if not self.changed_keys():
-            raise self._error("give at least one setting to change.")
+        super()._validate()
         if self.shield_xs is not None and len(self.shield_xs) > 6:
             raise self._error(f"at most 6 shields fit, got {len(self.shield_xs)} in shield_xs={self.shield_xs!r}.")
 

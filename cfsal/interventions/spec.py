@@ -13,8 +13,9 @@ from typing import Any
 import yaml
 
 from cfsal.errors import InterventionError
-from cfsal.interventions.base import (Composite, ConfigComposite, ConfigIntervention, Intervention,
-                                      compose, registry)
+from cfsal.interventions.config import ConfigComposite, ConfigIntervention, compose
+from cfsal.interventions.params import registry
+from cfsal.interventions.state import Composite, Intervention
 
 
 def from_spec(spec: Any) -> Intervention | ConfigIntervention:

@@ -11,12 +11,15 @@ must reject with :class:`~cfsal.errors.InterventionError`. Valid parameters can 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from hypothesis import strategies as st
 
 from cfsal.errors import InterventionError
-from cfsal.interventions.base import Composite, ConfigComposite, ParamSpec, registry
+from cfsal.interventions.config import ConfigComposite
+from cfsal.interventions.params import ParamSpec, registry
+from cfsal.interventions.state import Composite
 
 _MAX_TUPLE = 4
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cfsal.errors import InterventionError
-from cfsal.interventions.base import Intervention, registry
+from cfsal.interventions.params import registry
+from cfsal.interventions.state import Intervention
 
 #: State variables of an object that a target can change (``Target.changes``).
 VARIABLES = ("position", "speed", "value", "presence", "shape")

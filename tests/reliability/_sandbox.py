@@ -23,7 +23,7 @@ _CHILD = r'''
 import json, sys, math
 from ctoybox import Toybox
 from cfsal.envs import make
-from cfsal.envs.games import check_state
+from cfsal.envs.validation import check_state
 import cfsal.envs.toybox_env as toybox_env
 
 checked_config = toybox_env.check_config

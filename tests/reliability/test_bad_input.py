@@ -18,7 +18,7 @@ import pytest
 from cfsal.agents import AgentSpec, NatureActorCritic, ObservationSpec, load_checkpoint, save_checkpoint
 from cfsal.agents.zoo import load_agent
 from cfsal.envs import make
-from cfsal.envs.games import check_state
+from cfsal.envs.validation import check_state
 from cfsal.errors import (
     AgentNotFoundError,
     CfsalError,
@@ -196,11 +196,11 @@ def test_a_config_the_core_would_refuse_or_crash_on_is_one_game_state_error(game
 
 
 def test_an_edit_of_a_custom_intervention_that_breaks_the_state_is_refused(monkeypatch):
-    from cfsal.interventions import base
-    from cfsal.interventions.base import Intervention
+    from cfsal.interventions import params
+    from cfsal.interventions.state import Intervention
 
     # a named subclass registers itself: keep it out of the registry other tests enumerate
-    monkeypatch.setattr(base, "registry", dict(base.registry))
+    monkeypatch.setattr(params, "registry", dict(params.registry))
 
     class Unplayable(breakout.SetLives):
         name = "reliability.unplayable"

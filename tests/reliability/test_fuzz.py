@@ -1,7 +1,7 @@
 """Fuzzing the native boundary: random state edits and random intervention parameters, every game.
 
 The property, for every case: cfsal either refuses the input in Python (``GameStateError`` from
-:func:`cfsal.envs.games.check_state`, ``InterventionError`` from an intervention) or the native
+:func:`cfsal.envs.validation.check_state`, ``InterventionError`` from an intervention) or the native
 Toybox core plays the result for 20 steps without refusing it, crashing, or hanging. "Refusing"
 counts as a failure: it means an invalid input reached the core. The core runs in a child process
 (:mod:`_sandbox`), because a Rust panic aborts the interpreter, with a timeout per case.
@@ -30,7 +30,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from cfsal.envs import make
-from cfsal.envs.games import check_config, check_state, get_game
+from cfsal.envs.games import get_game
+from cfsal.envs.validation import check_config, check_state
 from cfsal.errors import GameStateError, InterventionError
 from cfsal.interventions import from_spec, registry, strategies
 from cfsal.testing import random_play_states

@@ -1,0 +1,428 @@
+"""State interventions: named, typed, range-checked, composable edits of a running game's state.
+
+The paper (Atrey et al., 2020) tests a saliency-derived claim by *intervening* on the game state
+(move the ball, shift the bricks, rewrite the score …) and watching what the agent does. Here every
+edit is a small frozen dataclass with declared parameters (:mod:`cfsal.interventions.params`):
+
+* :meth:`Intervention.apply` is pure: it returns an edited copy of the state dict, checked whole
+  before it can reach the native core (:meth:`Intervention.apply_from_core`, for a state just read
+  from the core, checks only the values the edit changed: :func:`check_edit`);
+* :meth:`Intervention.apply_to_env` edits a live :class:`cfsal.envs.ToyboxEnv` and settles the
+  observation, either by re-rendering the newest frame (``settle="refresh"``) or, as the paper did,
+  by stepping a few NOOPs (``settle=3``);
+* :meth:`Intervention.took_effect` compares the quantity the intervention targets in two states,
+  because the paper found edits that changed nothing for 40 frames;
+* interventions compose with ``a + b`` (:class:`Composite`).
+
+Config interventions, which restart the game, are in :mod:`cfsal.interventions.config`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from cfsal.envs.validation import changed_values, check_changed_values, check_state
+from cfsal.errors import GameStateError, InterventionError
+from cfsal.interventions.params import Composition, Parameterised, flatten
+
+RECORD_SCHEMA_VERSION = 1
+
+_NOOP_INDEX = 0  # index 0 of every game's action set is NOOP (cfsal.envs.games)
+
+
+class Intervention(Parameterised):
+    """Base of every state intervention. Concrete ones are frozen dataclasses.
+
+    Subclasses implement :meth:`_edit` (mutate the given copy of the state in place) and
+    :meth:`target` (the part of the state the intervention is meant to change, compared by
+    :meth:`took_effect`). ``persistent = True`` marks interventions that the paper re-applied after
+    *every* step (a frozen or decrementing score): :meth:`reapply` / :meth:`reapply_to_env` are
+    what a rollout calls between steps.
+    """
+
+    kind: ClassVar[str] = "state"
+    persistent: ClassVar[bool] = False
+
+    # -- the pure edit ----------------------------------------------------------------------
+    def apply(self, state: dict[str, Any], rng: np.random.Generator | None = None) -> dict[str, Any]:
+        """Return an edited deep copy of ``state`` (a Toybox JSON state dict); ``state`` is untouched.
+
+        Raises :class:`InterventionError` if the state is of another game or the edit does not fit
+        it (no ball in play, a target outside the court, …). Random choices draw only from ``rng``.
+        """
+        return self._apply(state, rng, from_core=False)
+
+    def apply_from_core(self, state: dict[str, Any], rng: np.random.Generator | None = None) -> dict[str, Any]:
+        """:meth:`apply` to a state just read from the native core (``env.get_toybox_state()``).
+
+        Such a state is playable, so only what the edit changed needs checking: the result is
+        checked by :func:`check_edit` (the changed values against the game's schema and limits),
+        about 10× faster than the whole-state :func:`check_playable` that :meth:`apply` runs on
+        states of unknown origin. Every edit :meth:`apply` refuses is refused here too (tested on
+        random edits in ``tests/test_rollout_fast.py``). Rollouts and :meth:`apply_to_env` use it.
+        """
+        return self._apply(state, rng, from_core=True)
+
+    def _apply(self, state: dict[str, Any], rng: np.random.Generator | None, from_core: bool) -> dict[str, Any]:
+        check_game(self, state)
+        new = copy_state(state)
+        self._edit(new, rng)
+        if from_core:
+            check_edit(self, state, new)
+        else:
+            check_finite(self, new)
+            check_playable(self, new)
+        return new
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        raise NotImplementedError
+
+    def reapply(self, state: dict[str, Any], rng: np.random.Generator | None = None) -> dict[str, Any]:
+        """What to apply after each later step: the edit again if persistent, else an unchanged copy."""
+        return self.apply(state, rng) if self.persistent else copy_state(state)
+
+    # -- did it work? -----------------------------------------------------------------------
+    def target(self, state: dict[str, Any]) -> Any:
+        """The part of ``state`` this intervention sets (JSON-like value, compared with ``==``)."""
+        raise NotImplementedError
+
+    def took_effect(self, before: dict[str, Any], after: dict[str, Any]) -> bool:
+        """Did the targeted part of the state change between ``before`` and ``after``?
+
+        Call it with the state just before and just after :meth:`apply` to catch no-op edits
+        (setting the score to its current value), or with the factual and the counterfactual
+        state *at the same later step* to catch edits the game ignored — the paper's waypoint
+        shift of an Amidar enemy left its position unchanged for 40 frames.
+        """
+        return not _same(self.target(before), self.target(after))
+
+    def _new_coordinate(self, now: float, relative: str, absolute: str) -> float:
+        """Where a move puts one coordinate: the absolute parameter (``x``) if given, else ``now`` plus
+        the relative one (``dx``, none: no move)."""
+        target = getattr(self, absolute)
+        return target if target is not None else now + (getattr(self, relative) or 0)
+
+    def _require_rng(self, rng: np.random.Generator | None) -> np.random.Generator:
+        if rng is None:
+            raise self._error("this intervention makes a random choice; pass rng=numpy.random.default_rng(seed).")
+        return rng
+
+    # -- on a live environment ------------------------------------------------------------
+    def apply_to_env(self, env: Any, rng: np.random.Generator | None = None,
+                     settle: str | int = "refresh") -> ApplyRecord:
+        """Edit ``env``'s Toybox state in place and settle its observation.
+
+        ``settle="refresh"`` (default) re-renders the newest frame of the observation stack from the
+        edited state without advancing time: the agent's next observation shows the edit in its
+        newest frame (the older three frames still show the past, as after any real event).
+        ``settle=n`` (an int ≥ 0) instead steps ``n`` NOOP actions, as the paper did (3 NOOPs after
+        each edit) so that the whole stack shows the change; time advances, rewards may accrue and
+        the episode may even end, all recorded in the returned :class:`ApplyRecord`.
+        """
+        mode = check_settle(self.name, settle)
+        before = env.get_toybox_state()
+        after = self.apply_from_core(before, rng) if applies_as_defined_here(self) else self.apply(before, rng)
+        env.set_toybox_state(after, check=False)  # apply() checked it
+        return _settle(env, self, before, after, mode)
+
+    def reapply_to_env(self, env: Any, rng: np.random.Generator | None = None) -> ApplyRecord | None:
+        """Re-apply a persistent intervention after a step (refreshing the newest frame); else None."""
+        if not self.persistent:
+            return None
+        return self.apply_to_env(env, rng, settle="refresh")
+
+    def parts(self) -> tuple[Intervention, ...]:
+        return (self,)
+
+    def __add__(self, other: Any) -> Composite:
+        return Composite(members=flatten((self, other)))
+
+
+def applies_as_defined_here(intervention: Any) -> bool:
+    """Whether ``apply`` is this module's (so :meth:`Intervention.apply_from_core` does the same edit);
+    a subclass that overrides ``apply`` keeps its own, fully checked."""
+    return type(intervention).apply in (Intervention.apply, Composite.apply)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+    return a == b
+
+
+def check_settle(name: str, settle: Any) -> str | int:
+    if settle == "refresh":
+        return settle
+    if isinstance(settle, (int, np.integer)) and not isinstance(settle, bool) and 0 <= settle <= 1000:
+        return int(settle)
+    raise InterventionError(
+        f"{name}: settle={settle!r} is not valid. Use settle='refresh' (re-render the newest frame, "
+        f"no time passes) or an integer 0 ≤ n ≤ 1000 of NOOP steps (the paper stepped 3)."
+    )
+
+
+def settle_env(env: Any, mode: str | int) -> tuple[Any, list[float], bool, bool]:
+    """Settle an edited environment (see :meth:`Intervention.apply_to_env`): its observation,
+    the NOOP steps' rewards, and whether they ended the episode."""
+    rewards: list[float] = []
+    terminated = truncated = False
+    if mode == "refresh":
+        observation = env.refresh_observation()
+    else:
+        observation = env.observation
+        for _ in range(mode):
+            observation, reward, terminated, truncated, _info = env.step(_NOOP_INDEX)
+            rewards.append(float(reward))
+            if terminated or truncated:
+                break
+    return observation, rewards, terminated, truncated
+
+
+def _settle(env: Any, intervention: Any, before: dict, after: dict, mode: str | int) -> ApplyRecord:
+    observation, rewards, terminated, truncated = settle_env(env, mode)
+    return ApplyRecord(
+        name=intervention.name, spec=intervention.to_dict(), settle=mode, before=before, after=after,
+        settled=env.get_toybox_state(), observation=np.asarray(observation), rewards=tuple(rewards),
+        terminated=bool(terminated), truncated=bool(truncated),
+        took_effect=intervention.took_effect(before, after),
+    )
+
+
+@dataclass(frozen=True)
+class ApplyRecord:
+    """What :meth:`Intervention.apply_to_env` did.
+
+    ``before``: the Toybox state just before the edit; ``after``: the edited state that was written;
+    ``settled``: the state once settling finished (equal to ``after`` for ``settle="refresh"``);
+    ``observation``: the agent's observation after settling; ``rewards``: rewards of the NOOP
+    steps (empty for refresh); ``took_effect``: :meth:`Intervention.took_effect` on before/after.
+    """
+
+    name: str
+    spec: Any
+    settle: str | int
+    before: dict[str, Any] = field(repr=False)
+    after: dict[str, Any] = field(repr=False)
+    settled: dict[str, Any] = field(repr=False)
+    observation: np.ndarray = field(repr=False)
+    rewards: tuple[float, ...]
+    terminated: bool
+    truncated: bool
+    took_effect: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (the observation is left out: it is pixels the caller already holds)."""
+        return {"schema_version": RECORD_SCHEMA_VERSION, "name": self.name, "spec": self.spec,
+                "settle": self.settle, "before": self.before, "after": self.after,
+                "settled": self.settled, "rewards": list(self.rewards), "terminated": self.terminated,
+                "truncated": self.truncated, "took_effect": self.took_effect}
+
+
+# -- composition --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Composite(Composition, Intervention):
+    """Several state interventions of one game, applied left to right (``a + b`` or a spec list)."""
+
+    name: ClassVar[str] = "compose"
+    summary: ClassVar[str] = "apply several interventions of one game in order"
+    members: tuple[Intervention, ...] = ()
+
+    def __post_init__(self) -> None:
+        members = tuple(self.members)
+        if not members:
+            raise InterventionError("compose: give at least one intervention to compose.")
+        for m in members:
+            if not isinstance(m, Intervention):
+                raise InterventionError(
+                    f"compose: {m!r} is not a state intervention. Config interventions "
+                    f"({getattr(m, 'name', '?')}) restart the game, so apply them at episode start "
+                    f"with .apply_to_env(env, seed=…) instead of composing them with state edits."
+                )
+        games = {m.game for m in members}
+        if len(games) > 1:
+            raise InterventionError(f"compose: interventions of different games cannot be combined: {sorted(games)}.")
+        object.__setattr__(self, "members", members)
+
+    @property
+    def composite_game(self) -> str:
+        return self.members[0].game
+
+    @property
+    def persistent(self) -> bool:  # type: ignore[override]
+        return any(m.persistent for m in self.members)
+
+    def parts(self) -> tuple[Intervention, ...]:
+        return tuple(p for m in self.members for p in m.parts())
+
+    def apply(self, state: dict[str, Any], rng: np.random.Generator | None = None) -> dict[str, Any]:
+        for m in self.members:
+            state = m.apply(state, rng)
+        return state
+
+    def _apply(self, state: dict[str, Any], rng: np.random.Generator | None, from_core: bool) -> dict[str, Any]:
+        # Each member's output was checked, so the next member edits a playable state too.
+        for m in self.members:
+            state = m.apply_from_core(state, rng) if from_core and applies_as_defined_here(m) else m.apply(state, rng)
+        return state
+
+    def reapply(self, state: dict[str, Any], rng: np.random.Generator | None = None) -> dict[str, Any]:
+        state = copy_state(state)
+        for m in self.members:
+            if m.persistent:
+                state = m.apply(state, rng)
+        return state
+
+    def reapply_to_env(self, env: Any, rng: np.random.Generator | None = None) -> ApplyRecord | None:
+        if not self.persistent:
+            return None
+        before = env.get_toybox_state()
+        after = self.reapply(before, rng)
+        env.set_toybox_state(after, check=False)  # apply() checked it
+        return _settle(env, self, before, after, "refresh")
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return [m.target(state) for m in self.members]
+
+    def took_effect(self, before: dict[str, Any], after: dict[str, Any]) -> bool:
+        """True when *every* member's target changed."""
+        return all(m.took_effect(before, after) for m in self.members)
+
+    def __iter__(self) -> Iterator[Intervention]:
+        return iter(self.members)
+
+
+# -- state checks -------------------------------------------------------------------------------
+_GAME_KEYS = {
+    "breakout": ("bricks", "paddle", "balls"),
+    "amidar": ("board", "enemies", "player"),
+    "space_invaders": ("shields", "ship", "ufo"),
+    "pong": ("p1_paddle", "p2_paddle", "ball"),
+}
+
+
+def game_of_state(state: Any) -> str | None:
+    """Which game a Toybox state dict belongs to (by its keys), or None."""
+    if not isinstance(state, dict):
+        return None
+    for game, keys in _GAME_KEYS.items():
+        if all(k in state for k in keys):
+            return game
+    return None
+
+
+def check_game(intervention: Any, state: Any) -> None:
+    found = game_of_state(state)
+    expected = intervention.game
+    if found != expected:
+        what = f"a {found} state" if found else f"something that is not a Toybox state ({type(state).__name__})"
+        raise InterventionError(
+            f"{intervention.name} edits {expected} states, but was given {what}. "
+            f"Apply it to cfsal.envs.make({expected!r}).get_toybox_state()."
+        )
+
+
+_JSON_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
+def copy_state(state: Any) -> Any:
+    """``copy.deepcopy`` of a Toybox state, about 3× faster for what JSON holds.
+
+    Dicts, lists and immutable atoms (exact types) are copied by a direct recursion; anything else
+    goes to ``copy.deepcopy`` with the same memo, so shared sub-objects stay shared and other types
+    are copied exactly as ``deepcopy`` would. Every edit copies the whole state (``apply`` is pure),
+    so this was the largest cost of preparing a counterfactual pair.
+    """
+    return _copy_json(state, {})
+
+
+def _copy_json(value: Any, memo: dict[int, Any]) -> Any:
+    kind = type(value)
+    if kind in _JSON_ATOMS:
+        return value
+    key = id(value)
+    if key in memo:
+        return memo[key]
+    if kind is dict:
+        out: Any = {}
+        memo[key] = out
+        for k, v in value.items():
+            out[k] = v if type(v) in _JSON_ATOMS else _copy_json(v, memo)
+        return out
+    if kind is list:
+        out = []
+        memo[key] = out
+        out.extend([v if type(v) in _JSON_ATOMS else _copy_json(v, memo) for v in value])
+        return out
+    return copy.deepcopy(value, memo)
+
+
+def check_playable(intervention: Any, state: dict[str, Any]) -> None:
+    """Refuse an edited state the native core would refuse, hang on or abort over (see
+    :func:`cfsal.envs.validation.check_state`): the last guard before the edit reaches Rust."""
+    try:
+        check_state(intervention.game, state, where=intervention.name)
+    except GameStateError as error:
+        raise _unplayable_edit(intervention, error) from None
+
+
+def _unplayable_edit(intervention: Any, error: Exception) -> InterventionError:
+    return InterventionError(f"{error} The edit of {intervention.name} left a state Toybox cannot play; "
+                             "choose parameters that keep the game inside these limits.")
+
+
+def check_finite(intervention: Any, state: Any) -> None:
+    """Last guard before the native core: no NaN/inf floats, no integers beyond int32."""
+    stack = [state]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)  # exact JSON types are looked up, not isinstance-tested: every edit walks it all
+        if kind in _UNCHECKED:
+            continue
+        if kind not in _CHECKED:  # subclasses (numpy floats, bool, OrderedDict …) as isinstance sees them
+            kind = next((base for base in _CHECKED if isinstance(item, base)), None)
+        if kind is dict:
+            extend(item.values())
+        elif kind is list:
+            extend(item)
+        elif kind is float and not math.isfinite(item):
+            raise InterventionError(f"{intervention.name}: the edit produced a non-finite number ({item}).")
+        elif kind is int and not -(2**63) <= item < 2**64:
+            raise InterventionError(f"{intervention.name}: the edit produced an out-of-range integer ({item}).")
+
+
+_CHECKED = (dict, list, float, int)
+_UNCHECKED = frozenset({str, bool, type(None)})
+
+
+def check_edit(intervention: Any, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Refuse ``after`` exactly where :func:`check_finite` and :func:`check_playable` would, given that
+    ``before`` came from the native core (so is playable): only the values the edit changed are checked.
+
+    An edit touches a few numbers; checking the whole state was half the cost of preparing a
+    counterfactual pair (issue #6). If the edit kept the shape of the state, each changed value is
+    checked alone (:func:`cfsal.envs.validation.check_changed_values`); anything else (a key added
+    or removed, a list resized, a changed type) gets the full checks.
+    """
+    changed = changed_values(before, after)
+    if changed is None:
+        check_finite(intervention, after)
+        check_playable(intervention, after)
+        return
+    for _path, value in changed:
+        kind = type(value)
+        if kind is float and not math.isfinite(value):
+            raise InterventionError(f"{intervention.name}: the edit produced a non-finite number ({value}).")
+        if kind is int and not -(2**63) <= value < 2**64:
+            raise InterventionError(f"{intervention.name}: the edit produced an out-of-range integer ({value}).")
+    game = intervention.game if intervention.game != "any" else game_of_state(after)
+    try:
+        check_changed_values(game, after, changed, where=intervention.name)
+    except GameStateError as error:
+        raise _unplayable_edit(intervention, error) from None
