@@ -20,10 +20,8 @@ from cfsal.envs.ale_env import AleEnv, AleSnapshot
 from cfsal.errors import SnapshotError, UnknownGameError
 
 SMALL = A2CSettings(n_envs=2)
-#: A second game as one table entry, never registered: shows an entry is all a game needs, and
-#: gives the lives/FIRE paths a game that has them (Pong has neither).
-BREAKOUT = GameSpec("ale_breakout", "cfsal/ALE-Breakout-v0", (), (0, 1, 3, 4), True, "Breakout",
-                    backend="ale", rom="breakout")
+#: Breakout gives the lives/FIRE paths a game that has them (Pong has neither).
+BREAKOUT = ALE_GAMES["ale_breakout"]
 
 
 def play(env, actions):
@@ -91,13 +89,14 @@ def test_a_frame_is_the_max_of_the_last_two_screens_of_the_skip():
     assert np.array_equal(obs[:-1], before.frame_stack[1:])
 
 
-def test_same_seed_same_episode_other_seed_other_start():
+@pytest.mark.parametrize("game", list(ALE_GAMES))
+def test_same_seed_same_episode_other_seed_other_start(game):
     rng = np.random.default_rng(0)
-    actions = rng.integers(0, 6, size=300)
-    first = play(make("ale_pong", seed=11), actions)
-    again = play(make("ale_pong", seed=11), actions)
+    actions = rng.integers(0, ALE_GAMES[game].n_actions, size=300)
+    first = play(make(game, seed=11), actions)
+    again = play(make(game, seed=11), actions)
     assert all(np.array_equal(a, b) for a, b in zip(first[0], again[0])) and first[1] == again[1]
-    episodes = {b"".join(o.tobytes() for o in play(make("ale_pong", seed=seed), actions[:100])[0]) for seed in range(4)}
+    episodes = {b"".join(o.tobytes() for o in play(make(game, seed=seed), actions[:100])[0]) for seed in range(4)}
     assert len(episodes) > 1, "seeds vary the no-op start (Pong's first frames are still: the game shows it later)"
 
 
@@ -112,12 +111,13 @@ def test_reset_without_seed_continues_the_rng_reproducibly():
 
 
 @pytest.mark.parametrize("sticky", [0.0, 0.25])
-def test_snapshot_restore_replays_bit_identically(sticky):
-    env = make("ale_pong", seed=7, repeat_action_probability=sticky)
+@pytest.mark.parametrize("game", list(ALE_GAMES))
+def test_snapshot_restore_replays_bit_identically(game, sticky):
+    env = make(game, seed=7, repeat_action_probability=sticky)
     rng = np.random.default_rng(1)
-    play(env, rng.integers(0, 6, size=120))
+    play(env, rng.integers(0, env.action_space.n, size=120))
     snap = env.snapshot()
-    tail = rng.integers(0, 6, size=200)
+    tail = rng.integers(0, env.action_space.n, size=200)
     original = play(env, tail)
     assert env.restore(snap).tobytes() == snap.frame_stack.tobytes()
     replay = play(env, tail)
@@ -125,7 +125,7 @@ def test_snapshot_restore_replays_bit_identically(sticky):
     assert original[1] == replay[1] and original[2] == replay[2]
     # elsewhere: a fresh environment, through pickle and through JSON
     for copy in (pickle.loads(pickle.dumps(snap)), AleSnapshot.from_dict(json.loads(json.dumps(snap.to_dict())))):
-        other = make("ale_pong", repeat_action_probability=sticky)
+        other = make(game, repeat_action_probability=sticky)
         other.restore(copy)
         elsewhere = play(other, tail)
         assert all(np.array_equal(a, b) for a, b in zip(original[0], elsewhere[0]))

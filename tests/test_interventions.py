@@ -14,7 +14,7 @@ import yaml
 from PIL import Image
 
 from cfsal.cli import main
-from cfsal.envs import make
+from cfsal.envs import ALE_GAMES, make
 from cfsal.errors import InterventionError
 from cfsal.interventions import (Composite, ConfigComposite, amidar, breakout, compose, from_spec,
                                  list_interventions, params, pong, registry, space_invaders)
@@ -170,7 +170,7 @@ def test_registry_covers_the_papers_interventions():
     names = {entry["name"] for entry in list_interventions()}
     assert {"amidar.reverse_enemy", "breakout.dig_tunnel", "space_invaders.set_shields", "pong.set_scores"} <= names
     assert {g for g in (e["game"] for e in list_interventions())} == {"breakout", "amidar", "space_invaders", "pong",
-                                                                          "ale_pong"}
+                                                                          *ALE_GAMES}
 
 
 def test_names_derive_from_the_game_and_the_class():

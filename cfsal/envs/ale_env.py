@@ -31,7 +31,7 @@ The rollout engine and the interventions see the game as a JSON state dict (the 
 ``{"game", "ram": [128 bytes], "emulator": <base64 ALE state with RNG>, "modifications"}``.
 Interventions edit ``ram``; writing the state restores the emulator and then writes the RAM bytes
 that differ, so a state read and written back is the same state. ``modifications`` are HackAtari's
-per-frame RAM rules switched on (name → their memory, :mod:`cfsal.envs.ale_pong_ram`), run before
+per-frame RAM rules switched on (name → their memory, :mod:`cfsal.envs.ale_modifications`), run before
 every emulated frame as HackAtari runs them; :meth:`AleEnv.configure` makes them a whole-game variant.
 """
 
@@ -46,7 +46,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from cfsal.envs.ale_pong_ram import FRAME_MODIFICATIONS
+from cfsal.envs.ale_modifications import FRAME_MODIFICATIONS
 from cfsal.envs.games import GameSpec, get_game
 from cfsal.envs.toybox_env import preprocess_frame
 from cfsal.errors import GameStateError, SnapshotError

@@ -84,6 +84,8 @@ ALE_GAMES: dict[str, GameSpec] = {
     for spec in (
         GameSpec("ale_pong", "cfsal/ALE-Pong-v0", ("PongNoFrameskip-v4",),
                  (0, 1, 3, 4, 11, 12), False, "Pong", backend="ale", rom="pong"),
+        GameSpec("ale_breakout", "cfsal/ALE-Breakout-v0", ("BreakoutNoFrameskip-v4",),
+                 (0, 1, 3, 4), True, "Breakout", backend="ale", rom="breakout"),
     )
 }
 

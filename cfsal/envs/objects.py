@@ -28,11 +28,12 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
 
+from cfsal.envs import ale_objects
 from cfsal.envs import ale_pong_ram as pong_ram
 from cfsal.envs.games import get_game
 from cfsal.errors import CfsalError
@@ -46,12 +47,14 @@ NATIVE_SIZE: dict[str, tuple[int, int]] = {
     "space_invaders": (210, 320),
     "pong": (210, 160),
     "ale_pong": (210, 160),
+    **{game: (210, 160) for game in ale_objects.EXTRACTORS},
 }
 
 #: Grayscale value of each game's background in the observation (Toybox's own conversion).
 #: Object saliency can paint removed objects with it instead of the paper's 0 (which is only
 #: the background in breakout, amidar and the space_invaders sky; pong's field is 83).
-BACKGROUND_GRAY: dict[str, int] = {"breakout": 0, "amidar": 0, "space_invaders": 0, "pong": 83, "ale_pong": 87}
+BACKGROUND_GRAY: dict[str, int] = {"breakout": 0, "amidar": 0, "space_invaders": 0, "pong": 83, "ale_pong": 87,
+                                   **ale_objects.BACKGROUND_GRAY}
 
 
 @dataclass(frozen=True)
@@ -340,9 +343,21 @@ def _ale_pong(state: Mapping[str, Any]) -> dict[str, ObjectBox]:
     return out.boxes
 
 
+def _from_ram(game: str, state: Mapping[str, Any]) -> dict[str, ObjectBox]:
+    """The boxes of an ALE game whose RAM reader lives in :mod:`cfsal.envs.ale_objects`."""
+    ram = state["ram"]
+    if len(ram) != 128:
+        raise TypeError("'ram' of 128 bytes")
+    out = _Builder(game)
+    for sprite in ale_objects.EXTRACTORS[game](ram):
+        out.add(*sprite)
+    return out.boxes
+
+
 _EXTRACTORS: dict[str, Callable[[Mapping[str, Any]], dict[str, ObjectBox]]] = {
     "breakout": _breakout, "amidar": _amidar, "space_invaders": _space_invaders, "pong": _pong,
     "ale_pong": _ale_pong,
+    **{game: partial(_from_ram, game) for game in ale_objects.EXTRACTORS},
 }
 
 
@@ -355,7 +370,8 @@ def objects(game: str, state: Mapping[str, Any]) -> dict[str, ObjectBox]:
     space_invaders ``ship``, ``shield_{i}``, ``alien_r{row}_c{col}``, ``ufo``, ``ship_laser``,
     ``enemy_laser_{i}``, ``score``, ``lives`` (only while the game shows them);
     pong and ale_pong ``ball``, ``paddle`` (the agent's), ``opponent_paddle``, ``score``,
-    ``opponent_score``. Objects not on screen (no ball in play, dead bricks, a UFO yet to appear) are absent.
+    ``opponent_score``; the other ALE games as :mod:`cfsal.envs.ale_objects` lists them. Objects not
+    on screen (no ball in play, dead bricks, a UFO yet to appear) are absent.
     """
     spec = get_game(game)
     try:

@@ -22,7 +22,14 @@ strategies in :mod:`cfsal.interventions.strategies` (Hypothesis), before/after P
 
 from __future__ import annotations
 
-from cfsal.interventions import ale_pong, amidar, breakout, pong, space_invaders
+from cfsal.interventions import (
+                                 ale_breakout,
+                                 ale_pong,
+                                 amidar,
+                                 breakout,
+                                 pong,
+                                 space_invaders,
+)
 from cfsal.interventions.config import ConfigComposite, ConfigIntervention, compose
 from cfsal.interventions.params import ParamSpec, param, registry
 from cfsal.interventions.spec import from_spec, list_interventions
@@ -31,6 +38,7 @@ from cfsal.interventions.targets import TARGETS, Target, target_table, targets_f
 
 __all__ = [
     "ApplyRecord", "Composite", "ConfigComposite", "ConfigIntervention", "Intervention", "ParamSpec",
-    "ale_pong", "amidar", "breakout", "compose", "from_spec", "game_of_state", "list_interventions",
+    "ale_breakout", "ale_pong", "amidar", "breakout", "compose", "from_spec",
+    "game_of_state", "list_interventions",
     "param", "pong", "registry", "space_invaders", "TARGETS", "Target", "target_table", "targets_for",
 ]

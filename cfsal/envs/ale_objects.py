@@ -1,0 +1,52 @@
+"""Objects of the real Atari games beyond Pong, read from RAM, under the names of cfsal's Toybox games.
+
+Each function takes the 128 RAM bytes and returns :data:`Sprite` tuples, ``(name, kind, x, y, w, h,
+colour)`` in screen pixels (160 × 210, upper-left corner); :func:`cfsal.envs.objects.objects`
+clips them into :class:`~cfsal.envs.objects.ObjectBox` es. Addresses and sizes are OCAtari's
+(``k4ntz/OC_Atari``, ``ocatari/ram/<game>.py``) as corrected in each game's RAM module, and the
+boxes are checked against the emulator's own frames in ``tests/test_ale_<game>.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from cfsal.envs import ale_breakout_ram as breakout
+
+Sprite = tuple[str, str, int, int, int, int, "tuple[int, int, int] | None"]
+
+
+def ale_breakout(ram: Sequence[int]) -> list[Sprite]:
+    """Toybox Breakout's names: ``ball``, ``paddle``, ``brick_r{row}_c{col:02d}`` (alive bricks, row 0
+    at the top), ``brick_row_{row}`` (the extent of a row's alive bricks), ``score``, ``lives``."""
+    out: list[Sprite] = []
+    if breakout.ball_in_play(ram):
+        out.append(("ball", "ball", ram[breakout.BALL_X] - breakout.BALL_X_OFFSET,
+                    ram[breakout.BALL_Y] - breakout.BALL_Y_OFFSET, *breakout.BALL_SIZE, breakout.BALL_COLOR))
+    out.append(("paddle", "paddle", ram[breakout.PADDLE_X] - breakout.PADDLE_X_OFFSET, breakout.PADDLE_Y,
+                *breakout.PADDLE_SIZE, breakout.PADDLE_COLOR))
+    width, height = breakout.BRICK_SIZE
+    for row in range(breakout.ROWS):
+        y = breakout.WALL_TOP + row * height
+        alive = []
+        for column in range(breakout.COLUMNS):
+            left, right = breakout.brick_halves(ram, row, column)
+            if left or right:  # a brick half-cleared by an edit is drawn half
+                x0, x1 = (breakout.WALL_LEFT + column * width + (0 if left else width // 2),
+                          breakout.WALL_LEFT + column * width + (width if right else width // 2))
+                alive.append((x0, x1))
+                out.append((f"brick_r{row}_c{column:02d}", "brick", x0, y, x1 - x0, height, breakout.ROW_COLORS[row]))
+        if alive:
+            out.append((f"brick_row_{row}", "brick_row", alive[0][0], y, alive[-1][1] - alive[0][0], height, None))
+    out.append(("score", "score", *breakout.SCORE_BOX, breakout.HUD_COLOR))
+    out.append(("lives", "lives", *breakout.LIVES_BOX, breakout.HUD_COLOR))
+    return out
+
+
+#: game → its RAM reader.
+EXTRACTORS: dict[str, Callable[[Sequence[int]], list[Sprite]]] = {
+    "ale_breakout": ale_breakout,
+}
+
+#: Grayscale value of each game's background in the observation (the most common pixel).
+BACKGROUND_GRAY: dict[str, int] = {"ale_breakout": 0}

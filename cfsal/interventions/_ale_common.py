@@ -1,0 +1,84 @@
+"""What every ALE game's RAM interventions share: the state check, moves kept in range, HackAtari variants.
+
+An ALE state is :class:`~cfsal.envs.ale_env.AleEnv`'s JSON dict (``ram``, ``emulator``,
+``modifications``). An edit checks the game, edits a copy of the RAM, and checks that every byte is
+still 0..255; targets are checked against the values the game itself reaches before anything is
+written, so the emulator never sees a value it has not produced. :class:`AleConfigure` turns
+HackAtari's modifications of a game (``k4ntz/HackAtari``) into a whole-game variant, one boolean
+parameter per modification, as ``ale_pong.Configure(lazy_enemy=True)`` does for Pong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from cfsal.errors import InterventionError
+from cfsal.interventions.config import ConfigIntervention
+from cfsal.interventions.state import Intervention, copy_state
+
+
+class AleRamEdit(Intervention, register=False):
+    """An edit of an ALE game's state dict: the game checked, a copy edited, its RAM checked.
+
+    Subclasses set ``game`` and implement ``_edit`` (on the copy) and ``target``.
+    """
+
+    def _apply(self, state: dict[str, Any], rng: np.random.Generator | None, from_core: bool) -> dict[str, Any]:
+        if not isinstance(state, dict) or state.get("game") != self.game or not isinstance(state.get("ram"), list):
+            found = state.get("game") if isinstance(state, dict) else type(state).__name__
+            raise InterventionError(
+                f"{self.name} edits {self.game} states, but was given {found!r}. "
+                f"Apply it to cfsal.envs.make({self.game!r}).get_toybox_state()."
+            )
+        new = copy_state(state)
+        self._edit(new, rng)
+        if len(new["ram"]) != 128 or not all(type(b) is int and 0 <= b <= 255 for b in new["ram"]):
+            raise self._error("the edit left RAM bytes outside 0..255; this is a bug in the intervention.")
+        return new
+
+    def _moved(self, what: str, now: int, delta: int, low: int, high: int, offset: int, param_name: str) -> int:
+        """The RAM value of a position moved by ``delta`` screen pixels (screen = RAM − ``offset``), or
+        a teaching error naming the range the game reaches and the deltas that stay inside it."""
+        here = now - offset
+        new = here + delta
+        low, high = low - offset, high - offset
+        if not low <= new <= high:
+            axis = param_name[1:]
+            raise self._error(
+                f"the {what} would be at {axis}={new}, outside where the game puts it ({low} ≤ {axis} ≤ {high}, "
+                f"screen pixels); it is at {here}, so use {low - here} ≤ {param_name} ≤ {high - here}."
+            )
+        return new + offset
+
+
+def span(ram_range: tuple[int, int]) -> int:
+    """The largest move within a RAM range, for a parameter's declared bounds."""
+    return ram_range[1] - ram_range[0]
+
+
+class AleConfigure(ConfigIntervention, register=False):
+    """A whole-game variant from reset: HackAtari's modifications of the game switched on or off.
+
+    Subclasses set ``game`` and declare one ``bool | None`` parameter per modification, named as
+    HackAtari names it; ``True`` switches it on, ``False`` off, ``None`` leaves it as it is.
+    """
+
+    def _settings(self) -> dict[str, bool]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+
+    def _validate(self) -> None:
+        if not self._settings():
+            names = ", ".join(f"{f.name}=True" for f in dataclasses.fields(self))
+            raise self._error(f"give at least one of {names} (or =False to switch one off).")
+
+    def _edit_config(self, config: dict[str, Any]) -> None:
+        names = set(config.get("modifications", []))
+        for name, on in self._settings().items():
+            names = names | {name} if on else names - {name}
+        config["modifications"] = sorted(names)
+
+    def changed_keys(self) -> tuple[str, ...]:
+        return ("modifications",)
