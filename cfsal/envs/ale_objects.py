@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from cfsal.envs import ale_breakout_ram as breakout
+from cfsal.envs import ale_freeway_ram as freeway
 
 Sprite = tuple[str, str, int, int, int, int, "tuple[int, int, int] | None"]
 
@@ -43,10 +44,32 @@ def ale_breakout(ram: Sequence[int]) -> list[Sprite]:
     return out
 
 
+def ale_freeway(ram: Sequence[int]) -> list[Sprite]:
+    """``chicken`` (the agent's, left; kind ``player``), ``opponent_chicken`` (the idle second player's, right),
+    ``car_{lane}`` (lane 0 at the top .. 9), ``score``, ``opponent_score``."""
+    out: list[Sprite] = [
+        ("chicken", "player", freeway.CHICKEN_X, freeway.CHICKEN_Y_BASE - ram[freeway.CHICKEN_Y],
+         *freeway.CHICKEN_SIZE, freeway.CHICKEN_COLOR),
+        ("opponent_chicken", "chicken", freeway.OTHER_CHICKEN_X, freeway.CHICKEN_Y_BASE - ram[freeway.OTHER_CHICKEN_Y],
+         *freeway.CHICKEN_SIZE, freeway.CHICKEN_COLOR),
+    ]
+    for lane in range(freeway.LANES):
+        x = ram[freeway.car_x_address(lane)] - freeway.CAR_X_OFFSET
+        x = x + 160 if x < 0 else x  # a car at the left edge is drawn at the right edge (what shows of it)
+        left = max(x, freeway.HIDDEN_LEFT)
+        out.append((f"car_{lane}", "car", left, freeway.CAR_TOP + lane * freeway.LANE_HEIGHT,
+                    x + freeway.CAR_SIZE[0] - left, freeway.CAR_SIZE[1], freeway.CAR_COLORS[lane]))
+    for name, address, boxes in (("score", freeway.SCORE, freeway.SCORE_BOXES),
+                                 ("opponent_score", freeway.OTHER_SCORE, freeway.OTHER_SCORE_BOXES)):
+        out.append((name, "score", *freeway.score_box(ram[address], boxes), freeway.SCORE_COLOR))
+    return out
+
+
 #: game → its RAM reader.
 EXTRACTORS: dict[str, Callable[[Sequence[int]], list[Sprite]]] = {
     "ale_breakout": ale_breakout,
+    "ale_freeway": ale_freeway,
 }
 
 #: Grayscale value of each game's background in the observation (the most common pixel).
-BACKGROUND_GRAY: dict[str, int] = {"ale_breakout": 0}
+BACKGROUND_GRAY: dict[str, int] = {"ale_breakout": 0, "ale_freeway": 142}

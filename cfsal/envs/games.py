@@ -86,6 +86,8 @@ ALE_GAMES: dict[str, GameSpec] = {
                  (0, 1, 3, 4, 11, 12), False, "Pong", backend="ale", rom="pong"),
         GameSpec("ale_breakout", "cfsal/ALE-Breakout-v0", ("BreakoutNoFrameskip-v4",),
                  (0, 1, 3, 4), True, "Breakout", backend="ale", rom="breakout"),
+        GameSpec("ale_freeway", "cfsal/ALE-Freeway-v0", ("FreewayNoFrameskip-v4",),
+                 (0, 2, 5), False, "Freeway", backend="ale", rom="freeway"),
     )
 }
 
