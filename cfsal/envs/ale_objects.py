@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from cfsal.envs import ale_boxing_ram as boxing
 from cfsal.envs import ale_breakout_ram as breakout
 from cfsal.envs import ale_freeway_ram as freeway
 
@@ -65,11 +66,38 @@ def ale_freeway(ram: Sequence[int]) -> list[Sprite]:
     return out
 
 
+def ale_boxing(ram: Sequence[int]) -> list[Sprite]:
+    """``player`` (the agent's white boxer), ``enemy`` (black), each with its punching arm's reach,
+    ``score``, ``enemy_score``, ``clock``."""
+    out: list[Sprite] = []
+    bodies = {name: (ram[x] + offset, ram[y] + boxing.Y_OFFSET + shift)
+              for name, x, y, offset, shift in (("player", boxing.PLAYER_X, boxing.PLAYER_Y, boxing.PLAYER_X_OFFSET,
+                                                 boxing.PLAYER_Y_SHIFT),
+                                                ("enemy", boxing.ENEMY_X, boxing.ENEMY_Y, boxing.ENEMY_X_OFFSET,
+                                                 boxing.ENEMY_Y_SHIFT))}
+    for (name, (x, y)), arms, color in zip(bodies.items(), (boxing.PLAYER_ARMS, boxing.ENEMY_ARMS),
+                                           (boxing.PLAYER_COLOR, boxing.ENEMY_COLOR)):
+        other_x = bodies["enemy" if name == "player" else "player"][0]
+        punch = max(boxing.reach(ram[arm]) for arm in arms)
+        left, right = (0, punch) if x <= other_x else (punch, 0)  # gloves reach towards the other boxer
+        width, height = boxing.BODY_SIZE
+        x0 = max(x - boxing.LAG - left, boxing.HIDDEN_LEFT)
+        out.append((name, name, x0, y - boxing.LAG, x + width + boxing.LAG + right - x0, height + 2 * boxing.LAG,
+                    color))
+    out.append(("score", "score", *boxing.score_box(ram[boxing.PLAYER_SCORE], boxing.PLAYER_SCORE_BOXES),
+                boxing.PLAYER_COLOR))
+    out.append(("enemy_score", "score", *boxing.score_box(ram[boxing.ENEMY_SCORE], boxing.ENEMY_SCORE_BOXES),
+                boxing.ENEMY_COLOR))
+    out.append(("clock", "clock", *boxing.CLOCK_BOX, boxing.CLOCK_COLOR))
+    return out
+
+
 #: game → its RAM reader.
 EXTRACTORS: dict[str, Callable[[Sequence[int]], list[Sprite]]] = {
     "ale_breakout": ale_breakout,
     "ale_freeway": ale_freeway,
+    "ale_boxing": ale_boxing,
 }
 
 #: Grayscale value of each game's background in the observation (the most common pixel).
-BACKGROUND_GRAY: dict[str, int] = {"ale_breakout": 0, "ale_freeway": 142}
+BACKGROUND_GRAY: dict[str, int] = {"ale_breakout": 0, "ale_freeway": 142, "ale_boxing": 132}

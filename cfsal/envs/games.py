@@ -88,6 +88,8 @@ ALE_GAMES: dict[str, GameSpec] = {
                  (0, 1, 3, 4), True, "Breakout", backend="ale", rom="breakout"),
         GameSpec("ale_freeway", "cfsal/ALE-Freeway-v0", ("FreewayNoFrameskip-v4",),
                  (0, 2, 5), False, "Freeway", backend="ale", rom="freeway"),
+        GameSpec("ale_boxing", "cfsal/ALE-Boxing-v0", ("BoxingNoFrameskip-v4",),
+                 tuple(range(18)), False, "Boxing", backend="ale", rom="boxing"),
     )
 }
 

@@ -23,6 +23,7 @@ strategies in :mod:`cfsal.interventions.strategies` (Hypothesis), before/after P
 from __future__ import annotations
 
 from cfsal.interventions import (
+                                 ale_boxing,
                                  ale_breakout,
                                  ale_freeway,
                                  ale_pong,
@@ -39,7 +40,7 @@ from cfsal.interventions.targets import TARGETS, Target, target_table, targets_f
 
 __all__ = [
     "ApplyRecord", "Composite", "ConfigComposite", "ConfigIntervention", "Intervention", "ParamSpec",
-    "ale_breakout", "ale_freeway", "ale_pong", "amidar", "breakout", "compose", "from_spec",
+    "ale_boxing", "ale_breakout", "ale_freeway", "ale_pong", "amidar", "breakout", "compose", "from_spec",
     "game_of_state", "list_interventions",
     "param", "pong", "registry", "space_invaders", "TARGETS", "Target", "target_table", "targets_for",
 ]
