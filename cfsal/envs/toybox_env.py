@@ -151,6 +151,8 @@ class ToyboxEnv(gym.Env):
         max_episode_steps: int | None = 27_000,
         render_mode: str | None = None,
     ) -> None:
+        # ctoybox loads the native cores (~0.1 s): imported where an environment is made or driven, so
+        # importing cfsal.envs (as `cfsal interventions list` does) does not load them (tests/test_cli.py).
         from ctoybox import Toybox
 
         self.spec_game: GameSpec = get_game(game)
@@ -170,7 +172,7 @@ class ToyboxEnv(gym.Env):
         self.render_mode = render_mode
 
         self.toybox = Toybox(self.spec_game.name)
-        from ctoybox.ffi import ffi, lib
+        from ctoybox.ffi import ffi, lib  # the native cores, loaded on first use (see above)
 
         self._native = (ffi, lib)  # for rendering into reused buffers (_render_gray)
         self._pong = self.spec_game.name == "pong"
@@ -203,7 +205,7 @@ class ToyboxEnv(gym.Env):
         Two states serialise to the same text exactly when they are the same state, so rollouts
         compare texts (~50 µs) where a parsed dict (~230 µs) is not needed.
         """
-        from ctoybox.ffi import lib, rust_str
+        from ctoybox.ffi import lib, rust_str  # the native cores, loaded on first use (see __init__)
 
         return rust_str(lib.state_to_json(self.toybox.rstate.get_state()))
 
@@ -243,7 +245,7 @@ class ToyboxEnv(gym.Env):
         is checked first (:func:`cfsal.envs.validation.check_config`), so a bad one raises
         :class:`~cfsal.errors.GameStateError` instead of reaching the native core.
         """
-        from ctoybox import Toybox
+        from ctoybox import Toybox  # the native cores, loaded on first use (see __init__)
 
         if config is None:
             self.toybox = Toybox(self.spec_game.name)

@@ -139,6 +139,7 @@ def _kind_of(annotation: Any) -> tuple[str, bool]:
 class Parameterised:
     """Shared machinery of state and config interventions: parameters and their validation."""
 
+    #: ``"<game>.<class name in snake case>"``, set by :meth:`__init_subclass__` (or by the class).
     name: ClassVar[str]
     game: ClassVar[str]
     kind: ClassVar[str]
