@@ -8,7 +8,7 @@ module only gathers them, so the environment needs no game's module by name.
 
 from __future__ import annotations
 
-from cfsal.envs import ale_boxing_ram, ale_breakout_ram, ale_freeway_ram, ale_pong_ram
+from cfsal.envs import ale_boxing_ram, ale_breakout_ram, ale_freeway_ram, ale_pong_ram, ale_space_invaders_ram
 from cfsal.envs.ale_pong_ram import FrameModification
 
 #: Per ALE game: name → (the per-frame function, its memory when a game starts).
@@ -17,4 +17,5 @@ FRAME_MODIFICATIONS: dict[str, dict[str, tuple[FrameModification, dict[str, int]
     "ale_breakout": ale_breakout_ram.FRAME_MODIFICATIONS,
     "ale_freeway": ale_freeway_ram.FRAME_MODIFICATIONS,
     "ale_boxing": ale_boxing_ram.FRAME_MODIFICATIONS,
+    "ale_space_invaders": ale_space_invaders_ram.FRAME_MODIFICATIONS,
 }

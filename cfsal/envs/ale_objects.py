@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from cfsal.envs import ale_boxing_ram as boxing
 from cfsal.envs import ale_breakout_ram as breakout
 from cfsal.envs import ale_freeway_ram as freeway
+from cfsal.envs import ale_space_invaders_ram as invaders
 
 Sprite = tuple[str, str, int, int, int, int, "tuple[int, int, int] | None"]
 
@@ -92,12 +93,45 @@ def ale_boxing(ram: Sequence[int]) -> list[Sprite]:
     return out
 
 
+def ale_space_invaders(ram: Sequence[int]) -> list[Sprite]:
+    """Toybox Space Invaders' names: ``ship`` (the agent's cannon), ``alien_r{row}_c{col}`` (row 0 at the
+    top; column 0 is the formation's leftmost surviving column), ``shield_{i}`` (the extent of what is
+    left of it), ``ufo`` (while it flies), ``score`` (while the UFO does not: it hides the scores)."""
+    out: list[Sprite] = [("ship", "ship", ram[invaders.SHIP_X] - invaders.SHIP_X_OFFSET, invaders.SHIP_Y,
+                          *invaders.SHIP_SIZE, invaders.SHIP_COLOR)]
+    left = ram[invaders.FORMATION_X] - invaders.ALIEN_X_OFFSET
+    top = invaders.ALIEN_TOP + 2 * ram[invaders.FORMATION_Y]
+    for row in range(invaders.ROWS):
+        for column in range(invaders.COLUMNS):
+            if invaders.alien_alive(ram, row, column):
+                out.append((f"alien_r{row}_c{column}", "alien", left + column * invaders.ALIEN_STEP[0],
+                            top + row * invaders.ALIEN_STEP[1], *invaders.ALIEN_SIZE, invaders.ALIEN_COLOR))
+    for shield in range(invaders.SHIELDS):
+        rows = [ram[address] for address in invaders.shield_addresses(shield)]
+        drawn = [j for j, bits in enumerate(rows) if bits]
+        if drawn:
+            bits = 0
+            for byte in rows:
+                bits |= byte
+            first, last = 7 - bits.bit_length() + 1, 7 - (bits & -bits).bit_length() + 1  # bit 7 is leftmost
+            x = ram[invaders.SHIELDS_X] - invaders.SHIELD_X_OFFSET + shield * invaders.SHIELD_STEP
+            out.append((f"shield_{shield}", "shield", x + first, invaders.SHIELD_TOP + 2 * drawn[0], last - first + 1,
+                        2 * (drawn[-1] - drawn[0] + 1), invaders.SHIELD_COLOR))
+    if ram[invaders.UFO_X] not in invaders.UFO_ABSENT:  # the UFO flies where the scores are shown
+        out.append(("ufo", "ufo", ram[invaders.UFO_X] - invaders.UFO_X_OFFSET, invaders.UFO_Y, *invaders.UFO_SIZE,
+                    invaders.UFO_COLOR))
+    else:
+        out.append(("score", "score", *invaders.SCORE_BOX, invaders.SCORE_COLOR))
+    return out
+
+
 #: game → its RAM reader.
 EXTRACTORS: dict[str, Callable[[Sequence[int]], list[Sprite]]] = {
     "ale_breakout": ale_breakout,
     "ale_freeway": ale_freeway,
     "ale_boxing": ale_boxing,
+    "ale_space_invaders": ale_space_invaders,
 }
 
 #: Grayscale value of each game's background in the observation (the most common pixel).
-BACKGROUND_GRAY: dict[str, int] = {"ale_breakout": 0, "ale_freeway": 142, "ale_boxing": 132}
+BACKGROUND_GRAY: dict[str, int] = {"ale_breakout": 0, "ale_freeway": 142, "ale_boxing": 132, "ale_space_invaders": 0}

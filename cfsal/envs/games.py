@@ -90,6 +90,8 @@ ALE_GAMES: dict[str, GameSpec] = {
                  (0, 2, 5), False, "Freeway", backend="ale", rom="freeway"),
         GameSpec("ale_boxing", "cfsal/ALE-Boxing-v0", ("BoxingNoFrameskip-v4",),
                  tuple(range(18)), False, "Boxing", backend="ale", rom="boxing"),
+        GameSpec("ale_space_invaders", "cfsal/ALE-SpaceInvaders-v0", ("SpaceInvadersNoFrameskip-v4",),
+                 (0, 1, 3, 4, 11, 12), False, "SpaceInvaders", backend="ale", rom="space_invaders"),
     )
 }
 

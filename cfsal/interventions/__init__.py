@@ -27,6 +27,7 @@ from cfsal.interventions import (
                                  ale_breakout,
                                  ale_freeway,
                                  ale_pong,
+                                 ale_space_invaders,
                                  amidar,
                                  breakout,
                                  pong,
@@ -40,7 +41,7 @@ from cfsal.interventions.targets import TARGETS, Target, target_table, targets_f
 
 __all__ = [
     "ApplyRecord", "Composite", "ConfigComposite", "ConfigIntervention", "Intervention", "ParamSpec",
-    "ale_boxing", "ale_breakout", "ale_freeway", "ale_pong", "amidar", "breakout", "compose", "from_spec",
-    "game_of_state", "list_interventions",
+    "ale_boxing", "ale_breakout", "ale_freeway", "ale_pong", "ale_space_invaders", "amidar", "breakout",
+    "compose", "from_spec", "game_of_state", "list_interventions",
     "param", "pong", "registry", "space_invaders", "TARGETS", "Target", "target_table", "targets_for",
 ]
