@@ -108,14 +108,11 @@ def ale_space_invaders(ram: Sequence[int]) -> list[Sprite]:
                             top + row * invaders.ALIEN_STEP[1], *invaders.ALIEN_SIZE, invaders.ALIEN_COLOR))
     for shield in range(invaders.SHIELDS):
         rows = [ram[address] for address in invaders.shield_addresses(shield)]
-        drawn = [j for j, bits in enumerate(rows) if bits]
+        drawn = [j for j, bits in enumerate(rows) if bits]  # each byte two pixel rows, top to bottom
+        columns = [c for c in range(invaders.SHIELD_WIDTH) if any(bits >> (7 - c) & 1 for bits in rows)]  # bit 7 left
         if drawn:
-            bits = 0
-            for byte in rows:
-                bits |= byte
-            first, last = 7 - bits.bit_length() + 1, 7 - (bits & -bits).bit_length() + 1  # bit 7 is leftmost
-            x = ram[invaders.SHIELDS_X] - invaders.SHIELD_X_OFFSET + shield * invaders.SHIELD_STEP
-            out.append((f"shield_{shield}", "shield", x + first, invaders.SHIELD_TOP + 2 * drawn[0], last - first + 1,
+            x = ram[invaders.SHIELDS_X] - invaders.SHIELD_X_OFFSET + shield * invaders.SHIELD_STEP + columns[0]
+            out.append((f"shield_{shield}", "shield", x, invaders.SHIELD_TOP + 2 * drawn[0], columns[-1] - columns[0] + 1,
                         2 * (drawn[-1] - drawn[0] + 1), invaders.SHIELD_COLOR))
     if ram[invaders.UFO_X] not in invaders.UFO_ABSENT:  # the UFO flies where the scores are shown
         out.append(("ufo", "ufo", ram[invaders.UFO_X] - invaders.UFO_X_OFFSET, invaders.UFO_Y, *invaders.UFO_SIZE,

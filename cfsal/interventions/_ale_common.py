@@ -40,19 +40,21 @@ class AleRamEdit(Intervention, register=False):
         return new
 
     def _moved(self, what: str, now: int, delta: int, low: int, high: int, offset: int, param_name: str) -> int:
-        """The RAM value of a position moved by ``delta`` screen pixels (screen = RAM − ``offset``), or
-        a teaching error naming the range the game reaches and the deltas that stay inside it."""
-        here = now - offset
+        """The RAM value of a position moved by ``delta`` screen pixels (screen = RAM − ``offset``; ``low``
+        and ``high`` are the RAM values the game reaches), or a teaching error."""
+        return self._on_screen(what, now - offset, delta, low - offset, high - offset, param_name) + offset
+
+    def _on_screen(self, what: str, here: int, delta: int, low: int, high: int, param_name: str) -> int:
+        """``here + delta`` if it stays within ``low..high`` (screen pixels), else an error naming the range
+        the game reaches and the deltas that stay inside it."""
         new = here + delta
-        low, high = low - offset, high - offset
         if not low <= new <= high:
             axis = param_name[1:]
             raise self._error(
                 f"the {what} would be at {axis}={new}, outside where the game puts it ({low} ≤ {axis} ≤ {high}, "
                 f"screen pixels); it is at {here}, so use {low - here} ≤ {param_name} ≤ {high - here}."
             )
-        return new + offset
-
+        return new
 
 def span(ram_range: tuple[int, int]) -> int:
     """The largest move within a RAM range, for a parameter's declared bounds."""

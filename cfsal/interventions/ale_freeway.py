@@ -45,11 +45,10 @@ class MoveChicken(_Freeway):
             raise self._error("dy=0 moves nothing; give a non-zero dy.")
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        ram = state["ram"]
-        # y = 193 − ram: moving down lowers the RAM value, so move the negated RAM by dy
-        ram[ram_map.CHICKEN_Y] = -self._moved("chicken", -ram[ram_map.CHICKEN_Y], self.dy,
-                                              -ram_map.CHICKEN_Y_RANGE[1], -ram_map.CHICKEN_Y_RANGE[0],
-                                              -ram_map.CHICKEN_Y_BASE, "dy")
+        ram, base = state["ram"], ram_map.CHICKEN_Y_BASE  # y = 193 − RAM: the RAM counts up the screen
+        low, high = (base - value for value in reversed(ram_map.CHICKEN_Y_RANGE))
+        ram[ram_map.CHICKEN_Y] = base - self._on_screen("chicken", base - ram[ram_map.CHICKEN_Y], self.dy, low, high,
+                                                        "dy")
 
     def target(self, state: dict[str, Any]) -> Any:
         return state["ram"][ram_map.CHICKEN_Y]
