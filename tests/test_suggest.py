@@ -50,6 +50,27 @@ def _box(name: str, x0: int, y0: int, x1: int, y1: int) -> ObjectBox:
 
 
 # -- attribution and statistics (pure) -----------------------------------------------------------
+def test_the_audit_reads_real_atari_objects_and_the_scores_they_show():
+    from cfsal.envs import ale_pong_ram
+    from cfsal.envs.displayed import displayed_value
+    from cfsal.errors import CfsalError
+    from cfsal.suggest.catalog import audit_objects, frame_variables
+
+    env = make("ale_pong", seed=1)
+    states = []
+    for t in range(80):
+        env.step(t % 6)
+        states.append(env.get_toybox_state())
+    states[-1]["ram"][ale_pong_ram.PLAYER_SCORE] = 7
+    boxes = [objects("ale_pong", state) for state in states]
+    variables = frame_variables("ale_pong", boxes[1:], boxes[:-1], states[1:])
+    names = [o.name for o in audit_objects("ale_pong")]
+    assert variables["value"][-1, names.index("score")] == 7 == displayed_value("ale_pong", "score", states[-1])
+    assert np.isfinite(variables["distance"][-1, names.index("opponent_paddle")])  # to the agent's paddle
+    with pytest.raises(CfsalError, match="score, opponent_score"):
+        displayed_value("ale_pong", "ball", states[-1])
+
+
 def test_object_attribution_sums_to_the_maps_total_mass():
     rng = np.random.default_rng(0)
     maps = rng.random((6, 84, 84))

@@ -29,7 +29,20 @@ def _mid_game_state(game: str) -> dict:
         state = (pong.MoveBall(y=100) + pong.MovePaddle(y=100) + pong.MovePaddle(player="opponent", y=100)).apply(state)
     if game == "space_invaders":
         state = space_invaders.ShowUfo(x=100).apply(state)
+    if game == "ale_pong":  # play on until the ball and both paddles are mid-court, so ±40-pixel moves fit
+        while not all(_applies(t, state) for t in TARGETS if t.game == game):
+            env.step(int(rng.integers(env.action_space.n)))
+            state = env.get_toybox_state()
     return state
+
+
+def _applies(target, state: dict) -> bool:
+    try:
+        for intervention in [target.build(), *target.build_doses()]:
+            intervention.apply(state, np.random.default_rng(0))
+    except InterventionError:
+        return False
+    return True
 
 
 STATES = {game: _mid_game_state(game) for game in sorted({t.game for t in TARGETS})}

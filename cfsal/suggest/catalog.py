@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from cfsal.envs.displayed import displayed_value, shows_value
 from cfsal.envs.objects import ObjectBox, select
 from cfsal.errors import CfsalError
 
@@ -27,27 +28,29 @@ VARIABLES = ("distance", "speed", "value")
 
 @dataclass(frozen=True)
 class AuditObject:
-    """One object of the audit: ``name`` is its region (name or kind); ``value_key`` the top-level
-    Toybox state key holding the number it shows (score, lives), if any. ``group`` marks a kind
-    with many members (all bricks): its union has no meaningful distance to the player."""
+    """One object of the audit: ``name`` is its region (name or kind). ``group`` marks a kind with
+    many members (all bricks): its union has no meaningful distance to the player."""
 
     name: str
-    value_key: str | None = None
     group: bool = False
 
 
 #: The audited objects of each game, and the one the agent controls (distances are measured to it).
+#: HUD numbers (score, lives) are read with :func:`cfsal.envs.displayed.displayed_value`.
 OBJECTS: dict[str, tuple[AuditObject, ...]] = {
     "breakout": (AuditObject("ball"), AuditObject("paddle"), AuditObject("brick", group=True),
-                 AuditObject("score", "score"), AuditObject("lives", "lives")),
+                 AuditObject("score"), AuditObject("lives")),
     "amidar": (AuditObject("player"), *(AuditObject(f"enemy_{i}") for i in range(5)), AuditObject("painted_box", group=True),
-               AuditObject("score", "score"), AuditObject("lives", "lives")),
+               AuditObject("score"), AuditObject("lives")),
     "pong": (AuditObject("ball"), AuditObject("paddle"), AuditObject("opponent_paddle"),
-             AuditObject("score", "p1_score"), AuditObject("opponent_score", "p2_score")),
+             AuditObject("score"), AuditObject("opponent_score")),
+    "ale_pong": (AuditObject("ball"), AuditObject("paddle"), AuditObject("opponent_paddle"),
+                 AuditObject("score"), AuditObject("opponent_score")),
     "space_invaders": (AuditObject("ship"), AuditObject("alien", group=True), AuditObject("shield", group=True), AuditObject("ufo"),
-                       AuditObject("laser", group=True), AuditObject("score", "score"), AuditObject("lives", "lives")),
+                       AuditObject("laser", group=True), AuditObject("score"), AuditObject("lives")),
 }
-PLAYER: dict[str, str] = {"breakout": "paddle", "amidar": "player", "pong": "paddle", "space_invaders": "ship"}
+PLAYER: dict[str, str] = {"breakout": "paddle", "amidar": "player", "pong": "paddle", "ale_pong": "paddle",
+                          "space_invaders": "ship"}
 
 
 def audit_objects(game: str) -> tuple[AuditObject, ...]:
@@ -89,6 +92,6 @@ def frame_variables(game: str, boxes: Sequence[Mapping[str, ObjectBox]], previou
             was = centre(before, obj.name)
             if was is not None:
                 out["speed"][f, o] = float(np.hypot(at[0] - was[0], at[1] - was[1]))
-            if obj.value_key is not None and obj.value_key in state:
-                out["value"][f, o] = float(state[obj.value_key])
+            if shows_value(game, obj.name):
+                out["value"][f, o] = displayed_value(game, obj.name, state)
     return out

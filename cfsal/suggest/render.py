@@ -127,12 +127,11 @@ def {name}(trace) -> float:
     return math.hypot(velocity["x"], velocity["y"])
 '''
     else:
-        key = next(o.value_key for o in audit_objects(game) if o.name == obj)
         name = f"{slug(obj)}_value"
         source = f'''
 def {name}(trace) -> float:
-    """The number the {display(obj)} shows, from the Toybox state."""
-    return float(json.loads(trace.first_state)["{key}"])
+    """The number the {display(obj)} shows, from the game state."""
+    return displayed_value("{game}", "{obj}", json.loads(trace.first_state))
 '''
     return name, source
 
@@ -150,6 +149,8 @@ def render_file(audit: Audit, obj: str, plans: Sequence[ClaimPlan]) -> str:
         imports = ["import json", "import math", "", *imports]
         if any(p.variable == "distance" for p in correlations):
             imports.insert(-1, "from cfsal.envs.objects import objects")
+        if any(p.variable == "value" for p in correlations):
+            imports.insert(-1, "from cfsal.envs.displayed import displayed_value")
     doc = [f"Suggested by `cfsal suggest`: {question}", "",
            (f"Saliency said (audit of {agent}, weights sha256 {audit.agent_sha256[:12]}…, {audit.frames} frames "
             f"of {len(audit.episodes)} episodes, seed {audit.seed}):"), "", evidence(audit, obj), "",
