@@ -1,5 +1,6 @@
 """Group-sequential verdicts: the plan (weights, maximum, looks), hand-checked looks, validity under its stopping."""
 
+import json
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ from cfsal.errors import StatisticsError
 from cfsal.stats import (
     Claim,
     SequentialResult,
+    Verdict,
     assess,
     assess_correlation,
     group_looks,
@@ -159,6 +161,29 @@ def test_same_seed_same_result_and_json_round_trip():
     assert a.to_dict() == b.to_dict()
     again = SequentialResult.from_dict(a.to_dict(), a.verdict)
     assert again.to_dict() == a.to_dict() and again.method == "group-sequential"
+
+
+def test_a_verdict_read_back_from_sorted_json_explains_itself_the_same():
+    """The session writes sorted keys and reads verdicts back to correct them; the look the explanation
+    quotes and the futility rule's chances (in their order) travel with the verdict."""
+    futile = run(Claim("effect", margin=0.05), np.random.default_rng(3).uniform(0.0, 0.02, 33), looks=[11],
+                 bounds=(0.0, 1.0), futility=0.1)
+    early = run(Claim("effect"), np.random.default_rng(1).normal(0.9, 1, size=33))
+    assert futile.verdict.sequential.end == "futility" and early.verdict.sequential.end == "early"
+    for result in (futile, early):
+        back = Verdict.from_dict(json.loads(json.dumps(result.verdict.to_dict(), sort_keys=True)))
+        assert back == result.verdict and back.explanation == result.verdict.explanation
+        assert back.sequential.look_verdict.claim.alpha < result.verdict.claim.alpha   # the look's own level
+
+
+def test_a_budget_that_set_the_maximum_is_the_reason_an_undecided_test_stopped():
+    values = np.random.default_rng(6).normal(0.0, 1, size=12)
+    result = group_sequential_assess(Claim("effect"), values, looks=group_looks(12), maximum=12, seed=0,
+                                     planned_maximum=33)
+    assert result.verdict.outcome == "INCONCLUSIVE" and result.stopped == "budget"
+    assert result.verdict.explanation.endswith("its share, 12 samples (of the 33 it would have planned).")
+    plain = group_sequential_assess(Claim("effect"), values, looks=group_looks(12), maximum=12, seed=0)
+    assert plain.stopped == "max_samples" and "budget" not in plain.verdict.explanation
 
 
 def test_no_early_decision_below_the_minimum_sample_count():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from statistics import NormalDist
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from cfsal.errors import StatisticsError
 from cfsal.stats import Claim, Verdict, adjust, adjust_p_values, benjamini_hochberg, holm
+from cfsal.stats.verdict import Adjustment
 
 P = [0.01, 0.04, 0.03, 0.005]
 # Holm, sorted 0.005, 0.01, 0.03, 0.04 × 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04
@@ -39,9 +41,11 @@ def test_adjust_p_values_dispatch_and_bad_method():
 def _verdict(p, *, kind="effect", equivalence_p=None, margin=None, effect=0.2):
     claim = Claim(kind, "greater" if kind == "direction" else "two-sided", margin=margin)
     half = NormalDist().inv_cdf(0.975) * 0.5 / np.sqrt(40)  # a CI from sd = 0.5, n = 40
-    outcome = "SUPPORTED" if p < 0.05 else "INCONCLUSIVE"
-    return Verdict(outcome, claim, effect, effect - half, effect + half, 0.95, p, None, 40, "test",
-                   equivalence_p, "Raw explanation.", None)
+    supported = p < 0.05
+    return Verdict(outcome="SUPPORTED" if supported else "INCONCLUSIVE", claim=claim,
+                   reason="significant" if supported else "neither", method="paired", effect=effect,
+                   ci_low=effect - half, ci_high=effect + half, confidence=0.95, p_value=p, n=40, test="test",
+                   equivalence_p=equivalence_p)
 
 
 def test_adjust_holm_sets_adjusted_p_and_re_decides():
@@ -66,8 +70,8 @@ def test_adjust_bh_is_less_strict_than_holm():
 def test_adjust_leaves_unsupported_verdicts_and_is_idempotent():
     verdicts = [_verdict(0.2), _verdict(0.01)]
     once = adjust(verdicts, "holm")
-    assert once[0].outcome == "INCONCLUSIVE" and once[0].explanation.startswith("Raw explanation.")
-    assert "adjusted p = 0.2." in once[0].explanation  # Holm: max(2 × 0.01, 1 × 0.2)
+    assert once[0].outcome == "INCONCLUSIVE" and once[0].explanation.startswith(verdicts[0].explanation)
+    assert once[0].explanation.endswith(" After Holm correction over 2 hypotheses: adjusted p = 0.2.")  # max(2 × 0.01, 0.2)
     assert [v.to_dict() for v in adjust(once, "holm")] == [v.to_dict() for v in once]
     assert adjust([], "holm") == []
 
@@ -77,3 +81,14 @@ def test_adjust_none_keeps_outcomes():
     out = adjust(verdicts, "none")
     assert [v.outcome for v in out] == [v.outcome for v in verdicts]
     assert [v.p_adjusted for v in out] == P
+
+
+def test_adjust_changes_p_values_and_outcomes_never_text():
+    """The explanation is rendered from the adjusted fields; adjust() itself writes no text."""
+    verdicts = [_verdict(0.01), _verdict(0.04, equivalence_p=0.01, margin=0.5), _verdict(0.03), _verdict(0.2)]
+    for before, after in zip(verdicts, adjust(verdicts, "holm")):
+        changed = {f.name for f in dataclasses.fields(Verdict) if getattr(before, f.name) != getattr(after, f.name)}
+        assert changed <= {"outcome", "reason", "samples_needed", "p_adjusted", "correction"}
+        assert after.correction == Adjustment("holm", 4) and after.test == before.test
+    lost = adjust(verdicts, "holm")[1]   # lost its support, refuted by equivalence within the margin
+    assert (lost.outcome, lost.reason) == ("REFUTED", "equivalent") and lost.explanation.startswith("No effect worth")

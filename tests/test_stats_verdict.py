@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -242,6 +243,34 @@ def test_from_dict_refuses_another_schema_version():
     data = next(_examples()).to_dict()
     with pytest.raises(StatisticsError, match="schema_version=99"):
         Verdict.from_dict({**data, "schema_version": 99})
+
+
+def test_verdict_is_built_by_keyword_with_its_reason_and_method():
+    v = verdict(Claim("direction", "less"), normal(0.5, 1.0, 25))
+    assert (v.outcome, v.reason, v.method) == ("REFUTED", "opposite", "paired") and v.opposite_p < 0.05
+    data = v.to_dict()
+    assert (data["reason"], data["method"], data["opposite_p"]) == ("opposite", "paired", v.opposite_p)
+    with pytest.raises(TypeError):
+        Verdict("SUPPORTED", Claim("effect"), "significant", "paired", 0.3, 0.1, 0.5, 0.95, 0.01, 20, "t")
+    spearman = _corr(Claim("correlation", "less"), *_xy(-0.4, 30), method="spearman")
+    assert spearman.method == "spearman" and "Spearman r = " in spearman.explanation
+
+
+def test_the_explanation_is_rendered_from_the_fields_never_stored():
+    v = verdict(Claim("effect", margin=0.1), normal(0.3, 1.0, 25))
+    data = v.to_dict()
+    assert data["explanation"] == v.explanation
+    assert Verdict.from_dict({**data, "explanation": "a stale sentence"}).explanation == v.explanation
+    assert "explanation" not in {f.name for f in dataclasses.fields(Verdict)}
+    fewer = dataclasses.replace(v, reason="too_few", n=1)
+    assert fewer.explanation.startswith("Only 1 sample: a test needs at least 2")
+
+
+def test_from_dict_refuses_a_verdict_written_without_its_reason():
+    data = next(_examples()).to_dict()
+    del data["reason"]
+    with pytest.raises(StatisticsError, match="reason and method"):
+        Verdict.from_dict(data)
 
 
 def test_same_seed_gives_identical_verdicts():

@@ -275,8 +275,6 @@ def judge(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | No
 
 
 def _judge_group(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | None, seed: int | None):
-    import dataclasses
-
     from cfsal.stats.group_sequential import group_sequential_assess
 
     seed = seed if seed is not None else (rule.seed if rule is not None else 0)
@@ -289,13 +287,8 @@ def _judge_group(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRu
             f"{plan.planned[0]}; it cannot be judged. Give the hypothesis more samples or budget, or use "
             "--cfsal-design anytime.")
     final_reason = rule.reason if rule is not None and rule.reason == "budget" else "max_samples"
-    outcome = group_sequential_assess(claim, result.values, looks=looks, maximum=plan.limit, seed=seed,
-                                      bounds=_bounds(result), covariate=getattr(result, "covariate", None),
-                                      alpha_stop=plan.alpha_stop(alpha), planned_looks=len(plan.planned),
-                                      final_reason=final_reason, futility=plan.futility)
-    if outcome.stopped == "max_samples" and plan.reason_at_limit() == "budget":
-        verdict = dataclasses.replace(outcome.verdict, explanation=(
-            f"{outcome.verdict.explanation} The session's sample budget set this test's maximum to its share, "
-            f"{plan.share} samples (of the {plan.max_samples} it would have planned)."))
-        outcome = dataclasses.replace(outcome, verdict=verdict, stopped="budget")
-    return outcome
+    return group_sequential_assess(claim, result.values, looks=looks, maximum=plan.limit, seed=seed,
+                                   bounds=_bounds(result), covariate=getattr(result, "covariate", None),
+                                   alpha_stop=plan.alpha_stop(alpha), planned_looks=len(plan.planned),
+                                   final_reason=final_reason, futility=plan.futility,
+                                   planned_maximum=plan.max_samples if plan.reason_at_limit() == "budget" else None)

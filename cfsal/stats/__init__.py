@@ -1,7 +1,8 @@
 """Statistics for counterfactual hypotheses: paired tests, intervals, equivalence, correlation, corrections.
 
 Knows nothing of games, agents or pytest: it works on arrays of paired numbers. The verdict
-rules are in ``docs/statistics.md`` and :mod:`cfsal.stats.verdict`.
+rules are in ``docs/statistics.md`` and :mod:`cfsal.stats.fixed_n`; a :class:`Verdict` is data
+(:mod:`cfsal.stats.verdict`), and its explanation is rendered from it (:mod:`cfsal.stats.explain`).
 
     >>> import numpy as np
     >>> from cfsal.stats import Claim, assess
@@ -10,7 +11,9 @@ rules are in ``docs/statistics.md`` and :mod:`cfsal.stats.verdict`.
     'SUPPORTED'
 """
 
+from cfsal.stats.adjustment import adjust
 from cfsal.stats.bootstrap import bootstrap_ci, cluster_bootstrap_ci
+from cfsal.stats.claim import Claim
 from cfsal.stats.clustered import (
     MIN_CLUSTERS,
     cluster_paired_test,
@@ -19,12 +22,14 @@ from cfsal.stats.clustered import (
     cluster_t_interval,
     cluster_tost,
 )
+from cfsal.stats.confidence_sequences import betting_log_capital, mixture_log_evidence
 from cfsal.stats.correlation import (
     CorrelationResult,
     correlation,
     correlation_equivalence,
     fisher_interval,
 )
+from cfsal.stats.fixed_n import assess, assess_correlation
 from cfsal.stats.group_sequential import group_looks, group_maximum, group_sequential_assess, look_weights
 from cfsal.stats.multiple import adjust_p_values, benjamini_hochberg, e_benjamini_hochberg, holm
 from cfsal.stats.paired import (
@@ -44,16 +49,8 @@ from cfsal.stats.paired import (
     wilcoxon_test,
 )
 from cfsal.stats.power import samples_for_correlation, samples_for_equivalence, samples_for_mean
-from cfsal.stats.sequential import (
-    Look,
-    SequentialResult,
-    betting_log_capital,
-    correlation_stream,
-    looks_for,
-    mixture_log_evidence,
-    sequential_assess,
-)
-from cfsal.stats.verdict import SCHEMA_VERSION, Claim, Verdict, adjust, assess, assess_correlation
+from cfsal.stats.sequential import Look, SequentialResult, correlation_stream, looks_for, sequential_assess
+from cfsal.stats.verdict import SCHEMA_VERSION, Verdict
 
 __all__ = [
     "DEFAULT_RESAMPLES",

@@ -50,26 +50,11 @@ from scipy import stats
 
 from cfsal.errors import StatisticsError
 from cfsal.stats._validation import finite_vector, paired_vectors
+from cfsal.stats.claim import INCONCLUSIVE, REFUTED, SUPPORTED, Claim
+from cfsal.stats.fixed_n import assess, assess_correlation
 from cfsal.stats.paired import DEFAULT_RESAMPLES, bounded_mean_test_floor
-from cfsal.stats.sequential import (
-    CONTINUE,
-    FUTILITY,
-    Look,
-    SequentialResult,
-    Stopped,
-    _thresholds,
-    check_futility,
-)
-from cfsal.stats.verdict import (
-    INCONCLUSIVE,
-    REFUTED,
-    SUPPORTED,
-    Claim,
-    Verdict,
-    _p,
-    assess,
-    assess_correlation,
-)
+from cfsal.stats.sequential import CONTINUE, FUTILITY, Look, SequentialResult, check_futility, thresholds
+from cfsal.stats.verdict import GroupFutility, GroupStop, Stopped, Verdict
 
 #: Planned looks K (the last at the maximum).
 DEFAULT_LOOKS = 3
@@ -145,29 +130,6 @@ def _fixed_test(claim: Claim, x: np.ndarray | None, y: np.ndarray, bounds, rng, 
 
 
 # ------------------------------------------------------------------------------------------ futility
-
-@dataclasses.dataclass(frozen=True)
-class GroupFutility:
-    """What the futility rule found at an early look: for each decision the claim allows, the chance
-    that the last look makes it, given the data so far and an optimistic true mean."""
-
-    chances: dict[str, float]   # "support", "equivalent", "opposite", "beyond the margin" → probability
-    gamma: float
-    maximum: int                        # the last look's sample count
-    unreachable: tuple[str, ...] = ()   # decisions no data of that size could reach
-
-    @property
-    def futile(self) -> bool:
-        return bool(self.chances) and all(p < self.gamma for p in self.chances.values())
-
-    def describe(self) -> str:
-        parts = []
-        for name, p in self.chances.items():
-            why = (f" (out of reach with {self.maximum} samples for a test valid on the bounds)"
-                   if name in self.unreachable else "")
-            parts.append(f"{name} {p:.1%}{why}")
-        return ", ".join(parts)
-
 
 def group_futility(claim: Claim, values: np.ndarray, covariate: np.ndarray | None, n: int, maximum: int,
                    level: float, bounds: tuple[float, float] | None, gamma: float = FUTILITY) -> GroupFutility:
@@ -258,7 +220,8 @@ def group_sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[
                             seed: int | np.random.SeedSequence, bounds: tuple[float, float] | None = None,
                             covariate: ArrayLike | None = None, alpha_stop: float | None = None,
                             planned_looks: int = DEFAULT_LOOKS, early_share: float = EARLY_SHARE,
-                            final_reason: Stopped = "max_samples", futility: float | None = None) -> SequentialResult:
+                            final_reason: Stopped = "max_samples", futility: float | None = None,
+                            planned_maximum: int | None = None) -> SequentialResult:
     """Judge ``claim`` at the planned looks reached so far (``looks``, each one of :func:`group_looks`).
 
     ``maximum`` is the planned N (its looks are ``group_looks(maximum, planned_looks)``); ``looks``
@@ -272,6 +235,10 @@ def group_sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[
     decision's conditional power, at the optimistic end of a one-sided 1 − γ bound, below γ);
     ``stopped`` is then ``"futility"``. Never at a look whose evidence already puts the
     group-sequential p below α (the last look would support the claim whatever it sees).
+
+    ``planned_maximum`` is the maximum the design would have planned had a session's sample budget
+    not set it to ``maximum``, its share; a test that ends undecided at that maximum then stopped
+    for the ``"budget"``, and its explanation says so.
     """
     alpha = claim.alpha
     alpha_stop = alpha if alpha_stop is None else float(alpha_stop)
@@ -310,9 +277,11 @@ def group_sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[
             p_support = min(p_support, fixed.p_value / w)
             if fixed.equivalence_p is not None:
                 p_equivalence = min(p_equivalence, fixed.equivalence_p / w)
+        # where the run is, for the GroupStop its verdict carries (and its explanation reads)
+        stop = {"look": k + 1, "looks": len(plan), "maximum": plan[-1], "weight": w, "alpha_stop": alpha_stop,
+                "look_verdict": fixed}
         if last:
-            return _last_look(claim, fixed, w, record, p_support, p_equivalence, alpha_stop, text, len(plan),
-                              futility)
+            return _last_look(claim, fixed, record, p_support, p_equivalence, text, stop, futility, planned_maximum)
         decision = CONTINUE
         if counted and fixed.p_value <= w * alpha_stop:
             decision = SUPPORTED
@@ -324,25 +293,27 @@ def group_sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[
         if check is not None and check.futile:
             record.append(Look(n, float(fixed.effect), float(fixed.ci_low), float(fixed.ci_high),
                                min(1.0, p_support), INCONCLUSIVE))
-            return _futility_result(claim, fixed, record, check, text, len(plan), plan[-1], p_support, p_equivalence,
-                                    alpha_stop)
+            return _futility_result(claim, fixed, record, check, text, p_support, p_equivalence, stop)
         shown = INCONCLUSIVE if (decision == CONTINUE and k == len(reached) - 1) else decision
         record.append(Look(n, float(fixed.effect), float(fixed.ci_low), float(fixed.ci_high), min(1.0, p_support),
                            shown))
         if decision != CONTINUE:
-            return _early_result(claim, fixed, record, decision, w, alpha_stop, text, len(plan), plan[-1],
-                                 p_support, p_equivalence, futility)
+            return _early_result(claim, fixed, record, decision, text, p_support, p_equivalence, stop, futility)
     # the run ended before the last planned look without a decision: a budget ran out
     look = record[-1]
-    confidence = 1 - weights[plan.index(look.n)] * alpha
-    why = {"budget": "the session's budget ran out", "max_samples": "the data ran out",
-           "decided": "the data ran out", "futility": "the run stopped"}[final_reason]
-    verdict = Verdict(INCONCLUSIVE, claim, look.estimate, look.ci_low, look.ci_high, confidence,
-                      float(min(1.0, p_support)), None, look.n, text, _finite_p(p_equivalence),
-                      f"Not decided after {look.n} samples ({len(record)} of {len(plan)} planned looks): {why} "
-                      f"before the last look (group-sequential p = {_p(min(1.0, p_support))}).", None)
-    return SequentialResult(verdict, tuple(record), final_reason, alpha_stop, METHOD,
-                            tuple(_thresholds(claim, claim.margin)), futility, int(maximum))
+    stopped = final_reason
+    if stopped == "max_samples" and planned_maximum is not None:
+        stopped = "budget"
+    else:
+        planned_maximum = None
+    verdict = Verdict(outcome=INCONCLUSIVE, claim=claim, reason="neither", method=fixed.method, effect=look.estimate,
+                      ci_low=look.ci_low, ci_high=look.ci_high, confidence=1 - weights[plan.index(look.n)] * alpha,
+                      p_value=float(min(1.0, p_support)), n=look.n, test=text,
+                      equivalence_p=_finite_p(p_equivalence),
+                      sequential=GroupStop(end="short", final_reason=final_reason, planned_maximum=planned_maximum,
+                                           **stop))
+    return SequentialResult(verdict, tuple(record), stopped, alpha_stop, METHOD, tuple(thresholds(claim)), futility,
+                            int(maximum))
 
 
 def _finite_p(p: float) -> float | None:
@@ -356,62 +327,48 @@ def _test_text(looks: int, early_share: float, plan: Sequence[int]) -> str:
             f"each, {early_share:.0%} of α split over the early looks (Bonferroni over looks)")
 
 
-def _futility_result(claim: Claim, fixed: Verdict, record: list[Look], check: GroupFutility, text: str, looks: int,
-                     maximum: int, p_support: float, p_equivalence: float, alpha_stop: float) -> SequentialResult:
-    look = record[-1]
-    p_claim = float(min(1.0, p_support))
-    why = (f"Stopped for futility at look {len(record)} of {looks} ({look.n} of at most {maximum} samples): even with "
-           f"the true mean at the optimistic end of its one-sided {1 - check.gamma:.0%} bound, the chance that the "
-           f"last look decides is below {check.gamma:.0%} for every decision ({check.describe()}), so more samples "
-           f"would very likely end undecided too (group-sequential p = {_p(p_claim)}). A futility stop never "
-           "supports or refutes anything; plan more samples, or declare a margin, if a smaller effect matters. "
-           f"This look: {fixed.explanation}")
-    verdict = dataclasses.replace(fixed, outcome=INCONCLUSIVE, claim=claim, p_value=p_claim,
-                                  equivalence_p=_finite_p(p_equivalence), samples_needed=fixed.samples_needed,
-                                  test=f"{text}; this look: {fixed.test}", explanation=why)
-    return SequentialResult(verdict, tuple(record), "futility", alpha_stop, METHOD,
-                            tuple(_thresholds(claim, claim.margin)), check.gamma, maximum)
+def _futility_result(claim: Claim, fixed: Verdict, record: list[Look], check: GroupFutility, text: str,
+                     p_support: float, p_equivalence: float, stop: dict[str, Any]) -> SequentialResult:
+    verdict = dataclasses.replace(fixed, outcome=INCONCLUSIVE, claim=claim, reason="neither",
+                                  p_value=float(min(1.0, p_support)), equivalence_p=_finite_p(p_equivalence),
+                                  test=f"{text}; this look: {fixed.test}",
+                                  sequential=GroupStop(end="futility", futility=check, **stop))
+    return SequentialResult(verdict, tuple(record), "futility", stop["alpha_stop"], METHOD, tuple(thresholds(claim)),
+                            check.gamma, stop["maximum"])
 
 
-def _early_result(claim: Claim, fixed: Verdict, record: list[Look], decision: str, w: float, alpha_stop: float,
-                  text: str, looks: int, maximum: int, p_support: float, p_equivalence: float,
-                  futility: float | None = None) -> SequentialResult:
-    look = record[-1]
-    p_claim = float(min(1.0, p_support))
-    at = f"Decided at look {len(record)} of {looks} ({look.n} of at most {maximum} samples)"
-    if decision == SUPPORTED:
-        why = (f"{at}: its test gives p = {_p(fixed.p_value)}, below this look's share of α ({w:.3g} × "
-               f"{alpha_stop:.3g}), so sampling stopped; group-sequential p = {_p(p_claim)}. {fixed.explanation}")
-    else:
-        why = f"{at}: its test refutes the claim at this look's level {w * claim.alpha:.3g}. {fixed.explanation}"
-    verdict = dataclasses.replace(fixed, outcome=decision, claim=claim, p_value=p_claim,
-                                  equivalence_p=_finite_p(p_equivalence), samples_needed=None,
-                                  test=f"{text}; this look: {fixed.test}", explanation=why)
-    return SequentialResult(verdict, tuple(record), "decided", alpha_stop, METHOD,
-                            tuple(_thresholds(claim, claim.margin)), futility, maximum)
+def _early_result(claim: Claim, fixed: Verdict, record: list[Look], decision: str, text: str, p_support: float,
+                  p_equivalence: float, stop: dict[str, Any], futility: float | None) -> SequentialResult:
+    verdict = dataclasses.replace(fixed, outcome=decision, claim=claim,
+                                  reason="significant" if decision == SUPPORTED else fixed.reason,
+                                  p_value=float(min(1.0, p_support)), equivalence_p=_finite_p(p_equivalence),
+                                  samples_needed=None, test=f"{text}; this look: {fixed.test}",
+                                  sequential=GroupStop(end="early", **stop))
+    return SequentialResult(verdict, tuple(record), "decided", stop["alpha_stop"], METHOD, tuple(thresholds(claim)),
+                            futility, stop["maximum"])
 
 
-def _last_look(claim: Claim, fixed: Verdict, w: float, record: list[Look], p_support: float, p_equivalence: float,
-               alpha_stop: float, text: str, looks: int, futility: float | None = None) -> SequentialResult:
+def _last_look(claim: Claim, fixed: Verdict, record: list[Look], p_support: float, p_equivalence: float, text: str,
+               stop: dict[str, Any], futility: float | None, planned_maximum: int | None) -> SequentialResult:
     """The fixed-n test on all samples at level w_K·α, combined with the early looks' evidence."""
     p_claim = float(min(1.0, p_support))
     if p_claim < claim.alpha:
-        outcome = SUPPORTED
+        outcome, reason = SUPPORTED, "significant"
     elif fixed.outcome == REFUTED:
-        outcome = REFUTED     # the fixed-n test's own refutation, at level w_K·α
+        outcome, reason = REFUTED, fixed.reason     # the fixed-n test's own refutation, at level w_K·α
     else:
-        outcome = INCONCLUSIVE
-    base = fixed.explanation
-    if outcome == SUPPORTED and fixed.outcome != SUPPORTED:
-        base = (f"The claim is supported by the early looks' evidence: group-sequential p = {_p(p_claim)} < α = "
-                f"{claim.alpha:g} (the last look alone: {fixed.explanation})")
-    verdict = dataclasses.replace(fixed, outcome=outcome, claim=claim, p_value=p_claim,
+        outcome, reason = INCONCLUSIVE, "neither"
+    stopped = "decided" if outcome != INCONCLUSIVE else "max_samples"
+    if stopped == "max_samples" and planned_maximum is not None:
+        stopped = "budget"
+    else:
+        planned_maximum = None
+    verdict = dataclasses.replace(fixed, outcome=outcome, claim=claim, reason=reason, p_value=p_claim,
                                   equivalence_p=_finite_p(p_equivalence),
                                   samples_needed=fixed.samples_needed if outcome == INCONCLUSIVE else None,
-                                  test=f"{text}; last look: {fixed.test}", explanation=(
-                                      f"{base} (Last of {looks} planned looks, n = {fixed.n}: its test ran at level "
-                                      f"{w:.3g} × α and the group-sequential p = min over looks of p / weight.)"))
+                                  test=f"{text}; last look: {fixed.test}",
+                                  sequential=GroupStop(end="last", planned_maximum=planned_maximum, **stop))
     record.append(Look(int(fixed.n), float(verdict.effect), float(verdict.ci_low), float(verdict.ci_high), p_claim,
                        outcome))
-    return SequentialResult(verdict, tuple(record), "decided" if outcome != INCONCLUSIVE else "max_samples",
-                            alpha_stop, METHOD, tuple(_thresholds(claim, claim.margin)), futility, int(fixed.n))
+    return SequentialResult(verdict, tuple(record), stopped, stop["alpha_stop"], METHOD, tuple(thresholds(claim)),
+                            futility, int(fixed.n))

@@ -7,24 +7,15 @@ their error guarantees hold simultaneously over every sample size, so the data m
 after every batch and sampling stopped whenever the verdict is decided (Ville's inequality:
 P(sup_t K_t ≥ 1/α) ≤ α for a non-negative supermartingale K with K_0 = 1).
 
-Two confidence sequences (CS) for the mean of the paired differences, one per kind of measure:
-
-* **Bounded measures** (``bounds`` known, e.g. total variation in [0, 1]): the betting CS of
-  Waudby-Smith & Ramdas (2023, JRSS-B 86:1, §4–5, "hedged capital" with the predictable plug-in
-  bet λₜ = min(c, √(2 log(1/a) / (σ̂²ₜ₋₁ t log(1 + t))))). For every candidate mean m the capital
-  Kₜ(m) = Π(1 + λᵢ(xᵢ − m)) is a non-negative martingale when the mean is m, for *every*
-  distribution on the bounds — skewed, discrete, zero-inflated. Exact, non-asymptotic.
-* **Unbounded measures**: the Gaussian-mixture asymptotic CS of Waudby-Smith, Arbour, Sinha,
-  Kennedy & Ramdas (2024, Ann. Statist., "Time-uniform central limit theory and asymptotic
-  confidence sequences", Thm 2.2), i.e. the normal-mixture boundary of Howard, Ramdas, McAuliffe &
-  Sekhon (2021, Ann. Statist. 49:1055, eq. (14)) applied to the standardised running sum with the
-  empirical standard deviation. Valid as samples grow for any distribution with finite variance
-  (no test of an unbounded mean can be exact at a finite n: Bahadur & Savage 1956); the measured
-  rates are in docs/sequential.md. Declare ``bounds`` whenever the measure has them.
+Two confidence sequences (CS) for the mean of the paired differences, one per kind of measure
+(:mod:`cfsal.stats.confidence_sequences`): the betting CS of Waudby-Smith & Ramdas (2023) for
+bounded measures, exact for every distribution on the bounds, and the asymptotic Gaussian-mixture
+CS of Waudby-Smith et al. (2024) for unbounded ones, valid as samples grow (the measured rates are
+in docs/sequential.md). Declare ``bounds`` whenever the measure has them.
 
 Every decision is a one-sided anytime-valid test of a threshold θ (0 or ±margin): p⁺(θ) for
 "mean > θ" and p⁻(θ) for "mean < θ", p = min(1, 1/supₛ≤ₙ Kₛ(θ)). The verdict rules mirror the
-fixed-n rules of :mod:`cfsal.stats.verdict` (docs/statistics.md), each test at level α (two-sided
+fixed-n rules of :mod:`cfsal.stats.fixed_n` (docs/statistics.md), each test at level α (two-sided
 claims split α over the two sides):
 
 * effect: SUPPORTED if 2·min(p⁺(θ₀), p⁻(−θ₀)) < α_stop, θ₀ = margin or 0 (the minimum-effect
@@ -50,117 +41,42 @@ support that stopped the sampling (docs/sequential.md).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
 from cfsal.errors import StatisticsError
 from cfsal.stats._validation import finite_vector, paired_vectors
-from cfsal.stats.verdict import INCONCLUSIVE, REFUTED, SUPPORTED, Claim, Verdict, _encode, _p
+from cfsal.stats.claim import INCONCLUSIVE, REFUTED, SUPPORTED, Claim
+from cfsal.stats.confidence_sequences import (
+    KELLY_FRACTIONS,
+    MIN_ASYMPTOTIC_N,
+    Evidence,
+    betting_log_capital,
+    evidence,
+    grid_bounds,
+    mixture_boundary,
+    mixture_bounds,
+    running_stats,
+)
+from cfsal.stats.verdict import AnytimeStop, Method, Stopped, Verdict, json_float
 
 SEQUENTIAL_SCHEMA_VERSION = 1
 CONTINUE = "CONTINUE"
 
-#: Largest bet as a fraction of what the capital can lose (WSR 2023 use c = 1/2 or 3/4).
-BET_CAP = 0.75
-#: Constant bets (as fractions of the largest bet that keeps the capital positive) averaged by dKelly.
-KELLY_FRACTIONS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-#: Grid of candidate means (on the [0, 1] scale) on which betting CS bounds are read off.
-GRID_POINTS = 401
 #: The coarser grid of the futility rule's sequence (rounded outward: coarser only makes it stop later).
 FUTILITY_GRID_POINTS = 201
-#: The asymptotic CS is tightest around this many samples (WSABKR 2024, eq. (2.6)); fixed in advance.
-OPTIMISED_AT = 50
-#: Fewest samples before the asymptotic CS of an unbounded measure may decide: its standard deviation
-#: estimate needs them. Measured (docs/sequential.md): from 10, exponential − 1 nulls were SUPPORTED
-#: at 0.165; from 30, at 0.075, the fixed-n test's own level at n = 10.
-MIN_ASYMPTOTIC_N = 30
-#: The same for the correlation stream, whose values are symmetric about 0 under independence.
+#: The same as MIN_ASYMPTOTIC_N for the correlation stream, whose values are symmetric about 0 under independence.
 MIN_CORRELATION_PAIRS = 10
-
-Stopped = Literal["decided", "max_samples", "budget", "futility"]
 
 #: Default futility level γ: a test stops undecided once its (1 − γ) confidence sequence rules out every
 #: mean at which a decision is expected by its maximum (:func:`futility_check`).
 FUTILITY = 0.1
-
-
-# ----------------------------------------------------------------------------------- the two processes
-
-def betting_log_capital(x: np.ndarray, theta: np.ndarray, level: float, side: Literal["greater", "less"]) -> np.ndarray:
-    """log Kₜ(θ) of the WSR (2023) predictable plug-in bettor for values ``x`` in [0, 1]; shape (n, len(θ)).
-
-    ``side="greater"`` bets on the mean exceeding θ (its capital tests H0: mean ≤ θ), ``"less"`` on
-    the mean falling short of θ. The bet λₜ uses only x₁..xₜ₋₁ (predictable), tuned for a one-sided
-    level ``level``, and is truncated so the capital can never reach 0.
-    """
-    theta = np.atleast_1d(np.asarray(theta, dtype=float))
-    n = x.size
-    if n == 0:
-        return np.zeros((0, theta.size))
-    t = np.arange(1, n + 1)
-    running_mean = (0.5 + np.cumsum(x)) / (t + 1)
-    previous_mean = np.concatenate([[0.5], running_mean[:-1]])
-    running_var = (0.25 + np.cumsum((x - previous_mean) ** 2)) / (t + 1)
-    previous_var = np.concatenate([[0.25], running_var[:-1]])
-    lam = np.sqrt(2.0 * math.log(1.0 / level) / (previous_var * t * np.log1p(t)))[:, None]
-    with np.errstate(divide="ignore"):
-        room = (theta if side == "greater" else 1.0 - theta)[None, :]   # most the capital can lose per unit bet
-        cap = np.where(room > 0, 1.0 / room, np.inf)
-    move = (x[:, None] - theta[None, :]) * (1.0 if side == "greater" else -1.0)
-    plug_in = np.cumsum(np.log(np.maximum(1.0 + np.minimum(lam, BET_CAP * cap) * move, 1e-300)), axis=0)
-    # dKelly: the average of constant bets at fractions of the largest safe bet (WSR 2023, §5.6)
-    finite_cap = np.where(np.isfinite(cap), cap, 1.0 / np.maximum(room, 1e-12))
-    kelly = [np.cumsum(np.log(np.maximum(1.0 + f * finite_cap * move, 1e-300)), axis=0) for f in KELLY_FRACTIONS]
-    log_kelly = np.logaddexp.reduce(np.stack(kelly), axis=0) - math.log(len(KELLY_FRACTIONS))
-    return np.logaddexp(plug_in, log_kelly) - math.log(2.0)
-
-
-def _mixture_r(level: float) -> float:
-    """Howard et al.'s mixture variance ρ (in units of samples) minimising the CS width at OPTIMISED_AT."""
-    two_log = -2.0 * math.log(level)
-    return OPTIMISED_AT / (two_log + math.log(two_log + 1.0))
-
-
-def _running_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    t = np.arange(1, x.size + 1)
-    mean = np.cumsum(x) / t
-    with np.errstate(invalid="ignore", divide="ignore"):
-        var = (np.cumsum(x * x) - t * mean * mean) / np.maximum(t - 1, 1)
-    sd = np.sqrt(np.maximum(var, 0.0))
-    sd = np.where(np.abs(sd) < 1e-12 * (1 + np.abs(mean)), 0.0, sd)
-    return t, mean, sd
-
-
-def mixture_log_evidence(x: np.ndarray, theta: np.ndarray, level: float, side: Literal["greater", "less"],
-                         min_n: int = MIN_ASYMPTOTIC_N) -> np.ndarray:
-    """log Mₜ(θ): the one-sided (half-normal) Gaussian mixture of Howard et al. (2021) on the standardised sum.
-
-    With Wₜ = (Σxᵢ − tθ)/σ̂ₜ and mixture variance r, M⁺ = 2√(r/(t+r))·exp(W²/(2(t+r)))·Φ(W/√(t+r))
-    (for ``"less"``, W → −W). The first ``min_n`` − 1 samples carry no evidence (log M = −inf).
-    """
-    theta = np.atleast_1d(np.asarray(theta, dtype=float))
-    t, mean, sd = _running_stats(x)
-    r = _mixture_r(level)
-    sign = 1.0 if side == "greater" else -1.0
-    diff = sign * (mean[:, None] - theta[None, :]) * t[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(sd[:, None] > 0, diff / sd[:, None], np.where(diff > 0, np.inf, np.where(diff < 0, -np.inf, 0.0)))
-    scale = np.sqrt(t + r)[:, None]
-    z = w / scale
-    with np.errstate(over="ignore", invalid="ignore"):
-        log_m = (math.log(2.0) + 0.5 * np.log(r / (t + r))[:, None] + 0.5 * z * z + stats.norm.logcdf(z))
-    log_m = np.where(np.isinf(w) & (w > 0), np.inf, log_m)
-    log_m = np.where(np.isinf(w) & (w < 0), -np.inf, log_m)
-    log_m[t < min_n] = -np.inf
-    return log_m
 
 
 # ------------------------------------------------------------------------------------------ data types
@@ -177,8 +93,8 @@ class Look:
     decision: str    # SUPPORTED, REFUTED, CONTINUE, or INCONCLUSIVE (last look, undecided)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "estimate": _encode(self.estimate), "ci_low": _encode(self.ci_low),
-                "ci_high": _encode(self.ci_high), "p_value": _encode(self.p_value), "decision": self.decision}
+        return {"n": self.n, "estimate": json_float(self.estimate), "ci_low": json_float(self.ci_low),
+                "ci_high": json_float(self.ci_high), "p_value": json_float(self.p_value), "decision": self.decision}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Look:
@@ -220,139 +136,31 @@ class SequentialResult:
                    None if data.get("max_samples") is None else int(data["max_samples"]))
 
 
-# -------------------------------------------------------------------------------------- the evidence
-
-@dataclass(frozen=True)
-class _Evidence:
-    """One-sided anytime p-value paths (running minimum over t) for one level's bets."""
-
-    greater: dict[float, np.ndarray]   # θ → p⁺ₜ(θ) for every t (H0: mean ≤ θ)
-    less: dict[float, np.ndarray]      # θ → p⁻ₜ(θ) (H0: mean ≥ θ)
-
-
-def _level_key(level: float) -> float:
-    return float(level)
-
-
-def _evidence(x: np.ndarray, thresholds: Sequence[float], levels: Sequence[float], display_level: float,
-              bounds: tuple[float, float] | None, min_n: int, sequence: bool = True) -> tuple[dict[float, _Evidence], np.ndarray, np.ndarray, np.ndarray]:
-    """p-value paths at every threshold for bets tuned to each level; CS bounds at ``display_level``."""
-    out = {}
-    if bounds is not None:
-        low, high = bounds
-        y = (x - low) / (high - low)
-        scaled = [(th - low) / (high - low) for th in thresholds]
-        for level in sorted(set(levels)):
-            greater = {th: _bounded_p(y, s, level, "greater") for th, s in zip(thresholds, scaled)}
-            less = {th: _bounded_p(y, s, level, "less") for th, s in zip(thresholds, scaled)}
-            out[_level_key(level)] = _Evidence(greater, less)
-        if sequence:
-            grid = np.unique(np.concatenate([np.linspace(0.0, 1.0, GRID_POINTS),
-                                             [s for s in scaled if 0.0 <= s <= 1.0]]))
-            lower, upper = _grid_bounds(betting_log_capital(y, grid, display_level, "greater"),
-                                        betting_log_capital(y, grid, display_level, "less"), grid, display_level)
-            lower, upper = low + (high - low) * lower, low + (high - low) * upper
-        else:
-            lower, upper = np.full(x.size, np.nan), np.full(x.size, np.nan)
-        estimate = np.cumsum(x) / np.arange(1, x.size + 1)
-    else:
-        for level in sorted(set(levels)):
-            greater = {th: _p_path(mixture_log_evidence(x, [th], level, "greater", min_n)[:, 0]) for th in thresholds}
-            less = {th: _p_path(mixture_log_evidence(x, [th], level, "less", min_n)[:, 0]) for th in thresholds}
-            out[_level_key(level)] = _Evidence(greater, less)
-        lower, upper, estimate = _mixture_bounds(x, display_level, min_n)
-    return out, estimate, lower, upper
-
-
-def _bounded_p(y: np.ndarray, s: float, level: float, side: Literal["greater", "less"]) -> np.ndarray:
-    """p-value path of the one-sided betting test of θ = ``s`` on the [0, 1] scale.
-
-    A null outside the bounds is impossible (p = 0) or certain (p = 1), e.g. "mean ≤ −0.05" for a
-    measure in [0, 1] (p = 0 for the "greater" test of it) or "mean ≥ −0.05" (p = 1).
-    """
-    if side == "greater":
-        if s < 0.0 or s >= 1.0:
-            return np.full(y.size, 0.0 if s < 0.0 else 1.0)
-    elif s > 1.0 or s <= 0.0:
-        return np.full(y.size, 0.0 if s > 1.0 else 1.0)
-    return _p_path(betting_log_capital(y, [s], level, side)[:, 0])
-
-
-def _p_path(log_capital: np.ndarray) -> np.ndarray:
-    """p = min(1, 1/supₛ≤ₜ Kₛ): valid at any (stopping) time by Ville's inequality."""
-    if log_capital.size == 0:
-        return log_capital
-    return np.minimum(1.0, np.exp(-np.maximum.accumulate(log_capital)))
-
-
-def _grid_bounds(log_greater: np.ndarray, log_less: np.ndarray, grid: np.ndarray, level: float):
-    """Running-intersection CS on the grid: the lower bound is the last θ of the rejected run from 0."""
-    threshold = math.log(1.0 / level)
-    reject_low = np.maximum.accumulate(log_greater, axis=0) >= threshold    # θ below the mean, rejected
-    reject_high = np.maximum.accumulate(log_less, axis=0) >= threshold
-    # capital is monotone in θ (each factor is), so rejections form a prefix / suffix of the grid
-    k_low = np.argmin(reject_low, axis=1)             # first not-rejected index
-    all_low = reject_low.all(axis=1)
-    lower = np.where(k_low > 0, grid[np.maximum(k_low - 1, 0)], grid[0])
-    lower = np.where(all_low, grid[-1], lower)
-    k_high = reject_high.shape[1] - 1 - np.argmin(reject_high[:, ::-1], axis=1)  # last not-rejected index
-    all_high = reject_high.all(axis=1)
-    upper = np.where(k_high < grid.size - 1, grid[np.minimum(k_high + 1, grid.size - 1)], grid[-1])
-    upper = np.where(all_high, grid[0], upper)
-    return lower, upper
-
-
-def mixture_boundary(t: ArrayLike, level: float) -> np.ndarray:
-    """W*ₜ: the standardised sum Σ(xᵢ − θ)/σ at which the one-sided mixture of Howard et al. (2021) reaches 1/level.
-
-    The confidence sequence's radius after t samples is W*ₜ·σ/t (bisection: log M⁺ increases in W ≥ 0).
-    """
-    t = np.atleast_1d(np.asarray(t, dtype=float))
-    r = _mixture_r(level)
-    target = math.log(1.0 / level)
-    lo, hi = np.zeros(t.size), np.full(t.size, 100.0) * np.sqrt(t + r)
-    for _ in range(80):
-        mid = 0.5 * (lo + hi)
-        z = mid / np.sqrt(t + r)
-        value = math.log(2.0) + 0.5 * np.log(r / (t + r)) + 0.5 * z * z + stats.norm.logcdf(z)
-        below = value < target
-        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    return hi
-
-
-def _mixture_bounds(x: np.ndarray, level: float, min_n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Closed-form one-sided mixture bounds, running intersection."""
-    t, mean, sd = _running_stats(x)
-    half = mixture_boundary(t, level) * sd / t
-    lower = np.where(t >= min_n, mean - half, -np.inf)
-    upper = np.where(t >= min_n, mean + half, np.inf)
-    return np.maximum.accumulate(lower), np.minimum.accumulate(upper), mean
-
-
 # ------------------------------------------------------------------------------------------ the rules
 
-def _thresholds(claim: Claim, margin: float | None) -> list[float]:
+def thresholds(claim: Claim) -> list[float]:
+    """The θ's a claim's decisions test, on the scale of the estimate: 0, and ±margin when declared."""
     ths = {0.0}
-    if margin is not None:
-        ths |= {margin, -margin}
+    if claim.margin is not None:
+        ths |= {claim.margin, -claim.margin}
     return sorted(ths)
 
 
-def _decide(claim: Claim, ev_a: dict[float, _Evidence], alpha: float, alpha_stop: float, margin: float | None,
+def _decide(claim: Claim, ev_a: dict[float, Evidence], alpha: float, alpha_stop: float, margin: float | None,
             i: int) -> tuple[str, float, float | None, str]:
     """Decision after sample i (0-based) → (decision, p of the claim, equivalence p, reason)."""
     kind, alt = claim.kind, claim.alternative
     theta0 = margin if (margin is not None and kind != "correlation") else 0.0
     if kind in ("effect", "correlation") and alt == "two-sided":
-        e = ev_a[_level_key(alpha_stop / 2)]
+        e = ev_a[float(alpha_stop / 2)]
         p_claim = min(1.0, 2.0 * min(e.greater[theta0][i], e.less[-theta0][i]))
     elif kind in ("direction", "correlation"):
-        e = ev_a[_level_key(alpha_stop)]
+        e = ev_a[float(alpha_stop)]
         p_claim = (e.greater[theta0] if alt == "greater" else e.less[-theta0])[i]
     else:  # no_effect
-        e = ev_a[_level_key(alpha_stop)]
+        e = ev_a[float(alpha_stop)]
         p_claim = max(e.less[margin][i], e.greater[-margin][i])
-    r = ev_a[_level_key(alpha)]
+    r = ev_a[float(alpha)]
     p_eq = max(r.less[margin][i], r.greater[-margin][i]) if margin is not None else None
     if p_claim < alpha_stop:
         return SUPPORTED, float(p_claim), p_eq, "significant"
@@ -436,12 +244,12 @@ def futility_sequence(x: np.ndarray, gamma: float, bounds: tuple[float, float] |
     """
     half = gamma / 2.0
     if bounds is None:
-        lower, upper, _ = _mixture_bounds(x, half, min_n)
+        lower, upper, _ = mixture_bounds(x, half, min_n)
         return lower, upper
     low, high = bounds
     y = (x - low) / (high - low)
     grid = np.linspace(0.0, 1.0, FUTILITY_GRID_POINTS)
-    lower, upper = _grid_bounds(betting_log_capital(y, grid, half, "greater"),
+    lower, upper = grid_bounds(betting_log_capital(y, grid, half, "greater"),
                                 betting_log_capital(y, grid, half, "less"), grid, half)
     return low + (high - low) * lower, low + (high - low) * upper
 
@@ -547,7 +355,8 @@ def sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[int], 
         x = correlation_stream(covariate, values)
         stream_bounds: tuple[float, float] | None = None
         margin = claim.margin
-        method, scale = "correlation-mixture", 2
+        method: Method = "correlation-mixture"
+        scale = 2
         n_total = finite_vector(values, "values").size
     else:
         if covariate is not None:
@@ -572,16 +381,15 @@ def sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[int], 
         raise StatisticsError(f"max_samples={max_samples!r} is below the last look {looks[-1]}: the maximum is the "
                               "most samples the test may take; pass the planned maximum or leave it out.")
     check_futility(futility)
-    thresholds = _thresholds(claim, margin)
+    tested = thresholds(claim)
     display_level = alpha / 2 if claim.alternative == "two-sided" and claim.kind != "no_effect" else alpha
     levels = {alpha_stop, alpha_stop / 2, alpha}
     x = x[: looks[-1] // scale]   # nothing after the last look can matter
     min_n = MIN_CORRELATION_PAIRS if claim.kind == "correlation" else MIN_ASYMPTOTIC_N
-    evidence, estimate, lower, upper = _evidence(x, thresholds, sorted(levels), display_level, stream_bounds, min_n,
-                                                 sequence)
+    paths, estimate, lower, upper = evidence(x, tested, sorted(levels), display_level, stream_bounds, min_n, sequence)
     if futility is not None:
         f_low, f_high = futility_sequence(x, futility, stream_bounds, min_n)
-        sd_path = _running_stats(x)[2]
+        sd_path = running_stats(x)[2]
     record: list[Look] = []
     stopped: str = final_reason
     decision, p_claim, p_eq, reason, last = CONTINUE, 1.0, None, "too_few", looks[-1]
@@ -592,7 +400,7 @@ def sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[int], 
             record.append(Look(n, float("nan"), -math.inf, math.inf, 1.0, CONTINUE))
             continue
         i = m - 1
-        decision, p_claim, p_eq, reason = _decide(claim, evidence, alpha, alpha_stop, margin, i)
+        decision, p_claim, p_eq, reason = _decide(claim, paths, alpha, alpha_stop, margin, i)
         if decision == CONTINUE and futility is not None and n < maximum and m >= 2 and futility_check(
                 claim, float(sd_path[i]), float(f_low[i]), float(f_high[i]), maximum // scale,
                 alpha_stop=alpha_stop, bounds=stream_bounds):
@@ -612,16 +420,12 @@ def sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[int], 
     look = record[-1]
     outcome = look.decision if look.decision in (SUPPORTED, REFUTED) else INCONCLUSIVE
     verdict = Verdict(
-        outcome=outcome, claim=claim, effect=look.estimate, ci_low=look.ci_low, ci_high=look.ci_high,
-        confidence=1 - 2 * display_level, p_value=float(p_claim), p_adjusted=None, n=int(last),
-        test=_test_text(method, len(record), alpha_stop, alpha),
+        outcome=outcome, claim=claim, reason=reason if outcome != INCONCLUSIVE else "neither", method=method,
+        effect=look.estimate, ci_low=look.ci_low, ci_high=look.ci_high, confidence=1 - 2 * display_level,
+        p_value=float(p_claim), n=int(last), test=_test_text(method, len(record), alpha_stop, alpha),
         equivalence_p=None if p_eq is None else float(p_eq),
-        explanation="", samples_needed=None)
-    explanation = _explain(verdict, reason if outcome != INCONCLUSIVE else "neither", stopped, margin, method,
-                           len(record), maximum, futility)
-    verdict = dataclasses.replace(verdict, explanation=explanation)
-    return SequentialResult(verdict, tuple(record), stopped, alpha_stop, method, tuple(thresholds),
-                            futility, maximum)
+        sequential=AnytimeStop(stopped=stopped, looks=len(record), maximum=maximum, futility=futility))
+    return SequentialResult(verdict, tuple(record), stopped, alpha_stop, method, tuple(tested), futility, maximum)
 
 
 def _test_text(method: str, looks: int, alpha_stop: float, alpha: float) -> str:
@@ -631,42 +435,6 @@ def _test_text(method: str, looks: int, alpha_stop: float, alpha: float) -> str:
                                    "sequence (Waudby-Smith et al. 2024)"}[method]
     stop = f", stopping for support at α = {alpha_stop:.3g}" if alpha_stop < alpha else ""
     return f"sequential: {name}, {looks} look{'s' if looks != 1 else ''}{stop}"
-
-
-def _explain(v: Verdict, reason: str, stopped: str, margin: float | None, method: str, looks: int,
-             maximum: int | None = None, futility: float | None = None) -> str:
-    c = v.claim
-    what = "correlation" if method == "correlation-mixture" else "mean difference"
-    cs = f"{v.confidence:.0%} confidence sequence [{v.ci_low:.3g}, {v.ci_high:.3g}]"
-    at = f"after {v.n} samples ({looks} look{'s' if looks != 1 else ''})"
-    if reason == "significant":
-        if c.kind == "no_effect":
-            return (f"No effect beyond ±{margin:g}, {at}: the {what} {v.effect:.3g} has a {cs} inside the margin "
-                    f"(anytime-valid p = {_p(v.p_value)}).")
-        beyond = f" beyond ±{margin:g}" if margin is not None and c.kind != "correlation" else ""
-        moves = {"greater": "raises", "less": "lowers", "two-sided": "changes"}[c.alternative]
-        subject = "The correlation is " + {"greater": "positive", "less": "negative", "two-sided": "non-zero"}[
-            c.alternative] if c.kind == "correlation" else f"The intervention {moves} the measure{beyond}"
-        return f"{subject}, {at}: {what} {v.effect:.3g}, {cs}, anytime-valid p = {_p(v.p_value)}."
-    if reason == "outside_margin":
-        return f"A real effect beyond ±{margin:g}, {at}: the {cs} of the {what} {v.effect:.3g} lies outside the margin."
-    if reason == "opposite":
-        return f"The measure moves the other way, {at}: {what} {v.effect:.3g}, {cs}."
-    if reason == "equivalent":
-        return (f"No effect worth the name, {at}: the {cs} of the {what} {v.effect:.3g} lies within ±{margin:g} "
-                f"(anytime-valid equivalence p = {_p(v.equivalence_p)}).")
-    if stopped == "futility":
-        return (f"Stopped for futility {at}: the {1 - futility:.0%} confidence sequence of the {what} {v.effect:.3g} "
-                f"excludes every value at which the claim or its refutation could be expected to be decided by the "
-                f"maximum of {maximum} samples, so more samples would very likely end undecided too (anytime-valid "
-                f"p = {_p(v.p_value)}). A futility stop never supports anything; raise max_samples, or declare a "
-                "margin, if a smaller effect matters.")
-    why = {"max_samples": "the hypothesis's maximum number of samples was reached",
-           "budget": "the session's budget ran out",
-           "decided": "the data ran out"}[stopped]
-    return (f"Not decided {at}: {why} while the {cs} of the {what} {v.effect:.3g} still allowed both the claim "
-            f"and its refutation (anytime-valid p = {_p(v.p_value)}); raise max_samples or the budget, or "
-            "declare a margin so that 'no effect' can end the test.")
 
 
 def looks_for(batch: int, max_samples: int) -> list[int]:
