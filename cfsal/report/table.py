@@ -6,22 +6,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from cfsal.report.numbers import json_number, non_finite_text
+from cfsal.report.numbers import json_number, number_text
 from cfsal.rollout.design import Selection, design_of_record
 
 COLUMNS = ("hypothesis", "agent", "n", "effect [CI]", "p", "p adj", "verdict")
 
 
-def _fmt(value: float | str | None, digits: int = 3) -> str:
-    value = json_number(value)
-    if isinstance(value, str):
-        return value
-    special = non_finite_text(value)
-    if special is not None:
-        return special
-    if value != 0 and abs(value) < 10 ** -digits:
-        return f"{value:.1e}"
-    return f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}"
+def _fmt(value: float | str | None) -> str:
+    """A number in a table cell: as on the HTML page, but with one decimal in scientific notation."""
+    return number_text(value, exponent_digits=1)
 
 
 def _row(record: dict[str, Any]) -> tuple[str, ...]:
