@@ -28,7 +28,7 @@ from cfsal.agents.loaders import file_format, load_cleanrl, load_sb3_zip
 from cfsal.agents.networks import NatureActorCritic, UnsharedNatureActorCritic
 from cfsal.agents.zoo import load_agent
 from cfsal.cli import main
-from cfsal.envs import make
+from cfsal.envs import ALE_GAMES, make
 from cfsal.errors import CheckpointError
 from cfsal.interventions import ale_pong
 from cfsal.rollout import States, counterfactual
@@ -179,6 +179,25 @@ def test_an_sb3_atari_zip_gives_the_reference_policys_logits_and_values(tmp_path
     assert agent.provenance["shared_features_extractor"] is share and agent.provenance["sb3_version"] == "2.3.2"
 
 
+@pytest.mark.parametrize("game", sorted(ALE_GAMES))
+def test_both_formats_load_for_every_ale_game(tmp_path, game):
+    n_actions = ALE_GAMES[game].n_actions
+    env = make(game, seed=0)
+    observations = np.stack([env.step(step % n_actions)[0] for step in range(8)])
+    for reference, path, as_input in (
+            (randomised(SB3CnnPolicy(n_actions), seed=6), tmp_path / "sb3.zip", as_sb3_policy_input),
+            (randomised(CleanRLAgent(n_actions), seed=7), tmp_path / "agent.cleanrl_model", as_cleanrl_input)):
+        if path.suffix == ".zip":
+            sb3_zip(path, reference)
+        else:
+            cleanrl_checkpoint(path, reference)
+        agent = load(path, game=game)
+        assert agent.spec.action_set == ALE_GAMES[game].action_set
+        with torch.no_grad():
+            expected_logits, _ = reference(as_input(observations))
+        torch.testing.assert_close(agent.logits_and_value(observations)[0], expected_logits, rtol=1e-6, atol=1e-6)
+
+
 def _channel_last_pong_frames():
     """cfsal's ale_pong one 84×84 frame at a time, channel-last (84, 84, 1), as SB3's WarpFrame gives them."""
     import gymnasium as gym
@@ -243,7 +262,7 @@ def _sb3_state(**changes) -> dict[str, torch.Tensor]:
     (lambda p: sb3_zip(p, SB3CnnPolicy(n_actions=4)), (r"has 4 actions .* ale_pong has 6 \(NOOP, FIRE, RIGHT, LEFT, "
                                                       r"RIGHTFIRE, LEFTFIRE\): it was trained for another game; "
                                                       r"name the game it played with game=…")),
-    (lambda p: sb3_zip(p, SB3CnnPolicy(n_actions=18)), "18 is ALE's full action set"),
+    (lambda p: sb3_zip(p, SB3CnnPolicy(n_actions=18)), "18 outputs are ALE's full action set"),
     (lambda p: sb3_zip(p, SB3CnnPolicy(in_channels=1), shape=None),
      "takes 1 input channels: it was trained on single frames"),
     (lambda p: sb3_zip(p, SB3CnnPolicy(), shape=[1, 84, 84]), r"saw observations of shape \[1, 84, 84\]"),

@@ -312,8 +312,9 @@ def _spec_for(weights: dict[str, torch.Tensor], game: GameSpec, where: str, trun
     """The agent's spec for ``game``, after checking the weights' shapes against what cfsal gives the agent."""
     n_actions = weights["policy_head.weight"].shape[0]
     if n_actions != game.n_actions:
-        why = ("18 is ALE's full action set (full_action_space=True); cfsal plays the minimal set, as "
-               "make_atari_env and gym.make do by default" if n_actions == 18
+        why = ("18 outputs are ALE's full action set (full_action_space=True), or a game whose minimal set has "
+               "18 actions; cfsal plays each game's minimal set, as make_atari_env and gym.make do by default"
+               if n_actions == 18
                else "it was trained for another game; name the game it played with game=… (CLI: --game)")
         raise CheckpointError(
             f"{where} has {n_actions} actions (its policy layer has {n_actions} outputs) but {game.name} has "
