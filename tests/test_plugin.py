@@ -4,15 +4,6 @@ import json
 
 import pytest
 
-CONFTEST = '''
-import pytest
-from cfsal.testing import tiny_agent
-
-@pytest.fixture
-def agent():
-    return tiny_agent(seed=0, name="tiny")
-'''
-
 HYPOTHESES = '''
 import cfsal
 from cfsal import measures
@@ -34,10 +25,9 @@ def test_an_edit_that_changes_nothing_has_no_effect(counterfactual):
 
 
 @pytest.fixture
-def project(pytester):
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_claims=HYPOTHESES)
-    return pytester
+def project(tiny_project):
+    tiny_project.makepyfile(test_claims=HYPOTHESES)
+    return tiny_project
 
 
 def run(project, *args):
@@ -243,29 +233,30 @@ def test_no_mistake_makes_a_hypothesis_vanish(project):
     assert "test_mistakes.py:11" in errors["test_failing_edit"]
 
 
-def test_results_and_report_land_under_the_rootdir_by_default_and_can_be_moved(pytester):
+def test_results_and_report_land_under_the_rootdir_by_default_and_can_be_moved(tiny_project):
     from cfsal.report.build import report_from_files
     from cfsal.report.html import referenced_files
 
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_claims=HYPOTHESES)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6",
-                                           "test_claims.py::test_moving_the_ball_changes_the_policy")
+    tiny_project.makepyfile(test_claims=HYPOTHESES)
+    result = tiny_project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6",
+                                               "test_claims.py::test_moving_the_ball_changes_the_policy")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["results: reports/results.json", "report: reports/index.html"])
-    reports = pytester.path / "reports"
+    reports = tiny_project.path / "reports"
     text = (reports / "results.json").read_text()
-    assert str(pytester.path) not in text  # no path of the machine that ran it
+    assert str(tiny_project.path) not in text  # no path of the machine that ran it
     images = [b["image"] for b in json.loads(text)["hypotheses"][0]["media"]["branches"]]
     assert images and all(image.startswith("index_files/") for image in images)
-    reports.rename(pytester.path / "archived")
-    page = report_from_files(pytester.path / "archived" / "results.json", pytester.path / "archived" / "index.html")
+    archived = tiny_project.path / "archived"
+    reports.rename(archived)
+    page = report_from_files(archived / "results.json", archived / "index.html")
     assert "image file missing" not in page.read_text()
     linked = list(referenced_files(page.read_text(), page.parent))
     assert any(f.name.endswith("-typical.png") for f in linked) and all(f.is_file() for f in linked)
 
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6", "--cfsal-json", "off",
-                                           "--cfsal-html", "off", "test_claims.py::test_moving_the_ball_changes_the_policy")
+    result = tiny_project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6", "--cfsal-json", "off",
+                                               "--cfsal-html", "off",
+                                               "test_claims.py::test_moving_the_ball_changes_the_policy")
     result.stdout.fnmatch_lines(["results: not written (off)", "report: not written (off)"])
     assert not (reports / "results.json").exists() and not (reports / "index.html").exists()
 
@@ -277,8 +268,8 @@ def test_junit_xml_carries_the_verdict_properties(project):
     assert 'name="cfsal_p_value"' in xml and 'name="cfsal_n" value="8"' in xml
 
 
-def test_a_claim_supported_alone_but_not_after_correction_fails_the_session_when_asked(pytester):
-    pytester.makepyfile(test_many='''
+def test_a_claim_supported_alone_but_not_after_correction_fails_the_session_when_asked(tiny_project):
+    tiny_project.makepyfile(test_many='''
 import cfsal
 from cfsal.testing import StateEdit, shift_ball
 from cfsal import measures
@@ -293,10 +284,9 @@ def make(i):
 for i in range(12):
     globals()["test_claim_%02d" % i] = make(i)
 ''')
-    pytester.makeconftest(CONFTEST)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-fail-on", "inconclusive",
-                                           "--cfsal-json", "out.json")
-    data = json.loads((pytester.path / "out.json").read_text())
+    result = tiny_project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-fail-on", "inconclusive",
+                                               "--cfsal-json", "out.json")
+    data = json.loads((tiny_project.path / "out.json").read_text())
     alone = [r["verdict"]["outcome"] for r in data["hypotheses"]]
     adjusted = [r["adjusted_verdict"]["outcome"] for r in data["hypotheses"]]
     assert alone.count("SUPPORTED") > adjusted.count("SUPPORTED")  # n=8: p≈1/128 alone; ×12 > 0.05

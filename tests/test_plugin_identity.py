@@ -4,15 +4,6 @@ import json
 import subprocess
 import sys
 
-CONFTEST = '''
-import pytest
-from cfsal.testing import tiny_agent
-
-@pytest.fixture
-def agent():
-    return tiny_agent(seed=0, name="tiny")
-'''
-
 HYPOTHESIS = '''
 import cfsal
 from cfsal import measures
@@ -34,11 +25,12 @@ def _run(cwd, target, out):
     return record["seed"], record["result"]["values"], record["result"]["design"]["states"], record["result"]["selection"]
 
 
-def test_a_claim_is_judged_the_same_from_the_root_another_directory_and_by_absolute_path(tmp_path):
+def test_a_claim_is_judged_the_same_from_the_root_another_directory_and_by_absolute_path(tmp_path,
+                                                                                          tiny_agent_conftest):
     project = tmp_path / "project"
     (project / "hypotheses").mkdir(parents=True)
     (project / "elsewhere").mkdir()
-    (project / "hypotheses" / "conftest.py").write_text(CONFTEST)
+    (project / "hypotheses" / "conftest.py").write_text(tiny_agent_conftest)
     (project / "hypotheses" / "test_ball.py").write_text(HYPOTHESIS)
     runs = [
         _run(project, "hypotheses/test_ball.py", tmp_path / "root.json"),

@@ -4,15 +4,6 @@ import json
 
 import pytest
 
-CONFTEST = '''
-import pytest
-from cfsal.testing import tiny_agent
-
-@pytest.fixture
-def agent():
-    return tiny_agent(seed=0, name="tiny")
-'''
-
 HYPOTHESES = '''
 import cfsal
 from cfsal import measures
@@ -40,10 +31,9 @@ def test_fixed_by_declaration(counterfactual):
 
 
 @pytest.fixture
-def project(pytester):
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_claims=HYPOTHESES)
-    return pytester
+def project(tiny_project):
+    tiny_project.makepyfile(test_claims=HYPOTHESES)
+    return tiny_project
 
 
 def run(project, *args, design="anytime"):

@@ -79,15 +79,6 @@ def test_unrebuildable_interventions_fall_back_to_the_agents_observation(tmp_pat
     assert image.shape == (2 * 168 + 4, 2 * 168 + 4, 3)
 
 
-CONFTEST = '''
-import pytest
-from cfsal.testing import tiny_agent
-
-@pytest.fixture
-def agent():
-    return tiny_agent(seed=0, name="tiny")
-'''
-
 HYPOTHESES = '''
 import cfsal
 from cfsal import measures
@@ -103,27 +94,26 @@ def test_moving_the_ball_changes_the_policy(counterfactual):
 
 
 @pytest.mark.slow
-def test_plugin_writes_the_report_with_frames_and_a_comparison(pytester):
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_claims=HYPOTHESES)
+def test_plugin_writes_the_report_with_frames_and_a_comparison(tiny_project):
+    tiny_project.makepyfile(test_claims=HYPOTHESES)
     baseline = {"schema_version": 1, "settings": {"seed": 0}, "hypotheses": [
         {"nodeid": "test_claims.py::test_moving_the_ball_changes_the_policy", "claim": "old", "status": "ERROR"},
         {"nodeid": "test_claims.py::test_gone", "claim": "gone", "status": "ERROR"}]}
-    (pytester.path / "base.json").write_text(json.dumps(baseline))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6", "--cfsal-json",
-                                           "out.json", "--cfsal-html", "reports/index.html", "--cfsal-compare",
-                                           "base.json")
+    (tiny_project.path / "base.json").write_text(json.dumps(baseline))
+    result = tiny_project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6", "--cfsal-json",
+                                               "out.json", "--cfsal-html", "reports/index.html", "--cfsal-compare",
+                                               "base.json")
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) + outcomes.get("skipped", 0) == 1  # a verdict, whichever: the report is tested
     result.stdout.fnmatch_lines(["report: reports/index.html"])
-    record = json.loads((pytester.path / "out.json").read_text())["hypotheses"][0]
+    record = json.loads((tiny_project.path / "out.json").read_text())["hypotheses"][0]
     assert record["status"] in ("SUPPORTED", "REFUTED", "INCONCLUSIVE")
     assert record["media"]["branches"][0]["source"] == "rgb"
-    page = (pytester.path / "reports" / "index.html").read_text()
+    page = (tiny_project.path / "reports" / "index.html").read_text()
     assert "Changes since the baseline" in page and "1 verdict changed, 1 removed" in page
     assert "the &lt;em&gt;policy&lt;/em&gt;" in page and "typical branch" in page
     assert ("Movie of the" in page) == HAVE_IMAGEIO
-    files = list(referenced_files(page, pytester.path / "reports"))
+    files = list(referenced_files(page, tiny_project.path / "reports"))
     assert len(files) >= 3 and all(f.is_file() for f in files)
 
 

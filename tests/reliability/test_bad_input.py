@@ -226,15 +226,6 @@ def test_bad_experiment_settings_are_one_cfsal_error(settings, fragment):
 
 
 # -- the pytest session ---------------------------------------------------------------------------
-CONFTEST = '''
-import pytest
-from cfsal.testing import tiny_agent
-
-@pytest.fixture
-def agent():
-    return tiny_agent(seed=0, name="tiny")
-'''
-
 #: The same tiny agent, but hypotheses that name an agent get that one loaded (as without a conftest).
 CONFTEST_NAMED = '''
 import pytest
@@ -357,9 +348,8 @@ def test_each_mistake_is_an_error_of_its_hypothesis_and_the_session_goes_on(sess
         assert "cfsal" in line, line  # one line, from cfsal, in the short summary
 
 
-def test_a_bad_declaration_no_longer_drops_the_other_hypotheses_of_its_module(pytester):
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_two='''
+def test_a_bad_declaration_no_longer_drops_the_other_hypotheses_of_its_module(tiny_project):
+    tiny_project.makepyfile(test_two='''
 import cfsal
 from cfsal import measures
 from cfsal.testing import StateEdit
@@ -380,12 +370,12 @@ def test_without_a_docstring_claim_is_reported_too():
 
 test_without_a_docstring_claim_is_reported_too = cfsal.hypothesis()(test_without_a_docstring_claim_is_reported_too)
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6", "--cfsal-json", "out.json",
-                                           "--cfsal-html", "off")
+    result = tiny_project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "6",
+                                               "--cfsal-json", "out.json", "--cfsal-html", "off")
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(["*test_declared_wrongly*HypothesisDeclarationError*'greater' or 'less'*",
                                  "*test_without_a_docstring*state the claim*"])
-    data = json.loads((pytester.path / "out.json").read_text())
+    data = json.loads((tiny_project.path / "out.json").read_text())
     assert data["counts"] == {"ERROR": 2, "SUPPORTED": 1}
     assert "Traceback" not in result.stdout.str()
 

@@ -19,15 +19,6 @@ from cfsal.rollout import counterfactual
 from cfsal.testing import StateEdit, tiny_agent
 from cfsal.testing.fakes import shift_ball
 
-CONFTEST = '''
-import pytest
-from cfsal.testing import tiny_agent
-
-@pytest.fixture
-def agent():
-    return tiny_agent(seed=0, name="tiny")
-'''
-
 CLAIMS = '''
 import cfsal
 from cfsal import measures
@@ -52,10 +43,9 @@ def test_unchanged(counterfactual):
 
 
 @pytest.fixture
-def project(pytester):
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_claims=CLAIMS)
-    return pytester
+def project(tiny_project):
+    tiny_project.makepyfile(test_claims=CLAIMS)
+    return tiny_project
 
 
 def verdicts(project, *args: str) -> str:

@@ -18,15 +18,6 @@ import pytest
 from cfsal.plugin.session import SessionState, Settings
 from cfsal.report.build import report_from_files
 
-CONFTEST = '''
-import pytest
-from cfsal.testing import tiny_agent
-
-@pytest.fixture
-def agent():
-    return tiny_agent(seed=0, name="tiny")
-'''
-
 #: Three hypotheses; the middle one is replaced per test by the fault under study.
 THREE = '''
 import os, signal
@@ -67,11 +58,10 @@ def dies():
 '''
 
 
-def _session(pytester, fault: str):
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(faults=FAULTS)
-    pytester.makepyfile(test_three=THREE.replace("FAULT", fault))
-    return pytester
+def _session(tiny_project, fault: str):
+    tiny_project.makepyfile(faults=FAULTS)
+    tiny_project.makepyfile(test_three=THREE.replace("FAULT", fault))
+    return tiny_project
 
 
 def _run(pytester, *args):
@@ -87,25 +77,25 @@ def _names(data: dict) -> dict[str, str]:
     return {r["nodeid"].split("::")[-1]: r["status"] for r in data["hypotheses"]}
 
 
-def test_ctrl_c_in_the_second_of_three_leaves_the_first_and_a_partial_report(pytester):
-    _session(pytester, "raise KeyboardInterrupt")
-    result = _run(pytester)
+def test_ctrl_c_in_the_second_of_three_leaves_the_first_and_a_partial_report(tiny_project):
+    _session(tiny_project, "raise KeyboardInterrupt")
+    result = _run(tiny_project)
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    data = _results(pytester)
+    data = _results(tiny_project)
     assert data["partial"] is True
     assert list(_names(data)) == ["test_1_first"] and data["hypotheses"][0]["result"]["n"] == 4
-    page = (pytester.path / "report" / "index.html").read_text()
+    page = (tiny_project.path / "report" / "index.html").read_text()
     assert "Partial results." in page and "test_1_first" in page and "test_3_third" not in page
-    assert not list(pytester.path.glob("*.tmp")), "an atomic write left its temporary file"
+    assert not list(tiny_project.path.glob("*.tmp")), "an atomic write left its temporary file"
 
 
-def test_a_killed_session_leaves_the_last_complete_json_and_the_report_says_partial(pytester):
-    _session(pytester, "os.kill(os.getpid(), signal.SIGKILL)")
-    result = _run(pytester)
+def test_a_killed_session_leaves_the_last_complete_json_and_the_report_says_partial(tiny_project):
+    _session(tiny_project, "os.kill(os.getpid(), signal.SIGKILL)")
+    result = _run(tiny_project)
     assert result.ret == -9
-    data = _results(pytester)
+    data = _results(tiny_project)
     assert data["partial"] is True and list(_names(data)) == ["test_1_first"]
-    page = report_from_files(pytester.path / "out.json", pytester.path / "rebuilt" / "index.html").read_text()
+    page = report_from_files(tiny_project.path / "out.json", tiny_project.path / "rebuilt" / "index.html").read_text()
     assert "Partial results." in page and "test_1_first" in page
 
 
@@ -121,23 +111,22 @@ def test_every_write_is_a_complete_file(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_process_pool_worker_that_dies_is_an_error_of_its_hypothesis(pytester):
-    _session(pytester, "return counterfactual(DiesInWorker('breakout', None), **SETTINGS)")
-    pytester.makepyfile(test_three=THREE.replace("FAULT", "from faults import dies\n"
+def test_a_process_pool_worker_that_dies_is_an_error_of_its_hypothesis(tiny_project):
+    _session(tiny_project, "return counterfactual(DiesInWorker('breakout', None), **SETTINGS)")
+    tiny_project.makepyfile(test_three=THREE.replace("FAULT", "from faults import dies\n"
                                                  "    return counterfactual(dies(), **SETTINGS)"))
-    result = _run(pytester, "--cfsal-executor", "process", "--cfsal-workers", "1")
+    result = _run(tiny_project, "--cfsal-executor", "process", "--cfsal-workers", "1")
     result.stdout.fnmatch_lines(["cfsal: process-pool worker 0*failed: BrokenProcessPool*"])
-    data = _results(pytester)
+    data = _results(tiny_project)
     assert _names(data)["test_2_faulty"] == "ERROR" and "BrokenProcessPool" in data["hypotheses"][1]["error"]
     assert {"test_1_first", "test_3_third"} <= set(_names(data)) and data["partial"] is False
 
 
 @pytest.mark.slow
-def test_a_ray_task_whose_worker_dies_is_an_error_of_its_hypothesis(pytester):
+def test_a_ray_task_whose_worker_dies_is_an_error_of_its_hypothesis(tiny_project):
     pytest.importorskip("ray")
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(faults=FAULTS)
-    pytester.makepyfile(test_ray='''
+    tiny_project.makepyfile(faults=FAULTS)
+    tiny_project.makepyfile(test_ray='''
 import ray, pytest, cfsal
 from cfsal import measures
 from faults import dies
@@ -150,19 +139,20 @@ def test_dies_on_ray(counterfactual):
         pytest.skip(f"Ray cannot start here: {error}")
     return counterfactual(dies(), branch_every=15, horizon=2, samples=2, measure=measures.policy_total_variation)
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-json", "out.json", "--cfsal-html", "off",
-                                           "--cfsal-executor", "ray", "--cfsal-workers", "1", timeout=300)
+    result = tiny_project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-json", "out.json",
+                                               "--cfsal-html", "off", "--cfsal-executor", "ray", "--cfsal-workers", "1",
+                                               timeout=300)
     if result.parseoutcomes().get("skipped"):
         pytest.skip("Ray cannot start on this machine")
     result.stdout.fnmatch_lines(["*cfsal: Ray task 0 failed*"])
-    assert _names(_results(pytester)) == {"test_dies_on_ray": "ERROR"}
+    assert _names(_results(tiny_project)) == {"test_dies_on_ray": "ERROR"}
 
 
 @pytest.mark.slow
-def test_an_xdist_worker_that_dies_is_reported_not_dropped(pytester):
-    _session(pytester, "os._exit(1)")
-    result = _run(pytester, "-n", "2")
+def test_an_xdist_worker_that_dies_is_reported_not_dropped(tiny_project):
+    _session(tiny_project, "os._exit(1)")
+    result = _run(tiny_project, "-n", "2")
     result.stdout.fnmatch_lines(["*crashed while running*test_2_faulty*"])
-    data = _results(pytester)
+    data = _results(tiny_project)
     assert {"test_1_first", "test_3_third"} <= set(_names(data))
     assert _names(data).get("test_2_faulty") == "ERROR"
