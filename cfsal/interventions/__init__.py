@@ -15,6 +15,11 @@ config interventions (:class:`ConfigIntervention`, ``<game>.configure``,
 every step by the rollout (:meth:`Intervention.reapply_to_env`). Both declare their parameters with
 :func:`param` (:mod:`~cfsal.interventions.params`, which also holds the :data:`registry`).
 
+Your own interventions: a frozen dataclass subclassing :class:`Intervention` (Toybox games) or
+:class:`AleRamEdit` (ALE games' RAM), with ``game = "…"``, parameters declared with :func:`param`, and
+an ``edit(state, rng)`` that changes the state and returns what it chose; see
+``docs/writing-interventions.md``.
+
 Two modules are imported by their own path, as they need what the rest does not: Hypothesis
 strategies in :mod:`cfsal.interventions.strategies` (Hypothesis), before/after PNGs in
 :mod:`cfsal.interventions.render` (SciPy, Pillow).
@@ -33,6 +38,7 @@ from cfsal.interventions import (
                                  pong,
                                  space_invaders,
 )
+from cfsal.interventions._ale_common import AleRamEdit
 from cfsal.interventions.config import ConfigComposite, ConfigIntervention, compose
 from cfsal.interventions.params import ParamSpec, param, registry
 from cfsal.interventions.spec import from_spec, list_interventions
@@ -40,7 +46,7 @@ from cfsal.interventions.state import ApplyRecord, Composite, Intervention, game
 from cfsal.interventions.targets import TARGETS, Target, target_table, targets_for
 
 __all__ = [
-    "ApplyRecord", "Composite", "ConfigComposite", "ConfigIntervention", "Intervention", "ParamSpec",
+    "AleRamEdit", "ApplyRecord", "Composite", "ConfigComposite", "ConfigIntervention", "Intervention", "ParamSpec",
     "ale_boxing", "ale_breakout", "ale_freeway", "ale_pong", "ale_space_invaders", "amidar", "breakout",
     "compose", "from_spec", "game_of_state", "list_interventions",
     "param", "pong", "registry", "space_invaders", "TARGETS", "Target", "target_table", "targets_for",

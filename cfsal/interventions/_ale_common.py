@@ -26,7 +26,8 @@ class AleRamEdit(Intervention, register=False):
     Subclasses set ``game`` and implement ``_edit`` (on the copy) and ``target``.
     """
 
-    def _apply(self, state: dict[str, Any], rng: np.random.Generator | None, from_core: bool) -> dict[str, Any]:
+    def _apply(self, state: dict[str, Any], rng: np.random.Generator | None,
+               from_core: bool) -> tuple[dict[str, Any], Any]:
         if not isinstance(state, dict) or state.get("game") != self.game or not isinstance(state.get("ram"), list):
             found = state.get("game") if isinstance(state, dict) else type(state).__name__
             raise InterventionError(
@@ -34,10 +35,10 @@ class AleRamEdit(Intervention, register=False):
                 f"Apply it to cfsal.envs.make({self.game!r}).get_toybox_state()."
             )
         new = copy_state(state)
-        self._edit(new, rng)
+        chosen = self.edit(new, rng)
         if len(new["ram"]) != 128 or not all(type(b) is int and 0 <= b <= 255 for b in new["ram"]):
             raise self._error("the edit left RAM bytes outside 0..255; this is a bug in the intervention.")
-        return new
+        return new, chosen
 
     def _moved(self, what: str, now: int, delta: int, low: int, high: int, offset: int, param_name: str) -> int:
         """The RAM value of a position moved by ``delta`` screen pixels (screen = RAM − ``offset``; ``low``

@@ -133,7 +133,9 @@ def _kind_of(annotation: Any) -> tuple[str, bool]:
                 return "int_tuple", optional
             if typing.get_origin(inner) is tuple:
                 return "cell_tuple", optional
-    raise TypeError(f"unsupported intervention parameter annotation {annotation!r}")
+    raise TypeError(f"unsupported intervention parameter annotation {annotation!r}: use int, float, bool, str, "
+                    "tuple[int, ...], tuple[tuple[int, int], ...] (cells) or tuple[int, int, int] (a colour), "
+                    "each optionally `| None`.")
 
 
 class Parameterised:
@@ -161,9 +163,12 @@ class Parameterised:
         if "name" not in cls.__dict__ and not cls.__name__.startswith("_") and getattr(cls, "game", "any") != "any":
             cls.name = intervention_name(cls.game, cls.__name__)
         if "name" in cls.__dict__:
-            if cls.name in registry:
-                raise TypeError(f"intervention name {cls.name!r} registered twice")
-            registry[cls.name] = cls
+            known = registry.get(cls.name)
+            if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise TypeError(
+                    f"intervention name {cls.name!r} is taken by {known.__module__}.{known.__qualname__}; "
+                    f"rename {cls.__qualname__} or give it a name of its own (name = \"{cls.game}.my_edit\").")
+            registry[cls.name] = cls  # a module imported again (pytest, a notebook) replaces its own classes
 
     # -- parameter introspection -----------------------------------------------------------
     @classmethod
@@ -180,6 +185,9 @@ class Parameterised:
         hints = typing.get_type_hints(cls)
         specs = []
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name in ("name", "game"):
+                raise TypeError(f"{cls.__qualname__}.{f.name} is a dataclass field; make it a class attribute "
+                                f"({f.name} = \"…\", without an annotation, or {f.name}: ClassVar[str] = \"…\").")
             kind, optional = _kind_of(hints[f.name])
             low, high = (_resolve_bound(cls, b) for b in (f.metadata.get("low"), f.metadata.get("high")))
             specs.append(ParamSpec(
@@ -191,6 +199,11 @@ class Parameterised:
     def describe(cls) -> str:
         """Full documentation: the class docstring, dedented."""
         return inspect.cleandoc(cls.__doc__ or "")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Reached only by a class that is not a dataclass (a dataclass has its own ``__init__``)."""
+        raise TypeError(f"{type(self).__qualname__} is not a dataclass: decorate it with "
+                        "@dataclasses.dataclass(frozen=True) so that its param(...) fields are parameters.")
 
     def __post_init__(self) -> None:
         for spec in self.params():

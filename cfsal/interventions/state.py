@@ -12,7 +12,11 @@ edit is a small frozen dataclass with declared parameters (:mod:`cfsal.intervent
   by stepping a few NOOPs (``settle=3``);
 * :meth:`Intervention.took_effect` compares the quantity the intervention targets in two states,
   because the paper found edits that changed nothing for 40 frames;
-* interventions compose with ``a + b`` (:class:`Composite`).
+* interventions compose with ``a + b`` (:class:`Composite`);
+* an edit may return what it *chose* in the state it was given (the enemy nearest the player, the
+  brick above the ball): :meth:`Intervention.apply_choosing` hands it back and :class:`ApplyRecord`,
+  the rollout's pairs and the results JSON keep it per branch. Your own interventions subclass
+  :class:`Intervention` and implement :meth:`Intervention.edit` (``docs/writing-interventions.md``).
 
 Config interventions, which restart the game, are in :mod:`cfsal.interventions.config`.
 """
@@ -39,11 +43,13 @@ _NOOP_INDEX = 0  # index 0 of every game's action set is NOOP (cfsal.envs.games)
 class Intervention(Parameterised):
     """Base of every state intervention. Concrete ones are frozen dataclasses.
 
-    Subclasses implement :meth:`_edit` (mutate the given copy of the state in place) and
-    :meth:`target` (the part of the state the intervention is meant to change, compared by
-    :meth:`took_effect`). ``persistent = True`` marks interventions that the paper re-applied after
-    *every* step (a frozen or decrementing score): :meth:`reapply` / :meth:`reapply_to_env` are
-    what a rollout calls between steps.
+    Subclasses set ``game`` (a class attribute: ``game = "amidar"``), declare their parameters with
+    :func:`~cfsal.interventions.params.param`, implement :meth:`edit` (change the given copy of the
+    state in place; return what was chosen, or None) and, preferably, :meth:`target` (the part of the
+    state the intervention is meant to change, compared by :meth:`took_effect`). The library's own
+    interventions implement ``_edit`` instead, which :meth:`edit` calls. ``persistent = True`` marks
+    interventions that the paper re-applied after *every* step (a frozen or decrementing score):
+    :meth:`reapply` / :meth:`reapply_to_env` are what a rollout calls between steps.
     """
 
     kind: ClassVar[str] = "state"
@@ -56,7 +62,7 @@ class Intervention(Parameterised):
         Raises :class:`InterventionError` if the state is of another game or the edit does not fit
         it (no ball in play, a target outside the court, …). Random choices draw only from ``rng``.
         """
-        return self._apply(state, rng, from_core=False)
+        return self._apply(state, rng, from_core=False)[0]
 
     def apply_from_core(self, state: dict[str, Any], rng: np.random.Generator | None = None) -> dict[str, Any]:
         """:meth:`apply` to a state just read from the native core (``env.get_toybox_state()``).
@@ -67,21 +73,40 @@ class Intervention(Parameterised):
         states of unknown origin. Every edit :meth:`apply` refuses is refused here too (tested on
         random edits in ``tests/test_rollout_fast.py``). Rollouts and :meth:`apply_to_env` use it.
         """
-        return self._apply(state, rng, from_core=True)
+        return self._apply(state, rng, from_core=True)[0]
 
-    def _apply(self, state: dict[str, Any], rng: np.random.Generator | None, from_core: bool) -> dict[str, Any]:
+    def apply_choosing(self, state: dict[str, Any], rng: np.random.Generator | None = None, *,
+                       from_core: bool = False) -> tuple[dict[str, Any], Any]:
+        """:meth:`apply` (or, ``from_core``, :meth:`apply_from_core`) and what the edit chose in
+        ``state`` (the return value of :meth:`edit`; None for edits that choose nothing beyond their
+        parameters). The rollout records the choice of every branch from here."""
+        return self._apply(state, rng, from_core)
+
+    def _apply(self, state: dict[str, Any], rng: np.random.Generator | None,
+               from_core: bool) -> tuple[dict[str, Any], Any]:
         check_game(self, state)
         new = copy_state(state)
-        self._edit(new, rng)
+        chosen = self.edit(new, rng)
         if from_core:
             check_edit(self, state, new)
         else:
             check_finite(self, new)
             check_playable(self, new)
-        return new
+        return new, chosen
 
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        raise NotImplementedError
+    def edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> Any:
+        """Change ``state`` (a copy of the game's state, yours to change) in place; return what was chosen.
+
+        Override this in your own intervention. A state-dependent edit returns what it chose in this
+        state as JSON-ready data (``{"enemy": 2}``): it is recorded per branch (:class:`ApplyRecord`,
+        ``CounterfactualResult.chosen``, the results JSON and the report). Raise :meth:`_error`
+        (an :class:`~cfsal.errors.InterventionError`) when the edit does not apply to this state:
+        the sampler then skips the state. Random choices draw only from ``rng``.
+        """
+        return self._edit(state, rng)
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement edit(self, state, rng).")
 
     def reapply(self, state: dict[str, Any], rng: np.random.Generator | None = None) -> dict[str, Any]:
         """What to apply after each later step: the edit again if persistent, else an unchanged copy."""
@@ -89,8 +114,12 @@ class Intervention(Parameterised):
 
     # -- did it work? -----------------------------------------------------------------------
     def target(self, state: dict[str, Any]) -> Any:
-        """The part of ``state`` this intervention sets (JSON-like value, compared with ``==``)."""
-        raise NotImplementedError
+        """The part of ``state`` this intervention sets (JSON-like value, compared with ``==``).
+
+        By default the whole state, so that :meth:`took_effect` says whether the edit changed
+        anything at all; override it to name the part the intervention is about.
+        """
+        return state
 
     def took_effect(self, before: dict[str, Any], after: dict[str, Any]) -> bool:
         """Did the targeted part of the state change between ``before`` and ``after``?
@@ -127,9 +156,12 @@ class Intervention(Parameterised):
         """
         mode = check_settle(self.name, settle)
         before = env.get_toybox_state()
-        after = self.apply_from_core(before, rng) if applies_as_defined_here(self) else self.apply(before, rng)
+        if applies_as_defined_here(self):
+            after, chosen = self.apply_choosing(before, rng, from_core=True)
+        else:
+            after, chosen = self.apply(before, rng), None
         env.set_toybox_state(after, check=False)  # apply() checked it
-        return _settle(env, self, before, after, mode)
+        return _settle(env, self, before, after, mode, chosen)
 
     def reapply_to_env(self, env: Any, rng: np.random.Generator | None = None) -> ApplyRecord | None:
         """Re-apply a persistent intervention after a step (refreshing the newest frame); else None."""
@@ -184,13 +216,13 @@ def settle_env(env: Any, mode: str | int) -> tuple[Any, list[float], bool, bool]
     return observation, rewards, terminated, truncated
 
 
-def _settle(env: Any, intervention: Any, before: dict, after: dict, mode: str | int) -> ApplyRecord:
+def _settle(env: Any, intervention: Any, before: dict, after: dict, mode: str | int, chosen: Any = None) -> ApplyRecord:
     observation, rewards, terminated, truncated = settle_env(env, mode)
     return ApplyRecord(
         name=intervention.name, spec=intervention.to_dict(), settle=mode, before=before, after=after,
         settled=env.get_toybox_state(), observation=np.asarray(observation), rewards=tuple(rewards),
         terminated=bool(terminated), truncated=bool(truncated),
-        took_effect=intervention.took_effect(before, after),
+        took_effect=intervention.took_effect(before, after), chosen=chosen,
     )
 
 
@@ -201,7 +233,9 @@ class ApplyRecord:
     ``before``: the Toybox state just before the edit; ``after``: the edited state that was written;
     ``settled``: the state once settling finished (equal to ``after`` for ``settle="refresh"``);
     ``observation``: the agent's observation after settling; ``rewards``: rewards of the NOOP
-    steps (empty for refresh); ``took_effect``: :meth:`Intervention.took_effect` on before/after.
+    steps (empty for refresh); ``took_effect``: :meth:`Intervention.took_effect` on before/after;
+    ``chosen``: what the edit chose in ``before`` (:meth:`Intervention.edit`'s return value; None
+    when it chooses nothing beyond its parameters, ``spec``).
     """
 
     name: str
@@ -215,13 +249,14 @@ class ApplyRecord:
     terminated: bool
     truncated: bool
     took_effect: bool
+    chosen: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (the observation is left out: it is pixels the caller already holds)."""
         return {"schema_version": RECORD_SCHEMA_VERSION, "name": self.name, "spec": self.spec,
                 "settle": self.settle, "before": self.before, "after": self.after,
                 "settled": self.settled, "rewards": list(self.rewards), "terminated": self.terminated,
-                "truncated": self.truncated, "took_effect": self.took_effect}
+                "truncated": self.truncated, "took_effect": self.took_effect, "chosen": self.chosen}
 
 
 # -- composition --------------------------------------------------------------------------------
@@ -265,11 +300,17 @@ class Composite(Composition, Intervention):
             state = m.apply(state, rng)
         return state
 
-    def _apply(self, state: dict[str, Any], rng: np.random.Generator | None, from_core: bool) -> dict[str, Any]:
+    def _apply(self, state: dict[str, Any], rng: np.random.Generator | None,
+               from_core: bool) -> tuple[dict[str, Any], Any]:
         # Each member's output was checked, so the next member edits a playable state too.
+        chosen = []
         for m in self.members:
-            state = m.apply_from_core(state, rng) if from_core and applies_as_defined_here(m) else m.apply(state, rng)
-        return state
+            if applies_as_defined_here(m):
+                state, choice = m.apply_choosing(state, rng, from_core=from_core)
+            else:
+                state, choice = m.apply(state, rng), None
+            chosen.append(choice)
+        return state, (chosen if any(choice is not None for choice in chosen) else None)
 
     def reapply(self, state: dict[str, Any], rng: np.random.Generator | None = None) -> dict[str, Any]:
         state = copy_state(state)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import os
 import re
 import shutil
@@ -225,6 +226,17 @@ def _intervention_text(spec: Any) -> str:
     return str(spec)
 
 
+def _chosen_text(chosen: list[Any]) -> str:
+    """What a state-dependent intervention chose across the branches: the most frequent choices, counted."""
+    counts: dict[str, int] = {}
+    for choice in chosen:
+        text = json.dumps(choice, sort_keys=True)
+        counts[text] = counts.get(text, 0) + 1
+    common = sorted(counts.items(), key=lambda item: -item[1])[:3]
+    more = f"; {len(counts) - len(common)} other choices" if len(counts) > len(common) else ""
+    return "; ".join(f"<code>{esc(text)}</code> ×{count}" for text, count in common) + esc(more)
+
+
 def _claim_text(spec: Mapping[str, Any], verdict: Mapping[str, Any]) -> str:
     kind = spec.get("kind") or (verdict.get("claim") or {}).get("kind", "—")
     parts = [kind]
@@ -266,6 +278,7 @@ def _facts(record: Mapping[str, Any]) -> str:
         ("measure", esc(result.get("measure", "—")) + (f' <span class="muted">bounds {esc(result["bounds"])}</span>'
                                                        if result.get("bounds") else "")),
         ("intervention", f'<code>{esc(_intervention_text(result.get("intervention", "—")))}</code>'),
+        *([("chosen", _chosen_text(result["chosen"]))] if result.get("chosen") else []),
         ("states", esc(states_text(result))),
         ("branching", esc(design.describe(states=False) if design else "—")
                       + (f"; took effect in {sum(map(bool, took))} of {len(took)}" if took else "")),
@@ -298,6 +311,7 @@ def _frames(record: Mapping[str, Any], media_dir: Path, page_dir: Path, from_jso
                    f'{esc(branch["step"])}, paired difference {fmt(branch["value"])}'
                    + (f' under <code>{esc(_intervention_text(branch.get("intervention")))}</code>' if varied and branch.get("intervention") else "")
                    + ("" if branch.get("took_effect", True) else " (the edit did not take effect)")
+                   + (f'; it chose <code>{esc(json.dumps(branch["chosen"]))}</code>' if branch.get("chosen") is not None else "")
                    + f'<br>{esc(source)}; left: before, right: after the intervention; bottom row: '
                    f'{esc(media.get("method", "saliency"))} saliency (actor blue, critic red); cyan: pixels that changed')
         body = (f'<img src="{_href(image, page_dir)}" alt="{esc(branch["label"])} branch before and after">'

@@ -216,7 +216,8 @@ def branch_media(agent: Agent, result: Any, out_dir: str | os.PathLike, *, stem:
     ``result`` is an in-memory :class:`cfsal.rollout.CounterfactualResult` (it needs ``pairs``).
     ``intervention`` (the one, or the list, given to ``counterfactual``) defaults to one rebuilt
     from ``result.intervention``. The returned dict
-    (``branches``: label, index, episode, step, value, image path, source; ``movie``; ``notes``)
+    (``branches``: label, index, episode, step, value, image path, source, what the edit chose;
+    ``movie``; ``notes``)
     is what the plugin stores in the hypothesis's record and :func:`cfsal.report.html.write_html`
     shows. Files are named from ``stem``, so a rerun overwrites its own pictures only.
     """
@@ -252,7 +253,7 @@ def branch_media(agent: Agent, result: Any, out_dir: str | os.PathLike, *, stem:
         branches.append({"label": label, "index": index, "episode": int(pair.episode), "step": int(pair.step),
                          "value": float(result.values[index]), "took_effect": bool(pair.took_effect),
                          "image": image, "source": frames.source,
-                         "intervention": _branch_spec(result, index)})
+                         "intervention": _branch_spec(result, index), "chosen": pair.chosen})
         if movie and label == ("extreme" if "extreme" in picks else "typical") and arms is not None:
             movie_path = _try_movie(agent, arms, pair, chosen[index], method, out, f"{stem}-{label}", notes)
     if movie and movie_path is None and not any("movie" in n for n in notes):

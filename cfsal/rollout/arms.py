@@ -18,13 +18,7 @@ import numpy as np
 
 from cfsal._seeding import child
 from cfsal.envs import EnvSnapshot, ToyboxEnv, make
-from cfsal.interventions.base import (
-    ApplyRecord,
-    Intervention,
-    _applies_as_defined_here,
-    _check_settle,
-    _settle_env,
-)
+from cfsal.interventions.state import ApplyRecord, Intervention, applies_as_defined_here, check_settle, settle_env
 
 if TYPE_CHECKING:
     from cfsal.rollout.branching import BranchPoint
@@ -88,6 +82,7 @@ class PreparedPair:
     factual_json: str = ""            # the same states as JSON text (Trace.first_state): Toybox's own or
                                       # json.dumps, whichever is at hand (parse it; do not compare texts)
     intervened_json: str = ""
+    chosen: Any = None                # what the edit chose in the start state (Intervention.edit's return)
 
 
 def prepare_pair(game: str, point: BranchPoint, intervention: InterventionLike, seed: np.random.SeedSequence,
@@ -100,7 +95,7 @@ def prepare_pair(game: str, point: BranchPoint, intervention: InterventionLike, 
     writer ~50 µs each for a Breakout state), so each state is read and serialised once: the start
     state is parsed once for both arms; Toybox's own text (cheap) tells whether the factual round
     trip changed anything; a library intervention's edit is checked only where it wrote
-    (:meth:`~cfsal.interventions.base.Intervention.apply_from_core`). Two phases: :func:`start_pair`
+    (:meth:`~cfsal.interventions.state.Intervention.apply_from_core`). Two phases: :func:`start_pair`
     leaves both arms ready to step; :meth:`StartedPair.finish` parses and serialises the start
     states (which rollouts may do later, off the critical path).
     """
@@ -121,15 +116,16 @@ class StartedPair:
     factual_written: str         # the text the factual arm was given (json.dumps of ``start``)
     factual_settled: str         # Toybox's text of the factual arm once settled
     intervened_settled: str | dict[str, Any]  # Toybox's text (library edits) or the parsed state
+    chosen: Any = None           # what the edit chose (Intervention.edit's return; JSON-ready data)
 
     def finish(self) -> PreparedPair:
         took_effect, factual_state, intervened_state, factual_json, intervened_json = finish_pair(
             self.intervention, self.start, self.restored, self.settled_texts())
         return PreparedPair(self.factual, self.intervened, self.intervention_rng, took_effect, factual_state,
-                            intervened_state, factual_json, intervened_json)
+                            intervened_state, factual_json, intervened_json, self.chosen)
 
     def settled_texts(self) -> SettledTexts:
-        return SettledTexts(self.factual_written, self.factual_settled, self.intervened_settled)
+        return SettledTexts(self.factual_written, self.factual_settled, self.intervened_settled, self.chosen)
 
 
 @dataclass(frozen=True)
@@ -140,6 +136,7 @@ class SettledTexts:
     factual_written: str        # the text the factual arm was given (json.dumps of the start state)
     factual_settled: str        # Toybox's text of the factual arm once settled
     intervened_settled: str | dict[str, Any]  # Toybox's text (library edits) or the parsed state
+    chosen: Any = None          # what the edit chose in the start state
 
 
 def finish_pair(intervention: InterventionLike, start: dict[str, Any], restored: str,
@@ -228,34 +225,35 @@ def _start_restored(factual: ToyboxEnv, snapshot: EnvSnapshot, restored: str, kn
     intervened.restore(snapshot, exact=exact)
     rng = np.random.default_rng(child(seed, 1))
     if edits_like_the_library(intervention):
-        intervened_settled: str | dict[str, Any] = _apply_to_restored(intervention, intervened, start, rng, settle)
+        intervened_settled, chosen = _apply_to_restored(intervention, intervened, start, rng, settle)
     else:
         record = intervention.apply_to_env(intervened, rng=rng, settle=settle)
         # The record's settled state is read after its last change to the environment.
         intervened_settled = record.settled if isinstance(record, ApplyRecord) else intervened.get_toybox_state()
+        chosen = record.chosen if isinstance(record, ApplyRecord) else None
     return StartedPair(factual, intervened, rng, intervention, start, restored, written, factual_settled,
-                       intervened_settled)
+                       intervened_settled, chosen)
 
 
 def edits_like_the_library(intervention: InterventionLike) -> bool:
     """A library state intervention whose ``apply_to_env`` is the base class's: then
     :func:`_apply_to_restored` does what it does, with less JSON."""
-    return (isinstance(intervention, Intervention) and _applies_as_defined_here(intervention)
+    return (isinstance(intervention, Intervention) and applies_as_defined_here(intervention)
             and type(intervention).apply_to_env is Intervention.apply_to_env)
 
 
 def _apply_to_restored(intervention: Intervention, env: ToyboxEnv, start: dict[str, Any],
-                       rng: np.random.Generator, settle: Any) -> str:
+                       rng: np.random.Generator, settle: Any) -> tuple[str, Any]:
     """:meth:`Intervention.apply_to_env` on an environment just restored to ``start`` (the core's
-    state, already parsed), returning the settled state as Toybox's text: the same edit, checks,
-    write and settling, without its two parsed state reads (``start`` is at hand; the settled state
-    is parsed later, by :meth:`StartedPair.finish`) and with only the edited values checked
-    (:meth:`Intervention.apply_from_core`)."""
-    mode = _check_settle(intervention.name, settle)
-    after = intervention.apply_from_core(start, rng)
+    state, already parsed), returning the settled state as Toybox's text and what the edit chose:
+    the same edit, checks, write and settling, without its two parsed state reads (``start`` is at
+    hand; the settled state is parsed later, by :meth:`StartedPair.finish`) and with only the edited
+    values checked (:meth:`Intervention.apply_from_core`)."""
+    mode = check_settle(intervention.name, settle)
+    after, chosen = intervention.apply_choosing(start, rng, from_core=True)
     env.set_toybox_state_text(json.dumps(after))  # what set_toybox_state(after, check=False) writes
-    _settle_env(env, mode)
-    return env.toybox_state_text()
+    settle_env(env, mode)
+    return env.toybox_state_text(), chosen
 
 
 def applicable(intervention: InterventionLike, point: BranchPoint) -> bool:
@@ -288,6 +286,7 @@ class ArmEnvs:
         self.persistent = [_is_persistent(item) for item in interventions]
         self.took_effect: list[bool] = []
         self.first_states: list[str] = []
+        self.chosen: list[Any] = []
 
     def start(self, i: int, point: BranchPoint) -> None:
         self.started[i] = start_pair(self.game, point, self.interventions[i], self.seeds[i], self.settle)
@@ -327,15 +326,16 @@ class ArmEnvs:
                 observations[k] = envs[k].observation
         return rewards, lives, ended
 
-    def finish(self) -> tuple[list[bool], list[str]]:
+    def finish(self) -> tuple[list[bool], list[str], list[Any]]:
         """Parse and serialise the start states (:meth:`StartedPair.finish`): whether each edit took
-        effect, and every row's first state as JSON text."""
+        effect, every row's first state as JSON text, and what each pair's edit chose."""
         if self.started is not None:
             prepared = [pair.finish() for pair in self.started]
             self.took_effect = [pair.took_effect for pair in prepared]
             self.first_states = [text for pair in prepared for text in (pair.factual_json, pair.intervened_json)]
+            self.chosen = [pair.chosen for pair in prepared]
             self.started = None
-        return self.took_effect, self.first_states
+        return self.took_effect, self.first_states, self.chosen
 
     def settled_texts(self) -> list[SettledTexts]:
         """Instead of :meth:`finish` (the caller finishes with :func:`finish_pair`): each pair's texts,

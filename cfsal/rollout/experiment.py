@@ -75,6 +75,9 @@ class CounterfactualResult:
     games: np.ndarray | None = None
     #: the candidates behind the samples: kept, set aside (episode ended first; intervention did not apply)
     selection: Selection | None = None
+    #: per sample, what the intervention's edit chose in that sample's state (``Intervention.edit``'s
+    #: return: the enemy nearest the player, the brick above the ball); None when no edit chose anything
+    chosen: tuple[Any, ...] | None = None
 
     @property
     def n(self) -> int:
@@ -103,7 +106,8 @@ class CounterfactualResult:
                 "situations": None if self.situations is None else self.situations.tolist(),
                 "distinct_situations": self.distinct_situations,
                 "games": None if self.games is None else self.games.tolist(),
-                "selection": None if self.selection is None else self.selection.to_dict()}
+                "selection": None if self.selection is None else self.selection.to_dict(),
+                "chosen": None if self.chosen is None else list(self.chosen)}
 
 
 def _as_list(intervention: InterventionLike | Sequence[InterventionLike]) -> list[InterventionLike]:
@@ -226,6 +230,7 @@ class _Run:
             covariate_measure=None if covariate_measure is None else getattr(covariate_measure, "__name__", "measure"),
             points=tuple(self.points[:n]), situations=situations,
             games=games_of([p.episode for p in pairs], situations), selection=self.selection,
+            chosen=tuple(p.chosen for p in pairs) if any(p.chosen is not None for p in pairs) else None,
         )
 
     def run_pending(self) -> None:

@@ -257,7 +257,8 @@ def _run_in_env_process(process: envprocess.EnvProcess, game: str, arms: Callabl
         finished[g].append((took_effect, factual_json, intervened_json))
         if len(finished[g]) == len(origins[g]):
             parts[g].results = ([took for took, _, _ in finished[g]],
-                                [text for _, *both in finished[g] for text in both])
+                                [text for _, *both in finished[g] for text in both],
+                                [each.chosen for each in texts[g]])
 
     try:
         for g, (a, b) in enumerate(groups):
@@ -457,7 +458,7 @@ class _Arms:
         self.agent, self.points, self.greedy, self.horizon, self.origins = agent, points, greedy, horizon, origins
         self.uniforms = arm_uniforms(seeds, horizon, common_random_numbers)
         self.envs = None if remote else ArmEnvs(agent.spec.game, interventions, seeds, settle)
-        self.results: tuple[list[bool], list[str]] | None = None  # took_effect, first states
+        self.results: tuple[list[bool], list[str], list[Any]] | None = None  # took_effect, first states, chosen
         self.stepping: np.ndarray | None = None  # remote: the rows of the step under way
         if start:
             for i in range(len(points)):
@@ -527,6 +528,6 @@ class _Arms:
 
     def pairs(self) -> list[PairedBranch]:
         self.finish()
-        took_effect = self.results[0]
+        took_effect, _, chosen = self.results
         return [PairedBranch(point.episode, point.step, self.trace(2 * i), self.trace(2 * i + 1),
-                             took_effect[i]) for i, point in enumerate(self.points)]
+                             took_effect[i], chosen[i]) for i, point in enumerate(self.points)]

@@ -7,6 +7,7 @@ without importing the rollout engine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -37,10 +38,13 @@ class Trace:
 
 @dataclass(frozen=True)
 class PairedBranch:
-    """The factual and intervened continuations from one branch point."""
+    """The factual and intervened continuations from one branch point; ``chosen``: what the
+    intervention's edit chose in this branch's state (None when it chooses nothing beyond its
+    parameters)."""
 
     episode: int
     step: int
     factual: Trace
     intervened: Trace
     took_effect: bool
+    chosen: Any = None
