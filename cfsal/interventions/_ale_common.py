@@ -36,8 +36,12 @@ class AleRamEdit(Intervention, register=False):
             )
         new = copy_state(state)
         chosen = self.edit(new, rng)
-        if len(new["ram"]) != 128 or not all(type(b) is int and 0 <= b <= 255 for b in new["ram"]):
-            raise self._error("the edit left RAM bytes outside 0..255; this is a bug in the intervention.")
+        ram = new["ram"]
+        if len(ram) != 128 or not all(type(b) is int and 0 <= b <= 255 for b in ram):
+            wrong = (f"{len(ram)} RAM bytes instead of 128" if len(ram) != 128 else
+                     next(f"RAM byte {i} = {b!r}" for i, b in enumerate(ram) if not (type(b) is int and 0 <= b <= 255)))
+            raise self._error(f"the edit left RAM bytes outside 0..255 ({wrong}); this is a bug in the intervention: "
+                              "write ints 0..255, at most what the game itself reaches.")
         return new, chosen
 
     def _moved(self, what: str, now: int, delta: int, low: int, high: int, offset: int, param_name: str) -> int:

@@ -24,6 +24,7 @@ Config interventions, which restart the game, are in :mod:`cfsal.interventions.c
 from __future__ import annotations
 
 import copy
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -79,8 +80,9 @@ class Intervention(Parameterised):
                        from_core: bool = False) -> tuple[dict[str, Any], Any]:
         """:meth:`apply` (or, ``from_core``, :meth:`apply_from_core`) and what the edit chose in
         ``state`` (the return value of :meth:`edit`; None for edits that choose nothing beyond their
-        parameters). The rollout records the choice of every branch from here."""
-        return self._apply(state, rng, from_core)
+        parameters), as JSON data. The rollout records the choice of every branch from here."""
+        new, chosen = self._apply(state, rng, from_core)
+        return new, (None if chosen is None else _json_data(self, chosen))
 
     def _apply(self, state: dict[str, Any], rng: np.random.Generator | None,
                from_core: bool) -> tuple[dict[str, Any], Any]:
@@ -174,6 +176,23 @@ class Intervention(Parameterised):
 
     def __add__(self, other: Any) -> Composite:
         return Composite(members=flatten((self, other)))
+
+
+def _json_data(intervention: Any, chosen: Any) -> Any:
+    """What an edit chose, as it will read back from the results JSON (numpy numbers and arrays
+    become Python ones, tuples lists), or an error saying what to return instead."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, (np.generic, np.ndarray)):
+            return value.tolist()
+        raise TypeError(f"{type(value).__name__} is not JSON data")
+
+    try:
+        return json.loads(json.dumps(chosen, default=plain))
+    except (TypeError, ValueError) as error:
+        raise InterventionError(
+            f"{intervention.name}: edit() returned {chosen!r}, which cannot be recorded ({error}); return what it "
+            "chose as dicts, lists, numbers and strings (or None)."
+        ) from None
 
 
 def applies_as_defined_here(intervention: Any) -> bool:
