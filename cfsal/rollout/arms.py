@@ -18,7 +18,13 @@ import numpy as np
 
 from cfsal._seeding import child
 from cfsal.envs import EnvSnapshot, ToyboxEnv, make
-from cfsal.interventions.state import ApplyRecord, Intervention, applies_as_defined_here, check_settle, settle_env
+from cfsal.interventions.state import (
+    ApplyRecord,
+    Intervention,
+    applies_as_defined_here,
+    check_settle,
+    settle_env,
+)
 
 if TYPE_CHECKING:
     from cfsal.rollout.branching import BranchPoint
