@@ -83,10 +83,14 @@ def test_sigterm_saves_a_final_checkpoint(tmp_path):
     out = tmp_path / "b.safetensors"
     process = subprocess.Popen([sys.executable, "-m", "cfsal.cli", "train", "--game", "breakout", "--steps", "1e6",
                                 "--out", str(out), "--n-envs", "2", "--checkpoint-every", "1000000", "--no-progress"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(20)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # wait until the training loop runs (however slow the machine), then let it take a few steps
+    for line in process.stderr:
+        if "started at step" in line:
+            break
+    time.sleep(3)
     process.send_signal(signal.SIGTERM)
-    process.wait(timeout=120)
+    process.communicate(timeout=120)  # drains stderr, so the process never blocks on a full pipe
     assert out.exists(), "the final checkpoint is written on SIGTERM"
     run = json.loads((training_dir(out) / "run.json").read_text())
     assert 0 < run["steps_done"] < 10**6

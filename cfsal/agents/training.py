@@ -24,6 +24,7 @@ import csv
 import json
 import os
 import platform
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -215,6 +216,9 @@ class _ProgressCallback(BaseCallback):
 
             self.bar = tqdm(total=self.run.total_steps, initial=self.model.num_timesteps,
                             unit="step", unit_scale=True, desc=f"train {self.run.game}")
+        else:  # a background job's log still says that training runs, and how to stop it well
+            print(f"train {self.run.game}: started at step {self.model.num_timesteps} of {self.run.total_steps} "
+                  "(SIGTERM or Ctrl-C saves a checkpoint, then stops)", file=sys.stderr, flush=True)
 
     def _on_step(self) -> bool:
         for info in self.locals["infos"]:
