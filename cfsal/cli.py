@@ -171,7 +171,8 @@ def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser
 
     train = sub.add_parser("train", help="train an agent (resumes from --out if it exists)")
     train.add_argument("--game", required=True,
-                       help="breakout, amidar, space_invaders or pong (Toybox); ale_pong (real Atari, ALE)")
+                       help="breakout, amidar, space_invaders or pong (Toybox); ale_pong, ale_breakout, ale_freeway, "
+                            "ale_boxing or ale_space_invaders (real Atari, ALE)")
     train.add_argument("--alg", default="a2c", help="training algorithm (a2c)")
     train.add_argument("--steps", type=float, required=True, help="total agent steps (e.g. 1e7); a rerun resumes to it")
     train.add_argument("--out", required=True, help="output checkpoint (.safetensors); training state goes beside it")
