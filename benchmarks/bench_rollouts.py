@@ -1,6 +1,6 @@
 """Counterfactual rollout speed: batched branches vs. one branch at a time vs. the bare forward passes.
 
-    python benchmarks/bench_rollouts.py [--agent cfsal/zoo/breakout-a2c.safetensors] [--branches 64]
+    python benchmarks/bench_rollouts.py [--agent cfsal/zoo/breakout-a2c.safetensors …] [--branches 64]
 
 Issue #6 asks of the engine (``cfsal.rollout.run_paired``, all branches in lockstep, one batched
 forward per step): counterfactual agent-steps per second at least 4x those of running one branch
@@ -46,14 +46,16 @@ from cfsal._seeding import children
 from cfsal.agents.base import Agent, blocked_logits_and_value, deterministic_forwards
 from cfsal.agents.checkpoint import load_checkpoint
 from cfsal.agents.zoo import load_agent
-from cfsal.envs import ToyboxEnv
-from cfsal.interventions import breakout
+from cfsal.envs import AleEnv, ToyboxEnv
+from cfsal.interventions import ale_pong, breakout
 from cfsal.rollout import BranchPoint, PairedBranch, collect_branch_points, paired, run_paired
 from cfsal.rollout import envprocess
 from cfsal.rollout.executors import close_pools, run_with
 from cfsal.rollout.paired import applicable, overlap_pays, usable_cpus
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The edit timed per game: the ball moved, where it fits.
+INTERVENTIONS = {"breakout": lambda: breakout.MoveBall(dx=40), "ale_pong": lambda: ale_pong.MoveBall(dy=20)}
 SCHEMA_VERSION = 3
 GOAL_SPEEDUP = 4.0
 GOAL_FORWARD_SHARE = 0.70
@@ -143,7 +145,8 @@ def breakdown(agent: Agent, points: list[BranchPoint], intervention: Any, horizo
     thread (``overlap=False``), so that the parts add up to the total."""
     spent = {"forward": 0.0, "env": 0.0, "results": 0.0}
     first_forward: list[float] = []
-    forward, step, finish = paired.blocked_logits_and_value, ToyboxEnv.step, paired._Arms.finish
+    env_class = AleEnv if agent.spec.game.startswith("ale_") else ToyboxEnv
+    forward, step, finish = paired.blocked_logits_and_value, env_class.step, paired._Arms.finish
 
     def timed_finish(arms: Any) -> None:
         start = time.perf_counter()
@@ -160,7 +163,7 @@ def breakdown(agent: Agent, points: list[BranchPoint], intervention: Any, horizo
         finally:
             spent["forward"] += time.perf_counter() - start
 
-    def timed_step(env: ToyboxEnv, action: Any) -> Any:
+    def timed_step(env: Any, action: Any) -> Any:
         start = time.perf_counter()
         try:
             return step(env, action)
@@ -168,7 +171,7 @@ def breakdown(agent: Agent, points: list[BranchPoint], intervention: Any, horizo
             spent["env"] += time.perf_counter() - start
 
     with mock.patch.object(paired, "blocked_logits_and_value", timed_forward), \
-            mock.patch.object(ToyboxEnv, "step", timed_step), mock.patch.object(paired._Arms, "finish", timed_finish):
+            mock.patch.object(env_class, "step", timed_step), mock.patch.object(paired._Arms, "finish", timed_finish):
         start = time.perf_counter()
         run_batched(agent, points, intervention, horizon, seeds, overlap=False)
         total = time.perf_counter() - start
@@ -333,7 +336,7 @@ def load_bench_agent(spec: str) -> Agent:
 def measure(agent: Agent, *, branches: int, horizon: int, branch_every: int, repeats: int, seed: int = 0,
             intervention: Any = None, process: bool = True, workers: int = 2) -> RolloutBenchmark:
     """Time every variant on the same ``branches`` branch points (see the module docstring)."""
-    intervention = intervention or breakout.MoveBall(dx=40)
+    intervention = intervention or INTERVENTIONS[agent.spec.game]()
     points = collect_branch_points(agent, count=branches, branch_every=branch_every, seed=seed,
                                    accept=lambda point: applicable(intervention, point))
     seeds = children(seed + 1, len(points))
@@ -405,12 +408,27 @@ def _met(ok: bool) -> str:
     return "**met**" if ok else "**missed**"
 
 
+def side_by_side(results: list[RolloutBenchmark], machine: dict[str, Any], load_at_end: list[float]) -> str:
+    """One row per agent (one game each), measured one after another in this run."""
+    lines = ["# Counterfactual rollouts, Toybox and ALE side by side", "",
+             f"Machine: {machine_line(machine, load_at_end)}. Produced by `python benchmarks/bench_rollouts.py --agent "
+             + " ".join(r.agent for r in results) + "`; every number as in the single-agent report below it "
+             "(best of the repeats).", "",
+             "| agent | intervention | environment steps/s in the pipeline | batched agent-steps/s | vs one branch at a "
+             "time | share of the bare batched forward rate |", "|---|---|---:|---:|---:|---:|"]
+    for r in results:
+        lines.append(f"| `{r.agent}` | `{r.intervention['name']}` | {r.agent_steps / r.breakdown['env']:.0f} | "
+                     f"{r.batched_rate:.0f} | {r.speedup:.1f}× | {r.forward_share:.0%} |")
+    return "\n".join(lines)
+
+
 def to_markdown(result: RolloutBenchmark, machine: dict[str, Any], load_at_end: list[float]) -> str:
     r = result
     b = r.breakdown
     parts = [("setup before the first step: make 2 envs per branch, restore, intervene, check the edit, "
               "settle (`start_pair`)", b["setup"]),
-             ("environment steps (`ToyboxEnv.step`: 4 Toybox frames, 2 renders, max, resize, stack)", b["env"]),
+             ("environment steps (`ToyboxEnv.step` / `AleEnv.step`: 4 frames, 2 renders, max, resize, stack)",
+              b["env"]),
              ("forward calls (`blocked_logits_and_value`)", b["forward"]),
              ("results: parse and serialise the start states, took_effect (`StartedPair.finish`)",
               b.get("results", 0.0)),
@@ -552,8 +570,9 @@ def hand_written_analysis(path: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--agent", default=str(ROOT / "cfsal" / "zoo" / "breakout-a2c.safetensors"),
-                        help="checkpoint path or zoo name (a Nature-CNN agent)")
+    parser.add_argument("--agent", nargs="+", default=[str(ROOT / "cfsal" / "zoo" / "breakout-a2c.safetensors")],
+                        help="checkpoint paths or zoo names (Nature-CNN agents); several are measured one after "
+                             "another and tabled side by side (e.g. breakout-a2c ale_pong-a2c)")
     parser.add_argument("--branches", type=int, default=64)
     parser.add_argument("--horizon", type=int, default=20)
     parser.add_argument("--branch-every", type=int, default=10)
@@ -565,12 +584,17 @@ def main() -> None:
     torch.set_num_threads(1)
 
     machine = machine_description(torch.get_num_threads())
-    agent = load_bench_agent(args.agent)
-    result = measure(agent, branches=args.branches, horizon=args.horizon, branch_every=args.branch_every,
-                     repeats=args.repeats, process=not args.no_process, workers=args.workers)
-    report = to_markdown(result, machine, [round(v, 2) for v in os.getloadavg()])
+    results = [measure(load_bench_agent(spec), branches=args.branches, horizon=args.horizon,
+                       branch_every=args.branch_every, repeats=args.repeats, process=not args.no_process,
+                       workers=args.workers) for spec in args.agent]
+    load = [round(v, 2) for v in os.getloadavg()]
     out = Path(args.out)
-    report += hand_written_analysis(out)
+    if len(results) == 1:
+        report = to_markdown(results[0], machine, load) + hand_written_analysis(out)
+    else:
+        report = side_by_side(results, machine, load) + "\n\n" + "\n\n".join(
+            to_markdown(r, machine, load).replace("# Counterfactual rollout benchmark", f"## `{r.agent}`", 1)
+            for r in results)
     print(report)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)

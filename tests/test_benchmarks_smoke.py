@@ -157,3 +157,27 @@ def test_collect_benchmark_counts_steps_and_times_every_way(agent):
     seconds, steps = bench_collect.lockstep(agent, 3, seed=0)
     assert seconds > 0 and steps >= 3 * 40  # every state lies at step ≥ 40 of its own episode
     assert bench_collect.serial(agent, 50, seed=0) > 0 and bench_collect.bare_forward(agent, 4, 2) > 0
+
+
+def test_first_hour_benchmark_times_commands_and_renders_the_goals(tmp_path):
+    import bench_first_hour
+    from bench_rollouts import machine_description
+
+    assert bench_first_hour.run_cli(bench_first_hour.ROOT, ["--help"], tmp_path) > 0
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "maps.npz").write_bytes(b"x" * 1000)
+    assert bench_first_hour.folder_bytes(tmp_path) == 1000
+    fake = {"this checkout": {"help": [0.2], "interventions": [0.6], "saliency": [10.0], "bytes": 10_000},
+            "before": {"help": [4.0], "interventions": [2.0], "saliency": [35.0], "bytes": 69_000}}
+    text = bench_first_hour.report(fake, "abc^", "def", machine_description(1), 1, 1)
+    assert "< 1 s ✔" in text and "3.5× ✔" in text and "6.9× ✔" in text
+
+
+def test_rollout_benchmark_puts_an_ale_game_beside_toybox(agent):
+    def tiny_run(of):
+        return bench_rollouts.measure(of, branches=2, horizon=3, branch_every=10, repeats=1, process=False)
+
+    results = [tiny_run(agent), tiny_run(tiny_agent("ale_pong", name="tiny-pong"))]
+    assert results[1].identical_pairs and results[1].breakdown["env"] > 0
+    text = bench_rollouts.side_by_side(results, bench_rollouts.machine_description(1), [0.0, 0.0, 0.0])
+    assert "| `tiny` | `breakout.move_ball` |" in text and "| `tiny-pong` | `ale_pong.move_ball` |" in text
