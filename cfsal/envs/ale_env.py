@@ -55,10 +55,12 @@ ALE_SNAPSHOT_SCHEMA_VERSION = 1
 _NOOP, _FIRE = 0, 1
 
 #: Emulators of collected environments, by (ROM, sticky-action probability), each with its state just
-#: after loading: loading a cartridge costs ~0.1 s of CPU, and the rollout engine makes an environment
+#: after loading: loading a cartridge costs ~0.085 s of CPU, and the rollout engine makes an environment
 #: per episode and two per pair, so a new environment takes a spare one and puts it in that state.
+#: Enough are kept for a batched run of 128 pairs (0.7 MB each): with 32, a 64-pair run loaded 96
+#: cartridges every time, 83% of its time.
 _SPARE: dict[tuple[str, float], list[tuple[Any, Any]]] = {}
-_MAX_SPARE = 32
+_MAX_SPARE = 256
 
 
 def _give_back(key: tuple[str, float], ale: Any, loaded: Any) -> None:
