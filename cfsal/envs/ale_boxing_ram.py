@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from cfsal.envs.bcd import from_bcd, to_bcd
+
 #: RAM addresses (OCAtari's; the clock's measured here).
 PLAYER_X, ENEMY_X, PLAYER_Y, ENEMY_Y = 32, 33, 34, 35
 PLAYER_ARMS, ENEMY_ARMS = (55, 57), (59, 61)
@@ -49,14 +51,6 @@ ENEMY_SCORE_BOXES = ((111, 5, 6, 7), (103, 5, 14, 7))
 CLOCK_BOX = (63, 17, 30, 7)
 PLAYER_COLOR, ENEMY_COLOR, CLOCK_COLOR = (214, 214, 214), (0, 0, 0), (20, 60, 0)
 HIDDEN_LEFT = 8  # the Atari blanks the first 8 columns; the enemy's colour is that black
-
-
-def from_bcd(byte: int) -> int:
-    return (byte >> 4) * 10 + (byte & 15)
-
-
-def to_bcd(value: int) -> int:
-    return (value // 10) << 4 | value % 10
 
 
 def reach(arm: int) -> int:

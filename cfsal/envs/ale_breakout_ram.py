@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from cfsal.envs.bcd import from_bcd, to_bcd
+
 #: RAM addresses (OCAtari's).
 PADDLE_X, BALL_X, BALL_Y = 72, 99, 101
 LIVES, SCORE_HUNDREDS, SCORE_TENS = 57, 76, 77
@@ -87,20 +89,12 @@ def brick_alive(ram: Sequence[int], row: int, column: int) -> bool:
 
 def score(ram: Sequence[int]) -> int:
     """The score the game shows (BCD: hundreds in ``ram[76]``, tens and ones in ``ram[77]``)."""
-    return _from_bcd(ram[SCORE_HUNDREDS]) * 100 + _from_bcd(ram[SCORE_TENS])
+    return from_bcd(ram[SCORE_HUNDREDS]) * 100 + from_bcd(ram[SCORE_TENS])
 
 
 def score_bytes(value: int) -> tuple[int, int]:
     """(ram[76], ram[77]) showing ``value`` (0..999)."""
-    return _to_bcd(value // 100), _to_bcd(value % 100)
-
-
-def _from_bcd(byte: int) -> int:
-    return (byte >> 4) * 10 + (byte & 15)
-
-
-def _to_bcd(value: int) -> int:
-    return (value // 10) << 4 | value % 10
+    return to_bcd(value // 100), to_bcd(value % 100)
 
 
 # -- HackAtari's modifications, run before every emulated frame -------------------------------------

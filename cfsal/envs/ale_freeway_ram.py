@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from cfsal.envs.bcd import from_bcd, to_bcd  # noqa: F401  (also this game's codec: ram_map.to_bcd)
+
 #: RAM addresses (OCAtari's).
 CHICKEN_Y, OTHER_CHICKEN_Y = 14, 15
 SCORE, OTHER_SCORE = 103, 104
@@ -58,14 +60,6 @@ CHICKEN_COLOR, SCORE_COLOR = (252, 252, 84), (228, 111, 111)
 #: Car colours by lane (OCAtari's ``car_colors``; lane 3 shares the score's colour).
 CAR_COLORS = ((167, 26, 26), (180, 231, 117), (105, 105, 15), (228, 111, 111), (24, 26, 167),
               (162, 98, 33), (84, 92, 214), (184, 50, 50), (135, 183, 84), (210, 210, 64))
-
-
-def from_bcd(byte: int) -> int:
-    return (byte >> 4) * 10 + (byte & 15)
-
-
-def to_bcd(value: int) -> int:
-    return (value // 10) << 4 | value % 10
 
 
 def score_box(byte: int, boxes: tuple[tuple[int, int, int, int], ...]) -> tuple[int, int, int, int]:

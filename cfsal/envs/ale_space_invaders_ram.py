@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from cfsal.envs.bcd import from_bcd, to_bcd
+
 #: RAM addresses (OCAtari's).
 SHIP_X, FORMATION_X, FORMATION_Y, SHIELDS_X, UFO_X = 28, 26, 16, 27, 30
 SCORE_HUNDREDS, SCORE_ONES = 102, 104
@@ -73,20 +75,12 @@ def aliens_left(ram: Sequence[int]) -> int:
 
 
 def score(ram: Sequence[int]) -> int:
-    return _from_bcd(ram[SCORE_HUNDREDS]) * 100 + _from_bcd(ram[SCORE_ONES])
+    return from_bcd(ram[SCORE_HUNDREDS]) * 100 + from_bcd(ram[SCORE_ONES])
 
 
 def score_bytes(value: int) -> tuple[int, int]:
     """(ram[102], ram[104]) showing ``value`` (0..9999)."""
-    return _to_bcd(value // 100), _to_bcd(value % 100)
-
-
-def _from_bcd(byte: int) -> int:
-    return (byte >> 4) * 10 + (byte & 15)
-
-
-def _to_bcd(value: int) -> int:
-    return (value // 10) << 4 | value % 10
+    return to_bcd(value // 100), to_bcd(value % 100)
 
 
 # -- HackAtari's modifications, run before every emulated frame -------------------------------------

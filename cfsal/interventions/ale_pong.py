@@ -22,10 +22,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.envs import ale_pong_ram as ram_map
-from cfsal.errors import InterventionError
+from cfsal.interventions._ale_common import AleRamEdit
 from cfsal.interventions.config import ConfigIntervention
 from cfsal.interventions.params import param
-from cfsal.interventions.state import Intervention, copy_state
 
 GAME = "ale_pong"
 #: The court in screen pixels, from the RAM ranges the game reaches (ale_pong_ram).
@@ -35,24 +34,11 @@ ENEMY_Y_MIN, ENEMY_Y_MAX = (v - ram_map.ENEMY_Y_OFFSET for v in ram_map.ENEMY_Y_
 PLAYER_Y_MIN, PLAYER_Y_MAX = (v - ram_map.PLAYER_Y_OFFSET for v in ram_map.PLAYER_Y_RANGE)
 
 
-class _AlePong(Intervention):
-    """An edit of an ``ale_pong`` state dict: the game checked, a copy edited, its RAM checked."""
+class _AlePong(AleRamEdit):
+    """An edit of an ``ale_pong`` state dict: the game checked, a copy edited, its RAM checked
+    (:class:`~cfsal.interventions._ale_common.AleRamEdit`); positions are checked against the court."""
 
     game: ClassVar[str] = GAME
-
-    def _apply(self, state: dict[str, Any], rng: np.random.Generator | None,
-               from_core: bool) -> tuple[dict[str, Any], Any]:
-        if not isinstance(state, dict) or state.get("game") != GAME or not isinstance(state.get("ram"), list):
-            found = state.get("game") if isinstance(state, dict) else type(state).__name__
-            raise InterventionError(
-                f"{self.name} edits {GAME} states, but was given {found!r}. "
-                f"Apply it to cfsal.envs.make({GAME!r}).get_toybox_state()."
-            )
-        new = copy_state(state)
-        chosen = self.edit(new, rng)
-        if len(new["ram"]) != 128 or not all(type(b) is int and 0 <= b <= 255 for b in new["ram"]):
-            raise self._error("the edit left RAM bytes outside 0..255; this is a bug in the intervention.")
-        return new, chosen
 
     def _moved(self, what: str, now: int, delta: int, low: int, high: int, offset: int, param_name: str) -> int:
         """The RAM value of a position moved by ``delta`` screen pixels, or a teaching error."""
