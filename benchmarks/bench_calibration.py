@@ -2,6 +2,7 @@
 
     python benchmarks/bench_calibration.py [--hypotheses 200] [--positive-seeds 20] [--jobs 2]
         [--design states|periodic] [--null-settings 0,2] [--placebo-agents breakout-random]
+        [--parts all|positive|nulls] [--out FILE]
 
 Three experiments, each hypothesis run exactly as a user's would be (``counterfactual`` with the
 default 30 samples, then ``cfsal.stats.assess`` with the measure's bounds, α = 0.05, no correction
@@ -31,6 +32,7 @@ import argparse
 import functools
 import hashlib
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -281,15 +283,66 @@ def _row(r: Rate, extra: str) -> str:
             f"[{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.nonzero:.2f} | {extra} |")
 
 
+HEADER = "| agent | intervention | measure | SUPPORTED | rate | 95% CI (Clopper–Pearson) | nonzero d | {} |"
+RULE = "|---|---|---|---:|---:|---|---:|---|"
+NULL_HEADING = "## 1. Null controls"
+PLACEBO_HEADING = "## 3. Placebo pairs"
+
+
+def _setting(r: Rate) -> str:
+    return f"{r.agent} × {r.intervention}"
+
+
+def null_sections(null: list[Rate], runs: dict[str, str] | None = None) -> list[str]:
+    """Sections 1 and 2 (the null controls). ``runs`` maps a setting (``agent × intervention``) to how its
+    rows were produced; given, a line per setting of ``null`` heads section 1 (settings without one: the top run)."""
+    behaviour = [r for r in null if r.measure in BEHAVIOUR]
+    dynamics = [r for r in null if r.measure in DYNAMICS]
+    settings = list(dict.fromkeys(map(_setting, null)))
+    lines = [f"{NULL_HEADING}, behaviour measures (the calibration claim)", ""]
+    if runs is not None:
+        lines += ["How each setting's rows were produced (section 2's rows come from the same runs):", "",
+                  *[f"- {s}: {runs.get(s, 'the run described at the top of this file')}" for s in settings], ""]
+    lines += [HEADER.format("≤ α + MC error"), RULE,
+              *[_row(r, "yes" if r.within_alpha else "**no**") for r in behaviour], ""]
+    if behaviour:
+        pooled_k, pooled_n = sum(r.supported for r in behaviour), sum(r.n for r in behaviour)
+        rate, low, high = rate_with_ci(pooled_k, pooled_n)
+        lines += [
+            (f"Pooled over all {len(behaviour)} rows: {pooled_k}/{pooled_n} SUPPORTED, rate {rate:.4f}, 95% CI "
+            f"[{low:.4f}, {high:.4f}]. **Goal (SUPPORTED rate ≤ α + Monte-Carlo error): "
+            f"{'met' if all(r.within_alpha for r in behaviour) else 'missed'}.**"),
+            "",
+            ("These agents ignore their input and the engine uses common random numbers, so every "
+            "behaviour difference is exactly zero (the column above): the paired test then gives p = 1 and "
+            "an effect claim can never be supported. This shows the engine adds no spurious difference "
+            "(no one-armed settling, no float drift through the JSON round trip); the statistics on "
+            "non-degenerate nulls are checked by the placebo experiment below."),
+            "",
+        ]
+    return lines + [
+        "## 2. Null controls, game-dynamics measures (true effects on the outcome, not calibration)",
+        "",
+        HEADER.format("pairs edited"),
+        RULE,
+        *[_row(r, f"{r.extra:.2f}") for r in dynamics],
+        "",
+        ("An agent that ignores the ball still plays a different game when the ball is moved: the ball "
+        "reaches the paddle (or misses it) at another time, so points and lost lives shift. These are "
+        "real effects of the intervention on the outcome, not on the agent's behaviour, so SUPPORTED is "
+        "correct here whenever it happens. Over a short horizon such effects are rare (see \"nonzero d\") "
+        "and go both ways (a moved ball is sometimes caught, sometimes missed), so 30 samples seldom show "
+        "them. Score edits change neither (Toybox's reward is the score's change, and the edit happens "
+        "between steps). \"pairs edited\" is the fraction of pairs where the edit changed the state "
+        "(`took_effect`): shifting the brick pattern changes nothing while no brick is broken yet."),
+        "",
+    ]
+
+
 def to_markdown(null: list[Rate], placebo: list[Rate], positive: list[Rate], *, machine: dict[str, Any],
                 load_at_end: list[float], settings: dict[str, Any], expert: str, seconds: float) -> str:
     n_null = null[0].n if null else 0
-    behaviour = [r for r in null if r.measure in BEHAVIOUR]
-    dynamics = [r for r in null if r.measure in DYNAMICS]
     limit = monte_carlo_limit(n_null) if n_null else float("nan")
-    pooled_k, pooled_n = sum(r.supported for r in behaviour), sum(r.n for r in behaviour)
-    header = "| agent | intervention | measure | SUPPORTED | rate | 95% CI (Clopper–Pearson) | nonzero d | {} |"
-    rule = "|---|---|---|---:|---:|---|---:|---|"
     lines = [
         "# Calibration and power of verdicts on real rollouts",
         "",
@@ -304,47 +357,11 @@ def to_markdown(null: list[Rate], placebo: list[Rate], positive: list[Rate], *, 
         ("\"nonzero d\" is the fraction of all paired differences that were not exactly 0. "
         f"\"≤ α + MC error\" means rate ≤ α + 1.96·√(α(1−α)/n) = {limit:.3f} for n = {n_null}."),
         "",
-        "## 1. Null controls, behaviour measures (the calibration claim)",
+        *null_sections(null),
+        f"{PLACEBO_HEADING}: two factual continuations, independent action noise (exchangeable)",
         "",
-        header.format("≤ α + MC error"),
-        rule,
-        *[_row(r, "yes" if r.within_alpha else "**no**") for r in behaviour],
-        "",
-    ]
-    if behaviour:
-        rate, low, high = rate_with_ci(pooled_k, pooled_n)
-        lines += [
-            (f"Pooled over all {len(behaviour)} rows: {pooled_k}/{pooled_n} SUPPORTED, rate {rate:.4f}, 95% CI "
-            f"[{low:.4f}, {high:.4f}]. **Goal (SUPPORTED rate ≤ α + Monte-Carlo error): "
-            f"{'met' if all(r.within_alpha for r in behaviour) else 'missed'}.**"),
-            "",
-            ("These agents ignore their input and the engine uses common random numbers, so every "
-            "behaviour difference is exactly zero (the column above): the paired test then gives p = 1 and "
-            "an effect claim can never be supported. This shows the engine adds no spurious difference "
-            "(no one-armed settling, no float drift through the JSON round trip); the statistics on "
-            "non-degenerate nulls are checked by the placebo experiment below."),
-            "",
-        ]
-    lines += [
-        "## 2. Null controls, game-dynamics measures (true effects on the outcome, not calibration)",
-        "",
-        header.format("pairs edited"),
-        rule,
-        *[_row(r, f"{r.extra:.2f}") for r in dynamics],
-        "",
-        ("An agent that ignores the ball still plays a different game when the ball is moved: the ball "
-        "reaches the paddle (or misses it) at another time, so points and lost lives shift. These are "
-        "real effects of the intervention on the outcome, not on the agent's behaviour, so SUPPORTED is "
-        "correct here whenever it happens. Over a short horizon such effects are rare (see \"nonzero d\") "
-        "and go both ways (a moved ball is sometimes caught, sometimes missed), so 30 samples seldom show "
-        "them. Score edits change neither (Toybox's reward is the score's change, and the edit happens "
-        "between steps). \"pairs edited\" is the fraction of pairs where the edit changed the state "
-        "(`took_effect`): shifting the brick pattern changes nothing while no brick is broken yet."),
-        "",
-        "## 3. Placebo pairs: two factual continuations, independent action noise (exchangeable)",
-        "",
-        header.format("≤ α + MC error"),
-        rule,
+        HEADER.format("≤ α + MC error"),
+        RULE,
         *[_row(r, "yes" if r.within_alpha else "**no**") for r in placebo],
         "",
         ("Both arms of a pair are factual continuations of the same branch point with different action "
@@ -363,7 +380,6 @@ POSITIVE_HEADING = "## 4. Positive control"
 
 def positive_section(positive: list[Rate], *, expert: str, run: str = "") -> str:
     """Section 4 alone (``--parts positive`` re-runs it into an existing results file)."""
-    header = "| agent | intervention | measure | SUPPORTED | rate | 95% CI (Clopper–Pearson) | nonzero d | {} |"
     lines = [
         f"{POSITIVE_HEADING}: \"moving the ball changes the action\"",
         "",
@@ -372,8 +388,8 @@ def positive_section(positive: list[Rate], *, expert: str, run: str = "") -> str
         "hypothesis per seed; the claim's measure is `action_disagreement` (the others are computed on "
         "the same pairs)."),
         "",
-        header.format("mean effect"),
-        "|---|---|---|---:|---:|---|---:|---|",
+        HEADER.format("mean effect"),
+        RULE,
         *[_row(r, f"{r.extra:.3f}") for r in positive],
         "",
     ]
@@ -390,6 +406,48 @@ def replace_positive_section(report: str, section: str) -> str:
     if POSITIVE_HEADING not in report:
         raise ValueError(f"no '{POSITIVE_HEADING}' section to replace: run all parts first")
     return report[:report.index(POSITIVE_HEADING)] + section
+
+
+def parse_rows(text: str, experiment: str) -> list[Rate]:
+    """The rows of the tables in ``text`` as rendered by ``_row`` (the inverse, up to rounding of "nonzero d"
+    and of the last column; a last column that is no number, e.g. "yes", is read as nan)."""
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 8 or "/" not in cells[3] or not cells[3].split("/")[0].isdigit():
+            continue  # not a table row: the header, the rule, or text
+        supported, n = map(int, cells[3].split("/"))
+        try:
+            extra = float(cells[7])
+        except ValueError:
+            extra = float("nan")
+        rows.append(Rate(experiment, cells[0], cells[1], cells[2], supported, n, *rate_with_ci(supported, n),
+                         float(cells[6]), extra))
+    return rows
+
+
+def merge_null_rows(old: list[Rate], new: list[Rate]) -> list[Rate]:
+    """Both runs' rows, a new run's rows replacing all old rows of its settings; in NULL_SETTINGS' order (other
+    settings after them, as they came), each setting's measures in the order BEHAVIOUR + DYNAMICS."""
+    replaced = {_setting(r) for r in new}
+    rows = [r for r in old if _setting(r) not in replaced] + new
+    order = [f"{agent} × {intervention.name + _params(intervention)}" for agent, intervention in NULL_SETTINGS]
+    measures_order = BEHAVIOUR + DYNAMICS
+    return sorted(rows, key=lambda r: (order.index(_setting(r)) if _setting(r) in order else len(order),
+                                       measures_order.index(r.measure)))
+
+
+def replace_null_sections(report: str, new: list[Rate], run: str) -> str:
+    """The results file with ``new`` merged into its null-control sections (1 and 2) and ``run`` recorded as how
+    each of their settings was produced; the text before and the sections after (placebo, positive) kept."""
+    if NULL_HEADING not in report or PLACEBO_HEADING not in report:
+        raise ValueError(f"no '{NULL_HEADING}' / '{PLACEBO_HEADING}' sections to merge into: run all parts first")
+    start, end = report.index(NULL_HEADING), report.index(PLACEBO_HEADING)
+    old = report[start:end]
+    runs = dict(line[2:].split(": ", 1) for line in old.splitlines() if line.startswith("- "))
+    runs.update({_setting(r): run for r in new})
+    sections = null_sections(merge_null_rows(parse_rows(old, "null"), new), runs)
+    return report[:start] + "\n".join(sections) + "\n" + report[end:]
 
 
 def run_positive_control(expert_arg: str, seeds: int, *, horizon: int, branch_every: int,
@@ -427,8 +485,9 @@ def main() -> None:
                         help="comma-separated indices into NULL_SETTINGS to run (default: all)")
     parser.add_argument("--placebo-agents", default=",".join(PLACEBO_AGENTS))
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (hypotheses are independent)")
-    parser.add_argument("--parts", choices=("all", "positive"), default="all",
-                        help="'positive': re-run only the positive control into the existing results file")
+    parser.add_argument("--parts", choices=("all", "positive", "nulls"), default="all",
+                        help="'positive': re-run only the positive control into the existing results file; "
+                             "'nulls': run only the --null-settings and merge their rows into it")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "calibration.md"))
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -446,6 +505,14 @@ def main() -> None:
         run = (f"Re-run alone (`--parts positive`) in {(time.perf_counter() - start) / 60:.1f} min on: "
                f"{machine_line(machine, [round(v, 2) for v in os.getloadavg()])}.")
         report = replace_positive_section(out.read_text(), positive_section(positive, expert=expert, run=run))
+    elif args.parts == "nulls":
+        null = run_null(args.hypotheses, horizon=args.horizon, branch_every=args.branch_every, jobs=args.jobs,
+                        settings=null_settings)
+        run = (f"`python benchmarks/bench_calibration.py {shlex.join(sys.argv[1:])}` in "
+               f"{(time.perf_counter() - start) / 60:.1f} min ({len(null_settings)} setting(s)), finished "
+               f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, on: "
+               f"{machine_line(machine, [round(v, 2) for v in os.getloadavg()])}")
+        report = replace_null_sections(out.read_text(), null, run)
     else:
         null = run_null(args.hypotheses, horizon=args.horizon, branch_every=args.branch_every, jobs=args.jobs,
                         settings=null_settings)

@@ -78,6 +78,47 @@ def test_positive_control_and_report_run(agent):
     assert updated.startswith(text[:text.index(bench_calibration.POSITIVE_HEADING)]) and updated.endswith(rerun)
 
 
+def test_null_rows_merge_into_the_results_file_and_keep_the_other_sections():
+    bc = bench_calibration
+
+    def rows(agent, intervention, supported):  # one setting's rows as run_null returns them
+        return bc.summarise("null", agent, intervention, [
+            {m: ("SUPPORTED" if seed < supported else "NOT_SUPPORTED", 0.25, 1.0) for m in bc.BEHAVIOUR + bc.DYNAMICS}
+            for seed in range(20)])
+
+    ball, bricks = "breakout.move_ball(dx=40.0)", "breakout.shift_bricks(columns=3)"
+    placebo = bc.summarise("placebo", "breakout-random", "none (two factual arms)",
+                           [{"return_difference": ("NOT_SUPPORTED", 0.5, 1.0)}] * 20)
+    positive = bc.summarise("positive", "tiny", "breakout.move_ball(dx=40)",
+                            [{"action_disagreement": ("SUPPORTED", 1.0, 0.5)}] * 20)
+    text = bc.to_markdown(rows("breakout-random", ball, 0), placebo, positive,
+                          machine=bench_rollouts.machine_description(1), load_at_end=[0.0] * 3, settings={},
+                          expert="tiny", seconds=1.0)
+    parsed = bc.parse_rows(text[text.index(bc.NULL_HEADING):text.index(bc.PLACEBO_HEADING)], "null")
+    assert bc.null_sections(parsed) == bc.null_sections(rows("breakout-random", ball, 0))  # read back as rendered
+
+    once = bc.replace_null_sections(text, rows("breakout-constant", bricks, 3), "run A")
+    twice = bc.replace_null_sections(once, rows("breakout-constant", bricks, 1), "run B")
+    head, tail = text.index(bc.NULL_HEADING), text.index(bc.PLACEBO_HEADING)
+    for merged in (once, twice):  # the text before and the placebo and positive sections stay as they were
+        assert merged.startswith(text[:head]) and merged.endswith(text[tail:])
+    null = bc.parse_rows(twice[head:twice.index(bc.PLACEBO_HEADING)], "null")
+    # NULL_SETTINGS' order (shift_bricks is index 1, move_ball index 2), each setting's measures once
+    assert [(r.agent, r.measure) for r in null] == \
+        [("breakout-constant", m) for m in bc.BEHAVIOUR] + [("breakout-random", m) for m in bc.BEHAVIOUR] + \
+        [("breakout-constant", m) for m in bc.DYNAMICS] + [("breakout-random", m) for m in bc.DYNAMICS]
+    assert {r.supported for r in null if r.agent == "breakout-constant"} == {1}  # run B replaced run A
+    assert f"- breakout-constant × {bricks}: run B" in twice and "run A" not in twice
+    assert f"- breakout-random × {ball}: the run described at the top" in twice
+    assert "Pooled over all 12 rows: 6/240 SUPPORTED" in twice
+    assert bc.replace_null_sections(twice, rows("breakout-constant", bricks, 1), "run B") == twice  # idempotent
+    swapped = bc.replace_null_sections(bc.replace_null_sections(text, rows("breakout-constant", bricks, 1), "run B"),
+                                       rows("breakout-random", ball, 0), "the run described at the top of this file")
+    assert swapped == twice  # the same rows and notes in whichever order the runs came
+    with pytest.raises(ValueError):
+        bc.replace_null_sections("# no sections\n", [], "run")
+
+
 def test_rates_carry_exact_binomial_intervals():
     rate, low, high = bench_calibration.rate_with_ci(0, 200)
     assert rate == 0 and low == 0 and high == pytest.approx(1 - 0.025 ** (1 / 200))  # Clopper–Pearson at 0
