@@ -13,7 +13,7 @@ import torch
 
 from cfsal.agents.base import Agent, AgentSpec
 from cfsal.envs import make
-from cfsal.envs.objects import ObjectBox, objects
+from cfsal.envs.objects import ObjectBox, objects, select
 from cfsal.suggest import Audit, plan_claims, run_audit, suggest
 from cfsal.suggest.audit import (
     attribute,
@@ -69,6 +69,52 @@ def test_the_audit_reads_real_atari_objects_and_the_scores_they_show():
     assert np.isfinite(variables["distance"][-1, names.index("opponent_paddle")])  # to the agent's paddle
     with pytest.raises(CfsalError, match="score, opponent_score"):
         displayed_value("ale_pong", "ball", states[-1])
+
+
+ATARI_GAMES = ("ale_breakout", "ale_freeway", "ale_boxing", "ale_space_invaders")
+
+
+@pytest.mark.parametrize("game", ATARI_GAMES)
+def test_the_audit_reads_every_atari_games_objects_and_the_numbers_they_show(game):
+    """Each audited object of a real Atari game is on screen in play, objects away from the player
+    have a distance to it, and every HUD number the audit correlates with is the one the game's own
+    edit wrote (BCD scores, Boxing's clock in seconds) — read back as a hypothesis file reads it."""
+    from cfsal.envs.displayed import displayed_value, shows_value
+    from cfsal.interventions import targets_for
+    from cfsal.suggest.catalog import PLAYER, audit_objects, frame_variables
+
+    env = make(game, seed=1)
+    rng = np.random.default_rng(1)
+    states = []
+    for t in range(120):
+        env.step(1 if t % 20 == 0 else int(rng.integers(env.action_space.n)))  # FIRE now and then: a ball
+        states.append(env.get_toybox_state())
+    boxes = [objects(game, state) for state in states]
+    names = [o.name for o in audit_objects(game)]
+    seen = {name for frame in boxes for name in names if select(frame, name)}
+    assert seen == set(names) - {"ufo"}  # the UFO flies now and then only
+    variables = frame_variables(game, boxes[1:], boxes[:-1], states[1:])
+    player = names.index(PLAYER[game])
+    assert np.isnan(variables["distance"][:, player]).all()
+    away = [o for o, obj in enumerate(audit_objects(game)) if obj.name in seen - {PLAYER[game]} and not obj.group]
+    assert np.isfinite(variables["distance"][:, away]).any(axis=0).all()
+    shown = [name for name in names if shows_value(game, name)]
+    assert shown and set(shown) <= {"score", "opponent_score", "enemy_score", "lives", "clock"}
+    for name in shown:
+        for target in targets_for(game, name, changes="value"):
+            (wanted,) = (v for k, v in target.params.items())
+            edited = target.build().apply(states[-1])
+            assert displayed_value(game, name, edited) == wanted != displayed_value(game, name, states[-1])
+
+
+def test_atari_hud_numbers_read_as_the_screen_shows_them():
+    from cfsal.envs.displayed import displayed_value
+
+    assert displayed_value("ale_breakout", "lives", make("ale_breakout", seed=0).get_toybox_state()) == 5
+    assert displayed_value("ale_boxing", "clock", make("ale_boxing", seed=0).get_toybox_state()) == 119  # 1:59
+    freeway = make("ale_freeway", seed=0).get_toybox_state()
+    freeway["ram"][104] = 0x12  # BCD, as the game keeps it
+    assert displayed_value("ale_freeway", "opponent_score", freeway) == 12
 
 
 def test_object_attribution_sums_to_the_maps_total_mass():
@@ -244,6 +290,63 @@ def test_suggested_files_run_unedited_and_find_what_the_agent_watches(pytester, 
     assert outcome["test_the_agent_uses_the_paddle"] == "SUPPORTED", result.stdout.str()
     assert outcome["test_the_agent_ignores_the_score"] == "SUPPORTED"
     assert outcome["test_the_agent_ignores_the_brick"] == "SUPPORTED"
+
+
+@pytest.fixture(scope="module")
+def atari_suggestion(tmp_path_factory):
+    """``cfsal suggest`` on real Atari Breakout as a user runs it, on an untrained network's checkpoint
+    (the zoo has no trained agent for it): one 60-step episode mapped every 10th step, 2-pair pilots."""
+    import contextlib
+    import io
+
+    from cfsal.agents import save_checkpoint
+    from cfsal.cli import main
+    from cfsal.testing import tiny_agent
+
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("atari")
+    checkpoint = save_checkpoint(tiny_agent("ale_breakout", name="tiny-breakout"), folder / "tiny.safetensors")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["suggest", str(checkpoint), "--episodes", "1", "--max-steps", "60", "--every", "10", "--pilot",
+                     "2", "--claims", "all", "--out", str(folder / "out"), "--cache", str(folder / "cache"),
+                     "--no-progress"])
+    return code, printed.getvalue(), folder / "out"
+
+
+def test_cfsal_suggest_writes_the_tests_of_a_real_atari_game(atari_suggestion):
+    code, printed, out = atari_suggestion
+    assert code == 0
+    audit = Audit.load(out / "audit.json")
+    assert audit.game == "ale_breakout" and audit.frames == 5
+    assert {o.name for o in audit.methods["perturbation"].objects} == {"ball", "paddle", "brick", "score", "lives"}
+    claims = {c["object"]: c for c in audit.claims}
+    assert set(claims) == {"ball", "paddle", "brick", "score"}
+    assert "no claims about lives" in printed and "no intervention changes it" in printed  # said, not dropped
+    # The game draws new score digits a frame late: settled, the agent sees them (pilot TV > 0; unsettled it
+    # would be exactly 0, both arms seeing the same frame), and the file settles as the pilot did.
+    assert claims["score"]["settle"] == 1 and claims["score"]["sizing"]["pilot_mean"] > 0
+    assert claims["ball"]["settle"] is None
+    score = (out / claims["score"]["file"]).read_text()
+    assert "CHANGE = ale_breakout.SetScore(value=500)" in score and "settle=1, measure=" in score
+    for name in {c["file"] for c in audit.claims}:
+        source = (out / name).read_text()
+        compile(source, name, "exec")
+        assert "from cfsal.interventions import ale_breakout" in source
+
+
+@pytest.mark.slow
+def test_the_files_suggested_on_a_real_atari_game_run_unedited(atari_suggestion, pytester):
+    _, _, out = atari_suggestion
+    for path in out.glob("test_*.py"):
+        pytester.makepyfile(**{path.stem: path.read_text()})
+    pytester.makeconftest("import pytest\nfrom cfsal.testing import tiny_agent\n\n@pytest.fixture\ndef agent():\n"
+                          "    return tiny_agent('ale_breakout', name='tiny-breakout')\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-samples", "4", "--cfsal-json",
+                                           "out.json", "--cfsal-html", "off")
+    records = json.loads((pytester.path / "out.json").read_text())["hypotheses"]
+    assert len(records) == 4, result.stdout.str()
+    assert all(r["status"] in ("SUPPORTED", "REFUTED", "INCONCLUSIVE") for r in records), result.stdout.str()
 
 
 def test_a_speed_correlation_is_measured_after_the_new_motion_shows():

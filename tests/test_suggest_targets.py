@@ -6,9 +6,22 @@ import numpy as np
 import pytest
 
 from cfsal.envs import make
+from cfsal.envs.ale_freeway_ram import car_x_address
+from cfsal.envs.ale_space_invaders_ram import SHIP_X
 from cfsal.envs.objects import objects, select
 from cfsal.errors import InterventionError
-from cfsal.interventions import TARGETS, breakout, pong, registry, space_invaders, targets_for
+from cfsal.interventions import (
+    TARGETS,
+    ale_freeway,
+    ale_space_invaders,
+    breakout,
+    compose,
+    pong,
+    registry,
+    space_invaders,
+    targets_for,
+)
+from cfsal.suggest.catalog import OBJECTS, audit_objects
 
 
 def _mid_game_state(game: str) -> dict:
@@ -29,10 +42,19 @@ def _mid_game_state(game: str) -> dict:
         state = (pong.MoveBall(y=100) + pong.MovePaddle(y=100) + pong.MovePaddle(player="opponent", y=100)).apply(state)
     if game == "space_invaders":
         state = space_invaders.ShowUfo(x=100).apply(state)
-    if game == "ale_pong":  # play on until the ball and both paddles are mid-court, so ±40-pixel moves fit
-        while not all(_applies(t, state) for t in TARGETS if t.game == game):
-            env.step(int(rng.integers(env.action_space.n)))
+    if game.startswith("ale_"):  # play on until every target of the game fits (the ball mid-court, ...)
+        for _ in range(3000):
+            if game == "ale_freeway":  # cars mid-road, so ±40-pixel moves fit
+                state = compose(*(ale_freeway.MoveCar(lane=lane, dx=80 - (state["ram"][car_x_address(lane)] - 3))
+                                  for lane in range(10) if state["ram"][car_x_address(lane)] != 83)).apply(state)
+            if game == "ale_space_invaders" and state["ram"][SHIP_X] != 76:  # the cannon mid-ground: ±20 fits
+                state = ale_space_invaders.MoveShip(dx=76 - state["ram"][SHIP_X]).apply(state)
+            if all(_applies(t, state) for t in TARGETS if t.game == game):
+                return state
+            action = 1 if game == "ale_freeway" and rng.random() < 0.8 else int(rng.integers(env.action_space.n))
+            env.step(action)  # Freeway: mostly UP, so the chicken reaches the middle of the road
             state = env.get_toybox_state()
+        raise AssertionError(f"no {game} state in 3000 steps where every target applies")
     return state
 
 
@@ -78,3 +100,52 @@ def test_targets_for_filters_by_variable_and_teaches_on_a_bad_one():
     with pytest.raises(InterventionError, match="position"):
         targets_for("breakout", "ball", changes="colour")
     json.dumps([t.to_dict() for t in TARGETS])  # plain data
+
+
+@pytest.mark.parametrize("target", [t for t in TARGETS if t.game.startswith("ale_")],
+                         ids=lambda t: f"{t.intervention}-{t.object}")
+def test_every_atari_target_reaches_the_agents_observation_once_settled(target):
+    """The Atari draws some edits a frame late (score digits, a Freeway car): measured right after
+    such an edit the agent would see nothing, and every claim about the object would find no effect.
+    Both arms settle alike (the factual arm plays the same NOOP steps), so the newest frames differ
+    only by the edit."""
+    from cfsal.interventions.state import settle_env
+
+    env = make(target.game, seed=0)
+    env.set_toybox_state(STATES[target.game])
+    start = env.snapshot()
+    settle = "refresh" if target.settle is None else target.settle
+    factual = settle_env(env, settle)[0][-1].copy()
+    env.restore(start)
+    target.build().apply_to_env(env, np.random.default_rng(0), settle=settle)
+    assert np.any(env.observation[-1] != factual), f"{target.intervention} does not reach the observation"
+
+
+@pytest.mark.parametrize("game, obj", [("ale_pong", "score"), ("ale_breakout", "score"), ("ale_freeway", "score"),
+                                       ("ale_freeway", "car_0")])
+def test_edits_the_atari_draws_a_frame_late_are_settled(game, obj):
+    """Without its settle step the agent would see nothing of these edits (the frame re-rendered
+    right after the edit is the factual one), so the target must give one."""
+    from cfsal.interventions.state import settle_env
+
+    target = targets_for(game, obj)[0]
+    assert target.settle == 1
+    env = make(game, seed=0)
+    env.set_toybox_state(STATES[game])
+    start = env.snapshot()
+    refreshed = settle_env(env, "refresh")[0][-1].copy()
+    env.restore(start)
+    target.build().apply_to_env(env, np.random.default_rng(0), settle="refresh")
+    assert np.array_equal(env.observation[-1], refreshed)
+
+
+#: Audited objects that no intervention changes: the audit reports on them, no claim is written.
+WITHOUT_TARGET = {"space_invaders": {"laser"}, "ale_breakout": {"lives"}, "ale_space_invaders": {"ufo"},
+                  "ale_freeway": {"opponent_chicken", "opponent_score"}}
+
+
+@pytest.mark.parametrize("game", sorted(OBJECTS))
+def test_every_audited_object_has_a_target_unless_no_intervention_changes_it(game):
+    untargeted = {o.name for o in audit_objects(game) if not targets_for(game, o.name)}
+    assert untargeted == WITHOUT_TARGET.get(game, set())
+    assert {t.object for t in TARGETS if t.game == game} <= {o.name for o in audit_objects(game)} | {"enemy"}

@@ -14,8 +14,15 @@ direct change of the object itself. ``doses`` (where given) are parameter sets o
 intervention that change one state variable by different amounts, for dose–response and
 correlation designs (the paper moved Amidar enemies by ±2 and ±4 steps).
 
+Some Atari edits reach the screen a frame late (the game prepares its score digits, or positions
+a Freeway car, on the frame before it draws them): such a target says how many agent steps to
+``settle`` before anything is measured, or the agent would see no change at all. An audited object
+that no intervention changes (Space Invaders' lasers, ALE Breakout's lives) has no row: ``cfsal
+suggest`` audits it and writes no claim about it, and says so.
+
 The table is checked against the game: ``tests/test_suggest_targets.py`` applies every target to
-a real mid-game state and asserts that the named object's box or value changes.
+a real mid-game state and asserts that the named object's box or value changes, and that the change
+reaches the agent's observation once settled.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ class Target:
     pixels to the right"). ``changes`` lists the object's variables the edit changes, so a
     correlation found between saliency and, say, distance can be tested with a target that
     changes ``"position"``. ``doses`` are alternative parameter sets for a dose–response design.
+    ``settle`` (where given) is the NOOP agent steps both arms play after the edit before a claim
+    measures anything: the game draws the change only from the second frame on.
     """
 
     game: str
@@ -50,12 +59,16 @@ class Target:
     changes: tuple[str, ...]
     doses: tuple[Mapping[str, Any], ...] = field(default=())
     note: str = ""
+    settle: int | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.changes) - set(VARIABLES))
         if unknown:
             raise InterventionError(f"target {self.intervention} on {self.object}: unknown variable(s) "
                                     f"{', '.join(unknown)}; use {', '.join(VARIABLES)}.")
+        if self.settle is not None and not (isinstance(self.settle, int) and self.settle >= 1):
+            raise InterventionError(f"target {self.intervention} on {self.object}: settle={self.settle!r} must be "
+                                    "a number of agent steps ≥ 1 (or None: measure right after the edit).")
 
     @property
     def cls(self) -> type[Intervention]:
@@ -76,7 +89,7 @@ class Target:
     def to_dict(self) -> dict[str, Any]:
         return {"game": self.game, "object": self.object, "intervention": self.intervention,
                 "params": dict(self.params), "action": self.action, "changes": list(self.changes),
-                "doses": [dict(d) for d in self.doses], "note": self.note}
+                "doses": [dict(d) for d in self.doses], "note": self.note, "settle": self.settle}
 
 
 def _shifts(name: str, values: tuple[int, ...], **fixed: Any) -> tuple[dict[str, Any], ...]:
@@ -84,6 +97,8 @@ def _shifts(name: str, values: tuple[int, ...], **fixed: Any) -> tuple[dict[str,
 
 
 _MOVES = (-40, -20, 20, 40)
+_RING_MOVES = (-20, -10, 10, 20)  # Boxing's ring and Space Invaders' ground are about 80 pixels wide
+_DIGITS_LATE = "the game draws the new digits from the second frame on, so both arms play a NOOP step first"
 
 TARGETS: tuple[Target, ...] = (
     # -- breakout ---------------------------------------------------------------------------
@@ -148,9 +163,54 @@ TARGETS: tuple[Target, ...] = (
            ("position",), _shifts("dy", _MOVES),
            "brief: the paddle eases back to where the controller holds it within about 2 agent steps"),
     Target("ale_pong", "score", "ale_pong.set_score", {"player": 10}, "setting the agent's score to 10", ("value",),
-           _shifts("player", (0, 5, 10, 15, 20))),
+           _shifts("player", (0, 5, 10, 15, 20)), _DIGITS_LATE, settle=1),
     Target("ale_pong", "opponent_score", "ale_pong.set_score", {"enemy": 10}, "setting the opponent's score to 10",
-           ("value",), _shifts("enemy", (0, 5, 10, 15, 20))),
+           ("value",), _shifts("enemy", (0, 5, 10, 15, 20)), _DIGITS_LATE, settle=1),
+    # -- ale_breakout (real Atari Breakout; its lives have no intervention) ----------------
+    Target("ale_breakout", "ball", "ale_breakout.move_ball", {"dx": 40}, "moving the ball 40 pixels to the right",
+           ("position",), _shifts("dx", _MOVES), "skipped where the ball would leave the court or none is in play"),
+    Target("ale_breakout", "paddle", "ale_breakout.move_paddle", {"dx": 40}, "moving the paddle 40 pixels to the right",
+           ("position",), _shifts("dx", _MOVES),
+           "brief: the paddle eases back to where the controller holds it within about 2 agent steps"),
+    Target("ale_breakout", "brick", "ale_breakout.remove_row", {"row": 5}, "removing the bottom row of bricks",
+           ("presence",), (), "skipped where that row is gone already"),
+    Target("ale_breakout", "score", "ale_breakout.set_score", {"value": 500}, "setting the score to 500", ("value",),
+           _shifts("value", (0, 100, 250, 500, 900)), _DIGITS_LATE, settle=1),
+    # -- ale_freeway (real Atari Freeway; the idle second player's chicken and score have none) -
+    Target("ale_freeway", "player", "ale_freeway.move_chicken", {"dy": -40}, "moving the chicken 40 pixels up",
+           ("position",), _shifts("dy", _MOVES),
+           "the agent's chicken (its kind, player: the name chicken would also select the idle opponent's)"),
+    *(Target("ale_freeway", f"car_{lane}", "ale_freeway.move_car", {"lane": lane, "dx": 40},
+             f"moving the car of lane {lane} 40 pixels to the right", ("position",),
+             _shifts("dx", _MOVES, lane=lane),
+             "the game positions a car a frame before it draws it (some lanes on alternate frames), so both arms "
+             "play a NOOP step first; skipped where the car would leave the road",
+             settle=1) for lane in range(10)),
+    Target("ale_freeway", "score", "ale_freeway.set_score", {"value": 20}, "setting the agent's score to 20",
+           ("value",), _shifts("value", (0, 5, 10, 20, 30)), _DIGITS_LATE, settle=1),
+    # -- ale_boxing (real Atari Boxing) ------------------------------------------------------
+    Target("ale_boxing", "player", "ale_boxing.move_player", {"dx": 20}, "moving the agent's boxer 20 pixels to the "
+           "right", ("position",), _shifts("dx", _RING_MOVES), "skipped where it would leave the ring"),
+    Target("ale_boxing", "enemy", "ale_boxing.move_enemy", {"dx": 20}, "moving the enemy boxer 20 pixels to the right",
+           ("position",), _shifts("dx", _RING_MOVES), "skipped where it would leave the ring"),
+    Target("ale_boxing", "score", "ale_boxing.set_score", {"player": 50}, "setting the agent's score to 50",
+           ("value",), _shifts("player", (0, 25, 50, 75, 99))),
+    Target("ale_boxing", "enemy_score", "ale_boxing.set_score", {"enemy": 50}, "setting the enemy's score to 50",
+           ("value",), _shifts("enemy", (0, 25, 50, 75, 99))),
+    Target("ale_boxing", "clock", "ale_boxing.set_clock", {"seconds": 30}, "setting the clock to 30 seconds left",
+           ("value",), _shifts("seconds", (10, 30, 60, 90, 119))),
+    # -- ale_space_invaders (real Atari Space Invaders; its UFO has no intervention) --------
+    Target("ale_space_invaders", "ship", "ale_space_invaders.move_ship", {"dx": 20},
+           "moving the cannon 20 pixels to the right", ("position",), _shifts("dx", _RING_MOVES),
+           "skipped where it would leave the ground the game lets it reach (82 pixels)"),
+    Target("ale_space_invaders", "alien", "ale_space_invaders.remove_alien", {"row": 5, "column": 3},
+           "removing the fourth alien of the bottom row", ("presence",), (),
+           "the one most often still there (97% of random play's states, the bottom-left one 41%); skipped where "
+           "it is gone"),
+    Target("ale_space_invaders", "shield", "ale_space_invaders.remove_shield", {"shield": 1},
+           "removing the middle shield", ("presence",), (), "skipped where it is gone already"),
+    Target("ale_space_invaders", "score", "ale_space_invaders.set_score", {"value": 1000}, "setting the score to 1000",
+           ("value",), _shifts("value", (0, 100, 500, 1000, 5000))),
     # -- space invaders ---------------------------------------------------------------------
     Target("space_invaders", "ship", "space_invaders.move_ship", {"dx": 40}, "moving the ship 40 pixels to the right",
            ("position",), _shifts("dx", _MOVES)),

@@ -36,7 +36,9 @@ class AuditObject:
 
 
 #: The audited objects of each game, and the one the agent controls (distances are measured to it).
-#: HUD numbers (score, lives) are read with :func:`cfsal.envs.displayed.displayed_value`.
+#: HUD numbers (score, lives) are read with :func:`cfsal.envs.displayed.displayed_value`. Freeway's
+#: agent chicken is audited by its kind, ``player``: the name ``chicken`` also selects the idle second
+#: player's chicken (kind ``chicken``).
 OBJECTS: dict[str, tuple[AuditObject, ...]] = {
     "breakout": (AuditObject("ball"), AuditObject("paddle"), AuditObject("brick", group=True),
                  AuditObject("score"), AuditObject("lives")),
@@ -48,9 +50,18 @@ OBJECTS: dict[str, tuple[AuditObject, ...]] = {
                  AuditObject("score"), AuditObject("opponent_score")),
     "space_invaders": (AuditObject("ship"), AuditObject("alien", group=True), AuditObject("shield", group=True), AuditObject("ufo"),
                        AuditObject("laser", group=True), AuditObject("score"), AuditObject("lives")),
+    "ale_breakout": (AuditObject("ball"), AuditObject("paddle"), AuditObject("brick", group=True),
+                     AuditObject("score"), AuditObject("lives")),
+    "ale_freeway": (AuditObject("player"), *(AuditObject(f"car_{lane}") for lane in range(10)),
+                    AuditObject("opponent_chicken"), AuditObject("score"), AuditObject("opponent_score")),
+    "ale_boxing": (AuditObject("player"), AuditObject("enemy"), AuditObject("score"), AuditObject("enemy_score"),
+                   AuditObject("clock")),
+    "ale_space_invaders": (AuditObject("ship"), AuditObject("alien", group=True), AuditObject("shield", group=True),
+                           AuditObject("ufo"), AuditObject("score")),
 }
 PLAYER: dict[str, str] = {"breakout": "paddle", "amidar": "player", "pong": "paddle", "ale_pong": "paddle",
-                          "space_invaders": "ship"}
+                          "space_invaders": "ship", "ale_breakout": "paddle", "ale_freeway": "player",
+                          "ale_boxing": "player", "ale_space_invaders": "ship"}
 
 
 def audit_objects(game: str) -> tuple[AuditObject, ...]:

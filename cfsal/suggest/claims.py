@@ -13,6 +13,10 @@ agent, tested by intervening on the object the map highlights):
 * an object with **low** saliency (enrichment CI below 1 under every method) gets a *no_effect*
   control: changing it changes the policy by less than the margin.
 
+An object no intervention changes (no row in the target table) gets no claim; the audit's summary
+names it. Where the game draws an edit a frame late, both arms play the target's ``settle`` steps
+before the measure.
+
 Sample sizes (documented in docs/suggest.md). For each effect and no-effect claim a pilot of a few
 paired samples (its own seed, not the file's) estimates the spread σ of the measure; σ is replaced
 by its upper 80% confidence limit σ·√((m−1)/χ²_{0.2, m−1}) (Browne 1995), because a pilot of m
@@ -97,7 +101,7 @@ class ClaimPlan:
     margin: float | None = None
     samples: int | None = None
     sizing: Mapping[str, Any] = field(default_factory=dict)
-    settle: int | None = None  # frames both arms play before measuring (None: measure right after the edit)
+    settle: int | None = None  # agent steps both arms play before measuring (None: measure right after the edit)
 
     @property
     def uses_doses(self) -> bool:
@@ -128,10 +132,11 @@ def _policy_plan(game: str, name: str, methods: tuple[str, ...], kind: str) -> C
     if kind == "effect":
         return ClaimPlan(name, "effect", f"test_the_agent_uses_the_{name}",
                          f"{change} more than {EFFECT_MARGIN} in total variation.", target, methods,
-                         margin=EFFECT_MARGIN)
+                         margin=EFFECT_MARGIN, settle=target.settle)
     return ClaimPlan(name, "no_effect", f"test_the_agent_ignores_the_{name}",
                      f"{change} less than {NO_EFFECT_MARGIN} in total variation (a control: saliency finds "
-                     f"little on the {display(name)}).", target, methods, margin=NO_EFFECT_MARGIN)
+                     f"little on the {display(name)}).", target, methods, margin=NO_EFFECT_MARGIN,
+                     settle=target.settle)
 
 
 def _correlation_plan(game: str, name: str, method: str, variable: str, r: float) -> ClaimPlan | None:
@@ -157,7 +162,13 @@ def _correlation_plan(game: str, name: str, method: str, variable: str, r: float
     suffix = "" if method == "perturbation" else f"_{method}"
     return ClaimPlan(name, "correlation", f"test_{name}_saliency_follows_its_{variable}{suffix}", claim, target,
                      (method,), variable=variable, method=method, alternative="greater" if r > 0 else "less",
-                     settle=SPEED_SETTLE if variable == "speed" else None)
+                     settle=_later(target.settle, SPEED_SETTLE if variable == "speed" else None))
+
+
+def _later(*settles: int | None) -> int | None:
+    """The longest of several settles (None: none asked for)."""
+    given = [s for s in settles if s is not None]
+    return max(given) if given else None
 
 
 def plan_claims(audit: Audit, *, mode: str = "salient") -> list[ClaimPlan]:
@@ -240,8 +251,8 @@ def size_claims(agent: Any, plans: Sequence[ClaimPlan], *, seed: int, pilot: int
             sizing = {**base, "rule": "fisher_z", "correlation_of_interest": CORRELATION_OF_INTEREST}
         else:
             pilot_seed = int(child(seed, 2, i).generate_state(1)[0])
-            result = counterfactual(agent, plan.target.build(), samples=pilot,
-                                    horizon=HORIZON, measure=measures.policy_total_variation, seed=pilot_seed)
+            result = counterfactual(agent, plan.target.build(), samples=pilot, horizon=HORIZON, settle=plan.settle,
+                                    measure=measures.policy_total_variation, seed=pilot_seed)
             values = np.asarray(result.values, dtype=float)
             sd = sd_upper_limit(values)
             pilot_info = {"pilot_n": len(values), "pilot_seed": pilot_seed, "pilot_mean": float(values.mean()),

@@ -35,6 +35,10 @@ def summary_lines(audit: Any) -> list[str]:
             lines.append(f"  {f.rank:<5}{display(f.name):<16}{100 * f.saliency_share:>8.2f}%"
                          f"{100 * f.screen_share:>8.2f}%{ci:>26}  {f.label:<9} {corr}")
         lines.append(f"  on no object: {100 * result.rest_share:.1f}% of the saliency")
+    untested = untargeted(audit)
+    if untested:
+        lines.append("\nno claims about " + ", ".join(f"{display(name)} ({label})" for name, label in untested.items())
+                     + ": no intervention changes it (cfsal.interventions.targets)")
     if audit.claims:
         lines.append("\nclaims written:")
         for claim in audit.claims:
@@ -42,6 +46,16 @@ def summary_lines(audit: Any) -> list[str]:
     else:
         lines.append("\nno claims: no object is clearly salient or clearly not (see the labels above)")
     return lines
+
+
+def untargeted(audit: Any) -> dict[str, str]:
+    """The audited objects no intervention changes, each with its labels ("salient under perturbation")."""
+    from cfsal.interventions.targets import targets_for
+    from cfsal.suggest.catalog import audit_objects
+
+    return {obj.name: ", ".join(f"{result.finding(obj.name).label} under {method}"
+                                for method, result in audit.methods.items())
+            for obj in audit_objects(audit.game) if not targets_for(audit.game, obj.name)}
 
 
 def _parse_params(pairs: list[str]) -> dict[str, Any]:

@@ -198,7 +198,8 @@ def render_file(audit: Audit, obj: str, plans: Sequence[ClaimPlan]) -> str:
             body.append(f"    return counterfactual({v}_DOSES, horizon={HORIZON},{settle}")
             body.append(f"                          measure=({v}_CHANGE, {v}_SALIENCY_CHANGE))")
         else:
-            body.append(f"    return counterfactual(CHANGE, horizon={HORIZON}, "
+            settle = "" if plan.settle is None else f"settle={plan.settle}, "
+            body.append(f"    return counterfactual(CHANGE, horizon={HORIZON}, {settle}"
                         f"measure=measures.{MEASURE})")
         body.append("")
     return "\n".join(body).rstrip() + "\n"
