@@ -79,7 +79,7 @@ def test_a_frame_is_the_max_of_the_last_two_screens_of_the_skip():
     before = env.snapshot()
     screens = []
     for _ in range(4):
-        env.ale.act(env._ale_actions[4])
+        env.ale.act(env._raw_actions[4])
         screens.append(env.ale.getScreenGrayscale().copy())
     expected = preprocess_frame(np.maximum(screens[2], screens[3]))
     assert not np.array_equal(screens[2], screens[3]), "a moving frame, so the max is tested"

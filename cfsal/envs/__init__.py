@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
+from cfsal.envs.framestack import preprocess_frame
 from cfsal.envs.games import ALE_ACTION_MEANINGS, ALE_GAMES, GAMES, GameSpec, get_game
-from cfsal.envs.toybox_env import EnvSnapshot, ToyboxEnv, preprocess_frame
+from cfsal.envs.toybox_env import EnvSnapshot, ToyboxEnv
 
 if TYPE_CHECKING:
     from cfsal.envs.ale_env import AleEnv, AleSnapshot

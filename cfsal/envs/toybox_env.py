@@ -1,47 +1,34 @@
 """A gymnasium environment over ctoybox with the paper's observation pipeline, built in.
 
-The preprocessing of OpenAI baselines' ``wrap_deepmind`` (which the paper's A2C agents saw) is
-implemented *inside* one environment rather than as a wrapper stack, for one reason: a
-counterfactual rollout must be able to snapshot and restore the *whole* environment (the Toybox
-state with its RNG, the frame stack, the step counter, the no-op RNG) and replay bit-identically.
-With a wrapper stack, each wrapper hides part of that state. ALE-bound gymnasium wrappers cannot
-be used on Toybox anyway.
-
-Pipeline per agent step (baselines order): the ALE action is applied for ``frame_skip`` Toybox
-frames; the observation is the pixel-wise max of the last two grayscale frames, area-resized to
-84×84, pushed onto a stack of the last 4 such frames (channel-first, newest last). Episodes start
-with 1..``noop_max`` single-frame no-ops (baselines' ``NoopResetEnv`` sits below the frame skip)
-and, in Breakout, FIRE to serve. ``episodic_life`` and ``clip_rewards`` are for training only.
+The pipeline is OpenAI baselines' ``wrap_deepmind`` (which the paper's A2C agents saw), the one
+:class:`~cfsal.envs.framestack.FrameStackEnv` holds for every backend; ALE-bound gymnasium
+wrappers could not be used on Toybox anyway. Here a frame is one Toybox frame driven by an ALE
+action, and the state a snapshot must carry besides the pipeline's is Toybox's (with its RNG).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
-from PIL import Image
 
+from cfsal.envs.framestack import (  # preprocess_frame re-exported: it lived here before
+    FIRE,
+    NOOP,
+    FrameStackEnv,
+    pipeline_from_dict,
+    pipeline_to_dict,
+    preprocess_frame,
+)
 from cfsal.envs.games import GameSpec, get_game
 from cfsal.envs.validation import check_config, check_state
 from cfsal.errors import SnapshotError
 
+__all__ = ["SNAPSHOT_SCHEMA_VERSION", "EnvSnapshot", "ToyboxEnv", "preprocess_frame"]
+
 SNAPSHOT_SCHEMA_VERSION = 1
-_NOOP, _FIRE = 0, 1
-
-
-def preprocess_frame(gray: np.ndarray, screen_size: int = 84) -> np.ndarray:
-    """Area-resize one grayscale Toybox frame (H×W or H×W×1, uint8) to ``screen_size``².
-
-    PIL's BOX filter averages the covered source area, like cv2's INTER_AREA that baselines used.
-    """
-    if gray.ndim == 3:
-        gray = gray[..., 0]
-    image = Image.fromarray(np.ascontiguousarray(gray), mode="L")
-    return np.asarray(image.resize((screen_size, screen_size), Image.Resampling.BOX), dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -88,13 +75,7 @@ class EnvSnapshot:
             "schema_version": SNAPSHOT_SCHEMA_VERSION,
             "game": self.game,
             "toybox_json": self.toybox_json,
-            "frame_stack": base64.b64encode(self.frame_stack.tobytes()).decode("ascii"),
-            "frame_stack_shape": list(self.frame_stack.shape),
-            "steps": self.steps,
-            "lives": self.lives,
-            "episode_return": self.episode_return,
-            "needs_real_reset": self.needs_real_reset,
-            "np_random_state": self.np_random_state,
+            **pipeline_to_dict(self),
             "reset_seed": self.reset_seed,
             "actions": None if self.actions is None else list(self.actions),
             "config_json": self.config_json,
@@ -108,23 +89,17 @@ class EnvSnapshot:
                 f"snapshot schema version {version!r} is not supported (this cfsal reads "
                 f"version {SNAPSHOT_SCHEMA_VERSION}); re-record it with this cfsal version."
             )
-        stack = np.frombuffer(base64.b64decode(data["frame_stack"]), dtype=np.uint8)
         return cls(
             game=data["game"],
             toybox_json=data["toybox_json"],
-            frame_stack=stack.reshape(data["frame_stack_shape"]).copy(),
-            steps=int(data["steps"]),
-            lives=int(data["lives"]),
-            episode_return=float(data["episode_return"]),
-            needs_real_reset=bool(data["needs_real_reset"]),
-            np_random_state=data["np_random_state"],
+            **pipeline_from_dict(data),
             reset_seed=data.get("reset_seed"),
             actions=None if data.get("actions") is None else tuple(int(a) for a in data["actions"]),
             config_json=data.get("config_json"),
         )
 
 
-class ToyboxEnv(gym.Env):
+class ToyboxEnv(FrameStackEnv):
     """One Toybox game as a gymnasium environment, preprocessed as the paper's agents saw it.
 
     Observations are ``uint8`` arrays of shape ``(frame_stack, screen_size, screen_size)``,
@@ -134,8 +109,6 @@ class ToyboxEnv(gym.Env):
     it seeds Toybox's own RNG (ball serve angles, enemy choices, …) and draws the number of
     no-op frames. The same seed gives the same episode; different seeds give different ones.
     """
-
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
 
     def __init__(
         self,
@@ -155,46 +128,22 @@ class ToyboxEnv(gym.Env):
         # importing cfsal.envs (as `cfsal interventions list` does) does not load them (tests/test_cli.py).
         from ctoybox import Toybox
 
-        self.spec_game: GameSpec = get_game(game)
-        for name, value, low in (("noop_max", noop_max, 0), ("frame_skip", frame_skip, 1),
-                                 ("frame_stack", frame_stack, 1), ("screen_size", screen_size, 8)):
-            if not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer ≥ {low}, got {value!r}")
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self.noop_max = noop_max
-        self.frame_skip = frame_skip
-        self.screen_size = screen_size
-        self.episodic_life = episodic_life
-        self.clip_rewards = clip_rewards
-        self.fire_on_reset = self.spec_game.fire_on_reset if fire_on_reset is None else fire_on_reset
-        self.max_episode_steps = max_episode_steps
-        self.render_mode = render_mode
-
+        super().__init__(get_game(game), noop_max=noop_max, frame_skip=frame_skip, frame_stack=frame_stack,
+                         screen_size=screen_size, episodic_life=episodic_life, clip_rewards=clip_rewards,
+                         fire_on_reset=fire_on_reset, max_episode_steps=max_episode_steps, render_mode=render_mode)
         self.toybox = Toybox(self.spec_game.name)
         from ctoybox.ffi import ffi, lib  # the native cores, loaded on first use (see above)
 
-        self._native = (ffi, lib)  # for rendering into reused buffers (_render_gray)
+        self._native = (ffi, lib)  # for rendering into reused buffers (_grab)
         self._pong = self.spec_game.name == "pong"
         self._pong_config = self.toybox.config_to_json() if self._pong else None
-        self.observation_space = gym.spaces.Box(
-            0, 255, shape=(frame_stack, screen_size, screen_size), dtype=np.uint8
-        )
-        self.action_space = gym.spaces.Discrete(self.spec_game.n_actions)
-        self._stack = np.zeros(self.observation_space.shape, dtype=np.uint8)
-        self._steps = 0
+        self._raw_actions, self._noop, self._fire = self.spec_game.action_set, NOOP, FIRE
         self._lives = self.toybox.get_lives()
-        self._return = 0.0
-        self._needs_real_reset = True
         self._reset_seed: int | None = None
         self._actions: list[int] | None = None
         self._config_json: str | None = None
 
     # -- the raw game --------------------------------------------------------------------------
-    @property
-    def game(self) -> str:
-        return self.spec_game.name
-
     def get_toybox_state(self) -> dict[str, Any]:
         """The game's Toybox JSON state as a dict (a fresh copy; edit it freely)."""
         return self.toybox.state_to_json()
@@ -284,77 +233,16 @@ class ToyboxEnv(gym.Env):
     def score(self) -> int:
         return self.toybox.get_score()
 
-    @property
-    def steps(self) -> int:
-        return self._steps
-
-    @property
-    def observation(self) -> np.ndarray:
-        return self._stack.copy()
-
-    # -- gymnasium API ------------------------------------------------------------------------
+    # -- gymnasium API: the pipeline's, and a replay recipe of the actions since a seeded reset ----
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        if self.episodic_life and not self._needs_real_reset and seed is None:
-            # baselines' EpisodicLifeEnv: a lost life ends the training episode but not the game.
-            self._advance(_NOOP)
-            self._actions = None
-        else:
-            self._reset_seed = seed
-            self._actions = [] if seed is not None else None
-            self.toybox.set_seed(int(self.np_random.integers(0, 2**31 - 1)))
-            self.toybox.new_game()
-            self._stack[:] = 0
-            self._steps = 0
-            self._return = 0.0
-            for _ in range(int(self.np_random.integers(1, self.noop_max + 1)) if self.noop_max else 0):
-                self.toybox.apply_ale_action(_NOOP)
-            self._push(self.toybox.get_state())
-            self._needs_real_reset = False
-        if self.fire_on_reset:
-            self._advance(_FIRE)
-        self._lives = self.toybox.get_lives()
-        return self._stack.copy(), self._info()
+        self._actions = None  # a new life is not replayed by reset(seed) and the actions; _new_game starts a recipe
+        return super().reset(seed=seed, options=options)
 
     def step(self, action):
-        # The plain-int check first: gymnasium's ``contains`` costs a few µs a step in rollouts.
-        if not (type(action) is int and 0 <= action < self.action_space.n) and not self.action_space.contains(action):
-            raise ValueError(
-                f"action {action!r} is not valid for {self.game}: use an integer in "
-                f"[0, {self.action_space.n}) indexing {self.spec_game.action_meanings}"
-            )
-        reward, game_over = self._advance(self.spec_game.action_set[int(action)])
+        outcome = super().step(action)
         if self._actions is not None:
             self._actions.append(int(action))
-        self._steps += 1
-        self._return += reward
-        lives = self.toybox.get_lives()
-        life_lost = lives < self._lives
-        self._lives = lives
-        terminated = game_over or (self.episodic_life and life_lost)
-        if game_over:
-            self._needs_real_reset = True
-        truncated = (
-            not terminated
-            and self.max_episode_steps is not None
-            and self._steps >= self.max_episode_steps
-        )
-        if truncated:
-            self._needs_real_reset = True
-        if self.clip_rewards:
-            reward = float(np.sign(reward))
-        info = self._info(lives)
-        info["life_lost"] = life_lost
-        info["game_over"] = game_over
-        return self._stack.copy(), reward, terminated, truncated, info
-
-    def render(self):
-        if self.render_mode == "rgb_array":
-            return self.rgb_frame()
-        return None
-
-    def close(self) -> None:
-        pass
+        return outcome
 
     # -- snapshots ----------------------------------------------------------------------------
     def snapshot(self) -> EnvSnapshot:
@@ -362,12 +250,7 @@ class ToyboxEnv(gym.Env):
         return EnvSnapshot(
             game=self.game,
             toybox_json=json.dumps(self.get_toybox_state()),
-            frame_stack=self._stack.copy(),
-            steps=self._steps,
-            lives=self._lives,
-            episode_return=self._return,
-            needs_real_reset=self._needs_real_reset,
-            np_random_state=self.np_random.bit_generator.state,
+            **self._pipeline_state(),
             reset_seed=self._reset_seed if self._actions is not None else None,
             actions=tuple(self._actions) if self._actions is not None else None,
             config_json=self._config_json,
@@ -380,17 +263,7 @@ class ToyboxEnv(gym.Env):
         With ``exact`` (default) the native clone or the replay recipe is used when the snapshot
         has one (see :class:`EnvSnapshot`); ``exact=False`` forces the JSON path.
         """
-        if snapshot.game != self.game:
-            raise SnapshotError(
-                f"snapshot is of {snapshot.game!r} but this environment plays {self.game!r}; "
-                f"restore it into cfsal.envs.make({snapshot.game!r})."
-            )
-        if snapshot.frame_stack.shape != self._stack.shape:
-            raise SnapshotError(
-                f"snapshot frame stack has shape {snapshot.frame_stack.shape}, this environment "
-                f"uses {self._stack.shape}; make the environment with the same frame_stack and "
-                f"screen_size as the one that took the snapshot."
-            )
+        self._check_snapshot(snapshot)
         if snapshot.config_json != self._config_json:
             self.configure(None if snapshot.config_json is None else json.loads(snapshot.config_json))
         if exact and snapshot.native is not None:
@@ -403,13 +276,7 @@ class ToyboxEnv(gym.Env):
             # The text is json.dumps of a state (snapshot() wrote it): written as is, as
             # set_toybox_state(json.loads(text), check=False) would write it, without the parse.
             self.set_toybox_state_text(snapshot.toybox_json)
-        self._stack[:] = snapshot.frame_stack
-        self._steps = snapshot.steps
-        self._lives = snapshot.lives
-        self._return = snapshot.episode_return
-        self._needs_real_reset = snapshot.needs_real_reset
-        self.np_random.bit_generator.state = snapshot.np_random_state
-        return self._stack.copy()
+        return self._restore_pipeline(snapshot)
 
     def _replay(self, snapshot: EnvSnapshot) -> None:
         self.reset(seed=snapshot.reset_seed)
@@ -422,27 +289,36 @@ class ToyboxEnv(gym.Env):
                 "(noop_max, frame_skip, …); restore it into an environment made with the same settings."
             )
 
-    # -- internals ----------------------------------------------------------------------------
+    # -- the pipeline's hooks: one Toybox frame at a time -----------------------------------------
+    def _new_game(self, seed: int | None) -> None:
+        self._reset_seed = seed
+        self._actions = [] if seed is not None else None
+        self.toybox.set_seed(int(self.np_random.integers(0, 2**31 - 1)))
+        self.toybox.new_game()
+
+    def _noop_frame(self) -> None:
+        self.toybox.apply_ale_action(NOOP)
+
     def _advance(self, ale_action: int) -> tuple[float, bool]:
-        """Apply one ALE action for ``frame_skip`` frames; push the max of the last two frames."""
-        tb = self.toybox
-        score_before = tb.get_score()
-        last: np.ndarray | None = None
-        previous: np.ndarray | None = None
-        game_over = False
-        slots = self._frame_slots()
-        for i in range(self.frame_skip):
-            tb.apply_ale_action(ale_action)
-            if i >= self.frame_skip - 2:
-                previous, last = last, self._render_gray(slots, i % 2)
-            if tb.game_over():
-                game_over = True
-                if last is None:
-                    last = self._render_gray(slots, 0)
-                break
-        frame = last if previous is None else np.maximum(previous, last, out=slots[2])
-        self._push(frame)
-        return float(tb.get_score() - score_before), game_over
+        """The pipeline's step; its reward is the change of Toybox's score over the whole step."""
+        score_before = self.toybox.get_score()
+        _, game_over = super()._advance(ale_action)
+        return float(self.toybox.get_score() - score_before), game_over
+
+    def _emulate(self, ale_action: int) -> float:
+        """One Toybox frame; Toybox reports no reward per frame (:meth:`_advance` takes the score's change)."""
+        self.toybox.apply_ale_action(ale_action)
+        return 0.0
+
+    def _game_over(self) -> bool:
+        return self.toybox.game_over()
+
+    def _grab(self, out: np.ndarray) -> np.ndarray:
+        """Toybox's grayscale frame of the current state (``toybox.get_state()``) rendered into ``out``."""
+        ffi, lib = self._native
+        lib.render_current_frame(ffi.cast("uint8_t *", out.ctypes.data), out.size, True,
+                                 self.toybox.rsimulator.get_simulator(), self.toybox.rstate.get_state())
+        return out
 
     def _frame_slots(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Three H×W grayscale buffers (two renders and their max), reused by every step: rollouts
@@ -455,19 +331,3 @@ class ToyboxEnv(gym.Env):
             slots = tuple(np.zeros(shape, np.uint8) for _ in range(3))
             self._slots = slots
         return slots
-
-    def _render_gray(self, slots: tuple[np.ndarray, ...], index: int) -> np.ndarray:
-        """Toybox's grayscale frame of the current state (``toybox.get_state()``) rendered into ``slots[index]``."""
-        ffi, lib = self._native
-        out = slots[index]
-        lib.render_current_frame(ffi.cast("uint8_t *", out.ctypes.data), out.size, True,
-                                 self.toybox.rsimulator.get_simulator(), self.toybox.rstate.get_state())
-        return out
-
-    def _push(self, gray: np.ndarray) -> None:
-        self._stack[:-1] = self._stack[1:]
-        self._stack[-1] = preprocess_frame(gray, self.screen_size)
-
-    def _info(self, lives: int | None = None) -> dict[str, Any]:
-        return {"lives": self.toybox.get_lives() if lives is None else lives, "score": self.toybox.get_score(),
-                "steps": self._steps, "episode_return": self._return}
