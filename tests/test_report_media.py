@@ -6,10 +6,12 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from cfsal import measures
 from cfsal.envs import make
-from cfsal.interventions import breakout
+from cfsal.envs.objects import objects
+from cfsal.interventions import ale_breakout, ale_pong, breakout
 from cfsal.report.html import referenced_files
 from cfsal.report.media import branch_media, rebuild_branch_points
 from cfsal.rollout import counterfactual
@@ -57,6 +59,46 @@ def test_branch_media_draws_rgb_frames_with_saliency_and_a_movie(tmp_path, agent
     else:
         assert media["movie"] is None and any("pip install 'cfsal[movies]'" in n for n in media["notes"])
     json.dumps(media)  # it goes into the results JSON as is
+
+
+def _outlines(panel: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """The cyan rectangles drawn on a figure's panel, ``(x0, y0, x1, y1)`` inclusive."""
+    cyan = np.all(panel == [0, 255, 255], axis=-1)
+    labels, _ = ndimage.label(ndimage.binary_fill_holes(cyan))
+    return [(cols.start, rows.start, cols.stop - 1, rows.stop - 1) for rows, cols in ndimage.find_objects(labels)]
+
+
+@pytest.mark.parametrize("game, move", [("ale_pong", ale_pong.MoveBall(dy=40)),
+                                        ("ale_breakout", ale_breakout.MoveBall(dx=40))], ids=["ale_pong", "ale_breakout"])
+def test_on_atari_frames_the_figure_outlines_the_moved_ball_at_its_ram_box(tmp_path, game, move):
+    """On a real Atari game the branch figure is the game's own frame, full size, with the moved ball
+    outlined at both its places in both panels: each outline closes around the ball's box as
+    OCAtari's RAM addresses place it (cfsal.envs.objects) in the frame the figure shows — the one
+    the emulator draws after the edit — to within a pixel, and nothing else of the frame changes."""
+    agent = tiny_agent(game, seed=0, name="tiny")
+    result = counterfactual(agent, move, samples=2, horizon=1, measure=measures.policy_total_variation, seed=1)
+    media = branch_media(agent, result, tmp_path, stem=game, movie=False)
+    assert media["branches"]
+    for branch in media["branches"]:
+        assert branch["source"] == "rgb"
+        pair = result.pairs[branch["index"]]
+        frames, balls = [], []
+        for trace in (pair.factual, pair.intervened):
+            env = make(game)
+            env.set_toybox_state(json.loads(trace.first_state))
+            env.refresh_observation()  # as the branch was settled: the picture of the next emulated frame
+            frames.append(env.rgb_frame())
+            env.ale.act(0)  # that frame, emulated: its RAM places the objects where the picture shows them
+            balls.append(objects(game, {"ram": env.ale.getRAM().tolist()})["ball"])
+        height, width, _ = frames[0].shape
+        image = np.asarray(Image.open(branch["image"]).convert("RGB"))
+        for panel, frame in ((image[:height, :width], frames[0]), (image[:height, width + 4:2 * width + 4], frames[1])):
+            drawn = np.any(panel != frame, axis=-1)
+            assert np.all(panel[drawn] == [0, 255, 255])  # the frame itself, with cyan outlines only
+            outlines = _outlines(panel)
+            for ball in balls:
+                assert any(abs(x0 + 1 - ball.x0) <= 1 and abs(x1 - ball.x1) <= 1 and abs(y0 + 1 - ball.y0) <= 1
+                           and abs(y1 - ball.y1) <= 1 for x0, y0, x1, y1 in outlines), (ball, outlines)
 
 
 def test_round_robin_branches_are_rebuilt_with_the_intervention_each_received(tmp_path, agent):

@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # torch loads only when frames are drawn, so the pytest plugi
 
 MEDIA_SCHEMA_VERSION = 1
 _GAP = 4
-_CYAN = np.array([0, 255, 255], np.uint8)  # absent from the four games' palettes (as in interventions.render)
+_CYAN = np.array([0, 255, 255], np.uint8)  # absent from every game's palette, Toybox's and the ALE's
 #: Movies cover at most this many steps of the continuation (the report stays light).
 MAX_MOVIE_STEPS = 30
 #: Movie frames use perturbation masks every 10 pixels instead of 5: 81 masks per frame instead of
@@ -104,11 +104,11 @@ def rebuild_branch_points(agent: Agent, result: Any, indices: Sequence[int]) -> 
     if isinstance(design.states, States):
         seed = child(design.seed, 0) if design.states_seed is None else np.random.SeedSequence(design.states_seed)
         found = {}
-        for episode, step in wanted:
+        for (episode, step), index in wanted.items():
             store = EpisodeStore(agent, design.states, seed=seed, greedy=design.greedy, first=episode, width=1)
             for point in store.candidates(episode).points:
                 if point.step == step:
-                    found[wanted[(episode, step)]] = point
+                    found[index] = point
         return found
     every = design.states.every
     residue = int(result.steps[indices[0]]) % every
