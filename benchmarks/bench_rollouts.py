@@ -48,7 +48,7 @@ from cfsal.agents.checkpoint import load_checkpoint
 from cfsal.agents.zoo import load_agent
 from cfsal.envs import AleEnv, ToyboxEnv
 from cfsal.interventions import ale_pong, breakout
-from cfsal.rollout import BranchPoint, PairedBranch, collect_branch_points, paired, run_paired
+from cfsal.rollout import BranchPoint, PairedBranch, collect_branch_points, lockstep, overlapped, run_paired
 from cfsal.rollout import envprocess
 from cfsal.rollout.executors import close_pools, run_with
 from cfsal.rollout.paired import applicable, overlap_pays, usable_cpus
@@ -146,7 +146,7 @@ def breakdown(agent: Agent, points: list[BranchPoint], intervention: Any, horizo
     spent = {"forward": 0.0, "env": 0.0, "results": 0.0}
     first_forward: list[float] = []
     env_class = AleEnv if agent.spec.game.startswith("ale_") else ToyboxEnv
-    forward, step, finish = paired.blocked_logits_and_value, env_class.step, paired._Arms.finish
+    forward, step, finish = lockstep.blocked_logits_and_value, env_class.step, lockstep.Arms.finish
 
     def timed_finish(arms: Any) -> None:
         start = time.perf_counter()
@@ -170,8 +170,8 @@ def breakdown(agent: Agent, points: list[BranchPoint], intervention: Any, horizo
         finally:
             spent["env"] += time.perf_counter() - start
 
-    with mock.patch.object(paired, "blocked_logits_and_value", timed_forward), \
-            mock.patch.object(env_class, "step", timed_step), mock.patch.object(paired._Arms, "finish", timed_finish):
+    with mock.patch.object(lockstep, "blocked_logits_and_value", timed_forward), \
+            mock.patch.object(env_class, "step", timed_step), mock.patch.object(lockstep.Arms, "finish", timed_finish):
         start = time.perf_counter()
         run_batched(agent, points, intervention, horizon, seeds, overlap=False)
         total = time.perf_counter() - start
@@ -209,7 +209,7 @@ def cpu_view(function: Callable[[], Any]) -> dict[str, float]:
     what a run needs of this thread and of the worker, and how long it waited for the other.
     """
     worker: list[tuple[float, float]] = []
-    serve = paired._serve
+    serve = overlapped._serve
 
     def probe(*args: Any) -> None:
         try:
@@ -217,7 +217,7 @@ def cpu_view(function: Callable[[], Any]) -> dict[str, float]:
         finally:
             worker.append(schedstat())  # the worker's totals, just before it ends
 
-    with mock.patch.object(paired, "_serve", probe):
+    with mock.patch.object(overlapped, "_serve", probe):
         cpu, waiting = schedstat()
         other = env_process_schedstat()[0]
         start = time.perf_counter()

@@ -62,10 +62,10 @@ def points(agent):
 @pytest.fixture
 def ways(monkeypatch):
     """Which pipelines ran: the environment process's (counted when it returned pairs) or the thread's."""
-    from cfsal.rollout import paired
+    from cfsal.rollout import overlapped
 
     ran = []
-    in_process, in_thread = paired._run_in_env_process, paired._run_pipelined
+    in_process, in_thread = overlapped.run_in_env_process, overlapped.run_pipelined
 
     def process(*args, **kwargs):
         pairs = in_process(*args, **kwargs)
@@ -76,8 +76,8 @@ def ways(monkeypatch):
         ran.append("thread")
         return in_thread(*args, **kwargs)
 
-    monkeypatch.setattr(paired, "_run_in_env_process", process)
-    monkeypatch.setattr(paired, "_run_pipelined", thread)
+    monkeypatch.setattr(overlapped, "run_in_env_process", process)
+    monkeypatch.setattr(overlapped, "run_pipelined", thread)
     return ran
 
 

@@ -156,21 +156,21 @@ def test_breaking_bricks_above_the_ball_in_worker_processes(counterfactual):
 def test_every_rollout_path_records_the_same_choices(guide_module, monkeypatch):
     """The simple path, the environment process (which imports the user's module from the path it is
     sent) and the process pool record what the edit chose, pair by pair, identically."""
-    from cfsal.rollout import paired
+    from cfsal.rollout import overlapped
     from cfsal.rollout.branching import collect_branch_points
     from cfsal.rollout.executors import PairedJob, ProcessPoolExecutorBackend, close_pools
     from cfsal.rollout.paired import applicable, run_paired
     from cfsal.testing import tiny_agent
 
     ran = []
-    in_process = paired._run_in_env_process
+    in_process = overlapped.run_in_env_process
 
     def process(*args, **kwargs):
         pairs = in_process(*args, **kwargs)
         ran.append("process" if pairs is not None else "process refused")
         return pairs
 
-    monkeypatch.setattr(paired, "_run_in_env_process", process)
+    monkeypatch.setattr(overlapped, "run_in_env_process", process)
     agent, intervention = tiny_agent(), guide_module.BreakBricksAboveBall(count=2)
     # 10 pairs: two groups, so the overlapped run pipelines them (one group runs without overlap)
     points = collect_branch_points(agent, count=10, branch_every=10, seed=4, accept=lambda p: applicable(intervention, p))
