@@ -50,6 +50,21 @@ def paired_vectors(x: ArrayLike, y: ArrayLike,
     return a, b
 
 
+def within_bounds(values: np.ndarray, bounds: tuple[float, float]) -> tuple[float, float]:
+    """The declared ``bounds`` of a measure as floats, once they are finite and ordered and every value
+    lies inside them: a test that is valid because of the bounds must not be handed values beyond them."""
+    low, high = float(bounds[0]), float(bounds[1])
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise StatisticsError(f"bounds={bounds!r}: need finite low < high.")
+    outside = (values < low) | (values > high)
+    if outside.any():
+        raise StatisticsError(
+            f"{int(outside.sum())} values lie outside the declared bounds [{low:g}, {high:g}] "
+            f"(e.g. {values[outside][0]!r}); widen the bounds to the range the measure can really take."
+        )
+    return low, high
+
+
 def check_resamples(n_resamples: int) -> int:
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 99:
         raise StatisticsError(

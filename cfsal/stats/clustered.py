@@ -212,9 +212,7 @@ class ClusteredTestResult:
     clusters: int
 
     def describe(self) -> str:
-        how = (f"exact, {self.sign_flip.n_resamples} patterns" if self.sign_flip.exact
-               else f"{self.sign_flip.n_resamples} resamples")
-        return (f"sign-flip of {self.clusters} episode sums ({how}) and episode bootstrap-t "
+        return (f"sign-flip of {self.clusters} episode sums ({self.sign_flip.how()}) and episode bootstrap-t "
                 f"({self.bootstrap_t.n_resamples} resamples), larger p")
 
 

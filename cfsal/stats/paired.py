@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from cfsal.errors import StatisticsError
-from cfsal.stats._validation import check_confidence, check_resamples, finite_vector
+from cfsal.stats._validation import check_confidence, check_resamples, finite_vector, within_bounds
 
 Alternative = Literal["two-sided", "greater", "less"]
 ALTERNATIVES: tuple[str, ...] = ("two-sided", "greater", "less")
@@ -49,8 +49,11 @@ class PermutationResult:
     exact: bool       # True: every pattern enumerated, p exact; False: Monte Carlo with the +1 correction
 
     def describe(self, what: str) -> str:
-        how = f"exact, {self.n_resamples} patterns" if self.exact else f"{self.n_resamples} resamples"
-        return f"{what} ({how})"
+        return f"{what} ({self.how()})"
+
+    def how(self) -> str:
+        """How the null distribution was built, in words: every pattern, or how many resamples."""
+        return f"exact, {self.n_resamples} patterns" if self.exact else f"{self.n_resamples} resamples"
 
 
 @dataclass(frozen=True)
@@ -70,10 +73,8 @@ class PairedTestResult:
     bootstrap_t: BootstrapTResult
 
     def describe(self) -> str:
-        how = (f"exact, {self.sign_flip.n_resamples} patterns" if self.sign_flip.exact
-               else f"{self.sign_flip.n_resamples} resamples")
-        return (f"sign-flip permutation ({how}) and bootstrap-t ({self.bootstrap_t.n_resamples} resamples), "
-                "larger p")
+        return (f"sign-flip permutation ({self.sign_flip.how()}) and bootstrap-t ({self.bootstrap_t.n_resamples} "
+                "resamples), larger p")
 
 
 @dataclass(frozen=True)
@@ -334,15 +335,7 @@ def bounded_mean_test(values: ArrayLike, null_mean: float, bounds: tuple[float, 
     if not 0 < stake_cap < 1:
         raise ValueError(f"stake_cap={stake_cap!r} must lie in (0, 1).")
     x = finite_vector(values, "values")
-    low, high = float(bounds[0]), float(bounds[1])
-    if not (np.isfinite(low) and np.isfinite(high) and low < high):
-        raise ValueError(f"bounds={bounds!r}: need finite low < high.")
-    outside = (x < low) | (x > high)
-    if outside.any():
-        raise StatisticsError(
-            f"{int(outside.sum())} values lie outside the declared bounds [{low:g}, {high:g}] "
-            f"(e.g. {x[outside][0]!r}); widen the bounds to the range the measure can really take."
-        )
+    low, high = within_bounds(x, bounds)
     y = (x - low) / (high - low)
     m = (null_mean - low) / (high - low)
     if alternative == "greater":  # mirror: H0 mean ≤ m  ⇔  H0 mean(1 − y) ≥ 1 − m

@@ -51,7 +51,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from cfsal.errors import StatisticsError
-from cfsal.stats._validation import finite_vector, paired_vectors
+from cfsal.stats._validation import finite_vector, paired_vectors, within_bounds
 from cfsal.stats.claim import INCONCLUSIVE, REFUTED, SUPPORTED, Claim
 from cfsal.stats.confidence_sequences import (
     KELLY_FRACTIONS,
@@ -362,19 +362,10 @@ def sequential_assess(claim: Claim, values: ArrayLike, *, looks: Sequence[int], 
         if covariate is not None:
             raise StatisticsError(f"covariate= is for correlation claims; this claim is kind={claim.kind!r}.")
         x = finite_vector(values, "values")
-        stream_bounds = None if bounds is None else (float(bounds[0]), float(bounds[1]))
+        stream_bounds = None if bounds is None else within_bounds(x, bounds)
         margin = claim.margin
         method, scale = ("betting" if stream_bounds is not None else "asymptotic"), 1
         n_total = x.size
-        if stream_bounds is not None:
-            low, high = stream_bounds
-            if not (math.isfinite(low) and math.isfinite(high) and low < high):
-                raise StatisticsError(f"bounds={bounds!r}: need finite low < high.")
-            outside = (x < low) | (x > high)
-            if outside.any():
-                raise StatisticsError(
-                    f"{int(outside.sum())} values lie outside the declared bounds [{low:g}, {high:g}] (e.g. "
-                    f"{x[outside][0]!r}); widen the bounds to the range the measure can really take.")
     looks = _check_looks(looks, n_total)
     maximum = looks[-1] if max_samples is None else int(max_samples)
     if maximum < looks[-1]:
