@@ -3,7 +3,7 @@ this checkout beside an earlier commit, in one run.
 
     python benchmarks/bench_first_hour.py [--before 8dfbf6e^] [--repeats 5] [--saliency-repeats 3]
 
-Every command runs as a user runs it: a fresh Python process (``cfsal.cli.main``), timed by wall
+Every command runs as a user runs it: a fresh Python process (the console script's ``main``), timed by wall
 clock, the median over the repeats, this checkout and ``--before`` interleaved so that a change of
 load hits both alike. ``--before`` runs from a temporary ``git worktree`` of that commit (default: the
 commit before issue #25's fast start, whose `--help` imported torch and whose saliency wrote JSON
@@ -36,7 +36,8 @@ SALIENCY = ["saliency", "breakout-a2c", "--method", "jacobian", "--episodes", "1
 
 def run_cli(checkout: Path, args: list[str], cwd: Path) -> float:
     """Wall seconds of ``cfsal <args>`` from ``checkout``'s code, in a fresh process."""
-    code = "import sys; from cfsal.cli import main; sys.argv = ['cfsal', *sys.argv[1:]]; sys.exit(main())"
+    code = ("import sys\ntry:\n    from _cfsal_cli import main  # the console script's front door (session 14 on)\n"
+            "except ImportError:\n    from cfsal.cli import main\nsys.argv = ['cfsal', *sys.argv[1:]]; sys.exit(main())")
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, check=True,

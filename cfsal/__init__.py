@@ -10,38 +10,23 @@ A hypothesis is a pytest test::
         '''Moving the ball changes the agent's policy.'''
         return counterfactual(breakout.MoveBall(dx=30), measure=cfsal.measures.policy_total_variation)
 
-Submodules are imported lazily so that loading the pytest plugin does not import torch.
+Importing cfsal registers its gymnasium ids (``gymnasium.make("cfsal/Breakout-v0")``). The pytest
+plugin is the top-level module ``_cfsal_pytestplugin``, which imports this package only once a
+test module has (so a pytest run without hypotheses never pays for torch).
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
 __version__ = "0.1.0"
 
-_LAZY = {
-    "hypothesis": ("cfsal.plugin.declare", "hypothesis"),
-    "counterfactual": ("cfsal.rollout", "counterfactual"),
-    "Design": ("cfsal.rollout.design", "Design"),
-    "States": ("cfsal.rollout.design", "States"),
-    "Periodic": ("cfsal.rollout.design", "Periodic"),
-    "judge": ("cfsal.judge", "judge"),
-    "load_agent": ("cfsal.agents.zoo", "load_agent"),
-    "make": ("cfsal.envs", "make"),
-    "expect": ("cfsal.claims", "expect"),
-    "ClaimNotSupported": ("cfsal.claims", "ClaimNotSupported"),
-    "ROLLOUT_SEARCH": ("cfsal.claims", "ROLLOUT_SEARCH"),
-}
-_SUBMODULES = {"agents", "envs", "interventions", "measures", "rollout", "saliency", "stats", "report", "testing"}
+from cfsal import agents, envs, interventions, measures, report, rollout, saliency, stats, testing
+from cfsal.agents.zoo import load_agent
+from cfsal.claims import ROLLOUT_SEARCH, ClaimNotSupported, expect
+from cfsal.envs import make
+from cfsal.judge import judge
+from cfsal.plugin.declare import hypothesis
+from cfsal.rollout import Design, Periodic, States, counterfactual
 
-__all__ = ["__version__", *_LAZY, *sorted(_SUBMODULES)]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module, attribute = _LAZY[name]
-        return getattr(import_module(module), attribute)
-    if name in _SUBMODULES:
-        return import_module(f"cfsal.{name}")
-    raise AttributeError(f"module 'cfsal' has no attribute {name!r}")
+__all__ = ["ROLLOUT_SEARCH", "ClaimNotSupported", "Design", "Periodic", "States", "__version__", "agents",
+           "counterfactual", "envs", "expect", "hypothesis", "interventions", "judge", "load_agent", "make",
+           "measures", "report", "rollout", "saliency", "stats", "testing"]

@@ -27,6 +27,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
 
+from cfsal.judge import judge
 from cfsal.stats import Claim, Verdict
 
 #: Hypothesis settings for searches whose every example runs counterfactual rollouts.
@@ -56,8 +57,6 @@ def expect(result: Any, kind: str = "effect", *, alternative: str = "two-sided",
     Judged by :func:`cfsal.judge.judge` (the inference the result's design calls for); the resampling
     seed derives from the result's own seed, so it is reproducible.
     """
-    from cfsal.judge import judge
-
     verdict = judge(Claim(kind=kind, alternative=alternative, margin=margin, alpha=alpha), result)
     if verdict.outcome != "SUPPORTED":
         raise ClaimNotSupported(

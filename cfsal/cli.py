@@ -9,28 +9,30 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import sys
-from importlib import import_module
-from typing import Collection, Sequence
+from pathlib import Path
+from collections.abc import Sequence
 
+import torch
+
+from _cfsal_cli import DESCRIPTION, SUBCOMMANDS
+from cfsal import scaffold
+from cfsal.agents import distill_cli
+from cfsal.agents.evaluation import MIN_EPISODES_FOR_CI, evaluate
+from cfsal.agents.training import A2CSettings, train_a2c
+from cfsal.agents.zoo import ZOO_DIR, ModelCard, cards, load_agent, refresh_card
+from cfsal.envs import get_game
 from cfsal.errors import CfsalError
+from cfsal.interventions import cli as interventions_cli
+from cfsal.report import cli as report_cli
+from cfsal.report.curves import is_training_curve, plot_learning_curves
+from cfsal.saliency import cli as saliency_cli
+from cfsal.suggest import cli as suggest_cli
 
-
-#: Subcommands whose code lives in their own package: name → (module with ``register(subparsers)``,
-#: the one-line help of ``cfsal --help``). Packages own their CLI surface this way and cli.py stays
-#: small. A module is imported only when its subcommand is the one asked for: importing
-#: ``cfsal.saliency`` or ``cfsal.suggest`` imports torch (seconds), which ``cfsal --help`` and
-#: ``cfsal interventions list`` must not pay. tests/test_cli.py checks the help lines against the
-#: modules' own.
-_SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "saliency": ("cfsal.saliency.cli", "saliency maps and movies of an agent's episodes"),
-    "interventions": ("cfsal.interventions.cli", "the intervention library"),
-    "distill": ("cfsal.agents.distill_cli",
-                "distil the scripted breakout expert into a pixel agent (DAgger; resumes)"),
-    "report": ("cfsal.report.cli", "write the HTML report of a saved results JSON"),
-    "init": ("cfsal.scaffold", "scaffold a hypotheses/ folder with a commented template"),
-    "suggest": ("cfsal.suggest.cli", "audit an agent's saliency and write the hypothesis tests it implies"),
-}
+#: Subcommands whose code lives in their own package (each module has ``register(subparsers)``), in
+#: the order ``cfsal --help`` lists them after train, eval and zoo.
+_PACKAGE_COMMANDS = (saliency_cli, interventions_cli, distill_cli, report_cli, scaffold, suggest_cli)
 
 
 def _stop_gracefully_on_signals() -> None:
@@ -39,8 +41,6 @@ def _stop_gracefully_on_signals() -> None:
     A job started in the background by a non-interactive shell ignores SIGINT, and Python's default
     SIGTERM kills without cleanup; both would lose up to one checkpoint interval of training.
     """
-    import signal
-
     def interrupt(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
@@ -49,10 +49,6 @@ def _stop_gracefully_on_signals() -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    import torch
-
-    from cfsal.agents.training import A2CSettings, train_a2c
-
     if args.alg != "a2c":
         raise CfsalError(f"--alg {args.alg!r} is not supported; cfsal trains 'a2c' (the paper's algorithm).")
     torch.set_num_threads(args.threads)
@@ -69,8 +65,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _describe_interval(result) -> str:
     """The mean's 95% interval as a sentence, or why there is none (too few episodes for it to hold)."""
-    from cfsal.agents.evaluation import MIN_EPISODES_FOR_CI
-
     if result.episodes < MIN_EPISODES_FOR_CI:
         return (f"no confidence interval: {result.episodes} episodes are too few (a bootstrap interval from fewer "
                 f"than {MIN_EPISODES_FOR_CI} covers the mean much less often than 95%); scores range "
@@ -80,9 +74,6 @@ def _describe_interval(result) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from cfsal.agents.evaluation import evaluate
-    from cfsal.agents.zoo import load_agent
-
     agent = load_agent(args.agent, game=args.game, trust=args.trust_code)
     result = evaluate(agent, episodes=args.episodes, seed=args.seed, greedy=args.greedy,
                       max_steps=args.max_steps, progress=not args.json and not args.no_progress)
@@ -100,8 +91,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_zoo_list(args: argparse.Namespace) -> int:
-    from cfsal.agents.zoo import cards
-
     zoo = cards()
     if args.json:
         print(json.dumps({name: card.to_dict() for name, card in zoo.items()}, indent=2))
@@ -124,9 +113,6 @@ def _cmd_zoo_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_zoo_add(args: argparse.Namespace) -> int:
-    from cfsal.agents.zoo import ZOO_DIR, ModelCard, refresh_card
-    from cfsal.envs import get_game
-
     card = ModelCard(name=args.name, kind=args.kind, game=get_game(args.game).name, description=args.description,
                      checkpoint=args.checkpoint, base=args.base, seed=args.randomize_seed, action=args.action)
     if card.kind == "checkpoint" and not (card.checkpoint and (ZOO_DIR / card.checkpoint).is_file()):
@@ -138,8 +124,6 @@ def _cmd_zoo_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_zoo_refresh(args: argparse.Namespace) -> int:
-    from cfsal.agents.zoo import cards, refresh_card
-
     zoo = cards()
     for name in args.names or list(zoo):
         if name not in zoo:
@@ -151,11 +135,6 @@ def _cmd_zoo_refresh(args: argparse.Namespace) -> int:
 
 
 def _cmd_zoo_curves(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from cfsal.agents.zoo import ZOO_DIR
-    from cfsal.report.curves import is_training_curve, plot_learning_curves
-
     runs = sorted(p for p in ZOO_DIR.glob("*.train") if is_training_curve(p))
     if not runs:
         raise CfsalError(f"no training runs with a curve.csv in {ZOO_DIR}")
@@ -163,13 +142,12 @@ def _cmd_zoo_curves(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser:
-    """The ``cfsal`` parser; ``load`` names the subcommands of :data:`_SUBCOMMANDS` whose modules are
-    imported (default: all). The others get a stub that carries only their help line."""
-    parser = argparse.ArgumentParser(prog="cfsal", description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    """The whole ``cfsal`` parser (``_cfsal_cli`` answers ``cfsal --help`` with its top level alone)."""
+    parser = argparse.ArgumentParser(prog="cfsal", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="subcommand", required=True)
 
-    train = sub.add_parser("train", help="train an agent (resumes from --out if it exists)")
+    train = sub.add_parser("train", help=SUBCOMMANDS["train"])
     train.add_argument("--game", required=True,
                        help="breakout, amidar, space_invaders or pong (Toybox); ale_pong, ale_breakout, ale_freeway, "
                             "ale_boxing or ale_space_invaders (real Atari, ALE)")
@@ -186,7 +164,7 @@ def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser
     train.add_argument("--command", help=argparse.SUPPRESS)
     train.set_defaults(func=_cmd_train)
 
-    ev = sub.add_parser("eval", help="evaluate an agent over full games")
+    ev = sub.add_parser("eval", help=SUBCOMMANDS["eval"])
     ev.add_argument("agent", help="zoo name or agent file (.safetensors; with --game and --trust-code an SB3 .zip, "
                                   "a CleanRL .cleanrl_model or TorchScript)")
     ev.add_argument("--episodes", type=int, default=30)
@@ -202,7 +180,7 @@ def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=_cmd_eval)
 
-    zoo = sub.add_parser("zoo", help="the shipped agents")
+    zoo = sub.add_parser("zoo", help=SUBCOMMANDS["zoo"])
     zoo_sub = zoo.add_subparsers(dest="zoo_command", required=True)
     zoo_list = zoo_sub.add_parser("list", help="list zoo agents with their model cards")
     zoo_list.add_argument("--json", action="store_true")
@@ -227,18 +205,14 @@ def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser
     zoo_curves.add_argument("--out", default="docs/img/learning-curves.png")
     zoo_curves.set_defaults(func=_cmd_zoo_curves)
 
-    for name, (module_name, help_line) in _SUBCOMMANDS.items():
-        if load is None or name in load:
-            import_module(module_name).register(sub)
-        else:
-            sub.add_parser(name, help=help_line)
+    for module in _PACKAGE_COMMANDS:
+        module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(load=argv[:1])  # the subcommand, if it comes first (the main parser has only -h)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     if hasattr(args, "steps"):
         args.steps = int(args.steps)
     try:

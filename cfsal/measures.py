@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import json
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+from scipy.stats import spearmanr
 
-from cfsal.errors import MeasureError
+from cfsal.errors import CfsalError, MeasureError
+from cfsal.saliency import saliency
 
 if TYPE_CHECKING:
     from cfsal.rollout.traces import Trace
@@ -94,10 +97,6 @@ def steps_survived(trace: Trace) -> float:
 time_to_life_loss = difference_of(steps_survived, "time_to_life_loss")
 
 def _first_maps(factual: "Trace", intervened: "Trace", agent, method: str, params: dict):
-    import json
-
-    from cfsal.saliency import saliency
-
     frames = np.stack([factual.first_observation, intervened.first_observation])
     states = [json.loads(factual.first_state), json.loads(intervened.first_state)]
     return saliency(agent, frames, method=method, states=states, **params)
@@ -115,8 +114,6 @@ def saliency_mass_change(region: str, *, method: str = "perturbation", output: s
     saliency: for edits that may take the object off screen, e.g. a faster ball after a few frames).
     """
     if absent not in ("error", "zero"):
-        from cfsal.errors import CfsalError
-
         raise CfsalError(f"saliency_mass_change: absent={absent!r}; use 'error' (a missing region is a "
                          "mistake) or 'zero' (a missing region carries no saliency).")
 
@@ -126,8 +123,6 @@ def saliency_mass_change(region: str, *, method: str = "perturbation", output: s
         if absent == "zero":
             masses = np.nan_to_num(masses, nan=0.0)
         if not np.all(np.isfinite(masses)):
-            from cfsal.errors import CfsalError
-
             raise CfsalError(f"saliency_mass_change: {region!r} is absent from a branch's frame; pick an "
                              "intervention that keeps it on screen, or another region.")
         return float(masses[1] - masses[0])
@@ -141,8 +136,6 @@ def saliency_mass_change(region: str, *, method: str = "perturbation", output: s
 
 def saliency_rank_change(*, method: str = "perturbation", output: str = "actor", **params) -> Measure:
     """1 − Spearman rank correlation between the factual and the intervened map (0: same ranking)."""
-    from scipy.stats import spearmanr
-
     def measure(factual: "Trace", intervened: "Trace", *, agent) -> float:
         maps = getattr(_first_maps(factual, intervened, agent, method, params), output)
         if np.array_equal(maps[0], maps[1]):
@@ -168,8 +161,6 @@ def saliency_on_changed_pixels(*, method: str = "perturbation", output: str = "a
     """
 
     def measure(factual: "Trace", intervened: "Trace", *, agent) -> float:
-        from cfsal.saliency import saliency
-
         changed = (factual.first_observation[-1] != intervened.first_observation[-1]).astype(np.float64)
         maps = saliency(agent, factual.first_observation, method=method, **params)
         return float(maps.mass_on(changed, output=output)[0])

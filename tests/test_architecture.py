@@ -1,11 +1,13 @@
-"""docs/architecture.md stays true: packages import only what its table allows, and every public
-name is listed on the page."""
+"""docs/architecture.md stays true: packages import only what its table allows, every public name is
+listed on the page, and loading pytest or `cfsal --help` does not load the library."""
 
 from __future__ import annotations
 
 import ast
 import importlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,12 +29,12 @@ ALLOWED: dict[str, set[str]] = {
     "judge": {"stats"},
     "claims": {"judge", "stats"},
     "report": {"agents", "interventions", "rollout", "saliency"},
-    "cli": {"agents", "envs", "report"},
 }
 BELOW_ADAPTERS = {"envs", "interventions", "agents", "saliency", "testing", "measures", "rollout", "stats", "judge",
                   "claims", "report", "cfsal"}
 ALLOWED["suggest"] = BELOW_ADAPTERS
 ALLOWED["plugin"] = BELOW_ADAPTERS
+ALLOWED["cli"] = BELOW_ADAPTERS | {"scaffold", "suggest"}
 PACKAGES = ["cfsal", "cfsal.envs", "cfsal.agents", "cfsal.saliency", "cfsal.interventions", "cfsal.rollout",
             "cfsal.stats", "cfsal.suggest", "cfsal.testing"]
 
@@ -99,3 +101,45 @@ def test_every_public_name_is_on_the_architecture_page(package):
     assert public <= listed, (f"docs/architecture.md does not list {', '.join(sorted(public - listed))} of "
                               f"{package}: add a line '- `name` (kind): what it is for' under '### `{package}`'.")
     assert listed <= public, f"docs/architecture.md lists {', '.join(sorted(listed - public))}, gone from {package}"
+
+
+FRONT_DOORS = ("_cfsal_pytestplugin.py", "_cfsal_cli.py")
+
+
+@pytest.mark.parametrize("name", FRONT_DOORS)
+def test_the_front_doors_import_no_cfsal_when_loaded(name):
+    """pytest loads the plugin in every run, and `cfsal --help` should answer at once: their module
+    level imports nothing of cfsal (whose import loads torch); cfsal comes in inside functions only."""
+    tree = ast.parse((ROOT / name).read_text(encoding="utf-8"))
+    top = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    names = {alias.name for node in top if isinstance(node, ast.Import) for alias in node.names}
+    names |= {node.module for node in top if isinstance(node, ast.ImportFrom) and node.module}
+    assert not {n for n in names if n == "cfsal" or n.startswith("cfsal.")}
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=cwd, check=False, capture_output=True, text=True, timeout=300)
+
+
+def test_pytest_with_cfsal_installed_imports_no_torch_until_a_test_uses_cfsal(tmp_path):
+    (tmp_path / "test_plain.py").write_text(
+        "import sys\n\n\ndef test_plain():\n    assert 'torch' not in sys.modules and 'cfsal' not in sys.modules\n")
+    version = _run(["-X", "importtime", "-m", "pytest", "--version"], tmp_path)
+    assert version.returncode == 0, version.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in version.stderr.splitlines() if "|" in line}
+    assert "torch" not in imported and "cfsal" not in imported
+    plain = _run(["-m", "pytest", "-p", "no:cacheprovider", "-q", "test_plain.py"], tmp_path)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert "cfsal: seed" not in plain.stdout  # the session never started
+    (tmp_path / "test_uses_cfsal.py").write_text(
+        "import sys\nimport cfsal\n\n\ndef test_uses():\n    assert 'torch' in sys.modules\n")
+    used = _run(["-m", "pytest", "-p", "no:cacheprovider", "-q", "test_uses_cfsal.py"], tmp_path)
+    assert used.returncode == 0, used.stdout + used.stderr
+    assert "cfsal: seed 0" in used.stdout  # the session started once a test module imported cfsal
+
+
+def test_importing_cfsal_registers_the_gymnasium_ids():
+    done = _run(["-c", "import cfsal, gymnasium\nenv = gymnasium.make('cfsal/Breakout-v0')\n"
+                       "print(env.reset(seed=0)[0].shape)"], ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(4, 84, 84)"

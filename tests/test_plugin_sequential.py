@@ -242,11 +242,9 @@ def test_bad_design_and_looks_are_usage_errors(project):
 
 
 def test_group_plan_defaults_just_above_the_fixed_n_and_matches_the_statistics():
-    from cfsal.plugin.sequential import DEFAULT_LOOKS, Budget, SequentialSession
+    from cfsal.plugin.sequential import Budget, SequentialSession
     from cfsal.stats import group_maximum
-    from cfsal.stats.group_sequential import DEFAULT_LOOKS as STATS_LOOKS
 
-    assert DEFAULT_LOOKS == STATS_LOOKS
     plan = SequentialSession(enabled=True, hypotheses=5).plan(None, 30)
     assert plan.design == "group" and plan.planned == (11, 22, 33) == (11, 22, group_maximum(30))
     assert plan.batch == 11 and plan.limit == 33 and plan.weights == pytest.approx((0.1, 0.1, 0.8))

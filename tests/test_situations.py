@@ -13,7 +13,7 @@ from cfsal import measures
 from cfsal.agents.zoo import load_agent
 from cfsal.envs import make
 from cfsal.errors import CfsalError
-from cfsal.plugin.plugin import repeated_situations
+from cfsal.plugin.summary import repeated_situations
 from cfsal.report.html import _sources
 from cfsal.rollout import counterfactual
 from cfsal.rollout.branching import games_of, labels_of_keys, situation_key

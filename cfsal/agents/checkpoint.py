@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from cfsal.agents.base import Agent, AgentSpec
 from cfsal.agents.networks import ConstantAgent, NatureActorCritic, UniformRandomAgent
@@ -49,8 +51,6 @@ class CheckpointInfo:
 
 def save_checkpoint(agent: Agent, path: str | os.PathLike, provenance: dict[str, Any] | None = None) -> Path:
     """Write ``agent`` as a cfsal checkpoint (atomically: a crash never leaves half a file)."""
-    from safetensors.torch import save_file
-
     architecture = getattr(agent, "architecture", None)
     if architecture not in _ARCHITECTURES:
         raise CheckpointError(
@@ -70,8 +70,6 @@ def save_checkpoint(agent: Agent, path: str | os.PathLike, provenance: dict[str,
 
 def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     """Read and validate a checkpoint's metadata without loading its weights."""
-    from safetensors import safe_open
-
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {str(path)!r}: check the path, or list agents with `cfsal zoo list`.")
@@ -122,8 +120,6 @@ def check_compatible(spec: AgentSpec, *, game: str | None, where: str) -> None:
 
 def load_checkpoint(path: str | os.PathLike, *, game: str | None = None) -> Agent:
     """Load a cfsal checkpoint, checking it against ``game`` when given."""
-    from safetensors.torch import load_file
-
     info = read_checkpoint_info(path)
     check_compatible(info.spec, game=game, where=repr(str(path)))
     cls = _ARCHITECTURES.get(info.architecture)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from cfsal._seeding import child
 from cfsal.agents.base import Agent, actions_from_logits
@@ -68,8 +69,6 @@ def evaluate(agent: Agent, *, episodes: int = 30, seed: int = 0, greedy: bool = 
     truncated = np.zeros(episodes, dtype=bool)
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=episodes, unit="episode", desc=f"eval {agent.name}")
     while alive.any():
         index = np.flatnonzero(alive)

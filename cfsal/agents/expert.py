@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from cfsal.envs import make
 from cfsal.envs.games import get_game
 
 #: Action indices of Breakout's action set (NOOP, FIRE, RIGHT, LEFT).
@@ -356,8 +357,6 @@ def play_expert_episode(seed: int, *, max_steps: int = 27_000) -> ExpertEpisode:
     The game is stopped early once the last brick is gone: ctoybox 0.5.0 does not refill the
     wall, so the score is final and only the step-limit truncation would follow.
     """
-    from cfsal.envs import make
-
     env = make("breakout", seed=seed, max_episode_steps=max_steps)
     score, steps = 0.0, 0
     while True:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from cfsal.agents.base import Agent, AgentSpec
-from cfsal.agents.checkpoint import check_compatible, load_checkpoint
+from cfsal.agents.checkpoint import check_compatible, load_checkpoint, read_checkpoint_info
+from cfsal.agents.evaluation import evaluate
+from cfsal.agents.loaders import load_from_elsewhere
 from cfsal.agents.networks import ConstantAgent, UniformRandomAgent
 from cfsal.errors import AgentNotFoundError, CheckpointError
 
@@ -126,11 +128,6 @@ def refresh_card(card: ModelCard, *, episodes: int = 30, seed: int = 0, director
     The evaluation uses `cfsal eval` defaults (sampled actions, 27k-step limit) and keeps every
     episode's score, so tests can reproduce a prefix of them exactly.
     """
-    from dataclasses import replace
-
-    from cfsal.agents.checkpoint import read_checkpoint_info
-    from cfsal.agents.evaluation import evaluate
-
     if card.kind == "checkpoint":  # a retrained checkpoint: re-hash before the verified load
         path = directory / str(card.checkpoint)
         info = read_checkpoint_info(path)
@@ -152,8 +149,6 @@ def load_agent(name_or_path: str | os.PathLike, *, game: str | None = None, trus
     pickles (SB3, CleanRL) or programs (TorchScript): they load only with ``trust=True`` (CLI
     ``--trust-code``), and with a warning. cfsal checkpoints and zoo names never need it.
     """
-    from cfsal.agents.loaders import load_from_elsewhere
-
     text = str(name_or_path)
     path = Path(text)
     if text in cards():

@@ -15,10 +15,9 @@ from typing import Any
 
 import pytest
 
+from _cfsal_pytestplugin import DESIGNS
 from cfsal.errors import HypothesisDeclarationError
-
-#: Sequential designs: group-sequential (planned looks) and anytime-valid (a look after every batch).
-DESIGNS = ("group", "anytime")
+from cfsal.stats.verdict import Claim
 
 
 @dataclass(frozen=True)
@@ -75,8 +74,6 @@ class HypothesisSpec:
     def as_claim(self, default_alpha: float) -> Any:
         """The statistical claim (a :class:`cfsal.stats.Claim`): kind, direction, margin, and α (this
         hypothesis's, else ``default_alpha``). Imported here: loading the plugin must stay cheap."""
-        from cfsal.stats.verdict import Claim
-
         alpha = self.alpha if self.alpha is not None else default_alpha
         return Claim(kind=self.kind, alternative=self.alternative, margin=self.margin, alpha=alpha)
 

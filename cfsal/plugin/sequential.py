@@ -15,8 +15,7 @@ Two designs, chosen by ``--cfsal-design`` (or the ``cfsal_design`` ini key, or a
   γ = :data:`DEFAULT_FUTILITY`; futility stops never add a SUPPORTED). It pays for its freedom with
   more samples at equal power (docs/sequential.md).
 
-This module holds what sits between the statistics and the engine in a session, with no pytest
-import:
+This module holds what sits between the statistics and the engine in a session:
 
 * **Settings**: ``--cfsal-sequential`` (or the ``cfsal_sequential`` ini key) turns the mode on for
   every hypothesis that does not say ``sequential=False``; ``--cfsal-batch`` (anytime) and
@@ -36,26 +35,25 @@ import:
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import _cfsal_pytestplugin
+from _cfsal_pytestplugin import DEFAULT_BATCH, DEFAULT_DESIGN, DEFAULT_FUTILITY
 from cfsal.errors import HypothesisDeclarationError
+from cfsal.stats.group_sequential import (
+    DEFAULT_LOOKS,
+    group_looks,
+    group_maximum,
+    group_sequential_assess,
+    look_weights,
+)
+from cfsal.stats.sequential import CONTINUE, sequential_assess
 
-DEFAULT_BATCH = 10
-#: γ of the futility rules: a (1 − γ) confidence sequence (anytime) or one-sided bound (group) decides
-#: whether a decision is still in reach.
-DEFAULT_FUTILITY = 0.1
 #: The default maximum of the anytime design is this multiple of the fixed-n sample size (:func:`default_maximum`).
 MAX_MULTIPLE = 4
-#: The design unless ``--cfsal-design`` or a hypothesis's ``design=`` says otherwise.
-DEFAULT_DESIGN = "group"
-#: Planned looks of the group design unless ``--cfsal-looks`` says otherwise (the statistics' own
-#: default, :data:`cfsal.stats.group_sequential.DEFAULT_LOOKS`, restated so that loading the plugin
-#: does not import scipy; a test keeps the two equal).
-DEFAULT_LOOKS = 3
 
 
 @dataclass(frozen=True)
@@ -73,20 +71,13 @@ class Budget:
 
 
 def parse_budget(text: str | None) -> Budget | None:
-    """``"2000"`` → 2000 paired samples; ``"600s"``, ``"10m"`` → seconds; ``None``/``""`` → no budget."""
-    if text is None or str(text).strip() == "":
-        return None
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*", str(text))
-    if not match or (match.group(2) is None and "." in match.group(1)):
-        raise HypothesisDeclarationError(
-            f"--cfsal-budget={text!r}: give a whole number of paired samples for the session (e.g. 2000), "
-            "or a time with a unit: 600s, 10m, 1h.")
-    number, unit = match.groups()
-    if unit is None:
-        if int(number) < 1:
-            raise HypothesisDeclarationError(f"--cfsal-budget={text!r}: the budget must be at least 1 sample.")
-        return Budget(samples=int(number))
-    return Budget(seconds=float(number) * {"s": 1, "m": 60, "h": 3600}[unit])
+    """``"2000"`` → 2000 paired samples; ``"600s"``, ``"10m"`` → seconds; ``None``/``""`` → no budget
+    (the syntax is the command line's: :func:`_cfsal_pytestplugin.parse_budget`)."""
+    try:
+        parsed = _cfsal_pytestplugin.parse_budget(text)
+    except ValueError as error:
+        raise HypothesisDeclarationError(str(error)) from None
+    return None if parsed is None else Budget(*parsed)
 
 
 @dataclass
@@ -112,8 +103,6 @@ class SequentialSession:
 
     def plan(self, spec: Any, fixed_samples: int, alpha: float = 0.05) -> Plan:
         """The design, looks, maximum, stopping level and budget share of one hypothesis."""
-        from cfsal.stats.group_sequential import group_looks, group_maximum, look_weights
-
         design = self.design_of(spec)
         declared_futility = getattr(spec, "futility", None)
         futility = self.futility if declared_futility is None else (declared_futility or None)
@@ -219,8 +208,6 @@ class StopRule:
         return False
 
     def _anytime_look(self, result: Any, n: int) -> str | None:
-        from cfsal.stats.sequential import CONTINUE, sequential_assess
-
         self.looks.append(n)
         outcome = sequential_assess(self.claim, result.values, looks=self.looks, bounds=_bounds(result),
                                     covariate=getattr(result, "covariate", None),
@@ -238,9 +225,6 @@ class StopRule:
         self.looks = reached
         if reached[-1] == self.plan.planned[-1]:
             return "max_samples"         # judge() runs the last look's fixed-n test and says what it decided
-        from cfsal.stats.group_sequential import group_sequential_assess
-        from cfsal.stats.sequential import CONTINUE
-
         outcome = group_sequential_assess(self.claim, result.values, looks=reached, maximum=self.plan.limit,
                                           seed=self.seed, bounds=_bounds(result),
                                           covariate=getattr(result, "covariate", None),
@@ -264,8 +248,6 @@ def judge(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | No
     """
     if plan.design == "group":
         return _judge_group(claim, result, plan, alpha, rule, seed)
-    from cfsal.stats.sequential import sequential_assess
-
     looks = list(rule.looks) if rule is not None and rule.looks else [int(result.n)]
     reason = (rule.reason if rule is not None and rule.reason in ("max_samples", "budget") else
               plan.reason_at_limit())
@@ -275,8 +257,6 @@ def judge(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | No
 
 
 def _judge_group(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | None, seed: int | None):
-    from cfsal.stats.group_sequential import group_sequential_assess
-
     seed = seed if seed is not None else (rule.seed if rule is not None else 0)
 
     n = int(result.n)

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+
+import cfsal
+from cfsal.report.paths import relative_to
+from cfsal.stats import Verdict, adjust
 
 RESULTS_SCHEMA_VERSION = 1
-PROPERTY = "cfsal"
-#: Sent with a hypothesis's setup report, so the xdist controller knows it began even if its worker dies.
-STARTED_PROPERTY = "cfsal_started"
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,6 @@ class SessionState:
     def final_records(self) -> list[dict[str, Any]]:
         """Records with p-values adjusted for multiple testing across the session."""
         if self.finalized is None:
-            from cfsal.stats import Verdict, adjust
-
             records = sorted(self.records, key=lambda r: r["nodeid"])
             judged = [r for r in records if r.get("verdict")]
             verdicts = [Verdict.from_dict(r["verdict"]) for r in judged]
@@ -98,10 +98,6 @@ class SessionState:
         return counts
 
     def to_dict(self, partial: bool = False) -> dict[str, Any]:
-        import torch
-
-        import cfsal
-
         records = self.final_records()
         return {
             "schema_version": RESULTS_SCHEMA_VERSION,
@@ -118,8 +114,6 @@ class SessionState:
     def write_json(self, path: str | os.PathLike, partial: bool = False) -> None:
         """Write atomically, so an interrupted session leaves the last complete file; the files it names
         (frames, movies) relative to its folder, so it moves with them (:mod:`cfsal.report.paths`)."""
-        from cfsal.report.paths import relative_to
-
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

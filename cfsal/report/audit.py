@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure  # figures drawn off-screen, leaving the pyplot backend alone
+
 from cfsal.errors import ReportError
 from cfsal.report.numbers import json_number, non_finite_text
 
@@ -75,14 +77,10 @@ def wilson_interval(successes: int, total: int, z: float = 1.959964) -> tuple[fl
 
 def enrichment_chart(method_audit: Mapping[str, Any], path: Path, *, title: str) -> Path:
     """Per object: enrichment with its 95% CI on a log axis, 1 (no enrichment) marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     objects = [o for o in method_audit["objects"] if o["enrichment"] is not None
                and math.isfinite(o["enrichment"]) and o["enrichment"] > 0]
-    fig, ax = plt.subplots(figsize=(6.4, 0.45 * max(len(objects), 2) + 1.1), dpi=110)
+    fig = Figure(figsize=(6.4, 0.45 * max(len(objects), 2) + 1.1), dpi=110)
+    ax = fig.subplots()
     for i, o in enumerate(reversed(objects)):
         low, high = o["ci_low"], o["ci_high"]
         ax.plot([low, high], [i, i], color=_LABEL_COLOURS.get(o["label"], "#59636e"), lw=3, solid_capstyle="butt")
@@ -98,7 +96,6 @@ def enrichment_chart(method_audit: Mapping[str, Any], path: Path, *, title: str)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 

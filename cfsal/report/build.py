@@ -9,6 +9,7 @@ saved JSON alone. No pytest import here: the plugin passes plain values.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import traceback
@@ -18,6 +19,7 @@ from typing import Any
 
 from cfsal.errors import ReportError
 from cfsal.report.html import media_dir_for, slug, write_html
+from cfsal.report.media import MEDIA_SCHEMA_VERSION, branch_media
 from cfsal.report.paths import resolved_from
 
 #: The results schema this report reads (``SessionState.to_dict()``).
@@ -61,8 +63,6 @@ def record_media(agent: Any, result: Any, html_path: str | os.PathLike, nodeid: 
     Never raises: the report must not change a hypothesis's outcome, so a failure to draw is a
     note in the report (with the error) rather than a failed test.
     """
-    from cfsal.report.media import MEDIA_SCHEMA_VERSION, branch_media
-
     if agent is None or not getattr(result, "pairs", None):
         return {"schema_version": MEDIA_SCHEMA_VERSION, "branches": [], "movie": None,
                 "notes": ["no frames: the hypothesis used no `agent` fixture or its result holds no paired branches"]}
@@ -106,8 +106,6 @@ def write_session_report(results: Mapping[str, Any], html_path: str | os.PathLik
 
 def existing_results_file(value: str) -> str:
     """argparse ``type=`` for ``--cfsal-compare``/``--compare``: fail at the command line, not at the end."""
-    import argparse
-
     try:
         load_results(value, what="baseline")
     except ReportError as error:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cfsal.report.build import load_results, report_from_files
+from cfsal.report.table import markdown_table
+
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from cfsal.report.build import load_results, report_from_files
-
     if args.markdown:
-        from cfsal.report.table import markdown_table
-
         lines = markdown_table(load_results(args.results), thumbnails=args.thumbnails,
                                link_from=args.link_from)
         print("\n".join(lines))

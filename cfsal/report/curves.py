@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from matplotlib.figure import Figure  # figures drawn off-screen, leaving the pyplot backend alone
+
+from cfsal.agents.zoo import cards
+from cfsal.errors import CfsalError
+
 #: Score targets for the zoo's A2C agents (breakout, amidar: issue #3; ale_pong: a mean of +15 over 30 games).
 TARGETS = {"breakout": 40.0, "amidar": 150.0, "ale_pong": 15.0}
 
 
 def _random_policy_score(game: str) -> float | None:
     """The uniform-random control's evaluated mean, from its zoo card."""
-    from cfsal.agents.zoo import cards
-
     card = cards().get(f"{game}-random")
     return card.evaluation.get("mean") if card and card.evaluation else None
 
@@ -32,8 +35,6 @@ def is_training_curve(train_dir: Path) -> bool:
 
 def read_curve(train_dir: Path) -> tuple[list[int], list[float]]:
     if not is_training_curve(train_dir):
-        from cfsal.errors import CfsalError
-
         raise CfsalError(f"{train_dir / 'curve.csv'} is not a `cfsal train` learning curve (needs columns {COLUMNS})")
     steps, scores = [], []
     with (train_dir / "curve.csv").open() as handle:
@@ -46,12 +47,8 @@ def read_curve(train_dir: Path) -> tuple[list[int], list[float]]:
 
 def plot_learning_curves(train_dirs: list[Path], out: Path) -> Path:
     """One panel per run: mean training score (last 100 games) against agent steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(train_dirs), figsize=(5 * len(train_dirs), 3.4), squeeze=False)
+    fig = Figure(figsize=(5 * len(train_dirs), 3.4))
+    axes = fig.subplots(1, len(train_dirs), squeeze=False)
     for ax, train_dir in zip(axes[0], train_dirs):
         name = train_dir.name.removesuffix(".safetensors.train")
         steps, scores = read_curve(train_dir)
@@ -69,5 +66,4 @@ def plot_learning_curves(train_dirs: list[Path], out: Path) -> Path:
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out

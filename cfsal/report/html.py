@@ -21,10 +21,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import numpy as np
 
+from cfsal.report.audit import render_audit_section
 from cfsal.report.compare import Comparison, compare
 from cfsal.report.media import pick_branches
 from cfsal.report.numbers import number_text
@@ -429,8 +430,6 @@ def render_page(results: Mapping[str, Any], *, media_dir: Path, page_dir: Path,
 
 
 def _audit_section(audit: Mapping[str, Any], results: Mapping[str, Any], media_dir: Path) -> str:
-    from cfsal.report.audit import render_audit_section
-
     return render_audit_section(audit, results, media_dir)
 
 
@@ -483,7 +482,5 @@ def media_dir_for(path: str | os.PathLike) -> Path:
 
 def referenced_files(page: str, page_dir: Path) -> Iterable[Path]:
     """Every local file the page links to (``src``/``href`` that are not anchors): for checks and tests."""
-    from urllib.parse import unquote
-
     for target in re.findall(r'(?:src|href)="([^"#][^"]*)"', page):
         yield page_dir / unquote(html.unescape(target))

@@ -34,7 +34,15 @@ import numpy as np
 from PIL import Image
 
 from cfsal._seeding import child
+from cfsal.errors import CfsalError
+from cfsal.interventions import from_spec
+from cfsal.interventions.render import changed_boxes
+from cfsal.rollout import collect_branch_points
+from cfsal.rollout.design import States
 from cfsal.rollout.paired import prepare_pair
+from cfsal.rollout.sampling import EpisodeStore
+from cfsal.saliency import SaliencyError, saliency
+from cfsal.saliency.movie import movie_scale, overlay, write_movie
 
 if TYPE_CHECKING:  # torch loads only when frames are drawn, so the pytest plugin stays cheap to import
     from cfsal.agents.base import Agent
@@ -95,10 +103,6 @@ def rebuild_branch_points(agent: Agent, result: Any, indices: Sequence[int]) -> 
     periodic design every episode up to the last wanted one (sampled actions, the default). A
     stopgap while results do not keep their snapshots.
     """
-    from cfsal.rollout import collect_branch_points
-    from cfsal.rollout.design import States
-    from cfsal.rollout.sampling import EpisodeStore
-
     wanted = {(int(result.episodes[i]), int(result.steps[i])): i for i in indices}
     design = result.design
     if isinstance(design.states, States):
@@ -127,14 +131,10 @@ def rgb_frames(factual: Any, intervened: Any, pair: Any) -> BranchFrames | None:
 
 
 def _scales(maps: Any) -> tuple[float, float]:
-    from cfsal.saliency.movie import movie_scale
-
     return movie_scale(maps.actor), movie_scale(maps.critic)
 
 
 def _overlaid(frames: np.ndarray, maps: Any, scales: tuple[float, float]) -> np.ndarray:
-    from cfsal.saliency.movie import overlay
-
     return overlay(frames, maps.actor, maps.critic, actor_scale=scales[0], critic_scale=scales[1])
 
 
@@ -160,8 +160,6 @@ def _outline(frame: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.nd
 
 def branch_figure(frames: BranchFrames, maps: Any) -> np.ndarray:
     """A 2×2 image: before | after (changed regions outlined in cyan), then both with saliency."""
-    from cfsal.interventions.render import changed_boxes
-
     boxes = changed_boxes(frames.before, frames.after)
     painted = _overlaid(np.stack([frames.before, frames.after]), maps, _scales(maps))
     return _grid([[_outline(frames.before, boxes), _outline(frames.after, boxes)], [painted[0], painted[1]]])
@@ -197,9 +195,6 @@ def _save_png(image: np.ndarray, path: Path) -> str:
 
 def _movie(agent: Agent, rgb: np.ndarray, obs: np.ndarray, method: str, out_dir: Path, stem: str) -> str | None:
     """A GIF: factual (left) and intervened (right) continuation, each with saliency overlaid."""
-    from cfsal.saliency import saliency
-    from cfsal.saliency.movie import write_movie
-
     steps = len(rgb)
     maps = saliency(agent, obs.reshape(-1, *obs.shape[2:]), method=method,
                     **(MOVIE_PERTURBATION if method == "perturbation" else {}))
@@ -221,8 +216,6 @@ def branch_media(agent: Agent, result: Any, out_dir: str | os.PathLike, *, stem:
     is what the plugin stores in the hypothesis's record and :func:`cfsal.report.html.write_html`
     shows. Files are named from ``stem``, so a rerun overwrites its own pictures only.
     """
-    from cfsal.saliency import saliency
-
     out = Path(out_dir)
     notes: list[str] = []
     picks = pick_branches(result.values)
@@ -273,9 +266,6 @@ def _branch_spec(result: Any, index: int) -> Any:
 def _intervention_of(result: Any, index: int, given: Any, notes: list[str]) -> Any:
     """The intervention branch ``index`` received: ``given``, or rebuilt from the result's spec
     (a round-robin design gives each branch one of several, recorded in ``result.assignments``)."""
-    from cfsal.errors import CfsalError
-    from cfsal.interventions import from_spec
-
     if isinstance(given, (list, tuple)):
         assignments = getattr(result, "assignments", None)
         given = given[int(assignments[index]) if assignments is not None else 0]
@@ -304,8 +294,6 @@ def _rebuild_points(agent: Agent, result: Any, indices: list[int], notes: list[s
 
 def _try_movie(agent: Agent, arms: tuple[Any, Any, np.random.Generator], pair: Any, intervention: Any,
                method: str, out: Path, stem: str, notes: list[str]) -> str | None:
-    from cfsal.saliency import SaliencyError
-
     rgb, obs = continuation_frames(arms[0], arms[1], pair, intervention, arms[2])
     try:
         return _movie(agent, rgb, obs, method, out, stem)

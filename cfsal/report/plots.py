@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure  # figures drawn off-screen, leaving the pyplot backend alone
 
 #: Verdict colours, shared with the HTML badges so the page and its plots agree.
 COLOURS = {"SUPPORTED": "#1a7f37", "REFUTED": "#cf222e", "INCONCLUSIVE": "#9a6700", "ERROR": "#57606a",
@@ -36,16 +37,11 @@ def plot_paired_effects(values: np.ndarray, path: str | Path, *, verdict: Mappin
     ``highlight`` maps a label (``typical``, ``extreme``) to the index of a branch shown in the
     report's frames, so the reader can find those frames in the distribution.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     values = np.asarray(values, dtype=float)
     outcome = (verdict or {}).get("outcome", "ERROR")
     colour = COLOURS.get(outcome, COLOURS["ERROR"])
-    fig, (strip, hist) = plt.subplots(2, 1, figsize=(6.4, 2.9), sharex=True,
-                                      gridspec_kw={"height_ratios": [1.1, 1.0], "hspace": 0.08})
+    fig = Figure(figsize=(6.4, 2.9))
+    strip, hist = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1.1, 1.0], "hspace": 0.08})
     for ax in (strip, hist):
         ax.axvline(0.0, color="#8c959f", lw=0.9, zorder=1)
         if margin:
@@ -84,15 +80,11 @@ def plot_correlation(x: np.ndarray, y: np.ndarray, path: str | Path, *, verdict:
 
     The title carries r with its CI (from ``verdict``), so the plot and the numbers agree.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     outcome = (verdict or {}).get("outcome", "ERROR")
     colour = COLOURS.get(outcome, COLOURS["ERROR"])
-    fig, ax = plt.subplots(figsize=(6.4, 2.9))
+    fig = Figure(figsize=(6.4, 2.9))
+    ax = fig.subplots()
     ax.scatter(x, y, s=16, color="#24292f", alpha=0.55, lw=0, zorder=2)
     if len(x) > 1 and np.ptp(x) > 0:
         slope, intercept = np.polyfit(x, y, 1)
@@ -125,11 +117,6 @@ def plot_confidence_sequence(sequential: Mapping[str, Any], path: str | Path, *,
     decisions test (0, ±margin) are drawn as lines; the last look is marked with the decision and
     the reason (decided, maximum reached, budget ran out).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     looks = list(sequential.get("looks", []))
     n = np.array([look["n"] for look in looks], dtype=float)
     estimate = np.array([float(look["estimate"]) for look in looks])
@@ -137,7 +124,8 @@ def plot_confidence_sequence(sequential: Mapping[str, Any], path: str | Path, *,
     high = np.array([float(look["ci_high"]) for look in looks])
     outcome = (verdict or {}).get("outcome", looks[-1]["decision"] if looks else "ERROR")
     colour = COLOURS.get(outcome, COLOURS["ERROR"])
-    fig, ax = plt.subplots(figsize=(6.4, 2.7))
+    fig = Figure(figsize=(6.4, 2.7))
+    ax = fig.subplots()
     finite = np.isfinite(low) & np.isfinite(high)
     span = [np.nanmin(np.concatenate([low[finite], estimate[np.isfinite(estimate)], [0.0]])),
             np.nanmax(np.concatenate([high[finite], estimate[np.isfinite(estimate)], [0.0]]))]
@@ -189,11 +177,8 @@ def _style(ax) -> None:
 
 
 def _save(fig, path: str | Path) -> Path:
-    """Write ``fig`` to ``path`` (folders made as needed) and free it."""
-    import matplotlib.pyplot as plt
-
+    """Write ``fig`` to ``path`` (folders made as needed)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
     return path

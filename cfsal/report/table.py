@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from cfsal.report.numbers import json_number, number_text
 from cfsal.rollout.design import Selection, design_of_record
 
@@ -81,8 +83,6 @@ def _thumbnail(record: dict[str, Any], directory: Path, width: int) -> Path | No
     pictures = [b for b in branches if b.get("label") == "typical"] or branches
     if not pictures or not pictures[0].get("image") or not Path(pictures[0]["image"]).is_file():
         return None
-    from PIL import Image
-
     target = directory / (Path(pictures[0]["image"]).stem + ".png")
     with Image.open(pictures[0]["image"]) as image:
         image.thumbnail((width, width * 4))

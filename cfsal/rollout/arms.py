@@ -18,6 +18,7 @@ import numpy as np
 
 from cfsal._seeding import child
 from cfsal.envs import EnvSnapshot, ToyboxEnv, make
+from cfsal.errors import InterventionError
 from cfsal.interventions.state import (
     ApplyRecord,
     Intervention,
@@ -264,8 +265,6 @@ def _apply_to_restored(intervention: Intervention, env: ToyboxEnv, start: dict[s
 
 def applicable(intervention: InterventionLike, point: BranchPoint) -> bool:
     """Whether the intervention can be applied at this branch point (e.g. a ball is in play)."""
-    from cfsal.errors import InterventionError
-
     try:
         intervention.apply(json.loads(point.snapshot.toybox_json), rng=np.random.default_rng(0))
     except InterventionError:

@@ -51,6 +51,8 @@ from typing import Any
 
 import numpy as np
 
+from cfsal.rollout.arms import ArmEnvs
+
 #: Messages, forwarding process → environment process.
 GROUP, STEP, SEND_TEXTS, CLOSE, BOARD, EXIT = "group", "step", "send-texts", "close", "board", "exit"
 #: Replies: a group is ready (its first observations are on the board), a step was taken, a group's
@@ -67,8 +69,6 @@ class EnvProcessError(RuntimeError):
 
 def _serve(conn: Connection) -> None:
     """The environment process's loop: read messages into lanes, run the most urgent job, reply."""
-    from cfsal.rollout.arms import ArmEnvs
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it ends this process
     lanes: tuple[deque, deque] = (deque(), deque())  # steps, setup
     groups: dict[tuple[int, int], ArmEnvs] = {}

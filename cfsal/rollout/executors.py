@@ -19,6 +19,7 @@ workers already occupy the cores.
 from __future__ import annotations
 
 import atexit
+import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -136,8 +137,6 @@ def session_pool(workers: int) -> ProcessPoolExecutor:
     """The process pool of ``workers`` spawned workers (no inherited torch state), started once and
     reused by every later run in this process until :func:`close_pools` (or exit)."""
     if workers not in _POOLS:
-        import multiprocessing
-
         _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     return _POOLS[workers]
 
@@ -167,7 +166,7 @@ class RayExecutor:
         self.address = address
 
     def run(self, job: PairedJob) -> list[PairedBranch]:
-        import ray
+        import ray  # an optional extra (cfsal[ray]): checked in __init__
 
         if not ray.is_initialized():
             ray.init(address=self.address, num_cpus=None if self.address else self.tasks,

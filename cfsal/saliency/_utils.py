@@ -12,6 +12,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
+from scipy.ndimage import gaussian_filter1d
 
 from cfsal.agents.base import Agent
 from cfsal.errors import CfsalError
@@ -94,8 +95,6 @@ def blur_matrix(size: int, sigma: float) -> np.ndarray:
     scipy's filter (which the paper's code called per mask and per frame) as two matmuls, and
     lets all masks and frames be blurred in one batched operation.
     """
-    from scipy.ndimage import gaussian_filter1d
-
     matrix = gaussian_filter1d(np.eye(size), sigma, axis=0, mode="reflect")
     matrix.flags.writeable = False
     return matrix
@@ -168,7 +167,7 @@ def to_numpy_maps(maps: torch.Tensor) -> np.ndarray:
 def require_captum(method: str) -> Any:
     """Import Captum's attribution package, or say how to get it."""
     try:
-        import captum.attr as attr
+        import captum.attr as attr  # an optional extra (cfsal[attribution]), needed by four methods only
     except ImportError:
         raise SaliencyError(
             f"saliency method {method!r} uses Captum (the maintained PyTorch attribution library), "

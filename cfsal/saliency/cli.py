@@ -15,6 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from tqdm import tqdm
+
+import cfsal.envs as envs
+from cfsal.agents.zoo import load_agent
+from cfsal.saliency._utils import SaliencyError
+from cfsal.saliency.api import method_defaults, saliency
+from cfsal.saliency.movie import render, write_movie
+from cfsal.saliency.object_removal import stacked
+from cfsal.saliency.result import SaliencyMap, save_npz
 
 
 @dataclass(frozen=True)
@@ -31,8 +41,6 @@ class Episode:
 
 def play_episode(agent, *, seed: int, max_steps: int, greedy: bool = False) -> Episode:
     """Play one episode (or its first ``max_steps`` steps), recording what each step showed."""
-    import cfsal.envs as envs
-
     env = envs.make(agent.spec.game, seed=seed)
     rng = np.random.default_rng(seed)
     observations, rgb, states, actions = [], [], [], []
@@ -52,8 +60,6 @@ def play_episode(agent, *, seed: int, max_steps: int, greedy: bool = False) -> E
 
 
 def _parse_params(pairs: list[str]) -> dict[str, Any]:
-    from cfsal.saliency._utils import SaliencyError
-
     params: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
@@ -67,15 +73,6 @@ def _parse_params(pairs: list[str]) -> dict[str, Any]:
 
 
 def _cmd_saliency(args: argparse.Namespace) -> int:
-    import torch
-    from tqdm import tqdm
-
-    from cfsal.agents.zoo import load_agent
-    from cfsal.saliency.api import method_defaults, saliency
-    from cfsal.saliency.movie import render, write_movie
-    from cfsal.saliency.object_removal import stacked
-    from cfsal.saliency.result import SaliencyMap, save_npz
-
     torch.set_num_threads(args.threads)
     agent = load_agent(args.agent, game=args.game, trust=args.trust_code)
     params = _parse_params(args.param)

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import imageio.v3 as iio
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -80,11 +81,6 @@ def write_movie(frames: np.ndarray, out_dir: str | os.PathLike, stem: str, *, fp
                 formats: Sequence[str] = ("gif", "mp4"), stills: int = 6) -> dict[str, list[Path]]:
     """Write movie frames as GIF and/or MP4 (H.264 through imageio-ffmpeg's bundled ffmpeg) and
     ``stills`` evenly spaced PNGs; returns the paths."""
-    try:
-        import imageio.v3 as iio
-    except ImportError:
-        raise SaliencyError("saliency movies need imageio: `pip install 'cfsal[movies]'`") from None
-
     unknown = set(formats) - {"gif", "mp4"}
     if unknown:
         raise SaliencyError(f"movie formats are 'gif' and 'mp4', got {sorted(unknown)}")

@@ -32,10 +32,10 @@ from functools import lru_cache
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.ndimage import gaussian_filter
 
 from cfsal.agents.base import Agent
 from cfsal.saliency._utils import SCREEN, blur, blur_matrix, check_positive, evaluation, forward
-
 
 
 def grid_centres(density: int, size: int = SCREEN) -> np.ndarray:
@@ -76,8 +76,6 @@ def _masks(radius: float, density: int, size: int, dtype: torch.dtype) -> torch.
 
 def paper_mask(centre: tuple[int, int], radius: float, size: int = SCREEN) -> np.ndarray:
     """One mask exactly as the paper's ``get_mask`` builds it (scipy, no matrices)."""
-    from scipy.ndimage import gaussian_filter
-
     y, x = np.ogrid[-centre[0]:size - centre[0], -centre[1]:size - centre[1]]
     mask = np.zeros((size, size))
     mask[x * x + y * y <= 1] = 1.0
@@ -176,8 +174,6 @@ def perturbation_per_mask(agent: Agent, frames: torch.Tensor, *, radius: float =
     loop (``get_mask``, ``I·(1−M) + gaussian_filter(I, σ)·M`` per stacked frame, one model call
     per mask).
     """
-    from scipy.ndimage import gaussian_filter
-
     size = frames.shape[-1]
     g = grid_size(density)
     actor = torch.zeros(len(frames), g, g, dtype=torch.float64)

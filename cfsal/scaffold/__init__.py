@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from cfsal.agents.checkpoint import check_compatible, read_checkpoint_info
+from cfsal.agents.zoo import cards
+from cfsal.envs import get_game
 from cfsal.errors import AgentNotFoundError, CfsalError
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -75,8 +78,6 @@ def resolve_agent(agent: str | None, game: str | None, zoo: Mapping[str, Any]) -
     the game (:func:`default_agent`); neither given means Breakout. Runs before anything is written,
     so a typo costs one message, not a template that errors when run.
     """
-    from cfsal.envs import get_game
-
     game = get_game(game).name if game is not None else None
     if game is not None and game not in EXAMPLE_INTERVENTION:
         raise _no_template(game)
@@ -94,8 +95,6 @@ def resolve_agent(agent: str | None, game: str | None, zoo: Mapping[str, Any]) -
     if not path.is_file():
         raise _unknown_agent(agent, game, zoo)
     if path.suffix.lower() == ".safetensors":
-        from cfsal.agents.checkpoint import check_compatible, read_checkpoint_info
-
         spec = read_checkpoint_info(path).spec
         check_compatible(spec, game=game, where=f"--agent {agent!r}")
         return TemplateAgent(agent, spec.game, default=False, trained=True)
@@ -112,8 +111,6 @@ def scaffold(directory: str | Path, *, agent: str | None = None, game: str | Non
     ``agent`` and ``game`` are checked by :func:`resolve_agent` first; nothing is written when
     either is wrong.
     """
-    from cfsal.agents.zoo import cards
-
     chosen = resolve_agent(agent, game, cards())
     if chosen.game not in EXAMPLE_INTERVENTION:
         raise _no_template(chosen.game)
@@ -133,8 +130,6 @@ def scaffold(directory: str | Path, *, agent: str | None = None, game: str | Non
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    from cfsal.agents.zoo import cards
-
     chosen = resolve_agent(args.agent, args.game, cards())
     for path in scaffold(args.directory, agent=chosen.name, game=chosen.game, force=args.force):
         print(f"wrote {path}")

@@ -43,6 +43,7 @@ from cfsal.agents.base import Agent
 from cfsal.envs.objects import ObjectBox, select, union_weights
 from cfsal.envs.objects import objects as game_objects
 from cfsal.errors import CfsalError
+from cfsal.saliency import method_defaults
 from cfsal.saliency._utils import SCREEN
 from cfsal.suggest.catalog import VARIABLES, audit_objects, frame_variables
 from cfsal.suggest.episodes import agent_sha256, episode_maps, episode_seed, load_episode, mapped_steps
@@ -406,8 +407,6 @@ def run_audit(agent: Agent, *, episodes: int = 5, methods: Sequence[str] = ("per
     """Record ``episodes`` episodes of ``agent`` (seeded from ``seed``), map every ``every``-th
     step with each method, and audit the maps. ``params[method]`` overrides a method's defaults.
     ``progress(phase, done, total)`` reports "episodes" and then "<method> frames"."""
-    from cfsal.saliency import method_defaults
-
     if episodes < 1:
         raise CfsalError(f"episodes must be ≥ 1, got {episodes}")
     if output not in ("actor", "critic"):

@@ -43,8 +43,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from cfsal import measures
 from cfsal._seeding import child
+from cfsal.errors import CfsalError
 from cfsal.interventions.targets import Target, targets_for
+from cfsal.rollout import counterfactual
 from cfsal.stats import power
 from cfsal.suggest.audit import Audit
 from cfsal.suggest.catalog import PLAYER, audit_objects
@@ -176,8 +179,6 @@ def plan_claims(audit: Audit, *, mode: str = "salient") -> list[ClaimPlan]:
     where found, controls for low objects), or an effect claim for every object (``mode="all"``:
     test every story a map could tell, salient or not)."""
     if mode not in ("salient", "all"):
-        from cfsal.errors import CfsalError
-
         raise CfsalError(f"claims mode {mode!r}: use 'salient' (what the audit suggests) or 'all' (an effect "
                          "claim for every object).")
     plans: list[ClaimPlan] = []
@@ -238,9 +239,6 @@ def size_claims(agent: Any, plans: Sequence[ClaimPlan], *, seed: int, pilot: int
     """Give every plan its sample size: a pilot of ``pilot`` pairs for effects and controls
     (seeded from ``seed``, apart from any seed the files will use), the Fisher-z formula for
     correlations."""
-    from cfsal import measures
-    from cfsal.rollout import counterfactual
-
     k = max(1, len(plans))
     alpha = ALPHA / k
     sized = []

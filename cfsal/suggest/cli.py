@@ -15,11 +15,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch
+from tqdm import tqdm
+
+from cfsal.agents.zoo import load_agent
+from cfsal.errors import CfsalError
+from cfsal.interventions.targets import targets_for
+from cfsal.report.audit import write_audit_page
+from cfsal.saliency.cli import _parse_params as parse
+from cfsal.suggest.api import AUDIT_FILE, suggest
+from cfsal.suggest.catalog import audit_objects
+from cfsal.suggest.claims import display
+
 
 def summary_lines(audit: Any) -> list[str]:
     """The audit as a terminal table: per method, objects by rank with enrichment and its CI."""
-    from cfsal.suggest.claims import display
-
     lines = [(f"saliency audit of {audit.agent} ({audit.game}, weights sha256 {audit.agent_sha256[:12]}…): "
               f"{audit.frames} frames of {len(audit.episodes)} episodes, seed {audit.seed}")]
     for method, result in audit.methods.items():
@@ -50,17 +60,12 @@ def summary_lines(audit: Any) -> list[str]:
 
 def untargeted(audit: Any) -> dict[str, str]:
     """The audited objects no intervention changes, each with its labels ("salient under perturbation")."""
-    from cfsal.interventions.targets import targets_for
-    from cfsal.suggest.catalog import audit_objects
-
     return {obj.name: ", ".join(f"{result.finding(obj.name).label} under {method}"
                                 for method, result in audit.methods.items())
             for obj in audit_objects(audit.game) if not targets_for(audit.game, obj.name)}
 
 
 def _parse_params(pairs: list[str]) -> dict[str, Any]:
-    from cfsal.saliency.cli import _parse_params as parse
-
     return parse(pairs)
 
 
@@ -68,8 +73,6 @@ def _progress(enabled: bool):
     """A tqdm bar on stderr per phase (episodes, frames per method, pilots)."""
     if not enabled:
         return None, lambda: None
-    from tqdm import tqdm
-
     bars: dict[str, Any] = {}
 
     def show(phase: str, done: int, total: int) -> None:
@@ -87,21 +90,12 @@ def _progress(enabled: bool):
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
-    from cfsal.errors import CfsalError
-
     if args.report:
-        from cfsal.report.audit import write_audit_page
-
         page = write_audit_page(args.report, args.html, results=args.results)
         print(f"wrote {page}")
         return 0
     if not args.agent:
         raise CfsalError("cfsal suggest needs an AGENT (zoo name or checkpoint), or --report AUDIT.json.")
-    import torch
-
-    from cfsal.agents.zoo import load_agent
-    from cfsal.suggest.api import AUDIT_FILE, suggest
-
     torch.set_num_threads(args.threads)
     agent = load_agent(args.agent, game=args.game, trust=args.trust_code)
     methods = args.method or ["perturbation"]

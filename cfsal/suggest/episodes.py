@@ -23,6 +23,8 @@ from cfsal._seeding import child
 from cfsal.agents.base import Agent, agent_sha256  # noqa: F401 - re-exported: audits name agents by it
 from cfsal.errors import CfsalError
 from cfsal.rollout.trajectory import Trajectory, TrajectoryError, record
+from cfsal.saliency import saliency, stacked
+from cfsal.saliency.api import method_revision
 
 CACHE_FORMAT_VERSION = 1
 DEFAULT_CACHE = Path("reports") / "cache" / "suggest"
@@ -44,8 +46,6 @@ def mapped_steps(length: int, every: int) -> np.ndarray:
 
 
 def _params_digest(method: str, params: Mapping[str, Any]) -> str:
-    from cfsal.saliency.api import method_revision
-
     text = json.dumps({"method": method, "params": params, "revision": method_revision(method)}, sort_keys=True,
                       default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -84,8 +84,6 @@ def episode_maps(agent: Agent, trajectory: Trajectory, steps: np.ndarray, *, met
     Read from the cache when an entry with the same key (and the same steps) exists; otherwise
     computed in chunks of ``chunk`` frames (``progress(frames_done)`` after each) and stored.
     """
-    from cfsal.saliency import saliency, stacked
-
     path = None if cache is None else _maps_path(cache, sha, method, params, seed, episode, max_steps, every)
     if path is not None and path.is_file():
         cached = _read_maps(path, sha, method, steps)

@@ -11,6 +11,7 @@ import torch
 
 from cfsal.agents.base import AgentSpec
 from cfsal.agents.networks import NatureActorCritic
+from cfsal.envs import make
 from cfsal.errors import InterventionError
 
 
@@ -80,8 +81,6 @@ def tiny_agent(game: str = "breakout", seed: int = 0, name: str = "tiny") -> Nat
 def random_play_states(game: str, *, steps: int, every: int, seed: int = 5) -> tuple[dict[str, Any], ...]:
     """Toybox states read from the native core during seeded random play: the start and every
     ``every``-th step of ``steps`` (a new game after each end) — real states to edit in tests."""
-    from cfsal.envs import make
-
     env = make(game, seed=seed)
     rng = np.random.default_rng(seed)
     states = [env.get_toybox_state()]
