@@ -38,14 +38,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.envs.ale_modifications import FRAME_MODIFICATIONS
-from cfsal.envs.framestack import (
-    FIRE,
-    NOOP,
-    FrameStackEnv,
-    pipeline_from_dict,
-    pipeline_to_dict,
-    preprocess_frame,
-)
+from cfsal.envs.framestack import FIRE, NOOP, FrameStackEnv, pipeline_from_dict, pipeline_to_dict
 from cfsal.envs.games import GameSpec, get_game
 from cfsal.errors import GameStateError, SnapshotError
 
@@ -136,21 +129,10 @@ class AleEnv(FrameStackEnv):
     ``episode_return``, and after a step ``life_lost`` and ``game_over``, as :class:`ToyboxEnv`.
     """
 
-    def __init__(
-        self,
-        game: str | GameSpec = "ale_pong",
-        *,
-        noop_max: int = 30,
-        frame_skip: int = 4,
-        frame_stack: int = 4,
-        screen_size: int = 84,
-        episodic_life: bool = False,
-        clip_rewards: bool = False,
-        fire_on_reset: bool | None = None,
-        repeat_action_probability: float = 0.0,
-        max_episode_steps: int | None = 27_000,
-        render_mode: str | None = None,
-    ) -> None:
+    def __init__(self, game: str | GameSpec = "ale_pong", *, repeat_action_probability: float = 0.0,
+                 **pipeline: Any) -> None:
+        """``repeat_action_probability``: sticky actions (0: off); ``pipeline``: the settings of
+        :class:`~cfsal.envs.framestack.FrameStackEnv` (``noop_max``, …)."""
         import ale_py
         from ale_py import roms
 
@@ -160,9 +142,7 @@ class AleEnv(FrameStackEnv):
                              "use cfsal.envs.make, which picks the right environment")
         if not 0.0 <= repeat_action_probability < 1.0:
             raise ValueError(f"repeat_action_probability must be in [0, 1), got {repeat_action_probability!r}")
-        super().__init__(spec, noop_max=noop_max, frame_skip=frame_skip, frame_stack=frame_stack,
-                         screen_size=screen_size, episodic_life=episodic_life, clip_rewards=clip_rewards,
-                         fire_on_reset=fire_on_reset, max_episode_steps=max_episode_steps, render_mode=render_mode)
+        super().__init__(spec, **pipeline)
         self.repeat_action_probability = float(repeat_action_probability)
 
         ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
@@ -248,8 +228,7 @@ class AleEnv(FrameStackEnv):
         self.ale.getScreenGrayscale(self._slots[2])
         self.ale.restoreState(saved)
         self._modifications = memory
-        self._stack[-1] = preprocess_frame(self._slots[2], self.screen_size)
-        return self._stack.copy()
+        return self._show(self._slots[2])
 
     def configure(self, config: dict[str, Any] | None) -> None:
         """Make this a variant of the game: ``{"modifications": ["lazy_enemy"]}`` switches HackAtari's

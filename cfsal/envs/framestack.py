@@ -77,13 +77,26 @@ class FrameStackEnv(gym.Env):
     Observations are ``uint8`` arrays of shape ``(frame_stack, screen_size, screen_size)``, newest
     frame last. ``info`` carries ``lives``, ``score``, ``steps``, ``episode_return``, and after a
     step ``life_lost`` and ``game_over``.
+
+    The pipeline's settings, the same keywords for every backend's constructor:
+
+    - ``noop_max``: an episode starts with 1..noop_max single-frame no-ops (0: none);
+    - ``frame_skip``: emulated frames per agent step (the action repeated);
+    - ``frame_stack``: frames per observation;
+    - ``screen_size``: the side of a resized frame, in pixels;
+    - ``episodic_life``: a lost life ends the episode but not the game (training only);
+    - ``clip_rewards``: rewards clipped to their sign (training only);
+    - ``fire_on_reset``: FIRE after every reset (None: as the game's ``GameSpec`` says);
+    - ``max_episode_steps``: agent steps before an episode is truncated (None: never);
+    - ``render_mode``: None or ``"rgb_array"``.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
 
-    def __init__(self, spec: GameSpec, *, noop_max: int, frame_skip: int, frame_stack: int, screen_size: int,
-                 episodic_life: bool, clip_rewards: bool, fire_on_reset: bool | None,
-                 max_episode_steps: int | None, render_mode: str | None) -> None:
+    def __init__(self, spec: GameSpec, *, noop_max: int = 30, frame_skip: int = 4, frame_stack: int = 4,
+                 screen_size: int = 84, episodic_life: bool = False, clip_rewards: bool = False,
+                 fire_on_reset: bool | None = None, max_episode_steps: int | None = 27_000,
+                 render_mode: str | None = None) -> None:
         for name, value, low in (("noop_max", noop_max, 0), ("frame_skip", frame_skip, 1),
                                  ("frame_stack", frame_stack, 1), ("screen_size", screen_size, 8)):
             if not isinstance(value, int) or value < low:
@@ -224,6 +237,11 @@ class FrameStackEnv(gym.Env):
         frame = last if previous is None else np.maximum(previous, last, out=slots[2])
         self._push(frame)
         return float(reward), game_over
+
+    def _show(self, gray: np.ndarray) -> np.ndarray:
+        """Make ``gray`` the newest stacked frame without advancing time (after a state edit); the observation."""
+        self._stack[-1] = preprocess_frame(gray, self.screen_size)
+        return self._stack.copy()
 
     def _push(self, gray: np.ndarray) -> None:
         self._stack[:-1] = self._stack[1:]

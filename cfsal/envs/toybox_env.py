@@ -110,27 +110,13 @@ class ToyboxEnv(FrameStackEnv):
     no-op frames. The same seed gives the same episode; different seeds give different ones.
     """
 
-    def __init__(
-        self,
-        game: str | GameSpec = "breakout",
-        *,
-        noop_max: int = 30,
-        frame_skip: int = 4,
-        frame_stack: int = 4,
-        screen_size: int = 84,
-        episodic_life: bool = False,
-        clip_rewards: bool = False,
-        fire_on_reset: bool | None = None,
-        max_episode_steps: int | None = 27_000,
-        render_mode: str | None = None,
-    ) -> None:
+    def __init__(self, game: str | GameSpec = "breakout", **pipeline: Any) -> None:
+        """``pipeline``: the settings of :class:`~cfsal.envs.framestack.FrameStackEnv` (``noop_max``, …)."""
         # ctoybox loads the native cores (~0.1 s): imported where an environment is made or driven, so
         # importing cfsal.envs (as `cfsal interventions list` does) does not load them (tests/test_cli.py).
         from ctoybox import Toybox
 
-        super().__init__(get_game(game), noop_max=noop_max, frame_skip=frame_skip, frame_stack=frame_stack,
-                         screen_size=screen_size, episodic_life=episodic_life, clip_rewards=clip_rewards,
-                         fire_on_reset=fire_on_reset, max_episode_steps=max_episode_steps, render_mode=render_mode)
+        super().__init__(get_game(game), **pipeline)
         self.toybox = Toybox(self.spec_game.name)
         from ctoybox.ffi import ffi, lib  # the native cores, loaded on first use (see above)
 
@@ -222,8 +208,7 @@ class ToyboxEnv(FrameStackEnv):
         After a state edit the stack still shows the old frames; this makes the newest one show
         the edit without advancing the game (stepping no-ops is the other way, and changes time).
         """
-        self._stack[-1] = preprocess_frame(self.toybox.get_state(), self.screen_size)
-        return self._stack.copy()
+        return self._show(self.toybox.get_state())
 
     @property
     def lives(self) -> int:
