@@ -61,6 +61,42 @@ class AleRamEdit(Intervention, register=False):
             )
         return new
 
+
+class AleMove(AleRamEdit, register=False):
+    """Move something by ``dx`` and/or ``dy`` screen pixels: each axis one RAM position, kept within
+    what the game reaches (:meth:`AleRamEdit._moved`); the target is that position (a pair for two axes).
+
+    Subclasses declare the move parameters (``dx``, ``dy`` or both) and :meth:`_axes`; :meth:`_not_ready`
+    may refuse a state (no ball in play). A move of zero on every axis is refused: it would edit nothing.
+    """
+
+    def _axes(self) -> tuple[tuple[str, str, int, tuple[int, int], int], ...]:
+        """Per move parameter: (it, what moves, RAM address, RAM range the game reaches, offset: RAM − screen)."""
+        raise NotImplementedError
+
+    def _not_ready(self, ram: list[int]) -> str | None:
+        """Why nothing can be moved in this state, or None."""
+        return None
+
+    def _validate(self) -> None:
+        moves = [f.name for f in dataclasses.fields(self) if f.name in ("dx", "dy")]
+        if all(getattr(self, name) == 0 for name in moves):
+            raise self._error(f"{' and '.join(f'{name}=0' for name in moves)} move{'' if len(moves) > 1 else 's'} "
+                              f"nothing; give a non-zero {' and/or '.join(moves)}.")
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        ram = state["ram"]
+        problem = self._not_ready(ram)
+        if problem:
+            raise self._error(problem)
+        for name, what, address, (low, high), offset in self._axes():
+            ram[address] = self._moved(what, ram[address], getattr(self, name), low, high, offset, name)
+
+    def target(self, state: dict[str, Any]) -> Any:
+        positions = tuple(state["ram"][address] for _, _, address, _, _ in self._axes())
+        return positions if len(positions) > 1 else positions[0]
+
+
 def span(ram_range: tuple[int, int]) -> int:
     """The largest move within a RAM range, for a parameter's declared bounds."""
     return ram_range[1] - ram_range[0]

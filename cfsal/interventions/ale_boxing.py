@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.envs import ale_boxing_ram as ram_map
-from cfsal.interventions._ale_common import AleConfigure, AleRamEdit, span
+from cfsal.interventions._ale_common import AleConfigure, AleMove, AleRamEdit, span
 from cfsal.interventions.params import param
 
 GAME = "ale_boxing"
@@ -26,27 +26,20 @@ class _Boxing(AleRamEdit):
     game: ClassVar[str] = GAME
 
 
-class _MoveBoxer(_Boxing):
+@dataclass(frozen=True)
+class _MoveBoxer(_Boxing, AleMove):
     """Move a boxer by (dx, dy) screen pixels, within the ring."""
 
     _boxer: ClassVar[str]
     _x: ClassVar[int]
     _y: ClassVar[int]
     _x_offset: ClassVar[int]
-    dx: int
-    dy: int
+    dx: int = param(0, low=-span(ram_map.X_RANGE), high=span(ram_map.X_RANGE), doc="pixels to the right")
+    dy: int = param(0, low=-span(ram_map.Y_RANGE), high=span(ram_map.Y_RANGE), doc="pixels down")
 
-    def _validate(self) -> None:
-        if self.dx == 0 and self.dy == 0:
-            raise self._error("dx=0 and dy=0 move nothing; give a non-zero dx and/or dy.")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        ram = state["ram"]
-        ram[self._x] = self._moved(self._boxer, ram[self._x], self.dx, *ram_map.X_RANGE, -self._x_offset, "dx")
-        ram[self._y] = self._moved(self._boxer, ram[self._y], self.dy, *ram_map.Y_RANGE, -ram_map.Y_OFFSET, "dy")
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return (state["ram"][self._x], state["ram"][self._y])
+    def _axes(self) -> tuple[tuple[str, str, int, tuple[int, int], int], ...]:
+        return (("dx", self._boxer, self._x, ram_map.X_RANGE, -self._x_offset),
+                ("dy", self._boxer, self._y, ram_map.Y_RANGE, -ram_map.Y_OFFSET))
 
 
 @dataclass(frozen=True)
@@ -59,8 +52,6 @@ class MovePlayer(_MoveBoxer):
 
     summary: ClassVar[str] = "move the agent's (white) boxer by (dx, dy) pixels (RAM 32, 34)"
     _boxer, _x, _y, _x_offset = "player", ram_map.PLAYER_X, ram_map.PLAYER_Y, ram_map.PLAYER_X_OFFSET
-    dx: int = param(0, low=-span(ram_map.X_RANGE), high=span(ram_map.X_RANGE), doc="pixels to the right")
-    dy: int = param(0, low=-span(ram_map.Y_RANGE), high=span(ram_map.Y_RANGE), doc="pixels down")
 
 
 @dataclass(frozen=True)
@@ -72,8 +63,6 @@ class MoveEnemy(_MoveBoxer):
 
     summary: ClassVar[str] = "move the enemy (black) boxer by (dx, dy) pixels (RAM 33, 35)"
     _boxer, _x, _y, _x_offset = "enemy", ram_map.ENEMY_X, ram_map.ENEMY_Y, ram_map.ENEMY_X_OFFSET
-    dx: int = param(0, low=-span(ram_map.X_RANGE), high=span(ram_map.X_RANGE), doc="pixels to the right")
-    dy: int = param(0, low=-span(ram_map.Y_RANGE), high=span(ram_map.Y_RANGE), doc="pixels down")
 
 
 @dataclass(frozen=True)

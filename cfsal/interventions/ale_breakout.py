@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.envs import ale_breakout_ram as ram_map
-from cfsal.interventions._ale_common import AleConfigure, AleRamEdit, span
+from cfsal.interventions._ale_common import AleConfigure, AleMove, AleRamEdit, span
 from cfsal.interventions.params import param
 
 GAME = "ale_breakout"
@@ -28,7 +28,7 @@ class _Breakout(AleRamEdit):
 
 
 @dataclass(frozen=True)
-class MoveBall(_Breakout):
+class MoveBall(_Breakout, AleMove):
     """Move the ball by (dx, dy) screen pixels; its velocity is kept.
 
     Only while a ball is in play (none before a serve), and only to places the game itself puts the
@@ -39,25 +39,16 @@ class MoveBall(_Breakout):
     dx: int = param(0, low=-span(ram_map.BALL_X_RANGE), high=span(ram_map.BALL_X_RANGE), doc="pixels to the right")
     dy: int = param(0, low=-span(ram_map.BALL_Y_RANGE), high=span(ram_map.BALL_Y_RANGE), doc="pixels down")
 
-    def _validate(self) -> None:
-        if self.dx == 0 and self.dy == 0:
-            raise self._error("dx=0 and dy=0 move nothing; give a non-zero dx and/or dy.")
+    def _not_ready(self, ram: list[int]) -> str | None:
+        return None if ram_map.ball_in_play(ram) else "no ball is in play (it is served after FIRE); intervene later."
 
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        ram = state["ram"]
-        if not ram_map.ball_in_play(ram):
-            raise self._error("no ball is in play (it is served after FIRE); intervene later.")
-        ram[ram_map.BALL_X] = self._moved("ball", ram[ram_map.BALL_X], self.dx, *ram_map.BALL_X_RANGE,
-                                          ram_map.BALL_X_OFFSET, "dx")
-        ram[ram_map.BALL_Y] = self._moved("ball", ram[ram_map.BALL_Y], self.dy, *ram_map.BALL_Y_RANGE,
-                                          ram_map.BALL_Y_OFFSET, "dy")
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return (state["ram"][ram_map.BALL_X], state["ram"][ram_map.BALL_Y])
+    def _axes(self) -> tuple[tuple[str, str, int, tuple[int, int], int], ...]:
+        return (("dx", "ball", ram_map.BALL_X, ram_map.BALL_X_RANGE, ram_map.BALL_X_OFFSET),
+                ("dy", "ball", ram_map.BALL_Y, ram_map.BALL_Y_RANGE, ram_map.BALL_Y_OFFSET))
 
 
 @dataclass(frozen=True)
-class MovePaddle(_Breakout):
+class MovePaddle(_Breakout, AleMove):
     """Move the paddle by ``dx`` screen pixels, for a moment.
 
     Its left edge stays where the game puts it: 8 ≤ x ≤ 144. The paddle follows the controller (a
@@ -68,17 +59,8 @@ class MovePaddle(_Breakout):
     summary: ClassVar[str] = "move the paddle by dx pixels for a moment (RAM 72)"
     dx: int = param(low=-span(ram_map.PADDLE_X_RANGE), high=span(ram_map.PADDLE_X_RANGE), doc="pixels to the right")
 
-    def _validate(self) -> None:
-        if self.dx == 0:
-            raise self._error("dx=0 moves nothing; give a non-zero dx.")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        ram = state["ram"]
-        ram[ram_map.PADDLE_X] = self._moved("paddle", ram[ram_map.PADDLE_X], self.dx, *ram_map.PADDLE_X_RANGE,
-                                            ram_map.PADDLE_X_OFFSET, "dx")
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return state["ram"][ram_map.PADDLE_X]
+    def _axes(self) -> tuple[tuple[str, str, int, tuple[int, int], int], ...]:
+        return (("dx", "paddle", ram_map.PADDLE_X, ram_map.PADDLE_X_RANGE, ram_map.PADDLE_X_OFFSET),)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.envs import ale_freeway_ram as ram_map
-from cfsal.interventions._ale_common import AleConfigure, AleRamEdit, span
+from cfsal.interventions._ale_common import AleConfigure, AleMove, AleRamEdit, span
 from cfsal.interventions.params import param
 
 GAME = "ale_freeway"
@@ -29,7 +29,7 @@ class _Freeway(AleRamEdit):
 
 
 @dataclass(frozen=True)
-class MoveChicken(_Freeway):
+class MoveChicken(_Freeway, AleMove):
     """Move the agent's chicken by ``dy`` screen pixels (negative: up, towards the far side).
 
     Its top edge stays where the game puts it: 16 ≤ y ≤ 187. The chicken stays there and walks on
@@ -40,12 +40,9 @@ class MoveChicken(_Freeway):
     dy: int = param(low=-span(ram_map.CHICKEN_Y_RANGE), high=span(ram_map.CHICKEN_Y_RANGE),
                     doc="pixels down (negative: up)")
 
-    def _validate(self) -> None:
-        if self.dy == 0:
-            raise self._error("dy=0 moves nothing; give a non-zero dy.")
-
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        ram, base = state["ram"], ram_map.CHICKEN_Y_BASE  # y = 193 − RAM: the RAM counts up the screen
+        # Not through _axes: y = 193 − RAM (the RAM counts up the screen), which no RAM offset expresses.
+        ram, base = state["ram"], ram_map.CHICKEN_Y_BASE
         low, high = (base - value for value in reversed(ram_map.CHICKEN_Y_RANGE))
         ram[ram_map.CHICKEN_Y] = base - self._on_screen("chicken", base - ram[ram_map.CHICKEN_Y], self.dy, low, high,
                                                         "dy")
@@ -55,7 +52,7 @@ class MoveChicken(_Freeway):
 
 
 @dataclass(frozen=True)
-class MoveCar(_Freeway):
+class MoveCar(_Freeway, AleMove):
     """Move the car of one lane by ``dx`` screen pixels; it drives on from there.
 
     Its left edge stays where the game puts cars: −3 ≤ x ≤ 156 (the leftmost 8 columns are blank).
@@ -67,17 +64,9 @@ class MoveCar(_Freeway):
     lane: int = param(low=0, high=LAST_LANE, doc="lane, 0 (top) .. 9 (bottom)")
     dx: int = param(low=-span(ram_map.CAR_X_RANGE), high=span(ram_map.CAR_X_RANGE), doc="pixels to the right")
 
-    def _validate(self) -> None:
-        if self.dx == 0:
-            raise self._error("dx=0 moves nothing; give a non-zero dx.")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        ram, address = state["ram"], ram_map.car_x_address(self.lane)
-        ram[address] = self._moved(f"lane {self.lane}'s car", ram[address], self.dx, *ram_map.CAR_X_RANGE,
-                                   ram_map.CAR_X_OFFSET, "dx")
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return state["ram"][ram_map.car_x_address(self.lane)]
+    def _axes(self) -> tuple[tuple[str, str, int, tuple[int, int], int], ...]:
+        return (("dx", f"lane {self.lane}'s car", ram_map.car_x_address(self.lane), ram_map.CAR_X_RANGE,
+                 ram_map.CAR_X_OFFSET),)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.envs import ale_space_invaders_ram as ram_map
-from cfsal.interventions._ale_common import AleConfigure, AleRamEdit, span
+from cfsal.interventions._ale_common import AleConfigure, AleMove, AleRamEdit, span
 from cfsal.interventions.params import param
 
 GAME = "ale_space_invaders"
@@ -28,7 +28,7 @@ class _SpaceInvaders(AleRamEdit):
 
 
 @dataclass(frozen=True)
-class MoveShip(_SpaceInvaders):
+class MoveShip(_SpaceInvaders, AleMove):
     """Move the agent's cannon by ``dx`` screen pixels; it stays there until the agent moves it.
 
     Its left edge stays where the game puts it: 34 ≤ x ≤ 116 (RAM 35..117, minus 1).
@@ -37,16 +37,8 @@ class MoveShip(_SpaceInvaders):
     summary: ClassVar[str] = "move the agent's cannon by dx pixels (RAM 28)"
     dx: int = param(low=-span(ram_map.SHIP_X_RANGE), high=span(ram_map.SHIP_X_RANGE), doc="pixels to the right")
 
-    def _validate(self) -> None:
-        if self.dx == 0:
-            raise self._error("dx=0 moves nothing; give a non-zero dx.")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        ram = state["ram"]
-        ram[ram_map.SHIP_X] = self._moved("cannon", ram[ram_map.SHIP_X], self.dx, *ram_map.SHIP_X_RANGE, 1, "dx")
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return state["ram"][ram_map.SHIP_X]
+    def _axes(self) -> tuple[tuple[str, str, int, tuple[int, int], int], ...]:
+        return (("dx", "cannon", ram_map.SHIP_X, ram_map.SHIP_X_RANGE, 1),)
 
 
 @dataclass(frozen=True)
