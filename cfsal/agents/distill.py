@@ -125,7 +125,8 @@ def deployed_policy(student: NatureActorCritic, temperature: float) -> NatureAct
     return deployed
 
 
-def distill(out: str | os.PathLike, *, seed: int = 0, settings: DAggerSettings = DAggerSettings(),
+def distill(out: str | os.PathLike, *, seed: int = 0,
+            settings: DAggerSettings = DAggerSettings(),  # noqa: B008 (a frozen dataclass)
             command: str = "", progress: bool = True, new_stage: bool = False,
             policy_temperature: float = 1.0) -> DistillResult:
     """Run (or resume) DAgger until ``settings.iterations`` iterations are done; write ``out``.
