@@ -11,8 +11,8 @@ import json
 import shlex
 import signal
 import sys
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
@@ -20,7 +20,6 @@ from _cfsal_cli import DESCRIPTION, SUBCOMMANDS
 from cfsal import scaffold
 from cfsal.agents import distill_cli
 from cfsal.agents.evaluation import MIN_EPISODES_FOR_CI, evaluate
-from cfsal.agents.training import A2CSettings, train_a2c
 from cfsal.agents.zoo import ZOO_DIR, ModelCard, cards, load_agent, refresh_card
 from cfsal.envs import get_game
 from cfsal.errors import CfsalError
@@ -49,6 +48,9 @@ def _stop_gracefully_on_signals() -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    # stable-baselines3 takes seconds to import and only training needs it (every other command would wait)
+    from cfsal.agents.training import A2CSettings, train_a2c
+
     if args.alg != "a2c":
         raise CfsalError(f"--alg {args.alg!r} is not supported; cfsal trains 'a2c' (the paper's algorithm).")
     torch.set_num_threads(args.threads)

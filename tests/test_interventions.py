@@ -16,8 +16,19 @@ from PIL import Image
 from cfsal.cli import main
 from cfsal.envs import ALE_GAMES, make
 from cfsal.errors import InterventionError
-from cfsal.interventions import (Composite, ConfigComposite, amidar, breakout, compose, from_spec,
-                                 list_interventions, params, pong, registry, space_invaders)
+from cfsal.interventions import (
+    Composite,
+    ConfigComposite,
+    amidar,
+    breakout,
+    compose,
+    from_spec,
+    list_interventions,
+    params,
+    pong,
+    registry,
+    space_invaders,
+)
 from cfsal.interventions._amidar_routes import ROUTES
 from cfsal.interventions.params import intervention_name
 from cfsal.interventions.render import changed_boxes, render_before_after, side_by_side
@@ -337,13 +348,14 @@ def test_changed_boxes_find_each_moved_object():
     assert side_by_side(before, after, scale=1).shape == (50, 128, 3)
 
 
-def test_listing_interventions_imports_neither_scipy_nor_the_native_cores():
-    """`cfsal interventions list` took ~2 s importing SciPy for the report's pictures (#25)."""
+def test_listing_interventions_loads_neither_the_native_cores_nor_training():
+    """`cfsal interventions list` imports the library (torch, SciPy: ~2 s since the library imports
+    normally), but starts no game's native core and not stable-baselines3 (seconds more)."""
     code = ("import contextlib, io, sys\n"
             "from cfsal.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    main(['interventions', 'list'])\n"
-            "print(sorted(m for m in ('scipy', 'ctoybox', 'hypothesis', 'torch') if m in sys.modules))")
+            "print(sorted(m for m in ('ctoybox', 'ale_py', 'stable_baselines3') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

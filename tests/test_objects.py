@@ -281,3 +281,15 @@ def test_select_by_name_glob_and_kind():
     assert {b.name for b in select(boxes, "enemy_*")} == {b.name for b in select(boxes, "enemy")}
     assert [b.name for b in select(boxes, ["player", "score"])] == ["player", "score"]
     assert select(boxes, "nothing") == []
+
+
+@pytest.mark.parametrize("game", ["pong", "ale_pong"])
+def test_an_exact_name_wins_over_a_kind(game):
+    """"paddle" names the agent's paddle and is also the kind of the opponent's: a region query (and the
+    suggest audit's region of the agent's paddle or score) means the one object, not both."""
+    env = _env(game, steps=60)
+    boxes = objects(game, env.get_toybox_state())
+    assert boxes["opponent_paddle"].kind == "paddle" and boxes["opponent_score"].kind == "score"
+    assert [b.name for b in select(boxes, "paddle")] == ["paddle"]
+    assert [b.name for b in select(boxes, "score")] == ["score"]
+    assert [b.name for b in select(boxes, ["paddle", "opponent_paddle"])] == ["paddle", "opponent_paddle"]

@@ -222,11 +222,11 @@ def test_the_audit_round_trips_through_json(watcher_audit, tmp_path):
 
 def test_later_audits_reuse_cached_maps_and_a_changed_agent_does_not(watcher_audit, monkeypatch):
     audit, cache = watcher_audit
-    import cfsal.saliency
+    import cfsal.suggest.episodes as episodes
 
     calls = []
-    real = cfsal.saliency.saliency
-    monkeypatch.setattr(cfsal.saliency, "saliency", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = episodes.saliency
+    monkeypatch.setattr(episodes, "saliency", lambda *a, **k: calls.append(1) or real(*a, **k))
     again = run_audit(PaddleWatcher(), episodes=2, max_steps=90, every=6, cache=cache, resamples=300)
     assert calls == []
     assert again.to_dict() == audit.to_dict()  # same seed, same maps, same numbers

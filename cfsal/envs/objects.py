@@ -385,12 +385,20 @@ def objects(game: str, state: Mapping[str, Any]) -> dict[str, ObjectBox]:
 
 def select(boxes: Mapping[str, ObjectBox], pattern: str | Iterable[str]) -> list[ObjectBox]:
     """Boxes whose name matches ``pattern`` (exact name, glob such as ``enemy_*``, or kind), or
-    any of several patterns."""
+    any of several patterns.
+
+    An exact name wins over a kind: in Pong ``"paddle"`` is the agent's paddle, not both paddles
+    (the opponent's is ``"opponent_paddle"``, of kind ``paddle`` too); ``"brick"``, which names no
+    single box, is every box of that kind.
+    """
     patterns = [pattern] if isinstance(pattern, str) else list(pattern)
     chosen: dict[str, ObjectBox] = {}
     for pat in patterns:
+        if pat in boxes:
+            chosen[pat] = boxes[pat]
+            continue
         for name, box in boxes.items():
-            if name == pat or box.kind == pat or fnmatch.fnmatchcase(name, pat):
+            if box.kind == pat or fnmatch.fnmatchcase(name, pat):
                 chosen[name] = box
     return list(chosen.values())
 

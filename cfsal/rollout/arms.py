@@ -1,7 +1,7 @@
 """The environment side of paired continuations: starting both arms of a pair and stepping them.
 
-Torch-free on purpose: :mod:`cfsal.rollout.envprocess` runs this in a second process that imports
-no torch, while :mod:`cfsal.rollout.lockstep` (the agent side: forwards, sampled actions, records)
+Torch-free on purpose: :mod:`cfsal.rollout.envprocess` runs this in a second process that forwards
+nothing, while :mod:`cfsal.rollout.lockstep` (the agent side: forwards, sampled actions, records)
 runs the agent. Everything here is the same code wherever it runs, so a pair's continuations are
 byte-identical whether its environments stepped in the forwarding thread, in a worker thread or in
 the environment process.

@@ -6,7 +6,7 @@ share the GIL, and every time the forward's torch code hands the GIL back to Pyt
 the stepping thread's Python (the Toybox glue, the pair setup's JSON): in the 64-branch benchmark
 the forwards took ~1.3× their time alone, and the run reached a median 70% of the bare forward rate
 (issue #6 asks for 70%; 75% with this process, whose forwards take ~1.1× their time alone while the
-other core steps). Here the environments live in a process of their own that imports no torch
+other core steps). Here the environments live in a process of their own whose code uses no torch
 (:mod:`cfsal.rollout.arms`), so the forwarding process runs no other Python at all.
 
 What crosses the boundary, and how:
@@ -26,7 +26,8 @@ What crosses the boundary, and how:
 It serves two lanes in order of urgency: steps (a forward waits on them), then setup (groups not
 yet started, one pair at a time). One process per session, started in the background on first use
 (``python -m cfsal.rollout.envprocess``, not ``multiprocessing``'s spawn, which would re-run the
-user's main script); until it is up (about half a second), overlapped runs use the thread.
+user's main script); until it is up (about 2 s: ``import cfsal`` loads torch there too), overlapped
+runs use the thread.
 Results are byte-identical either way (``tests/test_rollout_fast.py``).
 """
 
