@@ -9,15 +9,14 @@ from __future__ import annotations
 import argparse
 import shlex
 
+import torch
+
+from cfsal.agents.distill import DAggerSettings, distill
+from cfsal.envs import get_game
 from cfsal.errors import CfsalError
 
 
 def _cmd_distill(args: argparse.Namespace) -> int:
-    import torch
-
-    from cfsal.agents.distill import DAggerSettings, distill
-    from cfsal.envs import get_game
-
     if get_game(args.game).name != "breakout":
         raise CfsalError(f"--game {args.game!r}: cfsal has a scripted expert for breakout only.")
     torch.set_num_threads(args.threads)
@@ -51,8 +50,6 @@ def _reproducing_command(args: argparse.Namespace) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from cfsal.agents.distill import DAggerSettings
-
     d = DAggerSettings()
     p = subparsers.add_parser("distill", help="distil the scripted breakout expert into a pixel agent (DAgger; resumes)")
     p.add_argument("--game", default="breakout", help="the game (breakout: the only one with a scripted expert)")

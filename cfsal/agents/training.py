@@ -21,6 +21,7 @@ dropped on the next start.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import platform
@@ -31,10 +32,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import stable_baselines3
+import torch
+from stable_baselines3 import A2C
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
+from stable_baselines3.common.utils import LinearSchedule
+from stable_baselines3.common.vec_env import DummyVecEnv
+from tqdm import tqdm
 
-from cfsal.agents.checkpoint import save_checkpoint
 from cfsal.agents.base import AgentSpec
+from cfsal.agents.checkpoint import load_checkpoint, save_checkpoint
 from cfsal.agents.networks import NatureActorCritic, sb3_key_map
 from cfsal.envs import get_game, make
 from cfsal.errors import TrainingError
@@ -68,8 +76,6 @@ def training_dir(out: Path) -> Path:
 
 
 def _make_vec_env(game: str, n_envs: int, seed: int):
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
     def factory():
         return make(game, episodic_life=True, clip_rewards=True)
 
@@ -146,9 +152,6 @@ class _Run:
         _write_atomically(self.dir / "run.json", json.dumps(meta, indent=2))
 
     def provenance(self, model, recent: float | None) -> dict[str, Any]:
-        import stable_baselines3
-        import torch
-
         return {
             "algorithm": "a2c (stable-baselines3 %s)" % stable_baselines3.__version__,
             "command": self.command,
@@ -174,8 +177,6 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def _append_lines(path: Path, rows: list[list[Any]]) -> None:
     """Append CSV rows in one ``write`` (a kill cuts at most the last line; see _drop_partial_last_line)."""
-    import io
-
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -212,8 +213,6 @@ class _ProgressCallback(BaseCallback):
         self.last_checkpoint = self.model.num_timesteps
         self.last_checkpoint_time = time.monotonic()
         if self.show_progress:
-            from tqdm import tqdm
-
             self.bar = tqdm(total=self.run.total_steps, initial=self.model.num_timesteps,
                             unit="step", unit_scale=True, desc=f"train {self.run.game}")
         else:  # a background job's log still says that training runs, and how to stop it well
@@ -246,8 +245,6 @@ def _resume_from_checkpoint(model, checkpoint: Path, game: str, steps_done: int)
     Only the weights and the step count carry over; RMSprop's running averages re-warm within
     about a hundred updates (α = 0.99), a negligible cost next to keeping 2× the bytes in git.
     """
-    from cfsal.agents.checkpoint import load_checkpoint
-
     ours = load_checkpoint(checkpoint, game=game).state_dict()
     state = model.policy.state_dict()
     for theirs, key in sb3_key_map().items():
@@ -267,11 +264,6 @@ def train_a2c(game: str, steps: int, out: str | os.PathLike, *, seed: int = 0,
     A checkpoint is written every ``checkpoint_every`` steps or ``checkpoint_minutes`` of wall
     time, whichever comes first (on a busy machine steps come slowly; a kill loses little either way).
     """
-    import torch
-    from stable_baselines3 import A2C
-    from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
-    from stable_baselines3.common.utils import LinearSchedule
-
     spec = get_game(game)
     if steps <= 0:
         raise TrainingError(f"--steps must be a positive number of agent steps, got {steps}")

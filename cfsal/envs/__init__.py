@@ -1,24 +1,21 @@
 """Toybox games, and real Atari games through the ALE, as gymnasium environments with exact snapshot/restore.
 
 Public face: :func:`make`, :class:`ToyboxEnv`, :class:`EnvSnapshot`, :func:`get_game`, ``GAMES``;
-for the Arcade Learning Environment ``ALE_GAMES``, :class:`AleEnv` and :class:`AleSnapshot`
-(imported on first use, so ``ale_py`` loads only when an ALE game is played).
+for the Arcade Learning Environment ``ALE_GAMES``, :class:`AleEnv` and :class:`AleSnapshot`.
 Importing this package registers ``cfsal/Breakout-v0`` (etc.), the seed paper's ids
 (``BreakoutToyboxNoFrameskip-v4``, …) and ``cfsal/ALE-Pong-v0`` (etc.) with gymnasium.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gymnasium as gym
 
+from cfsal.envs.ale_env import AleEnv, AleSnapshot
 from cfsal.envs.framestack import preprocess_frame
 from cfsal.envs.games import ALE_ACTION_MEANINGS, ALE_GAMES, GAMES, GameSpec, get_game
 from cfsal.envs.toybox_env import EnvSnapshot, ToyboxEnv
-
-if TYPE_CHECKING:
-    from cfsal.envs.ale_env import AleEnv, AleSnapshot
 
 __all__ = ["ALE_ACTION_MEANINGS", "ALE_GAMES", "GAMES", "AleEnv", "AleSnapshot", "EnvSnapshot", "GameSpec",
            "ToyboxEnv", "get_game", "make", "preprocess_frame", "snapshot_from_dict"]
@@ -32,8 +29,6 @@ def make(game: str, seed: int | None = None, **kwargs: Any) -> ToyboxEnv | AleEn
     """
     spec = get_game(game)
     if spec.backend == "ale":
-        from cfsal.envs.ale_env import AleEnv
-
         env: ToyboxEnv | AleEnv = AleEnv(spec, **kwargs)
     else:
         env = ToyboxEnv(spec, **kwargs)
@@ -45,18 +40,8 @@ def make(game: str, seed: int | None = None, **kwargs: Any) -> ToyboxEnv | AleEn
 def snapshot_from_dict(data: dict[str, Any]) -> EnvSnapshot | AleSnapshot:
     """A snapshot read back from its ``to_dict``, of whichever backend wrote it (ALE ones say so)."""
     if data.get("backend") == "ale":
-        from cfsal.envs.ale_env import AleSnapshot
-
         return AleSnapshot.from_dict(data)
     return EnvSnapshot.from_dict(data)
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("AleEnv", "AleSnapshot"):
-        from cfsal.envs import ale_env
-
-        return getattr(ale_env, name)
-    raise AttributeError(f"module 'cfsal.envs' has no attribute {name!r}")
 
 
 def _register() -> None:

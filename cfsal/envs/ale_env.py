@@ -35,7 +35,9 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import ale_py
 import numpy as np
+from ale_py import roms
 
 from cfsal.envs.ale_modifications import FRAME_MODIFICATIONS
 from cfsal.envs.framestack import FIRE, NOOP, FrameStackEnv, pipeline_from_dict, pipeline_to_dict
@@ -133,9 +135,6 @@ class AleEnv(FrameStackEnv):
                  **pipeline: Any) -> None:
         """``repeat_action_probability``: sticky actions (0: off); ``pipeline``: the settings of
         :class:`~cfsal.envs.framestack.FrameStackEnv` (``noop_max``, …)."""
-        import ale_py
-        from ale_py import roms
-
         spec = get_game(game)
         if spec.backend != "ale" or not spec.rom:
             raise ValueError(f"{spec.name!r} is not an ALE game (backend {spec.backend!r}); "
@@ -205,8 +204,6 @@ class AleEnv(FrameStackEnv):
         is always checked (game, 128 RAM bytes 0..255, known modifications): ``check`` is accepted
         for the engine's sake, and a bad state raises :class:`~cfsal.errors.GameStateError`.
         """
-        import ale_py
-
         ram, emulator, modifications = _checked_state(self.game, state)
         self.ale.restoreState(ale_py.ALEState(emulator))
         current = self.ale.getRAM()
@@ -263,8 +260,6 @@ class AleEnv(FrameStackEnv):
 
         Always exact (``exact`` is accepted for the engine, which asks Toybox for a JSON restore).
         """
-        import ale_py
-
         if not isinstance(snapshot, AleSnapshot):
             raise SnapshotError(f"{type(snapshot).__name__} is not an ALE snapshot; restore it into the "
                                 "environment kind that took it")
