@@ -315,3 +315,27 @@ def test_minimum_effect_test_refuses_a_non_positive_margin():
 
     with pytest.raises(StatisticsError, match="margin must be > 0"):
         minimum_effect_test([0.1, 0.2, 0.3], 0.0, rng=np.random.default_rng(0))
+
+
+def test_an_interval_beyond_the_margin_with_an_undecided_test_says_why():
+    """Skewed differences: the BCa interval clears the margin, the stricter test (the larger of a sign-flip
+    and a bootstrap-t p) does not. The words say both, and which one the verdict follows."""
+    d = np.random.default_rng(2).lognormal(-3.0, 0.9, size=30)
+    v = assess(Claim("effect", margin=0.05), d, rng=np.random.default_rng(0))
+    assert v.outcome == "INCONCLUSIVE" and v.ci_low > 0.05 and v.p_value >= 0.05
+    text = v.explanation
+    assert "lies wholly beyond ±0.05" in text and "larger of a sign-flip permutation p and a bootstrap-t p" in text
+    assert "the verdict follows the test" in text and "Not enough evidence either way" not in text
+
+
+def test_an_interval_beyond_zero_undone_by_the_correction_says_so():
+    from cfsal.stats import adjust
+
+    d = np.random.default_rng(1).normal(0.45, 1.0, size=30)
+    v = assess(Claim("effect"), d, rng=np.random.default_rng(0))
+    assert v.outcome == "SUPPORTED" and v.ci_low > 0 and 0.01 < v.p_value < 0.05
+    others = [dataclasses.replace(v, p_value=0.04) for _ in range(4)]
+    adjusted = adjust([v, *others], method="holm")[0]  # the smallest p of five: Holm multiplies it by 5
+    assert adjusted.outcome == "INCONCLUSIVE" and adjusted.p_adjusted >= 0.05
+    assert "lies wholly on one side of 0" in adjusted.explanation
+    assert "not adjusted for the session's other hypotheses and the p-value is: Holm-adjusted" in adjusted.explanation

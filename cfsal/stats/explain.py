@@ -139,6 +139,8 @@ def _fixed_n_outcome(v: Verdict, correction: str | None) -> str:
         return (f"Smaller than the claim needs, not yet refuted: the {diff} is below the margin ±{c.margin:g} "
                 f"({inside}{_p_text(v, correction, one)} ≥ {a} for an effect beyond it), but equivalence is not "
                 f"shown yet (TOST p = {p_value(v.equivalence_p)} ≥ {a}){more}")
+    if _interval_beyond(v):
+        return _interval_beyond_text(v, correction, diff, a, one)
     if c.margin is not None:
         refute = f", and equivalence within ±{c.margin:g} is not shown (TOST p = {p_value(v.equivalence_p)})"
     elif c.kind == "direction":
@@ -147,6 +149,27 @@ def _fixed_n_outcome(v: Verdict, correction: str | None) -> str:
         refute = ", and with no margin declared an effect claim cannot be refuted"
     return f"Not enough evidence either way: {diff}, {_p_text(v, correction, one)} ≥ {a}{refute}" + \
         _more_samples(v, "difference")
+
+
+def _interval_beyond(v: Verdict) -> bool:
+    """Whether an undecided effect or direction claim's interval lies wholly where the claim says
+    (beyond its margin, or beyond 0 without one): the interval and the test then disagree."""
+    c, m = v.claim, v.claim.margin or 0.0
+    up, down = v.ci_low > m, v.ci_high < -m
+    return {"greater": up, "less": down, "two-sided": up or down}[c.alternative]
+
+
+def _interval_beyond_text(v: Verdict, correction: str | None, diff: str, a: str, one: bool) -> str:
+    """Why a claim whose interval lies beyond its margin is still undecided, in the words of its procedures."""
+    where = f"beyond ±{v.claim.margin:g}" if v.claim.margin is not None else "on one side of 0"
+    if v.p_adjusted is not None and correction not in (None, "none") and v.p_value < v.claim.alpha:
+        why = (f"the interval is not adjusted for the session's other hypotheses and the p-value is: "
+               f"{_p_text(v, correction, one)} ≥ {a}")
+    else:
+        why = (f"the test is stricter than the interval: it takes the larger of a sign-flip permutation p and a "
+               f"bootstrap-t p (the interval is a BCa bootstrap), and gives {_p_text(v, correction, one)} ≥ {a}; "
+               "the verdict follows the test")
+    return f"Suggestive, not yet shown: the {diff} lies wholly {where}, but {why}" + _more_samples(v, "difference")
 
 
 def _correlation(v: Verdict, correction: str | None, a: str, one: bool) -> str:
