@@ -205,6 +205,16 @@ def test_specs_round_trip_and_are_listed():
     assert composite.apply_to_env(env).took_effect
 
 
+@pytest.mark.parametrize("game", ["ale_pong", "ale_breakout", "ale_freeway", "ale_boxing", "ale_space_invaders"])
+def test_configure_offers_exactly_the_modifications_the_environment_runs(game):
+    from cfsal.envs.ale_modifications import FRAME_MODIFICATIONS
+    from cfsal.interventions import registry
+
+    configure = registry[f"{game}.configure"]
+    assert [p.name for p in configure.params()] == list(FRAME_MODIFICATIONS[game])
+    assert all(p.doc for p in configure.params())
+
+
 @pytest.fixture(scope="module")
 def snapshots():
     env = make("ale_pong", seed=3)

@@ -60,6 +60,10 @@ def reach(arm: int) -> int:
     return next((pixels for threshold, pixels in PUNCH_REACH if arm >= threshold), 0)
 
 
+#: A score byte's code (BCD): its points, and the byte holding some points.
+points, points_byte = from_bcd, to_bcd
+
+
 def seconds_left(ram: Sequence[int]) -> int:
     return (ram[CLOCK_MINUTES] >> 4) * 60 + from_bcd(ram[CLOCK_SECONDS])
 

@@ -28,6 +28,7 @@ from cfsal.envs.bcd import from_bcd, to_bcd
 #: RAM addresses (OCAtari's).
 PADDLE_X, BALL_X, BALL_Y = 72, 99, 101
 LIVES, SCORE_HUNDREDS, SCORE_TENS = 57, 76, 77
+SCORE_ADDRESSES = (SCORE_HUNDREDS, SCORE_TENS)  # as score_bytes writes them
 WALL = range(36)
 WALL_BUILD = 94  # non-zero while the game writes its wall (start of a game)
 

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from cfsal.envs.bcd import from_bcd, to_bcd  # noqa: F401  (also this game's codec: ram_map.to_bcd)
+from cfsal.envs.bcd import from_bcd, to_bcd
 
 #: RAM addresses (OCAtari's).
 CHICKEN_Y, OTHER_CHICKEN_Y = 14, 15
 SCORE, OTHER_SCORE = 103, 104
+SCORE_ADDRESSES = (SCORE,)  # as score_bytes writes them
 LANES = 10
 
 
@@ -60,6 +61,16 @@ CHICKEN_COLOR, SCORE_COLOR = (252, 252, 84), (228, 111, 111)
 #: Car colours by lane (OCAtari's ``car_colors``; lane 3 shares the score's colour).
 CAR_COLORS = ((167, 26, 26), (180, 231, 117), (105, 105, 15), (228, 111, 111), (24, 26, 167),
               (162, 98, 33), (84, 92, 214), (184, 50, 50), (135, 183, 84), (210, 210, 64))
+
+
+def score(ram: Sequence[int]) -> int:
+    """The agent's score (BCD in ``ram[103]``)."""
+    return from_bcd(ram[SCORE])
+
+
+def score_bytes(value: int) -> tuple[int]:
+    """(ram[103],) showing ``value`` (0..99)."""
+    return (to_bcd(value),)
 
 
 def score_box(byte: int, boxes: tuple[tuple[int, int, int, int], ...]) -> tuple[int, int, int, int]:

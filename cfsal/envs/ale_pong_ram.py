@@ -61,6 +61,16 @@ def enemy_shown(ram: Sequence[int]) -> bool:
     return ram[ENEMY_Y_SHOWN] > 33
 
 
+def points(byte: int) -> int:
+    """The points a score byte holds: Pong keeps its scores in plain binary."""
+    return byte
+
+
+def points_byte(value: int) -> int:
+    """The score byte holding ``value`` points (plain binary)."""
+    return value
+
+
 def score_box(value: int, boxes: tuple[tuple[int, int], ...]) -> tuple[int, int]:
     """(x, width) of a score showing ``value``."""
     return boxes[0] if value < 10 else boxes[1] if value < 20 else boxes[2]

@@ -31,6 +31,7 @@ from cfsal.envs.bcd import from_bcd, to_bcd
 #: RAM addresses (OCAtari's).
 SHIP_X, FORMATION_X, FORMATION_Y, SHIELDS_X, UFO_X = 28, 26, 16, 27, 30
 SCORE_HUNDREDS, SCORE_ONES = 102, 104
+SCORE_ADDRESSES = (SCORE_HUNDREDS, SCORE_ONES)  # as score_bytes writes them
 ROWS, COLUMNS, SHIELDS, SHIELD_BYTES = 6, 6, 3, 9
 MISSILE_X = 87  # HackAtari's controlable_missile writes the cannon's x here
 

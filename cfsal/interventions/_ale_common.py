@@ -3,15 +3,18 @@
 An ALE state is :class:`~cfsal.envs.ale_env.AleEnv`'s JSON dict (``ram``, ``emulator``,
 ``modifications``). An edit checks the game, edits a copy of the RAM, and checks that every byte is
 still 0..255; targets are checked against the values the game itself reaches before anything is
-written, so the emulator never sees a value it has not produced. :class:`AleConfigure` turns
-HackAtari's modifications of a game (``k4ntz/HackAtari``) into a whole-game variant, one boolean
-parameter per modification, as ``ale_pong.Configure(lazy_enemy=True)`` does for Pong.
+written, so the emulator never sees a value it has not produced. :class:`AleMove` moves a position,
+:class:`AleSetScore` and :class:`AleSetScores` write scores in the bytes and the code the game's RAM
+map names. :class:`AleConfigure` turns HackAtari's modifications of a game (``k4ntz/HackAtari``)
+into a whole-game variant, one boolean parameter per modification, as
+``ale_pong.Configure(lazy_enemy=True)`` does for Pong.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from types import ModuleType
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -97,6 +100,57 @@ class AleMove(AleRamEdit, register=False):
         return positions if len(positions) > 1 else positions[0]
 
 
+class AleSetScore(AleRamEdit, register=False):
+    """Set the agent's score to ``value``, in the bytes and the code the game keeps it in.
+
+    The game's RAM map (``ram_map``, :mod:`cfsal.envs.ale_breakout_ram`, …) names the score's bytes
+    (``SCORE_ADDRESSES``), writes a score into them (``score_bytes``) and reads it back (``score``);
+    the target is the score read back. Subclasses set ``ram_map`` and declare ``value`` with the
+    largest score the game shows.
+    """
+
+    ram_map: ClassVar[ModuleType]
+    value: int
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        for address, byte in zip(self.ram_map.SCORE_ADDRESSES, self.ram_map.score_bytes(self.value), strict=True):
+            state["ram"][address] = byte
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return self.ram_map.score(state["ram"])
+
+
+class AleSetScores(AleRamEdit, register=False):
+    """Set the agent's (``player``) and/or the enemy's score, each one byte in the game's code.
+
+    The game's RAM map (``ram_map``, :mod:`cfsal.envs.ale_pong_ram`, …) names the bytes
+    (``PLAYER_SCORE``, ``ENEMY_SCORE``) and their code (``points_byte`` writes a score, ``points``
+    reads one); the target is the pair read back (None for a score left as it is). Subclasses set
+    ``ram_map`` and declare ``player`` and ``enemy`` (``int | None``) with the game's limit.
+    """
+
+    ram_map: ClassVar[ModuleType]
+    player: int | None
+    enemy: int | None
+
+    def _validate(self) -> None:
+        if self.player is None and self.enemy is None:
+            raise self._error("give player=… and/or enemy=….")
+
+    def _scores(self) -> tuple[tuple[int | None, int], tuple[int | None, int]]:
+        """(the score to write or None, its RAM address) for the player, then the enemy."""
+        return (self.player, self.ram_map.PLAYER_SCORE), (self.enemy, self.ram_map.ENEMY_SCORE)
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        for value, address in self._scores():
+            if value is not None:
+                state["ram"][address] = self.ram_map.points_byte(value)
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return tuple(None if value is None else self.ram_map.points(state["ram"][address])
+                     for value, address in self._scores())
+
+
 def span(ram_range: tuple[int, int]) -> int:
     """The largest move within a RAM range, for a parameter's declared bounds."""
     return ram_range[1] - ram_range[0]
@@ -114,8 +168,10 @@ class AleConfigure(ConfigIntervention, register=False):
 
     def _validate(self) -> None:
         if not self._settings():
-            names = ", ".join(f"{f.name}=True" for f in dataclasses.fields(self))
-            raise self._error(f"give at least one of {names} (or =False to switch one off).")
+            names = [f"{f.name}=True" for f in dataclasses.fields(self)]
+            if len(names) == 1:
+                raise self._error(f"give {names[0]} (or False to switch it off).")
+            raise self._error(f"give at least one of {', '.join(names)} (or =False to switch one off).")
 
     def _edit_config(self, config: dict[str, Any]) -> None:
         names = set(config.get("modifications", []))

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.envs import ale_boxing_ram as ram_map
-from cfsal.interventions._ale_common import AleConfigure, AleMove, AleRamEdit, span
+from cfsal.interventions._ale_common import AleConfigure, AleMove, AleRamEdit, AleSetScores, span
 from cfsal.interventions.params import param
 
 GAME = "ale_boxing"
@@ -66,7 +66,7 @@ class MoveEnemy(_MoveBoxer):
 
 
 @dataclass(frozen=True)
-class SetScore(_Boxing):
+class SetScore(_Boxing, AleSetScores):
     """Set the agent's and/or the enemy's score (0..99; 100 is a knock-out and ends the game).
 
     The digits show from the second frame after the edit: settle with a NOOP step (``settle=1``).
@@ -75,22 +75,9 @@ class SetScore(_Boxing):
     """
 
     summary: ClassVar[str] = "set the agent's and/or the enemy's score (RAM 18, 19, BCD)"
+    ram_map = ram_map
     player: int | None = param(None, low=0, high=ram_map.MAX_POINTS, doc="the agent's (white) score")
     enemy: int | None = param(None, low=0, high=ram_map.MAX_POINTS, doc="the enemy's (black) score")
-
-    def _validate(self) -> None:
-        if self.player is None and self.enemy is None:
-            raise self._error("give player=… and/or enemy=….")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        for value, address in ((self.player, ram_map.PLAYER_SCORE), (self.enemy, ram_map.ENEMY_SCORE)):
-            if value is not None:
-                state["ram"][address] = ram_map.to_bcd(value)
-
-    def target(self, state: dict[str, Any]) -> Any:
-        ram = state["ram"]
-        return (ram_map.from_bcd(ram[ram_map.PLAYER_SCORE]) if self.player is not None else None,
-                ram_map.from_bcd(ram[ram_map.ENEMY_SCORE]) if self.enemy is not None else None)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.envs import ale_breakout_ram as ram_map
-from cfsal.interventions._ale_common import AleConfigure, AleMove, AleRamEdit, span
+from cfsal.interventions._ale_common import AleConfigure, AleMove, AleRamEdit, AleSetScore, span
 from cfsal.interventions.params import param
 
 GAME = "ale_breakout"
@@ -64,7 +64,7 @@ class MovePaddle(_Breakout, AleMove):
 
 
 @dataclass(frozen=True)
-class SetScore(_Breakout):
+class SetScore(_Breakout, AleSetScore):
     """Set the score (0..999, the three digits the game shows).
 
     The digits show from the second frame after the edit: settle with a NOOP step (``settle=1``)
@@ -73,13 +73,8 @@ class SetScore(_Breakout):
     """
 
     summary: ClassVar[str] = "set the score (RAM 76, 77, BCD)"
+    ram_map = ram_map
     value: int = param(low=0, high=ram_map.MAX_SCORE, doc="the score to show")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        state["ram"][ram_map.SCORE_HUNDREDS], state["ram"][ram_map.SCORE_TENS] = ram_map.score_bytes(self.value)
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return ram_map.score(state["ram"])
 
 
 class _RemoveBricks(_Breakout):

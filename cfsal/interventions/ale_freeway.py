@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.envs import ale_freeway_ram as ram_map
-from cfsal.interventions._ale_common import AleConfigure, AleMove, AleRamEdit, span
+from cfsal.interventions._ale_common import AleConfigure, AleMove, AleRamEdit, AleSetScore, span
 from cfsal.interventions.params import param
 
 GAME = "ale_freeway"
@@ -99,7 +99,7 @@ class HoldCars(_Freeway):
 
 
 @dataclass(frozen=True)
-class SetScore(_Freeway):
+class SetScore(_Freeway, AleSetScore):
     """Set the agent's score (0..99, the two digits the game shows).
 
     The digits show from the second frame after the edit: settle with a NOOP step (``settle=1``).
@@ -108,13 +108,8 @@ class SetScore(_Freeway):
     """
 
     summary: ClassVar[str] = "set the agent's score (RAM 103, BCD)"
+    ram_map = ram_map
     value: int = param(low=0, high=ram_map.MAX_SCORE, doc="the score to show")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        state["ram"][ram_map.SCORE] = ram_map.to_bcd(self.value)
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return ram_map.from_bcd(state["ram"][ram_map.SCORE])
 
 
 @dataclass(frozen=True)

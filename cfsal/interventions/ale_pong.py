@@ -22,8 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.envs import ale_pong_ram as ram_map
-from cfsal.interventions._ale_common import AleRamEdit
-from cfsal.interventions.config import ConfigIntervention
+from cfsal.interventions._ale_common import AleConfigure, AleRamEdit, AleSetScores
 from cfsal.interventions.params import param
 
 GAME = "ale_pong"
@@ -152,7 +151,7 @@ class MovePlayer(_MovePaddle):
 
 
 @dataclass(frozen=True)
-class SetScore(_AlePong):
+class SetScore(_AlePong, AleSetScores):
     """Set the agent's and/or the enemy's score (0..20; 21 ends the game).
 
     The game prepares the digits a frame ahead, so they show from the second frame after the edit:
@@ -162,24 +161,9 @@ class SetScore(_AlePong):
     """
 
     summary: ClassVar[str] = "set the agent's and/or the enemy's score (RAM 14, 13)"
+    ram_map = ram_map
     player: int | None = param(None, low=0, high=ram_map.MAX_POINTS, doc="the agent's (right, green) score")
     enemy: int | None = param(None, low=0, high=ram_map.MAX_POINTS, doc="the enemy's (left, orange) score")
-
-    def _validate(self) -> None:
-        if self.player is None and self.enemy is None:
-            raise self._error("give player=… and/or enemy=….")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        ram = _ram(state)
-        if self.player is not None:
-            ram[ram_map.PLAYER_SCORE] = self.player
-        if self.enemy is not None:
-            ram[ram_map.ENEMY_SCORE] = self.enemy
-
-    def target(self, state: dict[str, Any]) -> Any:
-        ram = _ram(state)
-        return (ram[ram_map.PLAYER_SCORE] if self.player is not None else None,
-                ram[ram_map.ENEMY_SCORE] if self.enemy is not None else None)
 
 
 @dataclass(frozen=True)
@@ -205,7 +189,7 @@ class LazyEnemy(_AlePong):
 
 
 @dataclass(frozen=True)
-class Configure(ConfigIntervention):
+class Configure(AleConfigure):
     """A whole-game variant from reset: HackAtari's Pong modifications (``lazy_enemy``).
 
     Applied with ``apply_to_env(env, seed)`` (the environment resets), as ``<game>.configure`` is
@@ -215,15 +199,3 @@ class Configure(ConfigIntervention):
     game: ClassVar[str] = GAME
     summary: ClassVar[str] = "a whole-game variant at episode start: HackAtari's lazy_enemy"
     lazy_enemy: bool | None = param(None, doc="the enemy does not move while the ball moves away from it")
-
-    def _validate(self) -> None:
-        if self.lazy_enemy is None:
-            raise self._error("give lazy_enemy=True (or False to switch it off).")
-
-    def _edit_config(self, config: dict[str, Any]) -> None:
-        names = set(config.get("modifications", []))
-        names = names | {"lazy_enemy"} if self.lazy_enemy else names - {"lazy_enemy"}
-        config["modifications"] = sorted(names)
-
-    def changed_keys(self) -> tuple[str, ...]:
-        return ("modifications",)

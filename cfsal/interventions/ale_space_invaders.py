@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.envs import ale_space_invaders_ram as ram_map
-from cfsal.interventions._ale_common import AleConfigure, AleMove, AleRamEdit, span
+from cfsal.interventions._ale_common import AleConfigure, AleMove, AleRamEdit, AleSetScore, span
 from cfsal.interventions.params import param
 
 GAME = "ale_space_invaders"
@@ -86,7 +86,7 @@ class RemoveShield(_SpaceInvaders):
 
 
 @dataclass(frozen=True)
-class SetScore(_SpaceInvaders):
+class SetScore(_SpaceInvaders, AleSetScore):
     """Set the agent's score (0..9999, the four digits the game shows).
 
     The digits show from the second frame after the edit: settle with a NOOP step (``settle=1``).
@@ -95,13 +95,8 @@ class SetScore(_SpaceInvaders):
     """
 
     summary: ClassVar[str] = "set the agent's score (RAM 102, 104, BCD)"
+    ram_map = ram_map
     value: int = param(low=0, high=ram_map.MAX_SCORE, doc="the score to show")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        state["ram"][ram_map.SCORE_HUNDREDS], state["ram"][ram_map.SCORE_ONES] = ram_map.score_bytes(self.value)
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return ram_map.score(state["ram"])
 
 
 @dataclass(frozen=True)
