@@ -13,7 +13,7 @@ population is part of the claim. Two designs:
   next one is played. One sample per episode makes samples independent by construction; with
   ``per_episode=k`` an episode gives k steps drawn without replacement and inference is clustered
   by episode. ``States.at(20)`` is the paper's fixed-step design.
-* :class:`Periodic`: the design before session 11, a branch point every ``every`` steps of one
+* :class:`Periodic`: the earlier default design, a branch point every ``every`` steps of one
   episode after another. Kept so that old results can be reproduced and compared; its samples are
   correlated within an episode (docs/statistics.md, "Samples from the same episode").
 

@@ -10,7 +10,7 @@ policy unchanged, the pair takes identical actions and the paired difference is 
 Each branch point has its own seed (uniforms, intervention randomness), so a set of branch
 points can be split across workers and give the same numbers as one process.
 
-Speed (issue #6: batched rollouts at ≥ 70% of the bare batched forward rate): the forward pass is
+Speed (the goal: batched rollouts at ≥ 70% of the bare batched forward rate): the forward pass is
 the work; what surrounds it is kept small (each pair's Toybox JSON read and written once, an edit
 checked only where it wrote, see :func:`prepare_pair`) and, with two CPUs, taken off the
 forwarding thread: groups of branches are pipelined so that the environments of some are prepared

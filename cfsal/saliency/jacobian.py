@@ -3,7 +3,7 @@
 The paper's baselines fork computed, inside the model, the gradient of the *sum of the actor's
 logits* (actor map) or of the value (critic map) with respect to the input, and showed its
 square on the most recent frame of the stack: ``target="sum"``, ``frame="newest"`` (the
-defaults). The issue that specified cfsal's version asks for the chosen action's logit instead:
+defaults). cfsal's version can take the chosen action's logit instead:
 ``target="action"`` uses the logit of ``actions[t]`` (or of the greedy action when none are
 given). ``frame="all"`` sums the squared gradients over the whole stack.
 

@@ -1,5 +1,5 @@
 """From saliency to hypotheses: audit what an agent's saliency maps point at, then write the
-counterfactual tests those maps imply (issue #10).
+counterfactual tests those maps imply.
 
     from cfsal.suggest import suggest, Audit
     audit = suggest(load_agent("breakout-expert"), "hypotheses/suggested/", episodes=5)
