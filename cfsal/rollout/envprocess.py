@@ -5,7 +5,8 @@ environments step on the other (:func:`cfsal.rollout.paired.run_paired`). In one
 share the GIL, and every time the forward's torch code hands the GIL back to Python it waits for
 the stepping thread's Python (the Toybox glue, the pair setup's JSON): in the 64-branch benchmark
 the forwards took ~1.3× their time alone, and the run reached a median 70% of the bare forward rate
-(75% with this process, whose forwards take ~1.1× their time alone while the other core steps). Here the environments live in a process of their own whose code uses no torch
+(75% with this process, whose forwards take ~1.1× their time alone while the other core steps).
+Here the environments live in a process of their own whose code uses no torch
 (:mod:`cfsal.rollout.arms`), so the forwarding process runs no other Python at all.
 
 What crosses the boundary, and how:
