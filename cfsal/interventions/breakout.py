@@ -108,16 +108,9 @@ class MoveBall(_Breakout):
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
         position = _ball(self, state, self.ball)["position"]
-        new_x = self._new_coordinate(position["x"], "dx", "x")
-        new_y = self._new_coordinate(position["y"], "dy", "y")
         x_low, x_high, y_low, y_high = _ball_limits(state)
-        if not (x_low <= new_x <= x_high and y_low <= new_y <= y_high):
-            raise self._error(
-                f"the ball would be at ({new_x:g}, {new_y:g}), outside the court "
-                f"({x_low:g} ≤ x ≤ {x_high:g}, {y_low:g} ≤ y ≤ {y_high:g}); it is now at "
-                f"({position['x']:.1f}, {position['y']:.1f}). Use smaller dx/dy or x/y inside the court."
-            )
-        position["x"], position["y"] = float(new_x), float(new_y)
+        new = self._moved_within("ball", "the court", position, {"x": (x_low, x_high), "y": (y_low, y_high)})
+        position["x"], position["y"] = float(new["x"]), float(new["y"])
 
     def target(self, state: dict[str, Any]) -> Any:
         balls = state["balls"]
@@ -349,13 +342,8 @@ class MovePaddle(_Breakout):
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
         position = state["paddle"]["position"]
-        new_x = self._new_coordinate(position["x"], "dx", "x")
-        if not COURT_LEFT <= new_x <= COURT_RIGHT:
-            raise self._error(
-                f"the paddle centre would be at x={new_x:g}, outside the court (12 ≤ x ≤ 228); it "
-                f"is now at {position['x']:g}. Use a smaller dx or an x inside the court."
-            )
-        position["x"] = float(new_x)
+        position["x"] = float(self._moved_within("paddle centre", "the court", position,
+                                                 {"x": (COURT_LEFT, COURT_RIGHT)})["x"])
         state["paddle"]["velocity"]["x"] = 0.0
 
     def target(self, state: dict[str, Any]) -> Any:

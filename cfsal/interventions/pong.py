@@ -62,15 +62,9 @@ class MoveBall(_Pong):
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
         position = _ball_in_play(self, state)["position"]
-        new_x = self._new_coordinate(position["x"], "dx", "x")
-        new_y = self._new_coordinate(position["y"], "dy", "y")
-        if not (0 <= new_x <= BALL_X_MAX and BALL_Y_MIN <= new_y <= BALL_Y_MAX):
-            raise self._error(
-                f"the ball would be at ({new_x:g}, {new_y:g}), outside the playfield "
-                f"(0 ≤ x ≤ {BALL_X_MAX}, {BALL_Y_MIN} ≤ y ≤ {BALL_Y_MAX}); it is now at "
-                f"({position['x']:.1f}, {position['y']:.1f})."
-            )
-        position["x"], position["y"] = float(new_x), float(new_y)
+        new = self._moved_within("ball", "the playfield", position,
+                                 {"x": (0, BALL_X_MAX), "y": (BALL_Y_MIN, BALL_Y_MAX)})
+        position["x"], position["y"] = float(new["x"]), float(new["y"])
 
     def target(self, state: dict[str, Any]) -> Any:
         return (state["ball"]["position"]["x"], state["ball"]["position"]["y"])
@@ -114,13 +108,9 @@ class MovePaddle(_Pong):
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
         paddle = state[_PADDLE_KEY[self.player]]
-        new_y = self._new_coordinate(paddle["position"]["y"], "dy", "y")
-        if not PADDLE_Y_MIN <= new_y <= PADDLE_Y_MAX:
-            raise self._error(
-                f"the {self.player}'s paddle would be at y={new_y:g}, outside "
-                f"{PADDLE_Y_MIN} ≤ y ≤ {PADDLE_Y_MAX}; it is now at y={paddle['position']['y']:.1f}."
-            )
-        paddle["position"]["y"] = float(new_y)
+        new = self._moved_within(f"{self.player}'s paddle", "its track", paddle["position"],
+                                 {"y": (PADDLE_Y_MIN, PADDLE_Y_MAX)})
+        paddle["position"]["y"] = float(new["y"])
         paddle["velocity"]["y"] = 0.0
 
     def target(self, state: dict[str, Any]) -> Any:

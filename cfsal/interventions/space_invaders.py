@@ -68,13 +68,7 @@ class MoveShip(_SpaceInvaders):
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
         ship = state["ship"]
-        new_x = self._new_coordinate(ship["x"], "dx", "x")
-        if not SHIP_X_MIN <= new_x <= SHIP_X_MAX:
-            raise self._error(
-                f"the ship would be at x={new_x}, outside its track ({SHIP_X_MIN} ≤ x ≤ {SHIP_X_MAX}); "
-                f"it is now at x={ship['x']}."
-            )
-        ship["x"] = int(new_x)
+        ship["x"] = int(self._moved_within("ship", "its track", ship, {"x": (SHIP_X_MIN, SHIP_X_MAX)})["x"])
 
     def target(self, state: dict[str, Any]) -> Any:
         return state["ship"]["x"]

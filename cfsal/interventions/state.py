@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -139,6 +139,20 @@ class Intervention(Parameterised):
         target = getattr(self, absolute)
         return target if target is not None else now + (getattr(self, relative) or 0)
 
+    def _moved_within(self, what: str, where: str, now: Mapping[str, float],
+                      limits: Mapping[str, tuple[float, float]]) -> dict[str, float]:
+        """Where a move puts ``what`` from ``now`` (per axis of ``limits``, e.g. ``x``: by ``dx`` or to
+        ``x``, :meth:`_new_coordinate`) if every axis stays within its limits (inclusive); else an error
+        that names ``where`` it must stay, the limits, where it is now and what to give instead."""
+        new = {axis: self._new_coordinate(now[axis], "d" + axis, axis) for axis in limits}
+        if all(low <= new[axis] <= high for axis, (low, high) in limits.items()):
+            return new
+        ranges = ", ".join(f"{low:g} ≤ {axis} ≤ {high:g}" for axis, (low, high) in limits.items())
+        moves, places = ("/".join(f"{prefix}{axis}" for axis in limits) for prefix in ("d", ""))
+        here = _point({axis: now[axis] for axis in limits})
+        raise self._error(f"the {what} would be at {_point(new)}, outside {where} ({ranges}); it is now at "
+                          f"{here}. Use a smaller {moves} or {places} inside {where}.")
+
     def _require_rng(self, rng: np.random.Generator | None) -> np.random.Generator:
         if rng is None:
             raise self._error("this intervention makes a random choice; pass rng=numpy.random.default_rng(seed).")
@@ -176,6 +190,12 @@ class Intervention(Parameterised):
 
     def __add__(self, other: Any) -> Composite:
         return Composite(members=flatten((self, other)))
+
+
+def _point(position: Mapping[str, float]) -> str:
+    """A position for a message: ``x=12`` on one axis, ``(12, 80.5)`` on several (to 0.1 pixel)."""
+    values = [f"{round(value, 1):g}" for value in position.values()]
+    return f"{next(iter(position))}={values[0]}" if len(values) == 1 else f"({', '.join(values)})"
 
 
 def _json_data(intervention: Any, chosen: Any) -> Any:
