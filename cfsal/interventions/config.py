@@ -98,12 +98,9 @@ class ConfigComposite(Composition, ConfigIntervention):
     members: tuple[ConfigIntervention, ...] = ()
 
     def __post_init__(self) -> None:
-        members = tuple(self.members)
-        if not members or not all(isinstance(m, ConfigIntervention) for m in members):
-            raise InterventionError("compose_config: give one or more config interventions.")
-        if len({m.game for m in members}) > 1:
-            raise InterventionError("compose_config: config interventions of different games cannot be combined.")
-        object.__setattr__(self, "members", members)
+        members = self._check_members(ConfigIntervention, "config intervention", lambda m: (
+            f"{m!r} is not a config intervention; compose_config holds config interventions only (compose "
+            "state interventions with compose, or a + b)."))
         object.__setattr__(self, "game", members[0].game)
 
     def _edit_config(self, config: dict[str, Any]) -> None:

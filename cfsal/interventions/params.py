@@ -19,7 +19,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
@@ -323,6 +323,21 @@ class Composition:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "interventions": [m.to_dict() for m in self.members]}
+
+    def _check_members(self, kind: type, what: str, not_kind: Callable[[Any], str]) -> tuple[Any, ...]:
+        """``members`` as a tuple (kept on ``self``), or an error: none given, one not a ``kind`` (the
+        sentence ``not_kind`` says for it), members of several games. ``what`` names a member."""
+        members = tuple(self.members)
+        if not members:
+            raise InterventionError(f"{self.name}: give at least one {what} to compose.")
+        for m in members:
+            if not isinstance(m, kind):
+                raise InterventionError(f"{self.name}: {not_kind(m)}")
+        games = sorted({m.game for m in members})
+        if len(games) > 1:
+            raise InterventionError(f"{self.name}: {what}s of different games cannot be combined: {games}.")
+        object.__setattr__(self, "members", members)
+        return members
 
 
 def flatten(interventions: Iterable[Any]) -> tuple[Any, ...]:

@@ -308,20 +308,10 @@ class Composite(Composition, Intervention):
     members: tuple[Intervention, ...] = ()
 
     def __post_init__(self) -> None:
-        members = tuple(self.members)
-        if not members:
-            raise InterventionError("compose: give at least one intervention to compose.")
-        for m in members:
-            if not isinstance(m, Intervention):
-                raise InterventionError(
-                    f"compose: {m!r} is not a state intervention. Config interventions "
-                    f"({getattr(m, 'name', '?')}) restart the game, so apply them at episode start "
-                    f"with .apply_to_env(env, seed=…) instead of composing them with state edits."
-                )
-        games = {m.game for m in members}
-        if len(games) > 1:
-            raise InterventionError(f"compose: interventions of different games cannot be combined: {sorted(games)}.")
-        object.__setattr__(self, "members", members)
+        self._check_members(Intervention, "intervention", lambda m: (
+            f"{m!r} is not a state intervention. Config interventions ({getattr(m, 'name', '?')}) restart the "
+            "game, so apply them at episode start with .apply_to_env(env, seed=…) instead of composing them "
+            "with state edits."))
 
     @property
     def composite_game(self) -> str:
