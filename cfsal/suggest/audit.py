@@ -34,7 +34,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,6 +47,9 @@ from cfsal.saliency import method_defaults
 from cfsal.saliency._utils import SCREEN
 from cfsal.suggest.catalog import VARIABLES, audit_objects, frame_variables
 from cfsal.suggest.episodes import agent_sha256, episode_maps, episode_seed, load_episode, mapped_steps
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 AUDIT_SCHEMA_VERSION = 1
 RESAMPLES = 2000
@@ -182,8 +185,19 @@ def weighted_pearson(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.nd
 
 
 # -- results --------------------------------------------------------------------------------
+class _FlatRecord:
+    """A result whose fields are all plain JSON values: its dict is its fields, read back by name."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
-class Correlation:
+class Correlation(_FlatRecord):
     """Pearson's r between an object's saliency share and one of its state variables, over frames."""
 
     variable: str
@@ -192,13 +206,6 @@ class Correlation:
     ci_high: float
     n: int
     found: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Correlation:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
@@ -261,7 +268,7 @@ class MethodAudit:
 
 
 @dataclass(frozen=True)
-class EpisodeInfo:
+class EpisodeInfo(_FlatRecord):
     """Where the audited frames came from: episode ``index`` recorded with ``seed``."""
 
     index: int
@@ -271,13 +278,6 @@ class EpisodeInfo:
     first_step: int
     last_step: int
     mapped: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EpisodeInfo:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
