@@ -29,6 +29,9 @@ class AleRamEdit(Intervention, register=False):
     Subclasses set ``game`` and implement ``_edit`` (on the copy) and ``target``.
     """
 
+    #: Where a move must stay, as its refusal names it (Pong: "the court").
+    playfield: ClassVar[str] = "where the game puts it"
+
     def _apply(self, state: dict[str, Any], rng: np.random.Generator | None,
                from_core: bool) -> tuple[dict[str, Any], Any]:
         if not isinstance(state, dict) or state.get("game") != self.game or not isinstance(state.get("ram"), list):
@@ -59,7 +62,7 @@ class AleRamEdit(Intervention, register=False):
         if not low <= new <= high:
             axis = param_name[1:]
             raise self._error(
-                f"the {what} would be at {axis}={new}, outside where the game puts it ({low} ≤ {axis} ≤ {high}, "
+                f"the {what} would be at {axis}={new}, outside {self.playfield} ({low} ≤ {axis} ≤ {high}, "
                 f"screen pixels); it is at {here}, so use {low - here} ≤ {param_name} ≤ {high - here}."
             )
         return new

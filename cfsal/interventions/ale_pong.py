@@ -22,15 +22,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cfsal.envs import ale_pong_ram as ram_map
-from cfsal.interventions._ale_common import AleConfigure, AleRamEdit, AleSetScores
+from cfsal.interventions._ale_common import AleConfigure, AleMove, AleRamEdit, AleSetScores, span
 from cfsal.interventions.params import param
 
 GAME = "ale_pong"
-#: The court in screen pixels, from the RAM ranges the game reaches (ale_pong_ram).
-BALL_X_MIN, BALL_X_MAX = (v - ram_map.BALL_X_OFFSET for v in ram_map.BALL_X_RANGE)
-BALL_Y_MIN, BALL_Y_MAX = (v - ram_map.BALL_Y_OFFSET for v in ram_map.BALL_Y_RANGE)
-ENEMY_Y_MIN, ENEMY_Y_MAX = (v - ram_map.ENEMY_Y_OFFSET for v in ram_map.ENEMY_Y_RANGE)
-PLAYER_Y_MIN, PLAYER_Y_MAX = (v - ram_map.PLAYER_Y_OFFSET for v in ram_map.PLAYER_Y_RANGE)
 
 
 class _AlePong(AleRamEdit):
@@ -38,25 +33,11 @@ class _AlePong(AleRamEdit):
     (:class:`~cfsal.interventions._ale_common.AleRamEdit`); positions are checked against the court."""
 
     game: ClassVar[str] = GAME
-
-    def _moved(self, what: str, now: int, delta: int, low: int, high: int, offset: int, param_name: str) -> int:
-        """The RAM value of a position moved by ``delta`` screen pixels, or a teaching error."""
-        new = now - offset + delta
-        if not low <= new <= high:
-            raise self._error(
-                f"the {what} would be at {param_name[1:]}={new}, outside the court ({low} ≤ {param_name[1:]} ≤ "
-                f"{high}, screen pixels); it is at {now - offset}, so use {low - (now - offset)} ≤ "
-                f"{param_name} ≤ {high - (now - offset)}."
-            )
-        return new + offset
-
-
-def _ram(state: dict[str, Any]) -> list[int]:
-    return state["ram"]
+    playfield: ClassVar[str] = "the court"
 
 
 @dataclass(frozen=True)
-class MoveBall(_AlePong):
+class MoveBall(_AlePong, AleMove):
     """Move the ball by (dx, dy) screen pixels; its velocity is kept.
 
     Only while a ball is in play (none between a point and the next serve), and only to places the
@@ -64,55 +45,35 @@ class MoveBall(_AlePong):
     """
 
     summary: ClassVar[str] = "move the ball by (dx, dy) pixels (RAM 49, 54)"
-    dx: int = param(0, low=-(BALL_X_MAX - BALL_X_MIN), high=BALL_X_MAX - BALL_X_MIN, doc="pixels to the right")
-    dy: int = param(0, low=-(BALL_Y_MAX - BALL_Y_MIN), high=BALL_Y_MAX - BALL_Y_MIN, doc="pixels down")
+    dx: int = param(0, low=-span(ram_map.BALL_X_RANGE), high=span(ram_map.BALL_X_RANGE), doc="pixels to the right")
+    dy: int = param(0, low=-span(ram_map.BALL_Y_RANGE), high=span(ram_map.BALL_Y_RANGE), doc="pixels down")
 
-    def _validate(self) -> None:
-        if self.dx == 0 and self.dy == 0:
-            raise self._error("dx=0 and dy=0 move nothing; give a non-zero dx and/or dy.")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        ram = _ram(state)
+    def _not_ready(self, ram: list[int]) -> str | None:
         if not ram_map.ball_in_play(ram):
-            raise self._error("no ball is in play (it is served a moment after each point); intervene later.")
-        x = self._moved("ball", ram[ram_map.BALL_X], self.dx, BALL_X_MIN, BALL_X_MAX, ram_map.BALL_X_OFFSET, "dx")
-        y = self._moved("ball", ram[ram_map.BALL_Y], self.dy, BALL_Y_MIN, BALL_Y_MAX, ram_map.BALL_Y_OFFSET, "dy")
-        ram[ram_map.BALL_X], ram[ram_map.BALL_Y] = x, y
+            return "no ball is in play (it is served a moment after each point); intervene later."
+        return None
 
-    def target(self, state: dict[str, Any]) -> Any:
-        ram = _ram(state)
-        return (ram[ram_map.BALL_X], ram[ram_map.BALL_Y])
+    def _axes(self) -> tuple[tuple[str, str, int, tuple[int, int], int], ...]:
+        return (("dx", "ball", ram_map.BALL_X, ram_map.BALL_X_RANGE, ram_map.BALL_X_OFFSET),
+                ("dy", "ball", ram_map.BALL_Y, ram_map.BALL_Y_RANGE, ram_map.BALL_Y_OFFSET))
 
 
-class _MovePaddle(_AlePong):
-    """Move a paddle by ``dy`` screen pixels: its position byte and the copy the game draws, in range."""
+class _MovePaddle(_AlePong, AleMove):
+    """Move a paddle by ``dy`` screen pixels: its position byte, in range, and the copy the game draws."""
 
     _paddle: ClassVar[str]
     _y: ClassVar[int]           # the RAM byte the game moves
     _y_shown: ClassVar[int]     # the RAM byte it draws from
-    _low: ClassVar[int]
-    _high: ClassVar[int]
+    _range: ClassVar[tuple[int, int]]
     _offset: ClassVar[int]
     dy: int
 
-    def _validate(self) -> None:
-        if self.dy == 0:
-            raise self._error("dy=0 moves nothing; give a non-zero dy.")
-
-    def _not_ready(self, ram: list[int]) -> str | None:
-        """Why the paddle cannot be moved in this state, or None."""
-        return None
+    def _axes(self) -> tuple[tuple[str, str, int, tuple[int, int], int], ...]:
+        return (("dy", self._paddle, self._y, self._range, self._offset),)
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        ram = _ram(state)
-        problem = self._not_ready(ram)
-        if problem:
-            raise self._error(problem)
-        y = self._moved(self._paddle, ram[self._y], self.dy, self._low, self._high, self._offset, "dy")
-        ram[self._y] = ram[self._y_shown] = y
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return _ram(state)[self._y]
+        super()._edit(state, rng)
+        state["ram"][self._y_shown] = state["ram"][self._y]
 
 
 @dataclass(frozen=True)
@@ -125,8 +86,9 @@ class MoveEnemy(_MovePaddle):
 
     summary: ClassVar[str] = "move the enemy (left) paddle by dy pixels (RAM 21, 50)"
     _paddle, _y, _y_shown = "enemy paddle", ram_map.ENEMY_Y, ram_map.ENEMY_Y_SHOWN
-    _low, _high, _offset = ENEMY_Y_MIN, ENEMY_Y_MAX, ram_map.ENEMY_Y_OFFSET
-    dy: int = param(low=-(ENEMY_Y_MAX - ENEMY_Y_MIN), high=ENEMY_Y_MAX - ENEMY_Y_MIN, doc="pixels down (negative: up)")
+    _range, _offset = ram_map.ENEMY_Y_RANGE, ram_map.ENEMY_Y_OFFSET
+    dy: int = param(low=-span(ram_map.ENEMY_Y_RANGE), high=span(ram_map.ENEMY_Y_RANGE),
+                    doc="pixels down (negative: up)")
 
     def _not_ready(self, ram: list[int]) -> str | None:
         if not ram_map.enemy_shown(ram):
@@ -145,8 +107,8 @@ class MovePlayer(_MovePaddle):
 
     summary: ClassVar[str] = "move the agent's (right) paddle by dy pixels for a moment (RAM 60, 51)"
     _paddle, _y, _y_shown = "player paddle", ram_map.PLAYER_Y, ram_map.PLAYER_Y_SHOWN
-    _low, _high, _offset = PLAYER_Y_MIN, PLAYER_Y_MAX, ram_map.PLAYER_Y_OFFSET
-    dy: int = param(low=-(PLAYER_Y_MAX - PLAYER_Y_MIN), high=PLAYER_Y_MAX - PLAYER_Y_MIN,
+    _range, _offset = ram_map.PLAYER_Y_RANGE, ram_map.PLAYER_Y_OFFSET
+    dy: int = param(low=-span(ram_map.PLAYER_Y_RANGE), high=span(ram_map.PLAYER_Y_RANGE),
                     doc="pixels down (negative: up)")
 
 
@@ -182,7 +144,7 @@ class LazyEnemy(_AlePong):
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
         if "lazy_enemy" in state["modifications"]:
             raise self._error("the enemy is lazy already (the game is a lazy-enemy variant).")
-        state["modifications"]["lazy_enemy"] = ram_map.modification_memory_now(GAME, "lazy_enemy", _ram(state))
+        state["modifications"]["lazy_enemy"] = ram_map.modification_memory_now(GAME, "lazy_enemy", state["ram"])
 
     def target(self, state: dict[str, Any]) -> Any:
         return "lazy_enemy" in state.get("modifications", {})
