@@ -163,7 +163,10 @@ class AleConfigure(ConfigIntervention, register=False):
     """A whole-game variant from reset: HackAtari's modifications of the game switched on or off.
 
     Subclasses set ``game`` and declare one ``bool | None`` parameter per modification, named as
-    HackAtari names it; ``True`` switches it on, ``False`` off, ``None`` leaves it as it is.
+    HackAtari names it; ``True`` switches it on, ``False`` off, ``None`` leaves it as it is. The
+    parameters are written out rather than made from the environment's table
+    (:data:`cfsal.envs.ale_modifications.FRAME_MODIFICATIONS`), so that readers, type checkers and
+    editors see each game's signature; ``tests/test_ale_interventions.py`` checks that they agree.
     """
 
     def _settings(self) -> dict[str, bool]:
