@@ -1,10 +1,11 @@
 """Shared test setup: one torch thread (CI has 2 cores and runs tests in parallel with nothing else),
 and the project most plugin tests run hypothesis files in.
 
-cfsal is imported here, before any test: ``pytester`` forgets the modules a test imported, and a
-native extension such as ale_py's aborts the process when it is imported a second time.
+cfsal and ale_py are imported here, before any test: ``pytester`` forgets the modules a test
+imported, and a native extension such as ale_py's aborts the process when it is imported a second time.
 """
 
+import ale_py  # noqa: F401 -- see the module docstring
 import pytest
 import torch
 

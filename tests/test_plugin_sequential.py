@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 HYPOTHESES = '''
@@ -316,3 +317,75 @@ def test_a_hypothesis_may_set_or_turn_off_its_own_futility_rule():
     for bad in (-0.1, 1.5, True, "0.1"):
         with pytest.raises(HypothesisDeclarationError, match=r"futility=.* must be γ in \(0, 1\).*False or 0"):
             HypothesisSpec("c", futility=bad)
+
+
+CLUSTERED = '''
+import cfsal
+from cfsal import measures
+from cfsal.testing import StateEdit
+from cfsal.testing.fakes import shift_ball
+
+@cfsal.hypothesis(kind="direction", alternative="greater", batch=6, max_samples=30, design="anytime")
+def test_episode_means_decide(counterfactual):
+    """Moving the ball raises the policy's total variation (three states per episode)."""
+    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), states=cfsal.States(window=(5, 60), per_episode=3),
+                          horizon=3, measure=measures.policy_total_variation)
+
+@cfsal.hypothesis(kind="direction", alternative="greater", batch=6, max_samples=30, design="group")
+def test_the_group_design_refuses_clusters(counterfactual):
+    """The same claim on the group design, whose looks count samples."""
+    return counterfactual(StateEdit("breakout", shift_ball(60, 20)), states=cfsal.States(window=(5, 60), per_episode=3),
+                          horizon=3, measure=measures.policy_total_variation)
+'''
+
+
+def test_several_states_per_episode_are_judged_sequentially_on_episode_means(tiny_project):
+    tiny_project.makepyfile(test_clustered=CLUSTERED)
+    tiny_project.runpytest_subprocess("-p", "no:cacheprovider", "--cfsal-json", "out.json", "--cfsal-html", "off",
+                                      "--cfsal-sequential")
+    by_name = records(tiny_project)
+    means = by_name["test_episode_means_decide"]
+    assert means["status"] in ("SUPPORTED", "INCONCLUSIVE", "REFUTED"), means.get("error")
+    samples, episodes = means["result"]["n"], means["verdict"]["n"]
+    assert episodes == means["verdict"]["clusters"] and samples > episodes  # looks count episodes, not samples
+    assert [look["n"] for look in means["sequential"]["looks"]][-1] == episodes
+    assert "Episodes are the units" in means["verdict"]["explanation"]
+    refused = by_name["test_the_group_design_refuses_clusters"]
+    assert refused["status"] == "ERROR" and "design='anytime'" in refused["error"]
+
+
+def test_episode_means_count_an_episode_once_its_states_are_in():
+    from types import SimpleNamespace
+
+    from cfsal.plugin.sequential import units_of
+    from cfsal.rollout import States
+
+    design = SimpleNamespace(states=States(window=(5, 60), per_episode=3))
+    running = SimpleNamespace(values=[1.0, 2.0, 3.0, 10.0, 20.0], clusters=[4, 4, 4, 9, 9], design=design)
+    assert units_of(running, final=False)[0].tolist() == [2.0]        # episode 9 still awaits a state
+    assert units_of(running, final=True)[0].tolist() == [2.0, 15.0]   # the run is over: it counts as it is
+    independent = SimpleNamespace(values=[1.0, 2.0], clusters=None, covariate=None, design=design)
+    assert units_of(independent, final=False)[0].tolist() == [1.0, 2.0]
+
+
+def test_episode_means_keep_anytime_false_support_within_alpha_where_samples_do_not():
+    """Nulls with states of one episode sharing its level (intra-episode correlation 0.5): looked at after
+    every 2 episodes, the anytime test of the 3 states per episode as if independent supports too often;
+    on the episode means it stays within α (plus Monte-Carlo error for 300 runs)."""
+    from cfsal.stats import Claim
+    from cfsal.stats.sequential import sequential_assess
+
+    rng = np.random.default_rng(0)
+    claim, runs, episodes, k = Claim("effect"), 300, 40, 3
+    as_samples = as_means = 0
+    for _ in range(runs):
+        level = rng.normal(0, 1, size=(episodes, 1))
+        states = level + rng.normal(0, 1, size=(episodes, k))
+        flat = states.ravel()
+        as_samples += sequential_assess(claim, flat, looks=list(range(2 * k, episodes * k + 1, 2 * k)),
+                                        sequence=False).verdict.outcome == "SUPPORTED"
+        as_means += sequential_assess(claim, states.mean(axis=1), looks=list(range(2, episodes + 1, 2)),
+                                      sequence=False).verdict.outcome == "SUPPORTED"
+    bound = 0.05 + 1.96 * (0.05 * 0.95 / runs) ** 0.5
+    assert as_means / runs <= bound
+    assert as_samples / runs > as_means / runs

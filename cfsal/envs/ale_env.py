@@ -35,9 +35,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import ale_py
 import numpy as np
-from ale_py import roms
 
 from cfsal.envs.ale_modifications import FRAME_MODIFICATIONS
 from cfsal.envs.framestack import FIRE, NOOP, FrameStackEnv, pipeline_from_dict, pipeline_to_dict
@@ -135,6 +133,12 @@ class AleEnv(FrameStackEnv):
                  **pipeline: Any) -> None:
         """``repeat_action_probability``: sticky actions (0: off); ``pipeline``: the settings of
         :class:`~cfsal.envs.framestack.FrameStackEnv` (``noop_max``, …)."""
+        # ale_py loads the emulator's native library (~0.15 s): imported where an ALE game is made or
+        # driven, as ctoybox is for Toybox, so `cfsal interventions list` loads neither
+        # (tests/test_interventions.py)
+        import ale_py
+        from ale_py import roms
+
         spec = get_game(game)
         if spec.backend != "ale" or not spec.rom:
             raise ValueError(f"{spec.name!r} is not an ALE game (backend {spec.backend!r}); "
@@ -204,6 +208,8 @@ class AleEnv(FrameStackEnv):
         is always checked (game, 128 RAM bytes 0..255, known modifications): ``check`` is accepted
         for the engine's sake, and a bad state raises :class:`~cfsal.errors.GameStateError`.
         """
+        import ale_py  # the native library, loaded on first use (see __init__)
+
         ram, emulator, modifications = _checked_state(self.game, state)
         self.ale.restoreState(ale_py.ALEState(emulator))
         current = self.ale.getRAM()
@@ -260,6 +266,8 @@ class AleEnv(FrameStackEnv):
 
         Always exact (``exact`` is accepted for the engine, which asks Toybox for a JSON restore).
         """
+        import ale_py  # the native library, loaded on first use (see __init__)
+
         if not isinstance(snapshot, AleSnapshot):
             raise SnapshotError(f"{type(snapshot).__name__} is not an ALE snapshot; restore it into the "
                                 "environment kind that took it")

@@ -239,10 +239,6 @@ def _run_and_judge(item: pytest.Function, spec, args: dict[str, Any], default_al
     claim = spec.as_claim(default_alpha)
     rule = item.stash.get(STOP_RULE_KEY, None)
     if rule is not None and getattr(getattr(result, "design", None), "batch", None) is not None:
-        if getattr(result, "clusters", None) is not None:
-            raise CfsalError(f"{item.name}: sequential verdicts need independent samples, but this design takes "
-                             f"several states from one episode ({result.design.states.describe()}). Use the default "
-                             "design (one state per episode), or run this hypothesis with sequential=False.")
         if claim.kind == "correlation" and getattr(result, "covariate", None) is None:
             raise CfsalError("a 'correlation' hypothesis needs two measures: counterfactual(…, measure=(x, y)).")
         outcome = judge(claim, result, rule.plan, claim.alpha, rule)

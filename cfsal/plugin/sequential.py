@@ -34,11 +34,14 @@ This module holds what sits between the statistics and the engine in a session:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 import _cfsal_pytestplugin
 from _cfsal_pytestplugin import DEFAULT_BATCH, DEFAULT_DESIGN, DEFAULT_FUTILITY
@@ -195,6 +198,7 @@ class StopRule:
 
     def __call__(self, result: Any) -> bool:
         n = int(result.n)
+        refuse_clustered(self.claim, self.plan, result)
         decided = self._group_look(result, n) if self.plan.design == "group" else self._anytime_look(result, n)
         if decided is not None:
             self.reason = decided
@@ -208,11 +212,14 @@ class StopRule:
         return False
 
     def _anytime_look(self, result: Any, n: int) -> str | None:
-        self.looks.append(n)
-        outcome = sequential_assess(self.claim, result.values, looks=self.looks, bounds=_bounds(result),
-                                    covariate=getattr(result, "covariate", None),
-                                    alpha_stop=self.plan.alpha_stop(self.alpha), sequence=False,
-                                    max_samples=max(self.plan.limit, n), futility=self.plan.futility)
+        values, covariate = units_of(result, final=n >= self.plan.limit)
+        if not len(values) or (self.looks and len(values) == self.looks[-1]):
+            return None  # no episode completed in this batch: nothing new to look at
+        self.looks.append(len(values))
+        outcome = sequential_assess(self.claim, values, looks=self.looks, bounds=_bounds(result),
+                                    covariate=covariate, alpha_stop=self.plan.alpha_stop(self.alpha),
+                                    sequence=False, max_samples=max(unit_limit(result, self.plan.limit), len(values)),
+                                    futility=self.plan.futility)
         if outcome.looks[-1].decision not in (CONTINUE, "INCONCLUSIVE"):
             return "decided"
         return "futility" if outcome.stopped == "futility" else None
@@ -235,6 +242,55 @@ class StopRule:
         return "decided" if outcome.looks[-1].decision not in (CONTINUE, "INCONCLUSIVE") else None
 
 
+def units_of(result: Any, *, final: bool) -> tuple[np.ndarray, Any]:
+    """The values (and covariate) a sequential test sees: each sample when samples are independent.
+
+    With several states per episode (``States(per_episode=k)``, clustered) the units are episodes:
+    each episode's mean over its states, in the order the episodes came. Those means are independent
+    and identically distributed, as a sequential test needs, and a mean never changes once looked
+    at: while the run goes on (``final`` false) the newest episode counts only once it holds its k
+    states (the states of one episode arrive together, episodes in order).
+    """
+    clusters = getattr(result, "clusters", None)
+    if clusters is None:
+        return np.asarray(result.values, dtype=float), getattr(result, "covariate", None)
+    labels, first = np.unique(np.asarray(clusters), return_index=True)
+    order = labels[np.argsort(first)]
+    if not final and np.count_nonzero(np.asarray(clusters) == order[-1]) < result.design.states.per_episode:
+        order = order[:-1]
+    values = np.asarray(result.values, dtype=float)
+    index = {label: i for i, label in enumerate(order)}
+    kept = np.array([label in index for label in np.asarray(clusters)], dtype=bool)
+    slots = np.array([index[label] for label in np.asarray(clusters)[kept]], dtype=int)
+    means = np.bincount(slots, weights=values[kept], minlength=len(order)) / np.bincount(slots, minlength=len(order))
+    return means, None
+
+
+def unit_limit(result: Any, limit: int) -> int:
+    """The most units a run may give: its sample limit, or the episodes that many states fill."""
+    if getattr(result, "clusters", None) is None:
+        return limit
+    return math.ceil(limit / result.design.states.per_episode)
+
+
+def refuse_clustered(claim: Any, plan: Plan, result: Any) -> None:
+    """Several states per episode are judged by the anytime design on episode means; the group design's
+    planned looks count samples, and a correlation of episode means is another claim."""
+    if getattr(result, "clusters", None) is None:
+        return
+    states = result.design.states.describe()
+    if claim.kind == "correlation":
+        raise HypothesisDeclarationError(
+            f"a sequential correlation claim needs one state per episode, but this design takes several "
+            f"({states}): a correlation of episode means is another claim. Use the default design, or "
+            "sequential=False (then the fixed-n test is clustered by episode).")
+    if plan.design == "group":
+        raise HypothesisDeclarationError(
+            f"the group design plans its looks in samples, but this design takes several states per episode "
+            f"({states}). Declare design='anytime' (it tests episode means, any number of looks), "
+            "sequential=False (the fixed-n test, clustered by episode), or one state per episode.")
+
+
 def _bounds(result: Any) -> tuple[float, float] | None:
     bounds = getattr(result, "bounds", None)
     return tuple(bounds) if bounds is not None else None
@@ -248,12 +304,17 @@ def judge(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | No
     """
     if plan.design == "group":
         return _judge_group(claim, result, plan, alpha, rule, seed)
-    looks = list(rule.looks) if rule is not None and rule.looks else [int(result.n)]
+    refuse_clustered(claim, plan, result)
+    values, covariate = units_of(result, final=True)
+    looks = list(rule.looks) if rule is not None and rule.looks else [len(values)]
     reason = (rule.reason if rule is not None and rule.reason in ("max_samples", "budget") else
               plan.reason_at_limit())
-    return sequential_assess(claim, result.values, looks=looks, bounds=_bounds(result),
-                             covariate=getattr(result, "covariate", None), alpha_stop=plan.alpha_stop(alpha),
-                             final_reason=reason, max_samples=max(plan.limit, looks[-1]), futility=plan.futility)
+    judged = sequential_assess(claim, values, looks=looks, bounds=_bounds(result), covariate=covariate,
+                               alpha_stop=plan.alpha_stop(alpha), final_reason=reason,
+                               max_samples=max(unit_limit(result, plan.limit), looks[-1]), futility=plan.futility)
+    if getattr(result, "clusters", None) is None:
+        return judged
+    return dataclasses.replace(judged, verdict=dataclasses.replace(judged.verdict, clusters=judged.verdict.n))
 
 
 def _judge_group(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | None, seed: int | None):

@@ -47,6 +47,9 @@ def explain(v: Verdict) -> str:
         text = _anytime(v)
     else:
         text = _group(v)
+    if v.sequential is not None and v.clusters is not None:
+        text = (f"{text} Episodes are the units: each of the {v.n} values is one episode's mean over its states "
+                "(several states of one episode are not independent; their means are).")
     if v.correction is None:
         return text
     name = CORRECTION_NAMES.get(v.correction.method, "no")
