@@ -36,8 +36,9 @@ SALIENCY = ["saliency", "breakout-a2c", "--method", "jacobian", "--episodes", "1
 
 def run_cli(checkout: Path, args: list[str], cwd: Path) -> float:
     """Wall seconds of ``cfsal <args>`` from ``checkout``'s code, in a fresh process."""
-    code = ("import sys\ntry:\n    from _cfsal_cli import main  # the console script's front door (session 14 on)\n"
-            "except ImportError:\n    from cfsal.cli import main\nsys.argv = ['cfsal', *sys.argv[1:]]; sys.exit(main())")
+    # the console script's function in that checkout: the front door _cfsal_cli from session 14 on
+    entry = "_cfsal_cli" if (checkout / "_cfsal_cli.py").exists() else "cfsal.cli"
+    code = f"import sys; from {entry} import main; sys.argv = ['cfsal', *sys.argv[1:]]; sys.exit(main())"
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, check=True,
