@@ -28,6 +28,8 @@ import cfsal.envs.toybox_env as toybox_env
 
 checked_config = toybox_env.check_config
 
+sys.stdout.write("ready\n")  # imports done: the parent times each case from here, not the interpreter's start
+sys.stdout.flush()
 envs = {}
 for line in sys.stdin:
     case = json.loads(line)
@@ -64,6 +66,10 @@ for line in sys.stdin:
 '''
 
 
+#: How long a fresh child may take to import cfsal before it answers cases.
+STARTUP_TIMEOUT = 300.0
+
+
 @dataclass(frozen=True)
 class NativeOutcome:
     """What the native core did with one case: ``ok``, ``refused`` (a Python error), ``crash``, ``hang``."""
@@ -82,9 +88,18 @@ class NativeSandbox:
         self.crashes = 0
 
     def _start(self) -> subprocess.Popen[str]:
+        """A fresh child, once it has imported cfsal (seconds on a busy machine: not part of any case's time)."""
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", RUST_BACKTRACE="0")
-        return subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True, env=env)
+        process = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True, env=env)
+        selector = selectors.DefaultSelector()
+        selector.register(process.stdout, selectors.EVENT_READ)
+        ready = selector.select(STARTUP_TIMEOUT)
+        selector.close()
+        if not ready or process.stdout.readline().strip() != "ready":
+            process.kill()
+            raise RuntimeError(f"the sandbox's child did not start within {STARTUP_TIMEOUT} s (imports failed?)")
+        return process
 
     def run(self, game: str, state: dict[str, Any] | None = None, *, steps: int = 10, action: int = 0,
             config: dict[str, Any] | None = None, seed: int = 0, check: bool = True) -> NativeOutcome:
