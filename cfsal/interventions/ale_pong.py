@@ -26,6 +26,12 @@ from cfsal.interventions._ale_common import AleConfigure, AleMove, AleRamEdit, A
 from cfsal.interventions.params import param
 
 GAME = "ale_pong"
+#: Where the ball and the paddles may be, in screen pixels (the RAM ranges less their offsets): the
+#: court's limits for hypotheses that choose a move from a state (hypotheses/test_pong_shortcut.py).
+BALL_X_MIN, BALL_X_MAX = (v - ram_map.BALL_X_OFFSET for v in ram_map.BALL_X_RANGE)
+BALL_Y_MIN, BALL_Y_MAX = (v - ram_map.BALL_Y_OFFSET for v in ram_map.BALL_Y_RANGE)
+ENEMY_Y_MIN, ENEMY_Y_MAX = (v - ram_map.ENEMY_Y_OFFSET for v in ram_map.ENEMY_Y_RANGE)
+PLAYER_Y_MIN, PLAYER_Y_MAX = (v - ram_map.PLAYER_Y_OFFSET for v in ram_map.PLAYER_Y_RANGE)
 
 
 class _AlePong(AleRamEdit):
