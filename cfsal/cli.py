@@ -12,26 +12,17 @@ import shlex
 import signal
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 from pathlib import Path
 
 import torch
 
-from _cfsal_cli import DESCRIPTION, SUBCOMMANDS
-from cfsal import scaffold
-from cfsal.agents import distill_cli
+from _cfsal_cli import DESCRIPTION, PACKAGE_COMMANDS, SUBCOMMANDS, run_command
 from cfsal.agents.evaluation import MIN_EPISODES_FOR_CI, evaluate
 from cfsal.agents.zoo import ZOO_DIR, ModelCard, cards, load_agent, refresh_card
 from cfsal.envs import get_game
 from cfsal.errors import CfsalError
-from cfsal.interventions import cli as interventions_cli
-from cfsal.report import cli as report_cli
 from cfsal.report.curves import is_training_curve, plot_learning_curves
-from cfsal.saliency import cli as saliency_cli
-from cfsal.suggest import cli as suggest_cli
-
-#: Subcommands whose code lives in their own package (each module has ``register(subparsers)``), in
-#: the order ``cfsal --help`` lists them after train, eval and zoo.
-_PACKAGE_COMMANDS = (saliency_cli, interventions_cli, distill_cli, report_cli, scaffold, suggest_cli)
 
 
 def _stop_gracefully_on_signals() -> None:
@@ -207,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     zoo_curves.add_argument("--out", default="docs/img/learning-curves.png")
     zoo_curves.set_defaults(func=_cmd_zoo_curves)
 
-    for module in _PACKAGE_COMMANDS:
-        module.register(sub)
+    for module in PACKAGE_COMMANDS.values():  # the packages' own subcommands, in the order of cfsal --help
+        import_module(module).register(sub)
     return parser
 
 
@@ -217,14 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if hasattr(args, "steps"):
         args.steps = int(args.steps)
-    try:
-        return args.func(args)
-    except CfsalError as error:
-        print(f"cfsal: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("cfsal: interrupted", file=sys.stderr)
-        return 130
+    return run_command(args)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-import cfsal.envs as envs
 from cfsal.agents.zoo import load_agent
+from cfsal.envs import make
 from cfsal.saliency._utils import SaliencyError
 from cfsal.saliency.api import method_defaults, saliency
 from cfsal.saliency.movie import render, write_movie
@@ -41,7 +42,7 @@ class Episode:
 
 def play_episode(agent, *, seed: int, max_steps: int, greedy: bool = False) -> Episode:
     """Play one episode (or its first ``max_steps`` steps), recording what each step showed."""
-    env = envs.make(agent.spec.game, seed=seed)
+    env = make(agent.spec.game, seed=seed)
     rng = np.random.default_rng(seed)
     observations, rgb, states, actions = [], [], [], []
     ended = False
@@ -98,9 +99,13 @@ def _cmd_saliency(args: argparse.Namespace) -> int:
                            tuple(o for c in chunks for o in c.objects),
                            {k: [x for c in chunks for x in c.details.get(k, [])] for k in chunks[0].details})
         stem = f"{Path(agent.name).stem}-{args.method}-ep{episode_index}"
-        maps_path = save_npz(maps, out / f"{stem}.saliency.npz", precision=args.precision)
-        written = write_movie(render(episode.rgb[steps], maps, upscale=args.upscale), out, stem, fps=args.fps,
-                              formats=tuple(args.formats), stills=args.stills)
+        # the maps file (zlib, which releases the GIL) is written on a thread while the movie is drawn and
+        # encoded (ffmpeg, a process of its own): on two cores the two writes overlap
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            saved = writer.submit(save_npz, maps, out / f"{stem}.saliency.npz", precision=args.precision)
+            written = write_movie(render(episode.rgb[steps], maps, upscale=args.upscale), out, stem, fps=args.fps,
+                                  formats=tuple(args.formats), stills=args.stills)
+            maps_path = saved.result()
         files = [maps_path, *(p for kind in ("mp4", "gif") for p in written.get(kind, []))]
         listing = ", ".join(f"{p.name} ({_megabytes([p])})" for p in files)
         stills = f" and {len(written['stills'])} PNG stills ({_megabytes(written['stills'])})" if written["stills"] else ""
