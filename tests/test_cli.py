@@ -78,3 +78,19 @@ def test_the_front_door_hands_subcommands_to_the_library(capsys):
 
     assert main(["interventions", "list", "--brief"]) == 0
     assert "breakout.move_ball" in capsys.readouterr().out
+
+
+def test_a_package_subcommand_loads_only_its_own_package():
+    """`cfsal saliency` should not wait for the report's matplotlib or training's stable-baselines3 (first hour)."""
+    code = ("import sys, contextlib, io\n"
+            "from _cfsal_cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n"
+            "        main(['saliency', '--help'])\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "print(sorted(m for m in ('cfsal.saliency.cli', 'matplotlib.figure', 'stable_baselines3', 'cfsal.suggest')"
+            " if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['cfsal.saliency.cli']"
