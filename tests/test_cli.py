@@ -53,17 +53,7 @@ def test_eval_prints_an_interval_only_from_enough_episodes(tmp_path):
 @pytest.mark.parametrize("args", [["--help"], [], ["no-such-command"]])
 def test_the_list_of_commands_does_not_import_torch(args):
     """`cfsal --help` paid 3.5–6 s for torch (#25): the front door (_cfsal_cli) answers it without the library."""
-    code = ("import sys, contextlib, io\n"
-            "from _cfsal_cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
-            "    try:\n"
-            f"        main({args!r})\n"
-            "    except SystemExit:\n"
-            "        pass\n"
-            "print(sorted(m for m in ('torch', 'cfsal', 'ctoybox', 'scipy.stats') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert _modules_loaded_by(args, ("torch", "cfsal", "ctoybox", "scipy.stats")) == []
 
 
 def test_cfsal_help_is_the_full_parsers():
@@ -82,15 +72,20 @@ def test_the_front_door_hands_subcommands_to_the_library(capsys):
 
 def test_a_package_subcommand_loads_only_its_own_package():
     """`cfsal saliency` should not wait for the report's matplotlib or training's stable-baselines3 (first hour)."""
+    watched = ("cfsal.saliency.cli", "matplotlib.figure", "stable_baselines3", "cfsal.suggest")
+    assert _modules_loaded_by(["saliency", "--help"], watched) == ["cfsal.saliency.cli"]
+
+
+def _modules_loaded_by(args: list[str], watched: tuple[str, ...]) -> list[str]:
+    """Which of ``watched`` a fresh process has imported after ``cfsal <args>`` through the front door."""
     code = ("import sys, contextlib, io\n"
             "from _cfsal_cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
             "    try:\n"
-            "        main(['saliency', '--help'])\n"
+            f"        main({args!r})\n"
             "    except SystemExit:\n"
             "        pass\n"
-            "print(sorted(m for m in ('cfsal.saliency.cli', 'matplotlib.figure', 'stable_baselines3', 'cfsal.suggest')"
-            " if m in sys.modules))")
+            f"print(sorted(m for m in {watched!r} if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['cfsal.saliency.cli']"
+    return json.loads(done.stdout.strip().replace("'", '"'))

@@ -252,17 +252,15 @@ def units_of(result: Any, *, final: bool) -> tuple[np.ndarray, Any]:
     states (the states of one episode arrive together, episodes in order).
     """
     clusters = getattr(result, "clusters", None)
-    if clusters is None:
-        return np.asarray(result.values, dtype=float), getattr(result, "covariate", None)
-    labels, first = np.unique(np.asarray(clusters), return_index=True)
-    order = labels[np.argsort(first)]
-    if not final and np.count_nonzero(np.asarray(clusters) == order[-1]) < result.design.states.per_episode:
-        order = order[:-1]
     values = np.asarray(result.values, dtype=float)
-    index = {label: i for i, label in enumerate(order)}
-    kept = np.array([label in index for label in np.asarray(clusters)], dtype=bool)
-    slots = np.array([index[label] for label in np.asarray(clusters)[kept]], dtype=int)
-    means = np.bincount(slots, weights=values[kept], minlength=len(order)) / np.bincount(slots, minlength=len(order))
+    if clusters is None:
+        return values, getattr(result, "covariate", None)
+    _, first, inverse = np.unique(np.asarray(clusters), return_index=True, return_inverse=True)
+    slot = np.argsort(np.argsort(first))[inverse]  # each sample's episode, numbered in arrival order
+    counts = np.bincount(slot)
+    means = np.bincount(slot, weights=values) / counts
+    if not final and counts[-1] < result.design.states.per_episode:
+        means = means[:-1]
     return means, None
 
 
