@@ -331,9 +331,9 @@ def test_episode_means_decide(counterfactual):
     return counterfactual(StateEdit("breakout", shift_ball(60, 20)), states=cfsal.States(window=(5, 60), per_episode=3),
                           horizon=3, measure=measures.policy_total_variation)
 
-@cfsal.hypothesis(kind="direction", alternative="greater", batch=6, max_samples=30, design="group")
-def test_the_group_design_refuses_clusters(counterfactual):
-    """The same claim on the group design, whose looks count samples."""
+@cfsal.hypothesis(kind="direction", alternative="greater", max_samples=30, design="group")
+def test_group_looks_count_episodes(counterfactual):
+    """The same claim on the group design: its looks are planned in episodes (30 states fill 10)."""
     return counterfactual(StateEdit("breakout", shift_ball(60, 20)), states=cfsal.States(window=(5, 60), per_episode=3),
                           horizon=3, measure=measures.policy_total_variation)
 '''
@@ -350,8 +350,13 @@ def test_several_states_per_episode_are_judged_sequentially_on_episode_means(tin
     assert episodes == means["verdict"]["clusters"] and samples > episodes  # looks count episodes, not samples
     assert [look["n"] for look in means["sequential"]["looks"]][-1] == episodes
     assert "Episodes are the units" in means["verdict"]["explanation"]
-    refused = by_name["test_the_group_design_refuses_clusters"]
-    assert refused["status"] == "ERROR" and "design='anytime'" in refused["error"]
+    group = by_name["test_group_looks_count_episodes"]
+    assert group["status"] in ("SUPPORTED", "INCONCLUSIVE", "REFUTED"), group.get("error")
+    plan, looks = group["sequential"]["plan"], [look["n"] for look in group["sequential"]["looks"]]
+    assert plan["unit"] == "episodes" and plan["unit_limit"] == 10 and plan["planned_looks"] == [4, 7, 10]
+    assert set(looks) <= {4, 7, 10} and looks[-1] == group["verdict"]["n"] == group["verdict"]["clusters"]
+    assert group["result"]["n"] > group["verdict"]["n"]
+    assert "Episodes are the units" in group["verdict"]["explanation"]
 
 
 def test_episode_means_count_an_episode_once_its_states_are_in():
@@ -366,6 +371,28 @@ def test_episode_means_count_an_episode_once_its_states_are_in():
     assert units_of(running, final=True)[0].tolist() == [2.0, 15.0]   # the run is over: it counts as it is
     independent = SimpleNamespace(values=[1.0, 2.0], clusters=None, covariate=None, design=design)
     assert units_of(independent, final=False)[0].tolist() == [1.0, 2.0]
+
+
+def test_episode_means_keep_group_false_support_within_alpha_where_samples_do_not():
+    """The same nulls on the group design (3 looks): its looks at episode means stay within α, its looks at
+    the states as if independent do not."""
+    from cfsal.stats import Claim
+    from cfsal.stats.group_sequential import group_looks, group_sequential_assess
+
+    rng = np.random.default_rng(1)
+    claim, runs, episodes, k = Claim("effect"), 150, 30, 3
+    as_samples = as_means = 0
+    for run in range(runs):
+        level = rng.normal(0, 1, size=(episodes, 1))
+        states = level + rng.normal(0, 1, size=(episodes, k))
+        for values, maximum in ((states.ravel(), episodes * k), (states.mean(axis=1), episodes)):
+            outcome = group_sequential_assess(claim, values, looks=group_looks(maximum, 3), maximum=maximum,
+                                              seed=run)
+            supported = outcome.verdict.outcome == "SUPPORTED"
+            as_samples += supported and maximum > episodes
+            as_means += supported and maximum == episodes
+    bound = 0.05 + 1.96 * (0.05 * 0.95 / runs) ** 0.5
+    assert as_means / runs <= bound < as_samples / runs
 
 
 def test_episode_means_keep_anytime_false_support_within_alpha_where_samples_do_not():

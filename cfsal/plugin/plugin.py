@@ -33,7 +33,7 @@ from cfsal.errors import CfsalError, ReportError
 from cfsal.judge import judge as judge_fixed
 from cfsal.plugin.error_lines import error_line, shown
 from cfsal.plugin.fixtures import STOP_RULE_KEY, agent_of, counterfactual_of, env_of, spec_of
-from cfsal.plugin.sequential import SequentialSession, judge, parse_budget
+from cfsal.plugin.sequential import SequentialSession, judge, parse_budget, plan_record
 from cfsal.plugin.session import SessionState, Settings, hypothesis_seed
 from cfsal.plugin.summary import changed_by_correction, designs_used, repeated_situations
 from cfsal.report.build import load_results, record_media, write_session_report
@@ -242,7 +242,7 @@ def _run_and_judge(item: pytest.Function, spec, args: dict[str, Any], default_al
         if claim.kind == "correlation" and getattr(result, "covariate", None) is None:
             raise CfsalError("a 'correlation' hypothesis needs two measures: counterfactual(…, measure=(x, y)).")
         outcome = judge(claim, result, rule.plan, claim.alpha, rule)
-        return result, outcome.verdict, {**outcome.to_dict(), "plan": rule.plan.to_dict()}
+        return result, outcome.verdict, {**outcome.to_dict(), "plan": plan_record(rule.plan, result)}
     return result, judge_fixed(claim, result), None
 
 

@@ -198,7 +198,7 @@ class StopRule:
 
     def __call__(self, result: Any) -> bool:
         n = int(result.n)
-        refuse_clustered(self.claim, self.plan, result)
+        refuse_clustered(self.claim, result)
         decided = self._group_look(result, n) if self.plan.design == "group" else self._anytime_look(result, n)
         if decided is not None:
             self.reason = decided
@@ -225,18 +225,19 @@ class StopRule:
         return "futility" if outcome.stopped == "futility" else None
 
     def _group_look(self, result: Any, n: int) -> str | None:
-        """Judge the planned looks the samples reached; the last planned look always ends the run."""
-        reached = [k for k in self.plan.planned if k <= n]
+        """Judge the planned looks the units reached; the last planned look always ends the run."""
+        values, covariate = units_of(result, final=n >= self.plan.limit)
+        planned = planned_units(self.plan, result)
+        reached = [k for k in planned if k <= len(values)]
         if not reached or reached == self.looks:
             return None
         self.looks = reached
-        if reached[-1] == self.plan.planned[-1]:
+        if reached[-1] == planned[-1]:
             return "max_samples"         # judge() runs the last look's fixed-n test and says what it decided
-        outcome = group_sequential_assess(self.claim, result.values, looks=reached, maximum=self.plan.limit,
-                                          seed=self.seed, bounds=_bounds(result),
-                                          covariate=getattr(result, "covariate", None),
+        outcome = group_sequential_assess(self.claim, values, looks=reached, maximum=planned[-1],
+                                          seed=self.seed, bounds=_bounds(result), covariate=covariate,
                                           alpha_stop=self.plan.alpha_stop(self.alpha),
-                                          planned_looks=len(self.plan.planned), futility=self.plan.futility)
+                                          planned_looks=len(planned), futility=self.plan.futility)
         if outcome.stopped == "futility":
             return "futility"
         return "decided" if outcome.looks[-1].decision not in (CONTINUE, "INCONCLUSIVE") else None
@@ -271,22 +272,33 @@ def unit_limit(result: Any, limit: int) -> int:
     return math.ceil(limit / result.design.states.per_episode)
 
 
-def refuse_clustered(claim: Any, plan: Plan, result: Any) -> None:
-    """Several states per episode are judged by the anytime design on episode means; the group design's
-    planned looks count samples, and a correlation of episode means is another claim."""
+def planned_units(plan: Plan, result: Any) -> tuple[int, ...]:
+    """The group design's looks in the run's units: its planned sample counts, or with several states per
+    episode as many looks equally spaced up to the episodes its sample limit fills (each look then tests
+    episode means, as the anytime design does)."""
     if getattr(result, "clusters", None) is None:
+        return plan.planned
+    episodes = unit_limit(result, plan.limit)
+    return tuple(group_looks(episodes, max(1, min(len(plan.planned), episodes))))
+
+
+def plan_record(plan: Plan, result: Any) -> dict[str, Any]:
+    """The plan as the JSON records it, in the units its looks count: ``limit`` stays in samples (a budget
+    counts samples), ``unit_limit`` and ``planned_looks`` are episodes when the units are episode means."""
+    episodes = getattr(result, "clusters", None) is not None
+    return {**plan.to_dict(), "unit": "episodes" if episodes else "samples",
+            "unit_limit": unit_limit(result, plan.limit),
+            "planned_looks": list(planned_units(plan, result)) if plan.design == "group" else []}
+
+
+def refuse_clustered(claim: Any, result: Any) -> None:
+    """Several states per episode are judged on episode means; a correlation of episode means is another claim."""
+    if getattr(result, "clusters", None) is None or claim.kind != "correlation":
         return
-    states = result.design.states.describe()
-    if claim.kind == "correlation":
-        raise HypothesisDeclarationError(
-            f"a sequential correlation claim needs one state per episode, but this design takes several "
-            f"({states}): a correlation of episode means is another claim. Use the default design, or "
-            "sequential=False (then the fixed-n test is clustered by episode).")
-    if plan.design == "group":
-        raise HypothesisDeclarationError(
-            f"the group design plans its looks in samples, but this design takes several states per episode "
-            f"({states}). Declare design='anytime' (it tests episode means, any number of looks), "
-            "sequential=False (the fixed-n test, clustered by episode), or one state per episode.")
+    raise HypothesisDeclarationError(
+        f"a sequential correlation claim needs one state per episode, but this design takes several "
+        f"({result.design.states.describe()}): a correlation of episode means is another claim. Use the "
+        "default design, or sequential=False (then the fixed-n test is clustered by episode).")
 
 
 def _bounds(result: Any) -> tuple[float, float] | None:
@@ -300,9 +312,9 @@ def judge(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | No
     ``seed`` (default: the stop rule's) drives the group design's resamples at each look, as it
     drives the fixed design's; the same seed as the stop rule's gives the decisions that stopped the run.
     """
+    refuse_clustered(claim, result)
     if plan.design == "group":
-        return _judge_group(claim, result, plan, alpha, rule, seed)
-    refuse_clustered(claim, plan, result)
+        return _as_episodes(result, _judge_group(claim, result, plan, alpha, rule, seed))
     values, covariate = units_of(result, final=True)
     looks = list(rule.looks) if rule is not None and rule.looks else [len(values)]
     reason = (rule.reason if rule is not None and rule.reason in ("max_samples", "budget") else
@@ -310,6 +322,11 @@ def judge(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | No
     judged = sequential_assess(claim, values, looks=looks, bounds=_bounds(result), covariate=covariate,
                                alpha_stop=plan.alpha_stop(alpha), final_reason=reason,
                                max_samples=max(unit_limit(result, plan.limit), looks[-1]), futility=plan.futility)
+    return _as_episodes(result, judged)
+
+
+def _as_episodes(result: Any, judged: Any) -> Any:
+    """A verdict on episode means records that its n values are episodes (its explanation then says so)."""
     if getattr(result, "clusters", None) is None:
         return judged
     return dataclasses.replace(judged, verdict=dataclasses.replace(judged.verdict, clusters=judged.verdict.n))
@@ -317,17 +334,21 @@ def judge(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | No
 
 def _judge_group(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | None, seed: int | None):
     seed = seed if seed is not None else (rule.seed if rule is not None else 0)
-
-    n = int(result.n)
-    looks = list(rule.looks) if rule is not None and rule.looks else [k for k in plan.planned if k <= n]
+    values, covariate = units_of(result, final=True)
+    planned = planned_units(plan, result)
+    looks = list(rule.looks) if rule is not None and rule.looks else [k for k in planned if k <= len(values)]
     if not looks:
+        unit = "episodes" if getattr(result, "clusters", None) is not None else "samples"
         raise HypothesisDeclarationError(
-            f"the run ended after {n} samples, before the group design's first planned look at "
-            f"{plan.planned[0]}; it cannot be judged. Give the hypothesis more samples or budget, or use "
+            f"the run ended after {len(values)} {unit}, before the group design's first planned look at "
+            f"{planned[0]}; it cannot be judged. Give the hypothesis more samples or budget, or use "
             "--cfsal-design anytime.")
     final_reason = rule.reason if rule is not None and rule.reason == "budget" else "max_samples"
-    return group_sequential_assess(claim, result.values, looks=looks, maximum=plan.limit, seed=seed,
-                                   bounds=_bounds(result), covariate=getattr(result, "covariate", None),
-                                   alpha_stop=plan.alpha_stop(alpha), planned_looks=len(plan.planned),
+    planned_maximum = plan.max_samples if plan.reason_at_limit() == "budget" else None
+    if planned_maximum is not None and getattr(result, "clusters", None) is not None:
+        planned_maximum = unit_limit(result, planned_maximum)
+    return group_sequential_assess(claim, values, looks=looks, maximum=planned[-1], seed=seed,
+                                   bounds=_bounds(result), covariate=covariate,
+                                   alpha_stop=plan.alpha_stop(alpha), planned_looks=len(planned),
                                    final_reason=final_reason, futility=plan.futility,
-                                   planned_maximum=plan.max_samples if plan.reason_at_limit() == "budget" else None)
+                                   planned_maximum=planned_maximum)

@@ -132,11 +132,12 @@ def _sequential_text(record: Mapping[str, Any]) -> str:
     plan = sequential.get("plan", {})
     group = plan.get("design") == "group" or sequential.get("method") == "group-sequential"
     why = {"decided": f"its {'group-sequential' if group else 'anytime-valid'} test decided",
-           "max_samples": f"it reached its maximum of {plan.get('limit', plan.get('max_samples', '—'))} samples "
-                          "undecided",
+           "max_samples": f"it reached its maximum of {plan.get('unit_limit', plan.get('limit', '—'))} "
+                          f"{plan.get('unit', 'samples')} undecided",
            "budget": "the session's budget ran out before it decided",
            "futility": "no decision was in reach by its maximum (futility stop)"}.get(sequential.get("stopped"), "—")
-    if group and sequential.get("stopped") == "decided" and looks and looks[-1]["n"] == plan.get("limit"):
+    last_planned = plan.get("unit_limit", plan.get("limit"))
+    if group and sequential.get("stopped") == "decided" and looks and looks[-1]["n"] == last_planned:
         why = "its last planned look (the fixed-n test at its share of α) decided"
     rows = "".join(f'<tr><td class="num">{esc(look["n"])}</td><td class="num">{fmt(look["estimate"])}</td>'
                    f'<td class="num">[{fmt(look["ci_low"])}, {fmt(look["ci_high"])}]</td>'

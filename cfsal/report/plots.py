@@ -146,7 +146,8 @@ def plot_confidence_sequence(sequential: Mapping[str, Any], path: str | Path, *,
         ax.axvline(n[-1], color=colour, lw=1.2, ls=":", zorder=3)
         reason = {"decided": "decided", "max_samples": "maximum reached", "budget": "budget ran out"}.get(
             sequential.get("stopped", ""), sequential.get("stopped", ""))
-        right = max(n[-1], float(sequential.get("plan", {}).get("limit", n[-1]))) * 1.03
+        plan = sequential.get("plan", {})
+        right = max(n[-1], float(plan.get("unit_limit", plan.get("limit", n[-1])))) * 1.03
         left_half = n[-1] < right / 2
         ax.annotate(f"stopped at n = {int(n[-1])}: {outcome} ({reason})", xy=(n[-1], estimate[-1]),
                     xytext=(6 if left_half else -6, 8), textcoords="offset points",
@@ -154,7 +155,9 @@ def plot_confidence_sequence(sequential: Mapping[str, Any], path: str | Path, *,
         ax.set_xlim(0, right)
     ax.set_ylim(span[0] - pad, span[1] + pad)
     level = (verdict or {}).get("confidence")
-    ax.set_xlabel("paired samples (one point per look)", fontsize=8)
+    unit = "episodes (each one value: its states' mean)" if sequential.get("plan", {}).get("unit") == "episodes" \
+        else "paired samples"
+    ax.set_xlabel(f"{unit} (one point per look)", fontsize=8)
     ax.set_ylabel(measure if len(measure) < 28 else measure[:25] + "…", fontsize=8)
     if sequential.get("method") == "group-sequential":
         planned = len(sequential.get("plan", {}).get("planned_looks", [])) or len(looks)
