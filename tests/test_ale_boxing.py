@@ -105,15 +105,15 @@ def test_refusals_name_the_ring():
 def test_modification_rules_are_hackataris():
     ram = [0] * 128
     ram[ram_map.PLAYER_Y] = 50
-    gravity, memory = ram_map.FRAME_MODIFICATIONS["gravity"]
+    gravity, memory = ram_map.gravity, ram_map.FRAME_MODIFICATIONS["gravity"].memory
     assert gravity(ram, memory) == ({ram_map.PLAYER_Y: 51}, {"timer": 1})
     assert gravity(ram, {"timer": 1}) == ({}, {"timer": 2})
     ram[ram_map.PLAYER_Y] = 87
     assert gravity(ram, {"timer": 3}) == ({}, {"timer": 4})
-    switch, memory = ram_map.FRAME_MODIFICATIONS["switch_positions"]
+    switch, memory = ram_map.switch_positions, ram_map.FRAME_MODIFICATIONS["switch_positions"].memory
     writes, memory = switch(ram, memory)
     assert writes == {33: 30, 35: 4, 32: 105, 34: 85} and switch(ram, switch(ram, memory)[1]) == ({}, {"once": 0})
-    assert ram_map.FRAME_MODIFICATIONS["one_armed"][0](ram, {}) == ({101: 128}, {})
+    assert ram_map.FRAME_MODIFICATIONS["one_armed"].rule(ram, {}) == ({101: 128}, {})
 
 
 def test_switched_positions_put_the_player_on_the_right():

@@ -153,7 +153,8 @@ def test_state_dependent_refusals_say_what_to_do():
 @pytest.mark.parametrize("name, address, delta", [("right_drift", ram_map.BALL_X, 2), ("left_drift", ram_map.BALL_X, -2),
                                                   ("gravity", ram_map.BALL_Y, 2), ("inverse_gravity", ram_map.BALL_Y, -2)])
 def test_ball_modifications_are_hackataris(name, address, delta):
-    rule, memory = ram_map.FRAME_MODIFICATIONS[name]
+    modification = ram_map.FRAME_MODIFICATIONS[name]
+    rule, memory = modification.rule, modification.memory
     ram = [0] * 128
     ram[ram_map.BALL_X], ram[ram_map.BALL_Y] = 100, 120
     assert rule(ram, memory) == ({address: ram[address] + delta}, {"timer": 1})

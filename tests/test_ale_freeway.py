@@ -131,12 +131,13 @@ def test_refusals_name_the_range():
     ("stop_top_4", range(39, 43), {}), ("stop_bottom_4", range(33, 37), {}),
 ])
 def test_car_stops_write_what_hackatari_writes(name, counters, positions):
-    rule, memory = ram_map.FRAME_MODIFICATIONS[name]
+    modification = ram_map.FRAME_MODIFICATIONS[name]
+    rule, memory = modification.rule, modification.memory
     assert rule([0] * 128, memory) == ({**{a: 100 for a in counters}, **positions}, {})
 
 
 def test_stop_nearest_5_follows_the_chicken():
-    rule, memory = ram_map.FRAME_MODIFICATIONS["stop_nearest_5"]
+    rule, memory = ram_map.stop_nearest_5, ram_map.FRAME_MODIFICATIONS["stop_nearest_5"].memory
     low, high = [0] * 128, [0] * 128
     low[ram_map.CHICKEN_Y], high[ram_map.CHICKEN_Y] = 94, 95
     assert set(rule(low, memory)[0]) == set(range(33, 38)) and set(rule(high, memory)[0]) == set(range(38, 43))

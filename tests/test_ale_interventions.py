@@ -8,8 +8,11 @@ interventions-thorough`` (the recorded run, 1,000 cases) instead of the fast def
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import json
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -19,9 +22,10 @@ from hypothesis import strategies as st
 from cfsal.envs import ale_pong_ram as ram_map
 from cfsal.envs import make
 from cfsal.envs.ale_env import AleSnapshot
+from cfsal.envs.ale_modifications import FRAME_MODIFICATIONS
 from cfsal.envs.objects import objects
 from cfsal.errors import InterventionError
-from cfsal.interventions import ale_pong, from_spec, strategies
+from cfsal.interventions import ale_pong, from_spec, registry, strategies
 
 settings.register_profile("interventions-fast", max_examples=12, deadline=None,
                           suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
@@ -206,13 +210,30 @@ def test_specs_round_trip_and_are_listed():
 
 
 @pytest.mark.parametrize("game", ["ale_pong", "ale_breakout", "ale_freeway", "ale_boxing", "ale_space_invaders"])
-def test_configure_offers_exactly_the_modifications_the_environment_runs(game):
-    from cfsal.envs.ale_modifications import FRAME_MODIFICATIONS
-    from cfsal.interventions import registry
-
+def test_configure_is_made_from_the_modifications_the_environment_runs(game):
+    """Each game's Configure takes its parameters from the environment's table (names in order, docs),
+    and is still an ordinary intervention: named and registered by its module, picklable, read back
+    from its spec, refusing a name the table lacks as any intervention does."""
+    table = FRAME_MODIFICATIONS[game]
+    names = list(table)
     configure = registry[f"{game}.configure"]
-    assert [p.name for p in configure.params()] == list(FRAME_MODIFICATIONS[game])
-    assert all(p.doc for p in configure.params())
+    module = importlib.import_module(f"cfsal.interventions.{game}")
+    assert module.Configure is configure and configure.name == f"{game}.configure"
+    assert (configure.__module__, configure.__qualname__) == (module.__name__, "Configure")
+    assert configure.__doc__.startswith("A whole-game variant from reset") and configure.summary
+    assert [f.name for f in dataclasses.fields(configure)] == [p.name for p in configure.params()] == names
+    assert all(p.doc == table[p.name].doc and p.doc for p in configure.params())
+    assert all((p.kind, p.optional, p.default) == ("bool", True, None) for p in configure.params())
+    first, last = names[0], names[-1]
+    variant = configure(**{first: True, last: False})
+    assert pickle.loads(pickle.dumps(variant)) == variant
+    assert from_spec(json.loads(json.dumps(variant.to_dict()))) == variant
+    with pytest.raises(InterventionError, match=f"{game}.configure: unknown parameter.s. bogus; it takes "):
+        from_spec({"name": f"{game}.configure", "bogus": True})
+    with pytest.raises(InterventionError, match=f"give (at least one of )?{first}=True"):
+        configure()
+    with pytest.raises(InterventionError, match=f"{first}=1 must be true or false"):
+        configure(**{first: 1})
 
 
 @pytest.fixture(scope="module")

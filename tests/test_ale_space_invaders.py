@@ -149,11 +149,11 @@ def test_refusals_say_what_to_do():
 
 def test_shield_rules_are_hackataris_without_its_stray_byte():
     ram = [7] * 128
-    right, memory = ram_map.FRAME_MODIFICATIONS["disable_shield_right"]
-    assert right(ram, memory) == ({a: 0 for a in range(61, 70)}, {})  # HackAtari's range(61, 71) also hits 70
-    assert ram_map.FRAME_MODIFICATIONS["relocate_shields_right"][0](ram, {}) == ({27: 53}, {})
+    right = ram_map.FRAME_MODIFICATIONS["disable_shield_right"]
+    assert right.rule(ram, right.memory) == ({a: 0 for a in range(61, 70)}, {})  # HackAtari's range(61, 71) also hits 70
+    assert ram_map.FRAME_MODIFICATIONS["relocate_shields_right"].rule(ram, {}) == ({27: 53}, {})
     ram[ram_map.SHIP_X] = 60
-    assert ram_map.FRAME_MODIFICATIONS["controlable_missile"][0](ram, {}) == ({87: 60}, {})
+    assert ram_map.FRAME_MODIFICATIONS["controlable_missile"].rule(ram, {}) == ({87: 60}, {})
 
 
 def test_a_disabled_shield_stays_gone():

@@ -19,8 +19,9 @@ The rules in :data:`FRAME_MODIFICATIONS` are HackAtari's Boxing modifications wi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
+from cfsal.envs.ale_rules import Modification
 from cfsal.envs.bcd import from_bcd, to_bcd
 
 #: RAM addresses (OCAtari's; the clock's measured here).
@@ -78,7 +79,6 @@ def score_box(byte: int, boxes: tuple[tuple[int, int, int, int], ...]) -> tuple[
 
 
 # -- HackAtari's modifications, run before every emulated frame -------------------------------------
-FrameModification = Callable[[Sequence[int], Mapping[str, int]], tuple[dict[int, int], dict[str, int]]]
 GRAVITY_EVERY = 3  # HackAtari's gravity_level
 
 
@@ -107,10 +107,10 @@ def classic_colors(ram: Sequence[int], memory: Mapping[str, int]) -> tuple[dict[
     return {PLAYER_COLOR_BYTE: 48, ENEMY_COLOR_BYTE: 113}, {}
 
 
-#: name (HackAtari's) → (the per-frame function, its memory when a game starts: HackAtari's values).
-FRAME_MODIFICATIONS: dict[str, tuple[FrameModification, dict[str, int]]] = {
-    "one_armed": (one_armed, {}),
-    "gravity": (gravity, {"timer": 0}),
-    "switch_positions": (switch_positions, {"once": 2}),
-    "classic_colors": (classic_colors, {}),
+#: name (HackAtari's) → the per-frame rule, its memory when a game starts (HackAtari's), what it does.
+FRAME_MODIFICATIONS: dict[str, Modification] = {
+    "one_armed": Modification(one_armed, {}, "the player's right arm never punches"),
+    "gravity": Modification(gravity, {"timer": 0}, "the player sinks a row every 3rd frame"),
+    "switch_positions": Modification(switch_positions, {"once": 2}, "the boxers start on each other's side"),
+    "classic_colors": Modification(classic_colors, {}, "the player red, the enemy blue"),
 }

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from cfsal.envs.ale_rules import Modification
 from cfsal.envs.bcd import from_bcd, to_bcd
 
 #: RAM addresses (OCAtari's).
@@ -130,10 +131,10 @@ def inverse_gravity(ram: Sequence[int], memory: Mapping[str, int]) -> tuple[dict
     return _nudge(ram, memory, BALL_Y, -STRENGTH, 90, 180, False)
 
 
-#: name → (the per-frame function, its memory when a game starts: HackAtari's values).
-FRAME_MODIFICATIONS = {
-    "right_drift": (right_drift, {"timer": 0}),
-    "left_drift": (left_drift, {"timer": 0}),
-    "gravity": (gravity, {"timer": 0}),
-    "inverse_gravity": (inverse_gravity, {"timer": 0}),
+#: name (HackAtari's) → the per-frame rule, its memory when a game starts (HackAtari's), what it does.
+FRAME_MODIFICATIONS: dict[str, Modification] = {
+    "right_drift": Modification(right_drift, {"timer": 0}, "the ball drifts right"),
+    "left_drift": Modification(left_drift, {"timer": 0}, "the ball drifts left"),
+    "gravity": Modification(gravity, {"timer": 0}, "the ball is pulled down"),
+    "inverse_gravity": Modification(inverse_gravity, {"timer": 0}, "the ball is pushed up"),
 }

@@ -295,7 +295,7 @@ class AleEnv(FrameStackEnv):
             else:  # without sticky actions ALE draws nothing random: the freshly loaded cartridge
                 self.ale.restoreState(self._loaded)
         self.ale.reset_game()
-        self._modifications = {name: dict(FRAME_MODIFICATIONS[self.game][name][1])
+        self._modifications = {name: dict(FRAME_MODIFICATIONS[self.game][name].memory)
                                for name in self.config["modifications"]}
 
     def _noop_frame(self) -> None:
@@ -328,7 +328,7 @@ class AleEnv(FrameStackEnv):
             return
         table = FRAME_MODIFICATIONS[self.game]
         for name, memory in self._modifications.items():
-            writes, self._modifications[name] = table[name][0](self.ale.getRAM(), memory)
+            writes, self._modifications[name] = table[name].rule(self.ale.getRAM(), memory)
             for address, value in writes.items():
                 self.ale.setRAM(address, value)
 

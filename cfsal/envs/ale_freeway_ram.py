@@ -20,8 +20,9 @@ The rules in :data:`FRAME_MODIFICATIONS` are HackAtari's Freeway modifications w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
+from cfsal.envs.ale_rules import FrameModification, Modification
 from cfsal.envs.bcd import from_bcd, to_bcd
 
 #: RAM addresses (OCAtari's).
@@ -78,7 +79,6 @@ def score_box(byte: int, boxes: tuple[tuple[int, int, int, int], ...]) -> tuple[
 
 
 # -- HackAtari's modifications, run before every emulated frame -------------------------------------
-FrameModification = Callable[[Sequence[int], Mapping[str, int]], tuple[dict[int, int], dict[str, int]]]
 STOPPED = 100  # HackAtari's value for a stopped car's counter
 
 
@@ -102,15 +102,15 @@ def stop_nearest_5(ram: Sequence[int], memory: Mapping[str, int]) -> tuple[dict[
     return {car_counter_address(lane): STOPPED for lane in lanes}, {}
 
 
-#: name (HackAtari's) → (the per-frame function, its memory when a game starts). HackAtari's
+#: name (HackAtari's) → the per-frame rule, its memory when a game starts, what it does. HackAtari's
 #: ``stop_all_cars_tunnel`` puts the bottom five cars (its RAM 108..112) at 35 and the top five at 55.
-FRAME_MODIFICATIONS: dict[str, tuple[FrameModification, dict[str, int]]] = {
-    "stop_all_cars_tunnel": (_stop(range(LANES), (55, 35)), {}),
-    "stop_all_cars_edge": (_stop(range(LANES), (150, 15)), {}),
-    "disable_cars": (_stop(range(LANES), (3, 3)), {}),
-    "stop_top_2": (_stop(range(2)), {}),
-    "stop_bottom_2": (_stop(range(8, 10)), {}),
-    "stop_top_4": (_stop(range(4)), {}),
-    "stop_bottom_4": (_stop(range(6, 10)), {}),
-    "stop_nearest_5": (stop_nearest_5, {}),
+FRAME_MODIFICATIONS: dict[str, Modification] = {
+    "stop_all_cars_tunnel": Modification(_stop(range(LANES), (55, 35)), {}, "all cars stand, leaving a gap"),
+    "stop_all_cars_edge": Modification(_stop(range(LANES), (150, 15)), {}, "all cars stand at the screen's edges"),
+    "disable_cars": Modification(_stop(range(LANES), (3, 3)), {}, "all cars stand off screen"),
+    "stop_top_2": Modification(_stop(range(2)), {}, "lanes 0-1 stand"),
+    "stop_bottom_2": Modification(_stop(range(8, 10)), {}, "lanes 8-9 stand"),
+    "stop_top_4": Modification(_stop(range(4)), {}, "lanes 0-3 stand"),
+    "stop_bottom_4": Modification(_stop(range(6, 10)), {}, "lanes 6-9 stand"),
+    "stop_nearest_5": Modification(stop_nearest_5, {}, "the five lanes of the chicken's half stand"),
 }

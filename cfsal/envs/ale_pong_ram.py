@@ -19,8 +19,10 @@ a paddle moved in RAM eases back to it within about 8 frames (2 agent steps).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from cfsal.envs.ale_rules import Modification
 
 #: RAM addresses (OCAtari's, see the module docstring).
 BALL_X, BALL_Y = 49, 54
@@ -77,7 +79,6 @@ def score_box(value: int, boxes: tuple[tuple[int, int], ...]) -> tuple[int, int]
 
 
 # -- HackAtari's modifications, run before every emulated frame -------------------------------------
-FrameModification = Callable[[Sequence[int], dict[str, int]], tuple[dict[int, int], dict[str, int]]]
 
 
 def lazy_enemy(ram: Sequence[int], memory: Mapping[str, int]) -> tuple[dict[int, int], dict[str, int]]:
@@ -101,9 +102,10 @@ def lazy_enemy(ram: Sequence[int], memory: Mapping[str, int]) -> tuple[dict[int,
     return writes, {"ball_previous_x": int(ram[BALL_X]), "last_enemy_y": int(last)}
 
 
-#: Per ALE game: name → (the per-frame function, its memory when a game starts: HackAtari's values).
-FRAME_MODIFICATIONS: dict[str, dict[str, tuple[FrameModification, dict[str, int]]]] = {
-    "ale_pong": {"lazy_enemy": (lazy_enemy, {"ball_previous_x": 130, "last_enemy_y": 127})},
+#: Per ALE game: name → the per-frame rule, its memory when a game starts (HackAtari's), what it does.
+FRAME_MODIFICATIONS: dict[str, dict[str, Modification]] = {
+    "ale_pong": {"lazy_enemy": Modification(lazy_enemy, {"ball_previous_x": 130, "last_enemy_y": 127},
+                                            "the enemy does not move while the ball moves away from it")},
 }
 
 
@@ -111,4 +113,4 @@ def modification_memory_now(game: str, name: str, ram: Sequence[int]) -> dict[st
     """The memory a modification switched on mid-game starts from: what it would have seen last."""
     if (game, name) == ("ale_pong", "lazy_enemy"):
         return {"ball_previous_x": int(ram[BALL_X]), "last_enemy_y": int(ram[ENEMY_Y])}
-    return dict(FRAME_MODIFICATIONS[game][name][1])
+    return dict(FRAME_MODIFICATIONS[game][name].memory)

@@ -24,8 +24,9 @@ nine bytes only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
+from cfsal.envs.ale_rules import FrameModification, Modification
 from cfsal.envs.bcd import from_bcd, to_bcd
 
 #: RAM addresses (OCAtari's).
@@ -85,7 +86,6 @@ def score_bytes(value: int) -> tuple[int, int]:
 
 
 # -- HackAtari's modifications, run before every emulated frame -------------------------------------
-FrameModification = Callable[[Sequence[int], Mapping[str, int]], tuple[dict[int, int], dict[str, int]]]
 
 
 def _clear_shields(*shields: int) -> FrameModification:
@@ -113,15 +113,15 @@ def no_danger(ram: Sequence[int], memory: Mapping[str, int]) -> tuple[dict[int, 
     return {**writes, 80: 0, 81: 0, 82: 0, 83: 255, 84: 255}, {}
 
 
-#: name (HackAtari's) → (the per-frame function, its memory when a game starts).
-FRAME_MODIFICATIONS: dict[str, tuple[FrameModification, dict[str, int]]] = {
-    "disable_shield_left": (_clear_shields(0), {}),
-    "disable_shield_middle": (_clear_shields(1), {}),
-    "disable_shield_right": (_clear_shields(2), {}),
-    "relocate_shields_slight_left": (_shields_at(35), {}),
-    "relocate_shields_off_by_one": (_shields_at(44), {}),
-    "relocate_shields_off_by_three": (_shields_at(46), {}),
-    "relocate_shields_right": (_shields_at(53), {}),
-    "controlable_missile": (controlable_missile, {}),
-    "no_danger": (no_danger, {}),
+#: name (HackAtari's) → the per-frame rule, its memory when a game starts, what it does.
+FRAME_MODIFICATIONS: dict[str, Modification] = {
+    "disable_shield_left": Modification(_clear_shields(0), {}, "no left shield"),
+    "disable_shield_middle": Modification(_clear_shields(1), {}, "no middle shield"),
+    "disable_shield_right": Modification(_clear_shields(2), {}, "no right shield"),
+    "relocate_shields_slight_left": Modification(_shields_at(35), {}, "shields 8 pixels left"),
+    "relocate_shields_off_by_one": Modification(_shields_at(44), {}, "shields 1 pixel right"),
+    "relocate_shields_off_by_three": Modification(_shields_at(46), {}, "shields 3 pixels right"),
+    "relocate_shields_right": Modification(_shields_at(53), {}, "shields 10 pixels right"),
+    "controlable_missile": Modification(controlable_missile, {}, "the cannon's missile follows the cannon"),
+    "no_danger": Modification(no_danger, {}, "no shields and no alien missiles"),
 }

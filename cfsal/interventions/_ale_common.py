@@ -7,19 +7,23 @@ written, so the emulator never sees a value it has not produced. :class:`AleMove
 :class:`AleSetScore` and :class:`AleSetScores` write scores in the bytes and the code the game's RAM
 map names. :class:`AleConfigure` turns HackAtari's modifications of a game (``k4ntz/HackAtari``)
 into a whole-game variant, one boolean parameter per modification, as
-``ale_pong.Configure(lazy_enemy=True)`` does for Pong.
+``ale_pong.Configure(lazy_enemy=True)`` does for Pong: the parameters are made from the
+environment's table, so a modification is declared once.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
 
+from cfsal.envs.ale_modifications import FRAME_MODIFICATIONS
 from cfsal.errors import InterventionError
 from cfsal.interventions.config import ConfigIntervention
+from cfsal.interventions.params import param
 from cfsal.interventions.state import Intervention, copy_state
 
 
@@ -162,12 +166,21 @@ def span(ram_range: tuple[int, int]) -> int:
 class AleConfigure(ConfigIntervention, register=False):
     """A whole-game variant from reset: HackAtari's modifications of the game switched on or off.
 
-    Subclasses set ``game`` and declare one ``bool | None`` parameter per modification, named as
-    HackAtari names it; ``True`` switches it on, ``False`` off, ``None`` leaves it as it is. The
-    parameters are written out rather than made from the environment's table
-    (:data:`cfsal.envs.ale_modifications.FRAME_MODIFICATIONS`), so that readers, type checkers and
-    editors see each game's signature; ``tests/test_ale_interventions.py`` checks that they agree.
+    A game's class sets ``game`` (and ``summary`` and its docstring) and is made a frozen dataclass,
+    as every intervention is; its parameters are not written in it but made when it is defined: one
+    ``bool | None`` parameter (default None) per modification the environment runs for the game
+    (:data:`cfsal.envs.ale_modifications.FRAME_MODIFICATIONS`), in the table's order, named as
+    HackAtari names it and documented by the table's line, so they cannot drift from what the game
+    runs. ``True`` switches a modification on, ``False`` off, ``None`` leaves it as it is.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Declare the game's modifications as the class's parameters, before ``@dataclass`` reads them."""
+        super().__init_subclass__(**kwargs)
+        table = FRAME_MODIFICATIONS[cls.game]
+        cls.__annotations__ = {**inspect.get_annotations(cls), **dict.fromkeys(table, "bool | None")}
+        for name, modification in table.items():
+            setattr(cls, name, param(None, doc=modification.doc))
 
     def _settings(self) -> dict[str, bool]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
@@ -187,3 +200,4 @@ class AleConfigure(ConfigIntervention, register=False):
 
     def changed_keys(self) -> tuple[str, ...]:
         return ("modifications",)
+

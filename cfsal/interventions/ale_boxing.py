@@ -108,7 +108,3 @@ class Configure(AleConfigure):
 
     game: ClassVar[str] = GAME
     summary: ClassVar[str] = "a whole-game variant at episode start: HackAtari's one_armed, gravity, ..."
-    one_armed: bool | None = param(None, doc="the player's right arm never punches")
-    gravity: bool | None = param(None, doc="the player sinks a row every 3rd frame")
-    switch_positions: bool | None = param(None, doc="the boxers start on each other's side")
-    classic_colors: bool | None = param(None, doc="the player red, the enemy blue")

@@ -137,7 +137,3 @@ class Configure(AleConfigure):
 
     game: ClassVar[str] = GAME
     summary: ClassVar[str] = "a whole-game variant at episode start: HackAtari's ball drift / gravity"
-    right_drift: bool | None = param(None, doc="the ball drifts right")
-    left_drift: bool | None = param(None, doc="the ball drifts left")
-    gravity: bool | None = param(None, doc="the ball is pulled down")
-    inverse_gravity: bool | None = param(None, doc="the ball is pushed up")

@@ -124,11 +124,3 @@ class Configure(AleConfigure):
 
     game: ClassVar[str] = GAME
     summary: ClassVar[str] = "a whole-game variant at episode start: HackAtari's car stops"
-    stop_all_cars_tunnel: bool | None = param(None, doc="all cars stand, leaving a gap")
-    stop_all_cars_edge: bool | None = param(None, doc="all cars stand at the screen's edges")
-    disable_cars: bool | None = param(None, doc="all cars stand off screen")
-    stop_top_2: bool | None = param(None, doc="lanes 0-1 stand")
-    stop_bottom_2: bool | None = param(None, doc="lanes 8-9 stand")
-    stop_top_4: bool | None = param(None, doc="lanes 0-3 stand")
-    stop_bottom_4: bool | None = param(None, doc="lanes 6-9 stand")
-    stop_nearest_5: bool | None = param(None, doc="the five lanes of the chicken's half stand")

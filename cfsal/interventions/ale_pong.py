@@ -166,4 +166,3 @@ class Configure(AleConfigure):
 
     game: ClassVar[str] = GAME
     summary: ClassVar[str] = "a whole-game variant at episode start: HackAtari's lazy_enemy"
-    lazy_enemy: bool | None = param(None, doc="the enemy does not move while the ball moves away from it")

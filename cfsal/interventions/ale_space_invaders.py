@@ -112,12 +112,3 @@ class Configure(AleConfigure):
 
     game: ClassVar[str] = GAME
     summary: ClassVar[str] = "a whole-game variant at episode start: HackAtari's shield and missile mods"
-    disable_shield_left: bool | None = param(None, doc="no left shield")
-    disable_shield_middle: bool | None = param(None, doc="no middle shield")
-    disable_shield_right: bool | None = param(None, doc="no right shield")
-    relocate_shields_slight_left: bool | None = param(None, doc="shields 8 pixels left")
-    relocate_shields_off_by_one: bool | None = param(None, doc="shields 1 pixel right")
-    relocate_shields_off_by_three: bool | None = param(None, doc="shields 3 pixels right")
-    relocate_shields_right: bool | None = param(None, doc="shields 10 pixels right")
-    controlable_missile: bool | None = param(None, doc="the cannon's missile follows the cannon")
-    no_danger: bool | None = param(None, doc="no shields and no alien missiles")
