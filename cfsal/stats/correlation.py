@@ -34,15 +34,13 @@ from scipy import stats
 
 from cfsal.errors import StatisticsError
 from cfsal.stats._validation import check_confidence, check_resamples, paired_vectors
-from cfsal.stats.paired import ALTERNATIVES, DEFAULT_RESAMPLES, Alternative
+from cfsal.stats.paired import _BATCH_ELEMENTS, ALTERNATIVES, DEFAULT_RESAMPLES, Alternative
 
 CorrelationMethod = Literal["pearson", "spearman"]
 METHODS: tuple[str, ...] = ("pearson", "spearman")
 
 #: Fisher z needs n > 3; below this there is no interval and no verdict.
 MIN_PAIRS = 4
-
-_BATCH_ELEMENTS = 2**21
 
 
 @dataclass(frozen=True)

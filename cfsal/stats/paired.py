@@ -34,7 +34,9 @@ ALTERNATIVES: tuple[str, ...] = ("two-sided", "greater", "less")
 #: p = 0.05 is √(0.05·0.95/10⁴) ≈ 0.002, and n = 30 pairs take ~10 ms.
 DEFAULT_RESAMPLES = 9999
 
-#: Upper bound on (sign patterns × pairs) held in memory at once while building the null distribution.
+#: Upper bound on (resamples × pairs) held in memory at once while building a null or bootstrap
+#: distribution: sign patterns and bootstrap-t resamples (here and in the clustered tests), pairings
+#: (the correlation's permutation test).
 _BATCH_ELEMENTS = 2**21
 
 
