@@ -2,10 +2,14 @@
 
 Every error cfsal raises on purpose derives from :class:`CfsalError`, so the CLI and the pytest
 plugin can turn it into a one-line message instead of a traceback from deep inside. Messages
-name the offending value, say why it is wrong, and say what to do instead.
+name the offending value, say why it is wrong, and say what to do instead;
+:func:`check_schema_version` says so for every record read back from JSON.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 
 class CfsalError(Exception):
@@ -64,3 +68,14 @@ class GameStateError(CfsalError, ValueError):
 
 class ObservationShapeError(CfsalError, ValueError):
     """Observations whose shape is not the one the agent was trained on."""
+
+
+def check_schema_version(data: Mapping[str, Any], expected: int, what: str, error: type[CfsalError],
+                         hint: str) -> None:
+    """Refuse a record written under another schema than this cfsal reads: raise ``error`` naming
+    ``what`` the record is, the ``schema_version`` it has and ``expected``, and ``hint``, what to do
+    instead (each reader knows best: re-record it, re-run it, …)."""
+    version = data.get("schema_version")
+    if version != expected:
+        raise error(f"{what} schema_version={version!r} is not supported (this cfsal reads version {expected}); "
+                    f"{hint}")

@@ -24,7 +24,7 @@ from cfsal.envs.framestack import (  # preprocess_frame re-exported: it lived he
 )
 from cfsal.envs.games import GameSpec, get_game
 from cfsal.envs.validation import check_config, check_state
-from cfsal.errors import SnapshotError
+from cfsal.errors import SnapshotError, check_schema_version
 
 __all__ = ["SNAPSHOT_SCHEMA_VERSION", "EnvSnapshot", "ToyboxEnv", "preprocess_frame"]
 
@@ -83,12 +83,8 @@ class EnvSnapshot:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EnvSnapshot:
-        version = data.get("schema_version")
-        if version != SNAPSHOT_SCHEMA_VERSION:
-            raise SnapshotError(
-                f"snapshot schema version {version!r} is not supported (this cfsal reads "
-                f"version {SNAPSHOT_SCHEMA_VERSION}); re-record it with this cfsal version."
-            )
+        check_schema_version(data, SNAPSHOT_SCHEMA_VERSION, "snapshot", SnapshotError,
+                             "re-record it with this cfsal version.")
         return cls(
             game=data["game"],
             toybox_json=data["toybox_json"],

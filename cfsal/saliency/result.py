@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from cfsal.envs.objects import ObjectBox, select, union_weights
+from cfsal.errors import check_schema_version
 from cfsal.saliency._utils import SCREEN, SaliencyError
 
 SCHEMA_VERSION = 1
@@ -168,10 +169,7 @@ class SaliencyMap:
     @classmethod
     def _from_meta(cls, meta: Mapping[str, Any], actor: np.ndarray, critic: np.ndarray) -> SaliencyMap:
         """A map from :meth:`to_dict`'s fields other than the arrays, and the arrays."""
-        version = meta.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise SaliencyError(f"saliency map schema version {version!r} is not supported (this cfsal reads "
-                                f"version {SCHEMA_VERSION}); recompute the map with this cfsal.")
+        check_schema_version(meta, SCHEMA_VERSION, "saliency map", SaliencyError, "recompute the map with this cfsal.")
         objects = tuple({name: ObjectBox.from_dict(box) for name, box in frame.items()} for frame in meta["objects"])
         return cls(actor, critic, meta["method"], dict(meta["params"]), meta["agent"], meta["game"], objects,
                    dict(meta.get("details", {})))

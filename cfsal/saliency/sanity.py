@@ -18,6 +18,7 @@ import torch
 from scipy.stats import rankdata
 
 from cfsal.agents.base import Agent
+from cfsal.errors import check_schema_version
 from cfsal.saliency._utils import SaliencyError
 from cfsal.saliency.api import saliency
 from cfsal.saliency.result import SaliencyMap
@@ -54,9 +55,7 @@ class RandomizationCheck:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RandomizationCheck:
-        if data.get("schema_version") != SCHEMA_VERSION:
-            raise SaliencyError(f"randomisation check schema version {data.get('schema_version')!r} is not "
-                                f"supported (this cfsal reads {SCHEMA_VERSION}); rerun the check.")
+        check_schema_version(data, SCHEMA_VERSION, "randomisation check", SaliencyError, "rerun the check.")
         return cls(data["method"], dict(data["params"]), data["agent"], int(data["seed"]),
                    tuple(data["layers"]), tuple(float(v) for v in data["actor"]),
                    tuple(float(v) for v in data["critic"]))

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from cfsal.errors import StatisticsError
+from cfsal.errors import StatisticsError, check_schema_version
 from cfsal.stats.claim import Claim, Outcome
 from cfsal.stats.explain import explain
 from cfsal.stats.multiple import Correction
@@ -219,12 +219,8 @@ class Verdict:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
         """Read :meth:`to_dict` back; ``explanation`` is not read, it is rendered again from the fields."""
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise StatisticsError(
-                f"verdict schema_version={version!r}, but this cfsal reads version {SCHEMA_VERSION}. "
-                "Re-run the hypotheses with this cfsal, or read the file with the cfsal that wrote it."
-            )
+        check_schema_version(data, SCHEMA_VERSION, "verdict", StatisticsError,
+                             "re-run the hypotheses with this cfsal, or read the file with the cfsal that wrote it.")
         if "reason" not in data:
             raise StatisticsError(
                 "this verdict was written by a cfsal whose verdicts did not yet record their reason and "
