@@ -26,6 +26,7 @@ from cfsal.envs.ale_modifications import FRAME_MODIFICATIONS
 from cfsal.envs.objects import objects
 from cfsal.errors import InterventionError
 from cfsal.interventions import ale_pong, from_spec, registry, strategies
+from cfsal.interventions._ale_common import AleConfigure
 
 settings.register_profile("interventions-fast", max_examples=12, deadline=None,
                           suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
@@ -234,6 +235,12 @@ def test_configure_is_made_from_the_modifications_the_environment_runs(game):
         configure()
     with pytest.raises(InterventionError, match=f"{first}=1 must be true or false"):
         configure(**{first: 1})
+
+
+def test_a_configure_of_a_game_without_modifications_is_refused_before_it_is_registered():
+    with pytest.raises(TypeError, match="set game = one of 'ale_pong'"):
+        type("Configure", (AleConfigure,), {"game": "breakout", "__module__": __name__})
+    assert registry["breakout.configure"].__module__ == "cfsal.interventions.breakout"
 
 
 @pytest.fixture(scope="module")

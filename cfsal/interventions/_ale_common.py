@@ -176,8 +176,11 @@ class AleConfigure(ConfigIntervention, register=False):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Declare the game's modifications as the class's parameters, before ``@dataclass`` reads them."""
+        table = FRAME_MODIFICATIONS.get(getattr(cls, "game", None))
+        if table is None:  # refused before it is registered
+            raise TypeError(f"{cls.__qualname__} configures no game with HackAtari modifications: set game = one "
+                            f"of {', '.join(map(repr, FRAME_MODIFICATIONS))} (cfsal.envs.ale_modifications).")
         super().__init_subclass__(**kwargs)
-        table = FRAME_MODIFICATIONS[cls.game]
         cls.__annotations__ = {**inspect.get_annotations(cls), **dict.fromkeys(table, "bool | None")}
         for name, modification in table.items():
             setattr(cls, name, param(None, doc=modification.doc))
