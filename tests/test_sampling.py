@@ -64,11 +64,11 @@ def test_a_second_store_reads_the_episodes_the_first_played_from_disk(agent, tmp
     first = StateSampler(agent, WINDOW, store=EpisodeStore(agent, WINDOW, seed=np.random.SeedSequence(4),
                                                            cache=cache))
     played = first.take(10)
-    assert first.steps_played > 0 and len(list(cache.directory.glob("*.json.gz"))) >= 10
+    assert first.store.steps_played > 0 and len(list(cache.directory.glob("*.json.gz"))) >= 10
     again = StateSampler(agent, WINDOW, store=EpisodeStore(agent, WINDOW, seed=np.random.SeedSequence(4),
                                                            cache=cache))
     read = again.take(10)
-    assert again.steps_played == 0  # nothing played: every episode came from disk
+    assert again.store.steps_played == 0  # nothing played: every episode came from disk
     assert _key(read) == _key(played)
     assert all(p.snapshot.native is not None for p in read)  # replayed once, so rollouts restore cheaply
     assert again.selection == first.selection

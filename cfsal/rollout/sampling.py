@@ -294,10 +294,6 @@ class StateSampler:
         self._kept_read = self._candidates_read = 0
 
     @property
-    def steps_played(self) -> int:
-        return self.store.steps_played
-
-    @property
     def selection(self) -> Selection:
         """The candidates behind every sample handed out so far."""
         return self._selection
