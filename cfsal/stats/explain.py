@@ -221,7 +221,7 @@ def _anytime(v: Verdict) -> str:
     c, stop, margin = v.claim, v.sequential, v.claim.margin
     what = "correlation" if v.method == "correlation-mixture" else "mean difference"
     cs = f"{v.confidence:.0%} confidence sequence [{number(v.ci_low)}, {number(v.ci_high)}]"
-    at = f"after {v.n} samples ({stop.looks} look{'s' if stop.looks != 1 else ''})"
+    at = f"after {v.n} {_units(v)} ({stop.looks} look{'s' if stop.looks != 1 else ''})"
     estimate = number(v.effect)
     if v.reason == "significant":
         if c.kind == "no_effect":
@@ -242,7 +242,7 @@ def _anytime(v: Verdict) -> str:
     if stop.stopped == "futility":
         return (f"Stopped for futility {at}: the {1 - stop.futility:.0%} confidence sequence of the {what} {estimate} "
                 f"excludes every value at which the claim or its refutation could be expected to be decided by the "
-                f"maximum of {stop.maximum} samples, so more samples would very likely end undecided too (anytime-valid "
+                f"maximum of {stop.maximum} {_units(v)}, so more samples would very likely end undecided too (anytime-valid "
                 f"p = {p_value(v.p_value)}). A futility stop never supports anything; raise max_samples, or declare a "
                 "margin, if a smaller effect matters.")
     why = {"max_samples": "the hypothesis's maximum number of samples was reached",
@@ -255,10 +255,15 @@ def _anytime(v: Verdict) -> str:
 
 # -------------------------------------------------------------------------------------------- group
 
-def _chances(check: GroupFutility) -> str:
+def _units(v: Verdict) -> str:
+    """What a sequential verdict's n counts: samples, or episodes when it tests episode means."""
+    return "episodes" if v.sequential is not None and v.clusters is not None else "samples"
+
+
+def _chances(check: GroupFutility, units: str) -> str:
     parts = []
     for name, p in check.chances.items():
-        why = (f" (out of reach with {check.maximum} samples for a test valid on the bounds)"
+        why = (f" (out of reach with {check.maximum} {units} for a test valid on the bounds)"
                if name in check.unreachable else "")
         parts.append(f"{name} {p:.1%}{why}")
     return ", ".join(parts)
@@ -266,23 +271,23 @@ def _chances(check: GroupFutility) -> str:
 
 def _group(v: Verdict) -> str:
     """A group-sequential verdict (:func:`cfsal.stats.group_sequential_assess`), quoting its last look's own."""
-    stop = v.sequential
+    stop, units = v.sequential, _units(v)
     look = stop.look_verdict
     if stop.end == "short":
         why = {"budget": "the session's budget ran out", "max_samples": "the data ran out",
                "decided": "the data ran out", "futility": "the run stopped"}[stop.final_reason]
-        text = (f"Not decided after {v.n} samples ({stop.look} of {stop.looks} planned looks): {why} "
+        text = (f"Not decided after {v.n} {units} ({stop.look} of {stop.looks} planned looks): {why} "
                 f"before the last look (group-sequential p = {p_value(v.p_value)}).")
     elif stop.end == "futility":
         check = stop.futility
-        text = (f"Stopped for futility at look {stop.look} of {stop.looks} ({v.n} of at most {stop.maximum} samples): "
+        text = (f"Stopped for futility at look {stop.look} of {stop.looks} ({v.n} of at most {stop.maximum} {units}): "
                 f"even with the true mean at the optimistic end of its one-sided {1 - check.gamma:.0%} bound, the "
-                f"chance that the last look decides is below {check.gamma:.0%} for every decision ({_chances(check)}), "
+                f"chance that the last look decides is below {check.gamma:.0%} for every decision ({_chances(check, units)}), "
                 f"so more samples would very likely end undecided too (group-sequential p = {p_value(v.p_value)}). A "
                 "futility stop never supports or refutes anything; plan more samples, or declare a margin, if a "
                 f"smaller effect matters. This look: {explain(look)}")
     elif stop.end == "early":
-        at = f"Decided at look {stop.look} of {stop.looks} ({v.n} of at most {stop.maximum} samples)"
+        at = f"Decided at look {stop.look} of {stop.looks} ({v.n} of at most {stop.maximum} {units})"
         if v.outcome == SUPPORTED:
             text = (f"{at}: its test gives p = {p_value(look.p_value)}, below this look's share of α "
                     f"({stop.weight:.3g} × {stop.alpha_stop:.3g}), so sampling stopped; group-sequential p = "
@@ -298,6 +303,6 @@ def _group(v: Verdict) -> str:
         text = (f"{base} (Last of {stop.looks} planned looks, n = {look.n}: its test ran at level {stop.weight:.3g} × α "
                 "and the group-sequential p = min over looks of p / weight.)")
     if stop.planned_maximum is not None:
-        text = (f"{text} The session's sample budget set this test's maximum to its share, {stop.maximum} samples "
+        text = (f"{text} The session's sample budget set this test's maximum to its share, {stop.maximum} {units} "
                 f"(of the {stop.planned_maximum} it would have planned).")
     return text
