@@ -371,3 +371,21 @@ def test_cli_lists_every_intervention_with_parameters_and_ranges(capsys):
     listed = json.loads(capsys.readouterr().out)
     assert {e["name"] for e in listed} == {"pong.move_ball", "pong.set_ball_velocity", "pong.move_paddle", "pong.set_scores",
                                            "pong.configure"}
+
+
+def test_amidar_boxes_are_indexed_in_reading_order_in_every_environment():
+    """Toybox lists board.boxes in another order in every environment (same seed); paint_boxes(boxes=(0,))
+    must still fill the top-left box, and two environments must paint the same tiles."""
+    states = []
+    for _ in range(3):
+        env = make("amidar", seed=0)
+        env.reset(seed=0)
+        states.append(env.unwrapped.toybox.state_to_json())
+    listed = [[(b["top_left"]["tx"], b["top_left"]["ty"]) for b in s["board"]["boxes"]] for s in states]
+    assert len({tuple(order) for order in listed}) > 1  # the core's own order differs (else this test proves nothing)
+    painted = [amidar.PaintBoxes(boxes=(0, 8)).apply(s) for s in states]
+    assert all(p["board"]["tiles"] == painted[0]["board"]["tiles"] for p in painted)
+    filled = [sorted((b["top_left"]["tx"], b["top_left"]["ty"]) for b in p["board"]["boxes"] if b["painted"])
+              for p in painted]
+    assert filled[0] == [(0, 0), (4, 6)] and all(f == filled[0] for f in filled)
+    assert amidar.PaintBoxes(boxes=(0, 8)).target(painted[1]) == [True, True]

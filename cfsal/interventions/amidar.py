@@ -335,16 +335,28 @@ class PaintTiles(_Amidar):
         return sorted((x, y, tiles[y][x]) for x, y in self._tiles())
 
 
+def _boxes_in_reading_order(board: dict[str, Any]) -> list[dict[str, Any]]:
+    """The board's boxes (the state's own dicts) top row first, each row left to right.
+
+    Toybox's core keeps ``board.boxes`` in a hash set, so its list comes in another order in every
+    environment, even with the same seed: an index into it would name another box each time.
+    """
+    return sorted(board["boxes"], key=lambda box: (box["top_left"]["ty"], box["top_left"]["tx"]))
+
+
 @dataclass(frozen=True)
 class PaintBoxes(_Amidar):
-    """Fill (or empty) boxes by index into ``board.boxes``, painting (or unpainting) their outlines.
+    """Fill (or empty) boxes by index in reading order, painting (or unpainting) their outlines.
 
-    Unpainting an outline shared with a neighbouring box also empties that neighbour (its outline
-    is no longer complete). No points are awarded and no chase is triggered.
+    Box 0 is the top-left box; indices run along the top row (7 boxes on the default board), then
+    the next row down. Unpainting an outline shared with a
+    neighbouring box also empties that neighbour (its outline is no longer complete). No points
+    are awarded and no chase is triggered.
     """
 
     summary: ClassVar[str] = "fill or empty boxes (and their outlines)"
-    boxes: tuple[int, ...] = param(low=0, high=28, doc="box indices (the default board has 29 boxes)")
+    boxes: tuple[int, ...] = param(low=0, high=28, doc="box indices in reading order, 0 = top left (the default "
+                                   "board has 29 boxes)")
     painted: bool = param(True, doc="fill (true) or empty (false)")
 
     def _validate(self) -> None:
@@ -352,16 +364,15 @@ class PaintBoxes(_Amidar):
             raise self._error("give at least one box index in boxes=[…].")
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        board = state["board"]
-        count = len(board["boxes"])
+        boxes = _boxes_in_reading_order(state["board"])
         for i in self.boxes:
-            if i >= count:
-                raise self._error(f"box {i} does not exist; this board has {count} boxes (0..{count - 1}).")
-        tiles = {t for i in self.boxes for t in _box_perimeter(board["boxes"][i])}
+            if i >= len(boxes):
+                raise self._error(f"box {i} does not exist; this board has {len(boxes)} boxes (0..{len(boxes) - 1}).")
+        tiles = {t for i in self.boxes for t in _box_perimeter(boxes[i])}
         _paint(state, tiles, self.painted, update_boxes=True)
 
     def target(self, state: dict[str, Any]) -> Any:
-        boxes = state["board"]["boxes"]
+        boxes = _boxes_in_reading_order(state["board"])
         return [boxes[i]["painted"] if i < len(boxes) else None for i in self.boxes]
 
 
