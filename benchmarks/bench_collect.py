@@ -12,9 +12,15 @@ states means playing many episodes. Three rates, in agent steps per second, in o
 * **serial**: the same number of agent steps played the way collection ran before (one episode at a
   time, one unbatched forward per step: ``cfsal.rollout.branching``'s loop);
 * **bare forward**: the agent's blocked forward alone on 32 rows, the most any batched collection of
-  this agent could reach (environment stepping free).
+  this agent could reach on one core (environment stepping free);
+* **stepping alone**: the same number of environment steps with random actions and no forward, so
+  that the run also states the **two-core ceiling**: every agent step costs one row of a blocked
+  forward plus one environment step, whichever core does them, so no collection on this machine's
+  two cores can exceed 2 / (forward per row + step) agent steps per second, however it schedules
+  (forwards stay single-threaded: a thread count changes a convolution's floats).
 
-Goals (issue "Verdicts that hold up"): lockstep ≥ 5× serial and ≥ 60% of the bare forward rate.
+Goals (issue "Verdicts that hold up"): lockstep ≥ 5× serial and ≥ 60% of the bare forward rate; the
+ceiling row says what share of the physically possible 5× serial would take.
 Writes ``benchmarks/results/collect.md``.
 """
 
@@ -68,6 +74,20 @@ def serial(agent, steps: int, seed: int) -> float:
     return time.perf_counter() - started
 
 
+def stepping_alone(agent, steps: int, seed: int) -> float:
+    """Seconds to play ``steps`` environment steps with random actions and no forward at all."""
+    env = make(agent.spec.game)
+    rng = np.random.default_rng(seed)
+    actions = rng.integers(env.action_space.n, size=steps)
+    env.reset(seed=seed)
+    started = time.perf_counter()
+    for episode_step, action in enumerate(actions):
+        _, _, terminated, truncated, _ = env.step(int(action))
+        if terminated or truncated:
+            env.reset(seed=int(child(seed, episode_step).generate_state(1)[0]))
+    return time.perf_counter() - started
+
+
 def bare_forward(agent, rows: int, repeats: int) -> float:
     """Seconds per blocked forward of ``rows`` observations."""
     env = make(agent.spec.game, seed=0)
@@ -80,17 +100,26 @@ def bare_forward(agent, rows: int, repeats: int) -> float:
     return (time.perf_counter() - started) / repeats
 
 
-def measure(agent, samples: int, repeats: int) -> list[tuple[float, float, float, int, float]]:
-    """Per repeat: lockstep, serial and bare-forward rates, the steps and the lockstep seconds."""
+def measure(agent, samples: int, repeats: int) -> list[tuple[float, float, float, int, float, float]]:
+    """Per repeat: lockstep, serial and bare-forward rates, the steps, the lockstep seconds and the
+    stepping-alone rate."""
     rows = []
     for r in range(repeats):  # interleaved, so that a change of load hits every way alike
         seconds, steps = lockstep(agent, samples, seed=r)
         serial_seconds = serial(agent, steps, seed=r)
         forward = bare_forward(agent, DEFAULT_WIDTH, 50)
-        rows.append((steps / seconds, steps / serial_seconds, DEFAULT_WIDTH / forward, steps, seconds))
+        step_seconds = stepping_alone(agent, steps, seed=r)
+        rows.append((steps / seconds, steps / serial_seconds, DEFAULT_WIDTH / forward, steps, seconds,
+                     steps / step_seconds))
         print(f"{samples} states, repeat {r}: lockstep {rows[-1][0]:.0f} steps/s ({steps} steps, {seconds:.1f} s), "
-              f"serial {rows[-1][1]:.0f} steps/s, bare forward {rows[-1][2]:.0f} rows/s", flush=True)
+              f"serial {rows[-1][1]:.0f} steps/s, bare forward {rows[-1][2]:.0f} rows/s, stepping alone "
+              f"{rows[-1][5]:.0f} steps/s", flush=True)
     return rows
+
+
+def two_core_ceiling(forward_rows_per_second: float, steps_per_second: float) -> float:
+    """Agent steps per second if both cores did nothing but forward rows and environment steps."""
+    return 2 / (1 / forward_rows_per_second + 1 / steps_per_second)
 
 
 def main() -> None:
@@ -113,17 +142,23 @@ def main() -> None:
     ]
     for samples, rows in measured.items():
         lock, ser, bare = (float(np.median([row[i] for row in rows])) for i in range(3))
+        alone = float(np.median([row[5] for row in rows]))
+        ceiling = two_core_ceiling(bare, alone)
         lines += [
             f"| {samples} | lockstep ({DEFAULT_WIDTH} episodes side by side) | {lock:.0f} | — | — |",
             f"| {samples} | serial (one episode at a time, unbatched forward) | {ser:.0f} | lockstep is "
             f"{lock / ser:.2f}× | ≥ 5× {'✔' if lock / ser >= 5 else '✘'} |",
             f"| {samples} | bare blocked forward, {DEFAULT_WIDTH} rows | {bare:.0f} | lockstep is {lock / bare:.0%} "
             f"of it | ≥ 60% {'✔' if lock / bare >= 0.6 else '✘'} |",
+            f"| {samples} | stepping alone (random actions, no forward) | {alone:.0f} | — | — |",
+            f"| {samples} | two-core ceiling 2 / (1/forward + 1/stepping) | {ceiling:.0f} | {ceiling / ser:.2f}× "
+            f"serial; 5× serial would need {5 * ser / ceiling:.0%} of it | — |",
         ]
     lines.append("")
     for samples, rows in measured.items():
         lines.append(f"Per repeat, {samples} states: " + "; ".join(
-            f"{a:.0f} / {b:.0f} / {c:.0f} ({steps} steps in {s:.1f} s)" for a, b, c, steps, s in rows) + ".")
+            f"{a:.0f} / {b:.0f} / {c:.0f} / {d:.0f} ({steps} steps in {s:.1f} s)" for a, b, c, steps, s, d in rows)
+            + " (lockstep / serial / bare forward / stepping alone).")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "collect.md"
     out.write_text("\n".join(lines) + "\n")

@@ -203,4 +203,3 @@ class AleConfigure(ConfigIntervention, register=False):
 
     def changed_keys(self) -> tuple[str, ...]:
         return ("modifications",)
-
