@@ -118,3 +118,64 @@ def test_a_file_that_does_not_read_is_played_again(agent, tmp_path):
     found = store.candidates(0)
     assert store.steps_played > 0 and found.episode == 0
     assert cache.load(0) is not None  # written again, whole
+
+
+# ---------------------------------------------------------------------------------- the collector
+
+@pytest.fixture()
+def collector_up(monkeypatch):
+    """The session's collector process, up (the suite's load may be high: use it whatever the load)."""
+    import time
+
+    from cfsal.rollout.collector import ENVIRONMENT_SWITCH, collector
+
+    monkeypatch.setenv(ENVIRONMENT_SWITCH, "always")
+    deadline = time.monotonic() + 120
+    while collector() is None:
+        assert time.monotonic() < deadline, "the collector process did not start within 2 minutes"
+        time.sleep(0.2)
+    return collector()
+
+
+def test_episodes_the_collector_plays_are_the_ones_this_process_plays(agent, collector_up):
+    here = EpisodeStore(agent, WINDOW, seed=np.random.SeedSequence(6), collector=False)
+    shared = EpisodeStore(agent, WINDOW, seed=np.random.SeedSequence(6))
+    expected = [here.candidates(e, ahead=48) for e in range(48)]
+    found = [shared.candidates(e, ahead=48) for e in range(48)]
+    assert shared.played_elsewhere >= 16 and not collector_up.busy  # it played some, and its job is collected
+    assert [shared.lengths.get(e) for e in range(48)] == [here.lengths.get(e) for e in range(48)]
+    for mine, theirs in zip(expected, found):
+        assert (mine.episode, mine.ended) == (theirs.episode, theirs.ended)
+        assert _key(mine.points) == _key(theirs.points)
+        assert all(p.snapshot.native is not None for p in theirs.points)  # restorable as cheaply as local ones
+
+
+def test_a_collector_job_that_fails_is_played_here_with_a_warning(agent, collector_up, monkeypatch):
+    from cfsal.rollout import sampling
+
+    def unplayable(self):
+        raise sampling.CollectorError("the collector process failed: a test said so")
+
+    monkeypatch.setattr(type(collector_up), "result", unplayable)
+    here = EpisodeStore(agent, WINDOW, seed=np.random.SeedSequence(8), collector=False)
+    shared = EpisodeStore(agent, WINDOW, seed=np.random.SeedSequence(8))
+    with pytest.warns(RuntimeWarning, match="plays every episode of this store in this process: .*a test said so"):
+        found = [shared.candidates(e, ahead=40) for e in range(40)]
+    collector_up.busy = False
+    collector_up.conn.recv_bytes()  # the job it really played, unread because of the patch
+    assert [_key(c.points) for c in found] == [_key(here.candidates(e, ahead=40).points) for e in range(40)]
+    assert not shared._use_collector
+
+
+def test_a_switched_off_collector_is_not_used(agent, collector_up):
+    from cfsal.rollout.collector import collector, use_collector
+
+    use_collector(False, "this test")
+    try:
+        assert collector() is None
+        store = EpisodeStore(agent, WINDOW, seed=np.random.SeedSequence(6))
+        [store.candidates(e, ahead=40) for e in range(40)]
+        assert store.played_elsewhere == 0
+    finally:
+        use_collector(True, "this test")
+    assert collector() is collector_up
