@@ -38,7 +38,6 @@ from cfsal.plugin.session import SessionState, Settings, hypothesis_seed
 from cfsal.plugin.summary import changed_by_correction, designs_used, repeated_situations
 from cfsal.report.build import load_results, record_media, write_session_report
 from cfsal.report.table import set_aside, verdict_table
-from cfsal.rollout.collector import use_collector
 from cfsal.rollout.sampling import use_states_cache
 from cfsal.stats.group_sequential import DEFAULT_LOOKS
 
@@ -49,7 +48,6 @@ class CfsalSession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.worker = hasattr(config, "workerinput")
-        use_collector(not self.worker, "pytest-xdist worker")  # the workers already occupy the cores
         self.html_path = _output_path(config, "--cfsal-html", "cfsal_html")
         self.compare = _baseline(config.getoption("--cfsal-compare"))
         self.state = SessionState(Settings(

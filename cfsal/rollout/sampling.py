@@ -7,9 +7,7 @@ never reached). Episode ``e`` is seeded from ``child(seed, e, 0)`` (environment)
 seed and ``e`` alone. Episodes play in lockstep lanes of one forward block each (one blocked forward
 per lane per step; the rows of a 16-row block do not depend on each other:
 :data:`cfsal.agents.base.FORWARD_BLOCK`); one lane's environments step on a thread while the next
-lane forwards, and a slot that frees is refilled with the next episode. With many episodes to
-start, a store hands the upper half to the collector process (:mod:`cfsal.rollout.collector`) and
-plays the lower half in one forward block, so both cores forward; the candidates are the same.
+lane forwards, and a slot that frees is refilled with the next episode.
 
 A :class:`StateSampler` walks a store's episodes in order and keeps the candidates where its
 intervention applies, so the k-th sample is the same however many are asked for, whatever the
@@ -20,8 +18,6 @@ design share one store (:func:`shared_store`): the episodes are played once.
 from __future__ import annotations
 
 import functools
-import pickle
-import warnings
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,7 +37,6 @@ from cfsal.agents.base import (
 from cfsal.envs import make
 from cfsal.errors import CfsalError
 from cfsal.rollout.branching import BranchPoint
-from cfsal.rollout.collector import MIN_EPISODES, Collector, CollectorError, collector
 from cfsal.rollout.design import Selection, States
 from cfsal.rollout.states_cache import EpisodeCache
 
@@ -86,14 +81,12 @@ class EpisodeStore:
 
     ``first`` skips the episodes before it (they are independent of it): to replay one episode.
     With ``cache`` the episodes are read from disk when an earlier store with the same key played
-    them, and written there when played (:mod:`cfsal.rollout.states_cache`). ``collector=False``
-    plays every episode in this process.
+    them, and written there when played (:mod:`cfsal.rollout.states_cache`).
     """
 
     def __init__(self, agent: Agent, states: States, *, seed: np.random.SeedSequence | int, greedy: bool = False,
                  width: int = DEFAULT_WIDTH, max_episode_steps: int = EPISODE_STEP_LIMIT,
-                 max_episodes: int = MAX_EPISODES, first: int = 0, cache: EpisodeCache | None = None,
-                 collector: bool = True) -> None:
+                 max_episodes: int = MAX_EPISODES, first: int = 0, cache: EpisodeCache | None = None) -> None:
         if not isinstance(states, States):
             raise CfsalError(f"an episode store needs a cfsal.rollout.States design, got {states!r}.")
         self.agent, self.states, self.seed, self.greedy = agent, states, seed, greedy
@@ -109,84 +102,21 @@ class EpisodeStore:
         self.steps_played = 0  # agent steps of every episode played so far (what the candidates cost)
         self.cache = cache
         self._replayer = None  # an environment that gives snapshots read from disk their native clone
-        self._use_collector = collector and not self._constant  # a constant agent's forwards cost nothing
-        self._away: tuple[range, Collector] | None = None  # episodes the collector process is playing
-        self.played_elsewhere = 0  # episodes the collector process played for this store
 
     def candidates(self, episode: int, ahead: int = 1) -> Candidates:
         """Episode ``episode``'s candidates, playing it (and up to ``ahead`` − 1 after it) if not yet played."""
         if episode >= self.max_episodes:
             raise CfsalError(f"episode {episode} of {self.agent.name} asked for; a store plays at most "
                              f"{self.max_episodes}.")
-        until = min(episode + max(ahead, 1), self.max_episodes)
         with deterministic_forwards():
             if episode not in self._done:
                 self._load(episode)  # once: episodes started later are looked up on disk as they start
             try:
                 while episode not in self._done:
-                    self._hand_over(until)
-                    if self._away is not None and (self._away[1].done() or (
-                            episode in self._away[0] and not self._local_work(until))):
-                        self._take_back()
-                    else:
-                        self._round(until)
+                    self._round(min(episode + max(ahead, 1), self.max_episodes))
             finally:
                 self._drain()
         return self._done[episode]
-
-    def _hand_over(self, until: int) -> None:
-        """Give the upper half of the episodes still to start before ``until`` to the collector process,
-        if there are enough of them and it is up and idle (:mod:`cfsal.rollout.collector`)."""
-        if self._away is not None or not self._use_collector or until - self._next < MIN_EPISODES:
-            return
-        todo = [e for e in range(self._next, until) if e not in self._done]
-        if len(todo) < MIN_EPISODES:
-            return
-        helper = collector()
-        if helper is None:
-            return
-        middle = todo[len(todo) // 2]
-        job = EpisodeRange(self.agent, self.states, self.seed, self.greedy, self.max_episode_steps, middle, until,
-                           self.cache)
-        try:
-            helper.submit(job)
-        except (pickle.PicklingError, TypeError, AttributeError, CollectorError) as error:
-            self._give_up_collector(error)  # e.g. an agent defined in a function cannot be pickled
-            return
-        self._away = (range(middle, until), helper)
-
-    def _local_work(self, until: int) -> bool:
-        """Whether this process still has episodes under way or to start before ``until``."""
-        return any(self._lanes) or next(self._local_indices(until), None) is not None
-
-    def _local_indices(self, until: int):
-        away = self._away[0] if self._away is not None else range(0)
-        return (e for e in range(self._next, until) if e not in away and e not in self._done)
-
-    def _take_back(self) -> None:
-        """Wait for the collector's episodes and keep them; if it failed, play them here."""
-        away, helper = self._away
-        self._away = None
-        try:
-            found = helper.result()
-            self.played_elsewhere += len(found)
-        except CollectorError as error:
-            self._give_up_collector(error)
-            found = play_range(EpisodeRange(self.agent, self.states, self.seed, self.greedy,
-                                            self.max_episode_steps, away.start, away.stop, self.cache), here=True)
-        for candidates, length in found:
-            if candidates.episode in self._done:  # read from disk here meanwhile: the same candidates
-                continue
-            points = tuple(self._native(point) for point in candidates.points)
-            self._done[candidates.episode] = Candidates(candidates.episode, points, candidates.ended)
-            if length is not None:
-                self.lengths[candidates.episode] = length
-                self.steps_played += length
-
-    def _give_up_collector(self, error: BaseException) -> None:
-        self._use_collector = False
-        warnings.warn(f"cfsal plays every episode of this store in this process: {error}", RuntimeWarning,
-                      stacklevel=4)
 
     def _round(self, until: int) -> None:
         """One step of every playing episode, lane by lane: a lane's forward runs while the other lane's
@@ -196,8 +126,7 @@ class EpisodeStore:
             if self._stepping_lane == index:  # one lane: nothing to overlap with
                 self._drain()
             lane[:] = [e for e in lane if e.steps]
-            width = FORWARD_BLOCK if self._away is not None else self.width  # one core each while it plays
-            self._fill(lane, max(0, min(FORWARD_BLOCK, width - FORWARD_BLOCK * index)), until)
+            self._fill(lane, min(FORWARD_BLOCK, self.width - FORWARD_BLOCK * index), until)
             lane[:] = [e for e in lane if e.steps]  # an episode can end where it starts (window at 0)
             if not lane:
                 continue
@@ -225,16 +154,11 @@ class EpisodeStore:
         if found is None:
             return False
         points, ended = found
-        self._done[episode] = Candidates(episode, tuple(self._native(point) for point in points), ended)
+        if any(point.snapshot.native is None and getattr(point.snapshot, "has_recipe", False) for point in points):
+            self._replayer = self._replayer or make(self.agent.spec.game, max_episode_steps=self.max_episode_steps)
+            points = tuple(_with_native(self._replayer, point) for point in points)
+        self._done[episode] = Candidates(episode, points, ended)
         return True
-
-    def _native(self, point: BranchPoint) -> BranchPoint:
-        """A point read from disk or another process, with its Toybox state replayed into a native clone
-        (what rollouts restore from); other points as they are."""
-        if point.snapshot.native is not None or not getattr(point.snapshot, "has_recipe", False):
-            return point
-        self._replayer = self._replayer or make(self.agent.spec.game, max_episode_steps=self.max_episode_steps)
-        return _with_native(self._replayer, point)
 
     def _drain(self) -> None:
         """Wait for the lane being stepped (its errors surface here)."""
@@ -251,9 +175,6 @@ class EpisodeStore:
         if self._next >= until and any(self._lanes):
             return
         while len(lane) < capacity and self._next < self.max_episodes:
-            if self._away is not None and self._next in self._away[0]:
-                self._next = self._away[0].stop  # the collector process plays these
-                continue
             if self._next not in self._done and not self._load(self._next):
                 lane.append(self._start(self._next))
             self._next += 1
@@ -298,30 +219,6 @@ class EpisodeStore:
                 self._finish(episode)
             else:
                 self._visit(episode)
-
-
-@dataclass(frozen=True)
-class EpisodeRange:
-    """Episodes ``first`` ≤ e < ``last`` of the store for (agent, states, seed, greedy), to play elsewhere."""
-
-    agent: Agent
-    states: States
-    seed: np.random.SeedSequence | int
-    greedy: bool
-    max_episode_steps: int
-    first: int
-    last: int
-    cache: EpisodeCache | None = None
-
-
-def play_range(job: EpisodeRange, here: bool = False) -> list[tuple[Candidates, int | None]]:
-    """Each episode's candidates and the steps it played (None: read from disk), in order: what the
-    collector process runs (one forward block), or a store itself (``here``) when that process failed."""
-    store = EpisodeStore(job.agent, job.states, seed=job.seed, greedy=job.greedy,
-                         width=DEFAULT_WIDTH if here else FORWARD_BLOCK, max_episode_steps=job.max_episode_steps,
-                         max_episodes=job.last, first=job.first, cache=job.cache, collector=False)
-    found = [store.candidates(e, ahead=job.last - e) for e in range(job.first, job.last)]
-    return [(candidates, store.lengths.get(candidates.episode)) for candidates in found]
 
 
 def _with_native(env, point: BranchPoint) -> BranchPoint:
