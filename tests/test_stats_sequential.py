@@ -237,3 +237,21 @@ def test_futility_bad_settings_teach():
         sequential_assess(Claim("effect"), np.zeros(20), looks=[10, 20], futility=1.5)
     with pytest.raises(StatisticsError, match="below the last look"):
         sequential_assess(Claim("effect"), np.zeros(20), looks=[10, 20], max_samples=15)
+
+
+def test_a_corrected_sequential_verdict_is_told_as_its_design_decided_then_corrected():
+    import dataclasses
+
+    rng = np.random.default_rng(7)
+    result = sequential_assess(Claim("effect"), rng.uniform(0.1, 0.5, 100), looks=looks_for(10, 100),
+                               bounds=(0, 1), alpha_stop=0.05 / 10)
+    others = [Verdict.from_dict({**result.verdict.to_dict(), "p_value": 0.9})] * 9
+    kept = adjust([result.verdict, *others])[0]
+    assert kept.outcome == "SUPPORTED"
+    assert "anytime-valid p" in kept.explanation and "still supported" in kept.explanation
+    assert "After Holm correction over 10 hypotheses the adjusted p = " in kept.explanation
+    weaker = dataclasses.replace(result.verdict, p_value=0.02)   # supported alone, not among ten
+    lost = adjust([weaker, *others])[0]
+    assert lost.outcome == "INCONCLUSIVE"
+    assert "anytime-valid p" in lost.explanation and "≥ α = 0.05: not shown once the session's other" in lost.explanation
+    assert "(minimum-effect test)" not in lost.explanation and "CI [" not in lost.explanation  # not fixed-n words

@@ -9,10 +9,11 @@ It decides nothing: the rules are in :mod:`cfsal.stats.fixed_n`, :mod:`cfsal.sta
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING
 
-from cfsal.stats.claim import SUPPORTED
+from cfsal.stats.claim import REFUTED, SUPPORTED
 from cfsal.stats.clustered import MIN_CLUSTERS
 from cfsal.stats.correlation import MIN_PAIRS
 
@@ -36,11 +37,12 @@ def explain(v: Verdict) -> str:
     """Why ``v`` has its outcome.
 
     Multiple-testing correction re-decides only verdicts whose raw p is below α
-    (:func:`cfsal.stats.adjust`): those are told at the adjusted level. Any other adjusted verdict
-    is told as before, followed by its adjusted p.
+    (:func:`cfsal.stats.adjust`): a fixed-n one is told at the adjusted level, a sequential one as
+    its design decided and then what the correction made of it. Any other adjusted verdict is told
+    as before, followed by its adjusted p.
     """
     if v.correction is not None and v.p_value < v.claim.alpha:
-        return _fixed_n(v, v.correction.method)
+        return _fixed_n(v, v.correction.method) if v.sequential is None else _sequential_corrected(v)
     if v.sequential is None:
         text = _fixed_n(v, None)
     elif v.sequential.design == "anytime":
@@ -55,6 +57,21 @@ def explain(v: Verdict) -> str:
     name = CORRECTION_NAMES.get(v.correction.method, "no")
     return (f"{text} After {name} correction over {v.correction.hypotheses} hypotheses: adjusted p = "
             f"{p_value(v.p_adjusted)}.")
+
+
+def _sequential_corrected(v: Verdict) -> str:
+    """A sequential verdict that supported its claim at the raw level, then re-decided by the correction."""
+    as_decided = explain(dataclasses.replace(v, outcome=SUPPORTED, reason="significant", correction=None,
+                                             p_adjusted=None))
+    after = (f"After {CORRECTION_NAMES.get(v.correction.method, 'no')} correction over "
+             f"{v.correction.hypotheses} hypotheses the adjusted p = {p_value(v.p_adjusted)}")
+    if v.outcome == SUPPORTED:
+        return f"{as_decided} {after} < α = {v.claim.alpha:g}: still supported."
+    if v.outcome == REFUTED:
+        return (f"{as_decided} {after} ≥ α = {v.claim.alpha:g}, and the equivalence test within "
+                f"±{v.claim.margin:g} refutes the claim (p = {p_value(v.equivalence_p)}).")
+    return (f"{as_decided} {after} ≥ α = {v.claim.alpha:g}: not shown once the session's other hypotheses are "
+            "counted" + _more_samples(v, "correlation" if v.claim.kind == "correlation" else "difference"))
 
 
 # ------------------------------------------------------------------------------------------- fixed n
