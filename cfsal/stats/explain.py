@@ -86,7 +86,7 @@ def _p_text(v: Verdict, correction: str | None, one_sided: bool = False) -> str:
 
 
 def _ci(v: Verdict) -> str:
-    return f"{v.confidence:.0%} CI [{number(v.ci_low)}, {number(v.ci_high)}]"
+    return f"{100 * v.confidence:.4g}% CI [{number(v.ci_low)}, {number(v.ci_high)}]"
 
 
 def _more_samples(v: Verdict, what: str) -> str:
@@ -237,7 +237,7 @@ def _anytime(v: Verdict) -> str:
     """An anytime-valid sequential verdict (:func:`cfsal.stats.sequential_assess`)."""
     c, stop, margin = v.claim, v.sequential, v.claim.margin
     what = "correlation" if v.method == "correlation-mixture" else "mean difference"
-    cs = f"{v.confidence:.0%} confidence sequence [{number(v.ci_low)}, {number(v.ci_high)}]"
+    cs = f"{100 * v.confidence:.4g}% confidence sequence [{number(v.ci_low)}, {number(v.ci_high)}]"
     at = f"after {v.n} {_units(v)} ({stop.looks} look{'s' if stop.looks != 1 else ''})"
     estimate = number(v.effect)
     if v.reason == "significant":
