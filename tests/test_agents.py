@@ -172,6 +172,28 @@ def test_rollout_forwards_of_a_nature_cnn_are_traced_and_byte_identical_to_eager
             assert torch.equal(values, torch.cat([e[1] for e in eager])[: len(batch)])
 
 
+def test_a_kept_forward_block_gives_the_floats_of_a_blocked_forward_and_teaches_on_a_wrong_shape():
+    """The episode store's BlockForward writes rows into one block instead of stacking a batch per step:
+    same floats for full, part-filled and shrinking blocks; a frame of another shape gets the agent's error."""
+    from cfsal.agents.base import FORWARD_BLOCK, BlockForward, blocked_logits_and_value, deterministic_forwards
+    from cfsal.errors import ObservationShapeError
+
+    agent = load_agent("breakout-a2c")
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 256, (FORWARD_BLOCK, 4, 84, 84), dtype=np.uint8)
+    with deterministic_forwards():
+        kept = BlockForward(agent, (4, 84, 84))
+        for count in (FORWARD_BLOCK, 5, 11, 1, FORWARD_BLOCK):  # part-filled after fuller steps, then full
+            logits, values = kept(list(frames[:count]))
+            expected_logits, expected_values = blocked_logits_and_value(agent, frames[:count])
+            assert torch.equal(logits, expected_logits) and torch.equal(values, expected_values)
+            assert not kept.rows[count:].any()  # zero padding, as blocked_logits_and_value pads
+        with pytest.raises(ObservationShapeError, match="expects observations of shape"):
+            kept([np.zeros((4, 64, 64), np.uint8)])
+        with pytest.raises(ValueError, match="1 to 16 observations"):
+            kept(list(np.zeros((FORWARD_BLOCK + 1, 4, 84, 84), np.uint8)))
+
+
 def test_a_trace_follows_replaced_weights_and_user_agents_are_never_traced(observations):
     from cfsal.agents.base import FORWARD_BLOCK, blocked_logits_and_value, inference_forward
 

@@ -30,8 +30,8 @@ from cfsal._seeding import child
 from cfsal.agents.base import (
     FORWARD_BLOCK,
     Agent,
+    BlockForward,
     actions_from_logits,
-    blocked_logits_and_value,
     deterministic_forwards,
 )
 from cfsal.envs import make
@@ -102,6 +102,7 @@ class EpisodeStore:
         self.steps_played = 0  # agent steps of every episode played so far (what the candidates cost)
         self.cache = cache
         self._replayer = None  # an environment that gives snapshots read from disk their native clone
+        self._forward: BlockForward | None = None  # made anew for each call (the agent's weights as they are)
 
     def candidates(self, episode: int, ahead: int = 1) -> Candidates:
         """Episode ``episode``'s candidates, playing it (and up to ``ahead`` − 1 after it) if not yet played."""
@@ -111,6 +112,7 @@ class EpisodeStore:
         with deterministic_forwards():
             if episode not in self._done:
                 self._load(episode)  # once: episodes started later are looked up on disk as they start
+            self._forward = BlockForward(self.agent, tuple(self.agent.spec.observation.shape))
             try:
                 while episode not in self._done:
                     self._round(min(episode + max(ahead, 1), self.max_episodes))
@@ -206,8 +208,7 @@ class EpisodeStore:
 
     def _actions(self, lane: list[_Playing]) -> np.ndarray:
         """One blocked forward for the lane (one row for an agent that ignores what it sees)."""
-        observations = np.stack([e.obs for e in (lane[:1] if self._constant else lane)])
-        logits, _ = blocked_logits_and_value(self.agent, observations)
+        logits, _ = self._forward([e.obs for e in (lane[:1] if self._constant else lane)])
         uniforms = np.array([e.rng.random() for e in lane])
         return actions_from_logits(logits.expand(len(lane), -1), greedy=self.greedy, uniforms=uniforms)
 
