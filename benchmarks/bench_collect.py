@@ -11,8 +11,8 @@ states means playing many episodes. Three rates, in agent steps per second, in o
   hypotheses' worth, as when the hypotheses of a session share one agent's episodes);
 * **serial**: the same number of agent steps played the way collection ran before (one episode at a
   time, one unbatched forward per step: ``cfsal.rollout.branching``'s loop);
-* **bare forward**: the agent's blocked forward alone on 32 rows, the most any batched collection of
-  this agent could reach on one core (environment stepping free);
+* **bare forward**: the store's forward alone (two kept 16-row blocks, :class:`~cfsal.agents.base.BlockForward`),
+  the most any batched collection of this agent could reach on one core (environment stepping free);
 * **stepping alone**: the same number of environment steps with random actions and no forward, so
   that the run also states the **two-core ceiling**: every agent step costs one row of a blocked
   forward plus one environment step, whichever core does them, so no collection on this machine's
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_rollouts import machine_description, machine_line
 
 from cfsal._seeding import child
-from cfsal.agents.base import actions_from_logits, blocked_logits_and_value, deterministic_forwards
+from cfsal.agents.base import FORWARD_BLOCK, BlockForward, actions_from_logits, deterministic_forwards
 from cfsal.agents.zoo import load_agent
 from cfsal.envs import make
 from cfsal.rollout import States
@@ -89,14 +89,16 @@ def stepping_alone(agent, steps: int, seed: int) -> float:
 
 
 def bare_forward(agent, rows: int, repeats: int) -> float:
-    """Seconds per blocked forward of ``rows`` observations."""
+    """Seconds to forward ``rows`` observations in kept forward blocks (the store's own forward, alone)."""
     env = make(agent.spec.game, seed=0)
-    obs = np.stack([env.observation] * rows)
+    frames = [env.observation] * FORWARD_BLOCK
     with deterministic_forwards():
-        blocked_logits_and_value(agent, obs)
+        block = BlockForward(agent, tuple(agent.spec.observation.shape))
+        block(frames)
         started = time.perf_counter()
         for _ in range(repeats):
-            blocked_logits_and_value(agent, obs)
+            for _ in range(rows // FORWARD_BLOCK):
+                block(frames)
     return (time.perf_counter() - started) / repeats
 
 
