@@ -112,8 +112,9 @@ class EpisodeStore:
         with deterministic_forwards():
             if episode not in self._done:
                 self._load(episode)  # once: episodes started later are looked up on disk as they start
-            self._forward = BlockForward(self.agent, tuple(self.agent.spec.observation.shape))
             try:
+                if episode not in self._done:  # to be played: one kept block for this call's forwards
+                    self._forward = BlockForward(self.agent, tuple(self.agent.spec.observation.shape))
                 while episode not in self._done:
                     self._round(min(episode + max(ahead, 1), self.max_episodes))
             finally:
