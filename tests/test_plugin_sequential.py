@@ -373,6 +373,11 @@ def test_episode_means_count_an_episode_once_its_states_are_in():
     assert units_of(independent, final=False)[0].tolist() == [1.0, 2.0]
 
 
+def _null_episodes(rng: np.random.Generator, episodes: int, k: int) -> np.ndarray:
+    """k states of each of ``episodes`` null episodes, sharing their episode's level (intra-episode correlation 0.5)."""
+    return rng.normal(0, 1, size=(episodes, 1)) + rng.normal(0, 1, size=(episodes, k))
+
+
 def test_episode_means_keep_group_false_support_within_alpha_where_samples_do_not():
     """The same nulls on the group design (3 looks): its looks at episode means stay within α, its looks at
     the states as if independent do not."""
@@ -383,8 +388,7 @@ def test_episode_means_keep_group_false_support_within_alpha_where_samples_do_no
     claim, runs, episodes, k = Claim("effect"), 150, 30, 3
     as_samples = as_means = 0
     for run in range(runs):
-        level = rng.normal(0, 1, size=(episodes, 1))
-        states = level + rng.normal(0, 1, size=(episodes, k))
+        states = _null_episodes(rng, episodes, k)
         for values, maximum in ((states.ravel(), episodes * k), (states.mean(axis=1), episodes)):
             outcome = group_sequential_assess(claim, values, looks=group_looks(maximum, 3), maximum=maximum,
                                               seed=run)
@@ -406,8 +410,7 @@ def test_episode_means_keep_anytime_false_support_within_alpha_where_samples_do_
     claim, runs, episodes, k = Claim("effect"), 300, 40, 3
     as_samples = as_means = 0
     for _ in range(runs):
-        level = rng.normal(0, 1, size=(episodes, 1))
-        states = level + rng.normal(0, 1, size=(episodes, k))
+        states = _null_episodes(rng, episodes, k)
         flat = states.ravel()
         as_samples += sequential_assess(claim, flat, looks=list(range(2 * k, episodes * k + 1, 2 * k)),
                                         sequence=False).verdict.outcome == "SUPPORTED"
