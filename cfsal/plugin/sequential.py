@@ -265,9 +265,14 @@ def units_of(result: Any, *, final: bool) -> tuple[np.ndarray, Any]:
     return means, None
 
 
+def on_episode_means(result: Any) -> bool:
+    """Whether a run's sequential test sees episode means (several states per episode, clustered)."""
+    return getattr(result, "clusters", None) is not None
+
+
 def unit_limit(result: Any, limit: int) -> int:
     """The most units a run may give: its sample limit, or the episodes that many states fill."""
-    if getattr(result, "clusters", None) is None:
+    if not on_episode_means(result):
         return limit
     return math.ceil(limit / result.design.states.per_episode)
 
@@ -276,7 +281,7 @@ def planned_units(plan: Plan, result: Any) -> tuple[int, ...]:
     """The group design's looks in the run's units: its planned sample counts, or with several states per
     episode as many looks equally spaced up to the episodes its sample limit fills (each look then tests
     episode means, as the anytime design does)."""
-    if getattr(result, "clusters", None) is None:
+    if not on_episode_means(result):
         return plan.planned
     episodes = unit_limit(result, plan.limit)
     return tuple(group_looks(episodes, max(1, min(len(plan.planned), episodes))))
@@ -285,15 +290,14 @@ def planned_units(plan: Plan, result: Any) -> tuple[int, ...]:
 def plan_record(plan: Plan, result: Any) -> dict[str, Any]:
     """The plan as the JSON records it, in the units its looks count: ``limit`` stays in samples (a budget
     counts samples), ``unit_limit`` and ``planned_looks`` are episodes when the units are episode means."""
-    episodes = getattr(result, "clusters", None) is not None
-    return {**plan.to_dict(), "unit": "episodes" if episodes else "samples",
+    return {**plan.to_dict(), "unit": "episodes" if on_episode_means(result) else "samples",
             "unit_limit": unit_limit(result, plan.limit),
             "planned_looks": list(planned_units(plan, result)) if plan.design == "group" else []}
 
 
 def refuse_clustered(claim: Any, result: Any) -> None:
     """Several states per episode are judged on episode means; a correlation of episode means is another claim."""
-    if getattr(result, "clusters", None) is None or claim.kind != "correlation":
+    if not on_episode_means(result) or claim.kind != "correlation":
         return
     raise HypothesisDeclarationError(
         f"a sequential correlation claim needs one state per episode, but this design takes several "
@@ -327,7 +331,7 @@ def judge(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRule | No
 
 def _as_episodes(result: Any, judged: Any) -> Any:
     """A verdict on episode means records that its n values are episodes (its explanation then says so)."""
-    if getattr(result, "clusters", None) is None:
+    if not on_episode_means(result):
         return judged
     return dataclasses.replace(judged, verdict=dataclasses.replace(judged.verdict, clusters=judged.verdict.n))
 
@@ -338,14 +342,14 @@ def _judge_group(claim: Any, result: Any, plan: Plan, alpha: float, rule: StopRu
     planned = planned_units(plan, result)
     looks = list(rule.looks) if rule is not None and rule.looks else [k for k in planned if k <= len(values)]
     if not looks:
-        unit = "episodes" if getattr(result, "clusters", None) is not None else "samples"
+        unit = "episodes" if on_episode_means(result) else "samples"
         raise HypothesisDeclarationError(
             f"the run ended after {len(values)} {unit}, before the group design's first planned look at "
             f"{planned[0]}; it cannot be judged. Give the hypothesis more samples or budget, or use "
             "--cfsal-design anytime.")
     final_reason = rule.reason if rule is not None and rule.reason == "budget" else "max_samples"
     planned_maximum = plan.max_samples if plan.reason_at_limit() == "budget" else None
-    if planned_maximum is not None and getattr(result, "clusters", None) is not None:
+    if planned_maximum is not None and on_episode_means(result):
         planned_maximum = unit_limit(result, planned_maximum)
     return group_sequential_assess(claim, values, looks=looks, maximum=planned[-1], seed=seed,
                                    bounds=_bounds(result), covariate=covariate,
