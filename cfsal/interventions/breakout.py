@@ -20,7 +20,7 @@ import numpy as np
 from cfsal.interventions import _common
 from cfsal.interventions.config import KeyedConfigure, rgb
 from cfsal.interventions.params import param
-from cfsal.interventions.state import Intervention
+from cfsal.interventions.state import AxisMove, Intervention, Track
 
 GAME = "breakout"
 SCREEN_WIDTH, SCREEN_HEIGHT = 240, 160
@@ -329,25 +329,17 @@ class DigTunnel(_SetBricks):
 
 # -- paddle -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class MovePaddle(_Breakout):
+class MovePaddle(_Breakout, AxisMove):
     """Move the paddle (its centre) by ``dx`` or to ``x``; it must stay within 12 ≤ x ≤ 228."""
 
     summary: ClassVar[str] = "move the paddle by dx or to x"
-    dx: float | None = param(None, low=-(COURT_RIGHT - COURT_LEFT), high=COURT_RIGHT - COURT_LEFT,
-                             doc="pixels to the right (negative: left)")
-    x: float | None = param(None, low=COURT_LEFT, high=COURT_RIGHT, doc="new centre x")
+    track: ClassVar[Track] = Track("x", COURT_LEFT, COURT_RIGHT, "the court")
+    moved: ClassVar[str] = "paddle centre"
+    dx: float | None = track.delta()
+    x: float | None = track.position("new centre x")
 
-    def _validate(self) -> None:
-        self._require_one_of("dx", "x")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        position = state["paddle"]["position"]
-        position["x"] = float(self._moved_within("paddle centre", "the court", position,
-                                                 {"x": (COURT_LEFT, COURT_RIGHT)})["x"])
-        state["paddle"]["velocity"]["x"] = 0.0
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return state["paddle"]["position"]["x"]
+    def _located(self, state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        return state["paddle"]["position"], state["paddle"]["velocity"]
 
 
 @dataclass(frozen=True)

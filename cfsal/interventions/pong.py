@@ -17,7 +17,7 @@ import numpy as np
 
 from cfsal.interventions.config import KeyedConfigure
 from cfsal.interventions.params import param
-from cfsal.interventions.state import Intervention
+from cfsal.interventions.state import AxisMove, Intervention, Track
 
 GAME = "pong"
 SCREEN_WIDTH, SCREEN_HEIGHT = 160, 210
@@ -94,27 +94,19 @@ class SetBallVelocity(_Pong):
 
 
 @dataclass(frozen=True)
-class MovePaddle(_Pong):
+class MovePaddle(_Pong, AxisMove):
     """Move a paddle vertically by ``dy`` or to ``y`` (top edge; 26 ≤ y ≤ 186); it stops moving."""
 
     summary: ClassVar[str] = "move the agent's or the opponent's paddle"
+    track: ClassVar[Track] = Track("y", PADDLE_Y_MIN, PADDLE_Y_MAX, "its track")
+    moved: ClassVar[str] = "{player}'s paddle"
     player: str = param("agent", choices=("agent", "opponent"), doc="whose paddle")
-    dy: float | None = param(None, low=-(PADDLE_Y_MAX - PADDLE_Y_MIN), high=PADDLE_Y_MAX - PADDLE_Y_MIN,
-                             doc="pixels down (negative: up)")
-    y: float | None = param(None, low=PADDLE_Y_MIN, high=PADDLE_Y_MAX, doc="new top edge")
+    dy: float | None = track.delta()
+    y: float | None = track.position("new top edge")
 
-    def _validate(self) -> None:
-        self._require_one_of("dy", "y")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+    def _located(self, state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
         paddle = state[_PADDLE_KEY[self.player]]
-        new = self._moved_within(f"{self.player}'s paddle", "its track", paddle["position"],
-                                 {"y": (PADDLE_Y_MIN, PADDLE_Y_MAX)})
-        paddle["position"]["y"] = float(new["y"])
-        paddle["velocity"]["y"] = 0.0
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return state[_PADDLE_KEY[self.player]]["position"]["y"]
+        return paddle["position"], paddle["velocity"]
 
 
 @dataclass(frozen=True)

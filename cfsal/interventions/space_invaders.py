@@ -19,7 +19,7 @@ import numpy as np
 from cfsal.interventions import _common
 from cfsal.interventions.config import ConfigIntervention
 from cfsal.interventions.params import param
-from cfsal.interventions.state import Intervention
+from cfsal.interventions.state import AxisMove, Intervention, Track
 
 GAME = "space_invaders"
 SCREEN_WIDTH, SCREEN_HEIGHT = 320, 210
@@ -55,23 +55,17 @@ def _shield(x: int) -> dict[str, Any]:
 
 # -- ship ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class MoveShip(_SpaceInvaders):
+class MoveShip(_SpaceInvaders, AxisMove):
     """Move the player's ship by ``dx`` or to ``x`` (upper-left corner; 68 ≤ x ≤ 230)."""
 
     summary: ClassVar[str] = "move the ship by dx or to x"
-    dx: int | None = param(None, low=-(SHIP_X_MAX - SHIP_X_MIN), high=SHIP_X_MAX - SHIP_X_MIN,
-                           doc="pixels to the right (negative: left)")
-    x: int | None = param(None, low=SHIP_X_MIN, high=SHIP_X_MAX, doc="new left edge")
+    track: ClassVar[Track] = Track("x", SHIP_X_MIN, SHIP_X_MAX, "its track")
+    moved: ClassVar[str] = "ship"
+    dx: int | None = track.delta()
+    x: int | None = track.position("new left edge")
 
-    def _validate(self) -> None:
-        self._require_one_of("dx", "x")
-
-    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
-        ship = state["ship"]
-        ship["x"] = int(self._moved_within("ship", "its track", ship, {"x": (SHIP_X_MIN, SHIP_X_MAX)})["x"])
-
-    def target(self, state: dict[str, Any]) -> Any:
-        return state["ship"]["x"]
+    def _located(self, state: dict[str, Any]) -> tuple[dict[str, Any], None]:
+        return state["ship"], None  # its state keeps no velocity, only the speed the agent steers it at
 
 
 # -- aliens -------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import numpy as np
 
 from cfsal.envs.validation import changed_values, check_changed_values, check_state
 from cfsal.errors import GameStateError, InterventionError
-from cfsal.interventions.params import Composition, Parameterised, flatten
+from cfsal.interventions.params import Composition, Parameterised, flatten, param
 
 RECORD_SCHEMA_VERSION = 1
 
@@ -196,6 +196,63 @@ def _point(position: Mapping[str, float]) -> str:
     """A position for a message: ``x=12`` on one axis, ``(12, 80.5)`` on several (to 0.1 pixel)."""
     values = [f"{round(value, 1):g}" for value in position.values()]
     return f"{next(iter(position))}={values[0]}" if len(values) == 1 else f"({', '.join(values)})"
+
+
+#: How a delta along each axis is documented (screen axes: x to the right, y down).
+_DIRECTIONS = {"x": "pixels to the right (negative: left)", "y": "pixels down (negative: up)"}
+
+
+@dataclass(frozen=True)
+class Track:
+    """The line an :class:`AxisMove` keeps its object on: the ``axis``, its inclusive limits and what a
+    refusal calls it (``where``: "the court"). The move's parameters are declared from it, so their
+    bounds and the limits the edit checks are written once."""
+
+    axis: str
+    low: float
+    high: float
+    where: str
+
+    def delta(self) -> Any:
+        """The move's optional parameter ``dx`` (or ``dy``): at most the track's length either way."""
+        span = self.high - self.low
+        return param(None, low=-span, high=span, doc=_DIRECTIONS[self.axis])
+
+    def position(self, doc: str) -> Any:
+        """The move's optional parameter ``x`` (or ``y``): a place on the track, documented by ``doc``."""
+        return param(None, low=self.low, high=self.high, doc=doc)
+
+
+class AxisMove(Intervention, register=False):
+    """Move one object along its ``track`` by a delta or to a position (``dx`` or ``x``); it stops there.
+
+    Subclasses set ``track`` (:class:`Track`), declare the two parameters from it (``dx: int | None =
+    track.delta()``, ``x: int | None = track.position("new left edge")``), name the object in ``moved``
+    (filled in from the parameters: ``"{player}'s paddle"``) and implement :meth:`_located`. The
+    target is the object's coordinate on the axis.
+    """
+
+    track: ClassVar[Track]
+    moved: ClassVar[str]
+
+    def _located(self, state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Where the object's coordinates are in ``state``, and its velocity (None: it has none)."""
+        raise NotImplementedError
+
+    def _validate(self) -> None:
+        self._require_one_of("d" + self.track.axis, self.track.axis)
+
+    def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        axis, (position, velocity) = self.track.axis, self._located(state)
+        new = self._moved_within(self.moved.format_map(self.to_dict()), self.track.where, position,
+                                 {axis: (self.track.low, self.track.high)})[axis]
+        kind = next(spec.kind for spec in self.params() if spec.name == axis)
+        position[axis] = int(new) if kind == "int" else float(new)  # as the parameter is declared
+        if velocity is not None:
+            velocity[axis] = 0.0
+
+    def target(self, state: dict[str, Any]) -> Any:
+        return self._located(state)[0][self.track.axis]
 
 
 def _json_data(intervention: Any, chosen: Any) -> Any:
