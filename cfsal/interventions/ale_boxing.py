@@ -24,6 +24,7 @@ GAME = "ale_boxing"
 
 class _Boxing(AleRamEdit):
     game: ClassVar[str] = GAME
+    ram_map = ram_map  # the game's RAM map, which the shared edits (AleSetScores) read
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,6 @@ class SetScore(_Boxing, AleSetScores):
     """
 
     summary: ClassVar[str] = "set the agent's and/or the enemy's score (RAM 18, 19, BCD)"
-    ram_map = ram_map
     player: int | None = param(None, low=0, high=ram_map.MAX_POINTS, doc="the agent's (white) score")
     enemy: int | None = param(None, low=0, high=ram_map.MAX_POINTS, doc="the enemy's (black) score")
 

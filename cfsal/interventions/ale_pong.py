@@ -40,6 +40,7 @@ class _AlePong(AleRamEdit):
 
     game: ClassVar[str] = GAME
     playfield: ClassVar[str] = "the court"
+    ram_map = ram_map  # the game's RAM map, which the shared edits (AleSetScores) read
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,6 @@ class SetScore(_AlePong, AleSetScores):
     """
 
     summary: ClassVar[str] = "set the agent's and/or the enemy's score (RAM 14, 13)"
-    ram_map = ram_map
     player: int | None = param(None, low=0, high=ram_map.MAX_POINTS, doc="the agent's (right, green) score")
     enemy: int | None = param(None, low=0, high=ram_map.MAX_POINTS, doc="the enemy's (left, orange) score")
 
