@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cfsal.agents.base import FORWARD_BLOCK
 from cfsal.interventions import breakout
 from cfsal.testing import tiny_agent
 
@@ -195,9 +196,14 @@ def test_seed_benchmark_summarises_coverage_spread_and_verdicts(tmp_path, monkey
 def test_collect_benchmark_counts_steps_and_times_every_way(agent):
     import bench_collect
 
-    seconds, steps = bench_collect.lockstep(agent, 3, seed=0)
+    seconds, steps, blocks, episodes = bench_collect.lockstep(agent, 3, seed=0)
     assert seconds > 0 and steps >= 3 * 40  # every state lies at step ≥ 40 of its own episode
+    assert steps / FORWARD_BLOCK <= blocks <= steps
+    probe_steps, probe_seconds, forwarding_cpu, stepping_cpu = bench_collect.two_core_probe(agent, episodes, seed=0)
+    assert probe_steps == steps and min(probe_seconds, forwarding_cpu, stepping_cpu) > 0  # the same episodes
     assert bench_collect.serial(agent, 50, seed=0) > 0 and bench_collect.bare_forward(agent, 4, 2) > 0
+    [(alone, beside_process, beside_thread)] = bench_collect.contention(agent, 1, blocks=3)
+    assert min(alone, beside_process, beside_thread) > 0
 
 
 def test_first_hour_benchmark_times_commands_and_renders_the_goals(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cfsal.agents.base import FORWARD_BLOCK
 from cfsal.agents.zoo import load_agent
 from cfsal.rollout import States
 from cfsal.rollout.sampling import EpisodeStore, sample_states
@@ -34,6 +35,8 @@ def test_a_store_counts_every_step_it_plays_and_closes_no_episode_early(agent):
     assert all(len(c.points) + c.ended == 1 for c in found)
     reached = [c.points[0].step for c in found if c.points]
     assert store.steps_played >= sum(reached)  # every reached step was played, in some lane
+    # each forward block carries 1 to 16 of those steps
+    assert store.steps_played / FORWARD_BLOCK <= store.blocks_forwarded <= store.steps_played
 
 
 def test_an_error_while_stepping_surfaces_in_the_caller(agent, monkeypatch):

@@ -100,6 +100,7 @@ class EpisodeStore:
         self.lengths: dict[int, int] = {}  # agent steps each episode played (those this store played)
         self._constant = bool(getattr(agent, "ignores_observation", False))
         self.steps_played = 0  # agent steps of every episode played so far (what the candidates cost)
+        self.blocks_forwarded = 0  # forward blocks run for them (a block costs the same however many rows play)
         self.cache = cache
         self._replayer = None  # an environment that gives snapshots read from disk their native clone
         self._forward: BlockForward | None = None  # made anew for each call (the agent's weights as they are)
@@ -135,6 +136,7 @@ class EpisodeStore:
                 continue
             actions = self._actions(lane)
             self.steps_played += len(lane)
+            self.blocks_forwarded += 1
             self._drain()
             self._stepping, self._stepping_lane = _stepper().submit(self._step, list(lane), actions), index
 
