@@ -28,6 +28,19 @@ def test_two_overlapped_lanes_draw_the_states_one_lane_draws(agent):
     assert _key(overlapped) == _key(single)
 
 
+def test_episodes_played_ahead_pause_and_resume_where_they_stopped(agent):
+    # one episode wanted per call: the episodes filling the rest of its block pause while it plays alone
+    one_at_a_time = EpisodeStore(agent, WINDOW, seed=4)
+    paused = [one_at_a_time.candidates(e, ahead=1) for e in range(24)]
+    all_at_once = EpisodeStore(agent, WINDOW, seed=4)
+    whole = [all_at_once.candidates(e, ahead=24) for e in range(24)]
+    assert [_key(c.points) for c in paused] == [_key(c.points) for c in whole]
+    assert [c.ended for c in paused] == [c.ended for c in whole]
+    # alone in their block, the episodes played ahead never stepped: every step played was a wanted one's
+    assert one_at_a_time.steps_played == sum(one_at_a_time.lengths[e] for e in range(24))
+    assert all_at_once.steps_played > sum(all_at_once.lengths[e] for e in range(24))
+
+
 def test_a_store_counts_every_step_it_plays_and_closes_no_episode_early(agent):
     store = EpisodeStore(agent, WINDOW, seed=3)
     found = [store.candidates(e, ahead=20) for e in range(20)]

@@ -123,8 +123,9 @@ class EpisodeStore:
         return self._done[episode]
 
     def _round(self, until: int) -> None:
-        """One step of every playing episode, lane by lane: a lane's forward runs while the other lane's
-        environments step (on the stepping thread), so forwards and stepping overlap."""
+        """One step of the episodes in play, lane by lane: a lane's forward runs while the other lane's
+        environments step (on the stepping thread), so forwards and stepping overlap. Episodes from
+        ``until`` on (played ahead) step only where that costs no time (see :meth:`_players`)."""
         self._compact()
         for index, lane in enumerate(self._lanes):
             if self._stepping_lane == index:  # one lane: nothing to overlap with
@@ -132,13 +133,29 @@ class EpisodeStore:
             lane[:] = [e for e in lane if e.steps]
             self._fill(lane, min(FORWARD_BLOCK, self.width - FORWARD_BLOCK * index), until)
             lane[:] = [e for e in lane if e.steps]  # an episode can end where it starts (window at 0)
-            if not lane:
+            players = self._players(index, until)
+            if not players:
                 continue
-            actions = self._actions(lane)
-            self.steps_played += len(lane)
+            actions = self._actions(players)
+            self.steps_played += len(players)
             self.blocks_forwarded += 1
             self._drain()
-            self._stepping, self._stepping_lane = _stepper().submit(self._step, list(lane), actions), index
+            self._stepping, self._stepping_lane = _stepper().submit(self._step, players, actions), index
+
+    def _players(self, index: int, until: int) -> list[_Playing]:
+        """The episodes of lane ``index`` that step this round.
+
+        An episode played ahead (index ``until`` or later) takes a row of a block forwarded anyway for
+        an episode wanted now, and steps while another lane forwards. With no other lane in play its
+        steps would wait for the forward instead (the last, longest episodes of a batch): it pauses,
+        and resumes where it stopped when a later call wants it. Which episodes step in which round
+        changes only when an episode is played, never what it plays.
+        """
+        lane = self._lanes[index]
+        if not any(e.index < until for e in lane):
+            return []
+        beside = any(e.index < until and e.steps for other in self._lanes if other is not lane for e in other)
+        return list(lane) if beside else [e for e in lane if e.index < until]
 
     def _compact(self) -> None:
         """Gather the episodes under way into as few lanes as hold them: a lane costs a whole forward
