@@ -49,6 +49,12 @@ class CheckpointInfo:
                 "options": self.options}
 
 
+def training_dir(out: Path) -> Path:
+    """The folder beside the checkpoint ``out`` where a training run (A2C or DAgger) keeps its learning
+    curve, its run record and the state it resumes from: ``<out>.train``."""
+    return out.with_name(out.name + ".train")
+
+
 def save_checkpoint(agent: Agent, path: str | os.PathLike, provenance: dict[str, Any] | None = None) -> Path:
     """Write ``agent`` as a cfsal checkpoint (atomically: a crash never leaves half a file)."""
     architecture = getattr(agent, "architecture", None)

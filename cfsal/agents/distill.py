@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from cfsal.agents.base import AgentSpec
-from cfsal.agents.checkpoint import load_checkpoint, save_checkpoint
+from cfsal.agents.checkpoint import load_checkpoint, save_checkpoint, training_dir
 from cfsal.agents.dagger import (  # re-exported: DAgger's parts lived here before
     DAggerSettings,
     Shard,
@@ -75,10 +75,6 @@ class DistillResult:
     iterations: int
     dataset_size: int
     wall_seconds: float
-
-
-def training_dir(out: Path) -> Path:
-    return out.with_name(out.name + ".train")
 
 
 def _iteration_seed(seed: int, iteration: int) -> np.random.SeedSequence:

@@ -42,7 +42,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm import tqdm
 
 from cfsal.agents.base import AgentSpec
-from cfsal.agents.checkpoint import load_checkpoint, save_checkpoint
+from cfsal.agents.checkpoint import load_checkpoint, save_checkpoint, training_dir
 from cfsal.agents.networks import NatureActorCritic, sb3_key_map
 from cfsal.envs import get_game, make
 from cfsal.errors import TrainingError
@@ -69,10 +69,6 @@ class TrainResult:
     steps: int
     wall_seconds: float
     recent_mean_score: float | None
-
-
-def training_dir(out: Path) -> Path:
-    return out.with_name(out.name + ".train")
 
 
 def _make_vec_env(game: str, n_envs: int, seed: int):
