@@ -47,7 +47,6 @@ from scipy import stats
 from cfsal.errors import StatisticsError
 from cfsal.stats._validation import check_confidence, check_resamples
 from cfsal.stats.paired import (
-    _BATCH_ELEMENTS,
     BET_STAKE_CAP,
     DEFAULT_RESAMPLES,
     Alternative,
@@ -59,6 +58,7 @@ from cfsal.stats.paired import (
     _check_alternative,
     _sign_flip,
     bounded_mean_test,
+    resample_batch,
 )
 
 #: Fewest episodes behind a clustered verdict. With 4 episodes the two-sided sign-flip test cannot
@@ -193,7 +193,7 @@ def cluster_bootstrap_t_test(differences: ArrayLike, clusters: ArrayLike, *, rng
     means = groups.means
     centred = (np.zeros_like(groups.sums) if np.all(means == means[0])
                else groups.sums - groups.sizes * groups.mean)
-    batch = max(1, min(n_resamples, _BATCH_ELEMENTS // groups.count))
+    batch = resample_batch(n_resamples, groups.count)
     count = 0
     for start in range(0, n_resamples, batch):
         size = min(batch, n_resamples - start)

@@ -34,7 +34,7 @@ from scipy import stats
 
 from cfsal.errors import StatisticsError
 from cfsal.stats._validation import check_confidence, check_resamples, paired_vectors
-from cfsal.stats.paired import _BATCH_ELEMENTS, ALTERNATIVES, DEFAULT_RESAMPLES, Alternative
+from cfsal.stats.paired import ALTERNATIVES, DEFAULT_RESAMPLES, Alternative, resample_batch
 
 CorrelationMethod = Literal["pearson", "spearman"]
 METHODS: tuple[str, ...] = ("pearson", "spearman")
@@ -162,7 +162,7 @@ def correlation(x: ArrayLike, y: ArrayLike, *, rng: np.random.Generator,
     def statistic(y_permuted: np.ndarray, axis: int = -1) -> np.ndarray:
         return _pearson_along(a, y_permuted, axis=axis)
 
-    batch = max(1, min(n_resamples, _BATCH_ELEMENTS // a.size))
+    batch = resample_batch(n_resamples, a.size)
     result = stats.permutation_test((b,), statistic, permutation_type="pairings", vectorized=True,
                                     n_resamples=n_resamples, batch=batch, alternative=alternative, rng=rng)
     exact = a.size < 21 and math.factorial(a.size) <= n_resamples

@@ -40,6 +40,12 @@ DEFAULT_RESAMPLES = 9999
 _BATCH_ELEMENTS = 2**21
 
 
+def resample_batch(n_resamples: int, per_resample: int) -> int:
+    """How many of ``n_resamples`` resamples of ``per_resample`` elements each to build at once: as many as
+    stay within :data:`_BATCH_ELEMENTS`, at least one."""
+    return max(1, min(n_resamples, _BATCH_ELEMENTS // per_resample))
+
+
 @dataclass(frozen=True)
 class PermutationResult:
     """A permutation test: observed statistic, p-value and how the null distribution was built."""
@@ -175,7 +181,7 @@ def _sign_flip(units: np.ndarray, divisor: int, rng: np.random.Generator, altern
     if exact:
         null = _sign_patterns(size, None, 0) @ units / divisor
     else:
-        batch = max(1, min(n_resamples, _BATCH_ELEMENTS // size))
+        batch = resample_batch(n_resamples, size)
         null = np.concatenate([_sign_patterns(size, rng, min(batch, n_resamples - start)) @ units / divisor
                                for start in range(0, n_resamples, batch)])
     p = _tail_p(null, observed, alternative, adjustment=0 if exact else 1)
@@ -213,7 +219,7 @@ def bootstrap_t_test(differences: ArrayLike, *, rng: np.random.Generator,
     observed = float(_t_statistics(d))
     # Constant differences centre to exact zeros (d − mean can leave ±1e-17 behind).
     centred = np.zeros_like(d) if np.all(d == d[0]) else d - d.mean()
-    batch = max(1, min(n_resamples, _BATCH_ELEMENTS // d.size))
+    batch = resample_batch(n_resamples, d.size)
     count = 0
     for start in range(0, n_resamples, batch):
         size = min(batch, n_resamples - start)
