@@ -42,12 +42,14 @@ Writes ``benchmarks/results/collect.md``.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import resource
-import subprocess
 import sys
 import threading
 import time
+from multiprocessing.connection import wait
+from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
 
 import numpy as np
@@ -83,9 +85,6 @@ PROBE_LANES = 4
 def _probe_stepping(connections, board_name: str, shape: tuple[int, ...], game: str, seed: int, episodes: int) -> None:
     """The probe's stepping process: plays episodes ``0 .. episodes - 1`` of the store's seeding in
     :data:`PROBE_LANES` lanes, a lane's step on each message of actions; replies each lane's episodes."""
-    from multiprocessing.connection import wait
-    from multiprocessing.shared_memory import SharedMemory
-
     memory = SharedMemory(name=board_name)
     board = np.ndarray((PROBE_LANES, FORWARD_BLOCK, *shape), dtype=np.uint8, buffer=memory.buf)
     slots: list[list] = [[None] * FORWARD_BLOCK for _ in range(PROBE_LANES)]
@@ -131,9 +130,6 @@ def _probe_stepping(connections, board_name: str, shape: tuple[int, ...], game: 
 
 def two_core_probe(agent, episodes: int, seed: int) -> tuple[int, float, float, float]:
     """Steps, seconds, and CPU seconds of this process and of the stepping process, for the probe."""
-    import multiprocessing
-    from multiprocessing.shared_memory import SharedMemory
-
     shape = tuple(agent.spec.observation.shape)
     memory = SharedMemory(create=True, size=PROBE_LANES * FORWARD_BLOCK * int(np.prod(shape)))
     board = np.ndarray((PROBE_LANES, FORWARD_BLOCK, *shape), dtype=np.uint8, buffer=memory.buf)
@@ -247,34 +243,24 @@ def measure(agent, samples: int, repeats: int) -> list[tuple]:
     return rows
 
 
-#: A process that steps the agent's game with random actions until it is killed.
-_STEPPING_PROCESS = """
-import sys
-import numpy as np
-from cfsal.envs import make
-env = make(sys.argv[1]); env.reset(seed=0); rng = np.random.default_rng(0); n = 0
-print("stepping", flush=True)
-while True:
-    _, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n))); n += 1
-    if terminated or truncated:
-        env.reset(seed=n)
-"""
+def _step_until(game: str, stop, stepping) -> None:
+    """Step ``game`` with random actions (a new episode where one ends) until ``stop`` is set; set
+    ``stepping`` once the environment is made. Runs on a thread or in a forked process alike."""
+    env = make(game)
+    env.reset(seed=1)
+    rng = np.random.default_rng(0)
+    stepping.set()
+    while not stop.is_set():
+        _, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
+        if terminated or truncated:
+            env.reset()
 
 
 def contention(agent, repeats: int, blocks: int = 300) -> list[tuple[float, float, float]]:
     """Per repeat, milliseconds per forward block: alone, beside a stepping process, beside a stepping thread."""
     env = make(agent.spec.game, seed=0)
     frames = [env.observation] * FORWARD_BLOCK
-    stop = threading.Event()
-
-    def step_until_stopped() -> None:
-        stepped = make(agent.spec.game)
-        stepped.reset(seed=1)
-        rng = np.random.default_rng(0)
-        while not stop.is_set():
-            _, _, terminated, truncated, _ = stepped.step(int(rng.integers(stepped.action_space.n)))
-            if terminated or truncated:
-                stepped.reset()
+    fork = multiprocessing.get_context("fork")
 
     def milliseconds_per_block(block: BlockForward) -> float:
         started = time.perf_counter()
@@ -282,29 +268,25 @@ def contention(agent, repeats: int, blocks: int = 300) -> list[tuple[float, floa
             block(frames)
         return 1000 * (time.perf_counter() - started) / blocks
 
+    def beside(stepper_kind, event_kind, block: BlockForward) -> float:
+        stop, stepping = event_kind(), event_kind()
+        stepper = stepper_kind(target=_step_until, args=(agent.spec.game, stop, stepping))
+        stepper.start()
+        try:
+            stepping.wait()
+            return milliseconds_per_block(block)
+        finally:
+            stop.set()
+            stepper.join()
+
     rows = []
     with deterministic_forwards():
         block = BlockForward(agent, tuple(agent.spec.observation.shape))
         block(frames)
         for r in range(repeats):
             alone = milliseconds_per_block(block)
-            process = subprocess.Popen([sys.executable, "-c", _STEPPING_PROCESS, agent.spec.game],
-                                       stdout=subprocess.PIPE, text=True)
-            try:
-                process.stdout.readline()  # it steps from here on
-                beside_process = milliseconds_per_block(block)
-            finally:
-                process.kill()
-                process.wait()
-            stop.clear()
-            thread = threading.Thread(target=step_until_stopped)
-            thread.start()
-            try:
-                time.sleep(0.2)  # its environment made and stepping
-                beside_thread = milliseconds_per_block(block)
-            finally:
-                stop.set()
-                thread.join()
+            beside_process = beside(fork.Process, fork.Event, block)
+            beside_thread = beside(threading.Thread, threading.Event, block)
             rows.append((alone, beside_process, beside_thread))
             print(f"contention, repeat {r}: {alone:.2f} ms alone, {beside_process:.2f} ms beside a stepping process, "
                   f"{beside_thread:.2f} ms beside a stepping thread", flush=True)
