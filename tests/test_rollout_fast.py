@@ -29,7 +29,8 @@ from cfsal._seeding import children
 from cfsal.envs import make
 from cfsal.errors import InterventionError
 from cfsal.interventions import breakout, pong, registry, space_invaders
-from cfsal.interventions.state import Intervention, check_edit, check_finite, check_playable, copy_state
+from cfsal.interventions.checks import check_edit, check_finite, check_playable, copy_state
+from cfsal.interventions.state import Intervention
 from cfsal.rollout import arms, collect_branch_points, envprocess, run_paired
 from cfsal.rollout.branching import BranchPoint
 from cfsal.rollout.executors import close_pools, run_with, session_pool

@@ -42,7 +42,8 @@ from cfsal.interventions._ale_common import AleRamEdit
 from cfsal.interventions.config import ConfigComposite, ConfigIntervention, compose
 from cfsal.interventions.params import ParamSpec, param, registry
 from cfsal.interventions.spec import from_spec, list_interventions
-from cfsal.interventions.state import ApplyRecord, Composite, Intervention, game_of_state
+from cfsal.interventions.checks import game_of_state
+from cfsal.interventions.state import ApplyRecord, Composite, Intervention
 from cfsal.interventions.targets import TARGETS, Target, target_table, targets_for
 
 __all__ = [

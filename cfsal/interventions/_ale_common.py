@@ -24,7 +24,8 @@ from cfsal.envs.ale_modifications import FRAME_MODIFICATIONS
 from cfsal.errors import InterventionError
 from cfsal.interventions.config import ConfigIntervention
 from cfsal.interventions.params import param
-from cfsal.interventions.state import Intervention, copy_state
+from cfsal.interventions.checks import copy_state
+from cfsal.interventions.state import Intervention
 
 
 class AleRamEdit(Intervention, register=False):
