@@ -1,7 +1,8 @@
 """DAgger distillation: labels are the expert's, a tiny run goes end to end, and resumes exactly."""
 
 import json
-from dataclasses import replace
+import shlex
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from cfsal.agents.checkpoint import read_checkpoint_info
 from cfsal.agents.checkpoint import load_checkpoint
 from cfsal.agents.distill import (DAggerSettings, Shard, _new_student, class_weights, collect,
                                   discounted_returns, distill, soft_labels, training_dir)
+from cfsal.agents.distill_cli import _flag, _reproducing_command
 from cfsal.agents.expert import expert_action, expert_actions, expert_decision
 from cfsal.cli import build_parser, main
 from cfsal.errors import TrainingError
@@ -107,6 +109,29 @@ def test_resuming_with_other_settings_is_refused_but_more_iterations_continue(tm
 def test_bad_settings_teach():
     with pytest.raises(TrainingError, match="epochs=0"):
         DAggerSettings(epochs=0)
+
+
+def test_bad_settings_teach_their_bounds():
+    with pytest.raises(TrainingError, match=r"gamma=1\.0 must be positive and < 1; the default is 0\.99"):
+        DAggerSettings(gamma=1.0)
+    with pytest.raises(TrainingError, match=r"class_balance=-0\.5 must be ≥ 0"):
+        DAggerSettings(class_balance=-0.5)
+    assert DAggerSettings(class_balance=0.0, soft_label_temperature=0.0).class_balance == 0.0
+
+
+def test_every_setting_has_a_flag_and_the_reproducing_command_parses_back():
+    """The flags, their help and the recorded command all come from DAggerSettings' declarations:
+    a command written for a run with every setting changed parses back to exactly those settings."""
+    changed = {f.name: type(f.default)(f.default * 2 if f.name not in ("beta_decay", "gamma") else f.default / 2)
+               for f in fields(DAggerSettings)}
+    changed["class_balance"] = 0.0
+    flags = [arg for f in fields(DAggerSettings) for arg in (_flag(f), str(changed[f.name]))]
+    args = build_parser().parse_args(["distill", "--out", "x.safetensors", *flags, "--seed", "3"])
+    assert {f.name: getattr(args, f.name) for f in fields(DAggerSettings)} == changed
+    assert "--lr" in flags and "--learning-rate" not in flags  # a declared flag keeps recorded commands valid
+    command = _reproducing_command(args)
+    again = build_parser().parse_args(shlex.split(command)[1:])
+    assert again == args and DAggerSettings(**changed).learning_rate == 2 * DAggerSettings().learning_rate
 
 
 def test_cli_distill_runs_and_refuses_other_games(tmp_path, capsys):

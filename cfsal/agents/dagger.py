@@ -52,35 +52,48 @@ from cfsal.envs.toybox_env import ToyboxEnv
 from cfsal.errors import TrainingError
 
 
+def _setting(default: float, doc: str, *, flag: str | None = None, may_be_zero: bool = False,
+             below_one: bool = False) -> Any:
+    """Declare a DAgger setting once: its default, what it means (``cfsal distill --help`` shows it),
+    its command-line flag where that is not the field's name, and what values it refuses besides
+    negative ones (zero unless ``may_be_zero``; 1 and more when ``below_one``)."""
+    return field(default=default, metadata={"doc": doc, "flag": flag, "may_be_zero": may_be_zero,
+                                            "below_one": below_one})
+
+
 @dataclass(frozen=True)
 class DAggerSettings:
-    """Hyperparameters of one distillation run (all of them; recorded in run.json)."""
+    """Hyperparameters of one distillation run (all of them; recorded in run.json).
 
-    iterations: int = 5
-    expert_steps: int = 20_000
-    student_steps: int = 10_000
-    n_envs: int = 16
-    beta_decay: float = 0.5
-    first_epochs: int = 8
-    epochs: int = 4
-    batch_size: int = 128
-    learning_rate: float = 5e-4
-    class_balance: float = 0.5
-    max_class_weight: float = 10.0
-    value_coef: float = 0.5
-    gamma: float = 0.99
-    rollout_max_steps: int = 4_000
-    soft_label_temperature: float = 0.0
+    Each is declared with :func:`_setting`; ``cfsal distill`` makes its flags, their help and the
+    command line that reproduces a run from these declarations (:mod:`cfsal.agents.distill_cli`).
+    """
+
+    iterations: int = _setting(5, "DAgger iterations (0 = expert rollouts)")
+    expert_steps: int = _setting(20_000, "frames collected in iteration 0")
+    student_steps: int = _setting(10_000, "frames collected per later iteration")
+    n_envs: int = _setting(16, "environments stepped together while collecting")
+    beta_decay: float = _setting(0.5, "β_i = beta_decay^i: expert share of the rollouts", below_one=True)
+    first_epochs: int = _setting(8, "passes over the expert data of iteration 0")
+    epochs: int = _setting(4, "passes over the aggregate per iteration")
+    batch_size: int = _setting(128, "minibatch size")
+    learning_rate: float = _setting(5e-4, "Adam step size", flag="lr")
+    class_balance: float = _setting(0.5, "exponent of the inverse-frequency class weights (0: plain cross-entropy)",
+                                    may_be_zero=True)
+    max_class_weight: float = _setting(10.0, "cap on a class weight, so that a rare action cannot dominate")
+    value_coef: float = _setting(0.5, "weight of the value head's squared error beside the policy's cross-entropy")
+    gamma: float = _setting(0.99, "discount of the Monte-Carlo returns the value head learns", below_one=True)
+    rollout_max_steps: int = _setting(4_000, "steps after which a rollout episode is cut")
+    soft_label_temperature: float = _setting(0.0, "τ of the soft labels softmax(−plan cost/τ) (0: the expert's "
+                                                  "action only)", may_be_zero=True)
 
     def __post_init__(self) -> None:
-        may_be_zero = ("class_balance", "soft_label_temperature")
         for f in fields(self):
-            value = getattr(self, f.name)
-            if value < 0 or (value == 0 and f.name not in may_be_zero):
-                raise TrainingError(f"DAgger setting {f.name}={value!r} must be positive ({', '.join(may_be_zero)}: "
-                                    f"≥ 0); the default is {f.default!r}.")
-        if self.beta_decay >= 1 or self.gamma >= 1:
-            raise TrainingError(f"beta_decay ({self.beta_decay}) and gamma ({self.gamma}) must be < 1.")
+            value, rule = getattr(self, f.name), f.metadata
+            if value < 0 or (value == 0 and not rule["may_be_zero"]) or (value >= 1 and rule["below_one"]):
+                allowed = "≥ 0" if rule["may_be_zero"] else "positive"
+                raise TrainingError(f"DAgger setting {f.name}={value!r} must be {allowed}"
+                                    f"{' and < 1' if rule['below_one'] else ''}; the default is {f.default!r}.")
 
     def beta(self, iteration: int) -> float:
         """Probability that the expert acts in iteration ``iteration`` (1 in iteration 0)."""
