@@ -1,10 +1,11 @@
-"""Interventions shared by several games: the score and the life counter.
+"""Interventions shared by several games: the score, the life counter and selections of grid cells.
 
 :func:`score_family` makes a game's six score interventions from the classes here, bound to its
 ``game`` and its display limit ``max_score``; each game module subclasses :class:`SetLives` with its
 own docstring. The limits are what the game can *draw*: Breakout draws five score digits, Space
 Invaders draws the score modulo 10 000, and a Space Invaders life count of 10 makes Toybox panic and
-abort the process.
+abort the process. :class:`CellSelection` is what Breakout's bricks and Space Invaders' aliens share:
+rows, columns and cells, checked against the grid's size.
 
 The paper's score experiments (Amidar, §4): set the score once (IVmodifyScore), at several steps,
 to fixed or random values (IVmultModifyScores), hold it at one value for the whole episode
@@ -152,6 +153,42 @@ class SetLives(Intervention):
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
         state["lives"] = self.value
+
+
+@dataclass(frozen=True)
+class CellSelection(Intervention, register=False):
+    """Select cells of a game's grid (Breakout's bricks, Space Invaders' aliens): whole ``rows``, whole
+    ``columns`` and single ``cells`` as (column, row) — the union.
+
+    Subclasses set the grid's size (``cell_columns``, ``cell_rows``), what a cell holds
+    (``cell_noun``: "bricks") and edit what :meth:`_selection`, a columns × rows mask, selects.
+    """
+
+    cell_columns: ClassVar[int]
+    cell_rows: ClassVar[int]
+    cell_noun: ClassVar[str]
+    last_column: ClassVar[int]  # the bounds of rows and columns, set from the grid's size
+    last_row: ClassVar[int]
+    rows: tuple[int, ...] = param((), low=0, high="last_row", doc="whole rows (0 = top)")
+    columns: tuple[int, ...] = param((), low=0, high="last_column", doc="whole columns (0 = left)")
+    cells: tuple[tuple[int, int], ...] = param((), doc="single cells as (column, row)")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if hasattr(cls, "cell_columns") and hasattr(cls, "cell_rows"):
+            cls.last_column, cls.last_row = cls.cell_columns - 1, cls.cell_rows - 1
+
+    def _validate(self) -> None:
+        if not (self.rows or self.columns or self.cells):
+            raise self._error(f"select {self.cell_noun} with rows=[…], columns=[…] and/or cells=[[col, row], …].")
+
+    def _selection(self) -> np.ndarray:
+        mask = np.zeros((self.cell_columns, self.cell_rows), dtype=bool)
+        mask[:, list(self.rows)] = True
+        mask[list(self.columns), :] = True
+        for column, row in self.cells:
+            mask[column, row] = True
+        return mask
 
 
 def score_family(game: str, max_score: int, *, module: str,

@@ -267,7 +267,7 @@ class _SetBricks(_Breakout):
 
 
 @dataclass(frozen=True)
-class RemoveBricks(_SetBricks):
+class RemoveBricks(_common.CellSelection, _SetBricks):
     """Break bricks: whole ``rows``, whole ``columns`` and single ``cells`` (col, row) — the union.
 
     Rows are numbered 0 (top, red, 7 points) to 5 (bottom, blue, 1 point); columns 0 (left) to
@@ -276,21 +276,7 @@ class RemoveBricks(_SetBricks):
     """
 
     summary: ClassVar[str] = "break bricks (rows, columns and/or single cells)"
-    rows: tuple[int, ...] = param((), low=0, high=ROWS - 1, doc="whole rows (0 = top)")
-    columns: tuple[int, ...] = param((), low=0, high=COLUMNS - 1, doc="whole columns (0 = left)")
-    cells: tuple[tuple[int, int], ...] = param((), doc="single bricks as (column, row)")
-
-    def _validate(self) -> None:
-        if not (self.rows or self.columns or self.cells):
-            raise self._error("select bricks with rows=[…], columns=[…] and/or cells=[[col, row], …].")
-
-    def _selection(self) -> np.ndarray:
-        mask = np.zeros((COLUMNS, ROWS), dtype=bool)
-        mask[:, list(self.rows)] = True
-        mask[list(self.columns), :] = True
-        for col, row in self.cells:
-            mask[col, row] = True
-        return mask
+    cell_noun: ClassVar[str] = "bricks"
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ class ShiftFormation(_SpaceInvaders):
 
 
 @dataclass(frozen=True)
-class RemoveAliens(_SpaceInvaders):
+class RemoveAliens(_SpaceInvaders, _common.CellSelection):
     """Kill aliens instantly (no points, no explosion): whole ``rows``, ``columns`` and ``cells``.
 
     Rows are numbered 0 (top, 30 points) to 5 (bottom, 10 points). Removing every alien wins the
@@ -119,26 +119,18 @@ class RemoveAliens(_SpaceInvaders):
     alive: ClassVar[bool] = False
     cell_columns: ClassVar[int] = ALIEN_COLUMNS
     cell_rows: ClassVar[int] = ALIEN_ROWS
-    rows: tuple[int, ...] = param((), low=0, high=ALIEN_ROWS - 1, doc="whole rows (0 = top)")
-    columns: tuple[int, ...] = param((), low=0, high=ALIEN_COLUMNS - 1, doc="whole columns (0 = left)")
-    cells: tuple[tuple[int, int], ...] = param((), doc="single aliens as (column, row)")
-
-    def _validate(self) -> None:
-        if not (self.rows or self.columns or self.cells):
-            raise self._error("select aliens with rows=[…], columns=[…] and/or cells=[[col, row], …].")
-
-    def _selected(self, enemy: dict[str, Any]) -> bool:
-        return (enemy["row"] in self.rows or enemy["col"] in self.columns
-                or (enemy["col"], enemy["row"]) in self.cells)
+    cell_noun: ClassVar[str] = "aliens"
 
     def _edit(self, state: dict[str, Any], rng: np.random.Generator | None) -> None:
+        selected = self._selection()
         for enemy in state["enemies"]:
-            if self._selected(enemy):
+            if selected[enemy["col"], enemy["row"]]:
                 enemy["alive"] = self.alive
                 enemy["death_counter"] = None
 
     def target(self, state: dict[str, Any]) -> Any:
-        return [e["alive"] for e in state["enemies"] if self._selected(e)]
+        selected = self._selection()
+        return [e["alive"] for e in state["enemies"] if selected[e["col"], e["row"]]]
 
 
 @dataclass(frozen=True)
