@@ -72,6 +72,28 @@ def test_integer_parameters_refuse_fractions_and_booleans():
     assert breakout.ShiftBricks(columns=2.0).columns == 2
 
 
+@pytest.mark.parametrize("game, intervention", [("breakout", breakout.RemoveBricks),
+                                               ("space_invaders", space_invaders.RemoveAliens)])
+def test_cell_selections_are_the_union_of_rows_columns_and_cells_within_the_grid(game, intervention):
+    """Bricks and aliens share one selection: a cell is hit when its row, its column or the cell itself is
+    named, and no other; rows and columns past the grid are refused saying the range."""
+    iv = intervention(rows=(0,), columns=(2,), cells=((5, 3),))
+    mask = iv._selection()
+    expected = np.zeros((iv.cell_columns, iv.cell_rows), dtype=bool)
+    expected[:, 0] = expected[2, :] = expected[5, 3] = True
+    np.testing.assert_array_equal(mask, expected)
+    with pytest.raises(InterventionError, match=rf"rows=\({iv.cell_rows},\) is outside .*0 ≤ rows ≤ {iv.cell_rows - 1}"):
+        intervention(rows=(iv.cell_rows,))
+    with pytest.raises(InterventionError, match=f"select {iv.cell_noun} with rows"):
+        intervention()
+    state = make(game, seed=0).get_toybox_state()
+    after = iv.apply(state)
+    if game == "space_invaders":
+        hit = [expected[e["col"], e["row"]] for e in state["enemies"]]
+        assert [not e["alive"] for e in after["enemies"]] == hit and any(hit) and not all(hit)
+    assert iv.took_effect(state, after) and not any(iv.target(after))
+
+
 def test_space_invaders_lives_above_nine_are_refused_before_they_crash_toybox():
     with pytest.raises(InterventionError, match="0 ≤ value ≤ 9"):
         space_invaders.SetLives(value=10)
