@@ -99,6 +99,15 @@ def _verdict_rng(seed: int, setting: int, measure: int) -> np.random.Generator:
     return np.random.default_rng(child(seed, 1000 + setting, measure))
 
 
+def setting_index(table: tuple[Any, ...], setting: Any, table_name: str) -> int:
+    """A setting's identity in the verdict seeds: its index in the benchmark's ``table``, not its place
+    on the command line, so that a run of one setting draws exactly what a run of all of them draws."""
+    if setting not in table:
+        raise ValueError(f"{setting!r} is not in {table_name}; add it there (its index there seeds its verdicts) "
+                         "and run it by that index.")
+    return table.index(setting)
+
+
 # ------------------------------------------------------------------------------------ one hypothesis
 
 def _design(branch_every: int | None) -> dict[str, Any]:
@@ -237,7 +246,8 @@ def _star(job: tuple[Callable[..., Any], tuple[Any, ...]]) -> Any:
 def run_null(hypotheses: int, *, horizon: int, branch_every: int | None, jobs: int, first_seed: int = 0,
              settings: tuple[tuple[str, Any], ...] = NULL_SETTINGS) -> list[Rate]:
     rows = []
-    for index, (agent, intervention) in enumerate(settings):
+    for agent, intervention in settings:
+        index = setting_index(NULL_SETTINGS, (agent, intervention), "NULL_SETTINGS")
         seeds = range(first_seed, first_seed + hypotheses)
         runs = _map(functools.partial(null_hypotheses, horizon=horizon, branch_every=branch_every),
                     [(agent, intervention, seed, index) for seed in seeds], jobs)
@@ -249,7 +259,8 @@ def run_null(hypotheses: int, *, horizon: int, branch_every: int | None, jobs: i
 def run_placebo(hypotheses: int, *, horizon: int, branch_every: int | None, jobs: int, first_seed: int = 0,
                 agents: tuple[str, ...] = PLACEBO_AGENTS) -> list[Rate]:
     rows = []
-    for index, agent in enumerate(agents):
+    for agent in agents:
+        index = setting_index(PLACEBO_AGENTS, agent, "PLACEBO_AGENTS")
         runs = _map(functools.partial(placebo_hypotheses, horizon=horizon, branch_every=branch_every),
                     [(agent, seed, index) for seed in range(first_seed, first_seed + hypotheses)], jobs)
         rows += summarise("placebo", agent, "none (two factual arms)", runs)
@@ -482,8 +493,10 @@ def main() -> None:
     parser.add_argument("--branch-every", type=int, default=20)
     parser.add_argument("--positive-branch-every", type=int, default=40)
     parser.add_argument("--null-settings", default=None,
-                        help="comma-separated indices into NULL_SETTINGS to run (default: all)")
-    parser.add_argument("--placebo-agents", default=",".join(PLACEBO_AGENTS))
+                        help="comma-separated indices into NULL_SETTINGS to run (default: all); a setting's index "
+                             "seeds its verdicts, so running some draws what running all draws")
+    parser.add_argument("--placebo-agents", default=",".join(PLACEBO_AGENTS),
+                        help=f"comma-separated, of {', '.join(PLACEBO_AGENTS)} (an agent's index there seeds its verdicts)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (hypotheses are independent)")
     parser.add_argument("--parts", choices=("all", "positive", "nulls"), default="all",
                         help="'positive': re-run only the positive control into the existing results file; "

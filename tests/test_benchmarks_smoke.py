@@ -67,7 +67,7 @@ def test_positive_control_and_report_run(agent):
         bench_calibration.positive_hypotheses(agent, seed, horizon=2, branch_every=20, samples=6)
         for seed in (0, 1)])
     null = bench_calibration.run_null(2, horizon=2, branch_every=20, jobs=1,
-                                      settings=(("breakout-constant", breakout.SetScore(value=500)),))
+                                      settings=bench_calibration.NULL_SETTINGS[1:2])
     assert [r.supported for r in null if r.measure in bench_calibration.BEHAVIOUR] == [0] * 6
     assert bench_calibration.Rate.from_dict(null[0].to_dict()) == null[0]
     text = bench_calibration.to_markdown(null, [], positive, machine=bench_rollouts.machine_description(1),
@@ -77,6 +77,14 @@ def test_positive_control_and_report_run(agent):
     rerun = bench_calibration.positive_section(positive, expert="another", run="Re-run alone.")
     updated = bench_calibration.replace_positive_section(text, rerun)
     assert updated.startswith(text[:text.index(bench_calibration.POSITIVE_HEADING)]) and updated.endswith(rerun)
+
+
+def test_a_settings_verdicts_are_seeded_by_its_place_in_the_table_not_on_the_command_line():
+    bc = bench_calibration
+    assert [bc.setting_index(bc.NULL_SETTINGS, s, "NULL_SETTINGS") for s in bc.NULL_SETTINGS[::-1]] == [5, 4, 3, 2, 1, 0]
+    assert bc.setting_index(bc.NULL_SETTINGS, ("breakout-random", breakout.MoveBall(dx=40)), "NULL_SETTINGS") == 2
+    with pytest.raises(ValueError, match="add it there"):
+        bc.setting_index(bc.NULL_SETTINGS, ("breakout-constant", breakout.SetScore(value=500)), "NULL_SETTINGS")
 
 
 def test_null_rows_merge_into_the_results_file_and_keep_the_other_sections():
