@@ -6,7 +6,8 @@ edit is a small frozen dataclass with declared parameters (:mod:`cfsal.intervent
 
 * :meth:`Intervention.apply` is pure: it returns an edited copy of the state dict, checked whole
   before it can reach the native core (:meth:`Intervention.apply_from_core`, for a state just read
-  from the core, checks only the values the edit changed: :func:`check_edit`);
+  from the core, checks only the values the edit changed; the checks are
+  :mod:`cfsal.interventions.checks`);
 * :meth:`Intervention.apply_to_env` edits a live :class:`cfsal.envs.ToyboxEnv` and settles the
   observation, either by re-rendering the newest frame (``settle="refresh"``) or, as the paper did,
   by stepping a few NOOPs (``settle=3``);
@@ -67,9 +68,10 @@ class Intervention(Parameterised):
         """:meth:`apply` to a state just read from the native core (``env.get_toybox_state()``).
 
         Such a state is playable, so only what the edit changed needs checking: the result is
-        checked by :func:`check_edit` (the changed values against the game's schema and limits),
-        about 10× faster than the whole-state :func:`check_playable` that :meth:`apply` runs on
-        states of unknown origin. Every edit :meth:`apply` refuses is refused here too (tested on
+        checked by :func:`~cfsal.interventions.checks.check_edit` (the changed values against the
+        game's schema and limits), about 10× faster than the whole-state
+        :func:`~cfsal.interventions.checks.check_playable` that :meth:`apply` runs on states of
+        unknown origin. Every edit :meth:`apply` refuses is refused here too (tested on
         random edits in ``tests/test_rollout_fast.py``). Rollouts and :meth:`apply_to_env` use it.
         """
         return self._apply(state, rng, from_core=True)[0]
