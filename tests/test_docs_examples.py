@@ -9,7 +9,7 @@ runnable says so on the line before its fence, invisibly to readers::
 
 and is reported as skipped with that reason; an unmarked block that does not run fails. The
 literal hypothesis block of cfsal's package docstring runs like a markdown one, and every ``>>>``
-example in cfsal/ runs with :mod:`doctest`.
+example in cfsal/ runs with :mod:`doctest`. Relative links in these pages must point at files that exist.
 """
 
 from __future__ import annotations
@@ -224,3 +224,15 @@ def test_doctests(name: str):
     for test in tests:
         runner.run(test, out=output.append)
     assert runner.failures == 0, "".join(output)
+
+
+LINK = re.compile(r"\]\((?P<target>[^)#\s]+)(?:#[^)\s]*)?\)")
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_relative_links_point_at_files_that_exist(document):
+    """A page moved or renamed leaves no dead link behind (relative links only; the web is not fetched)."""
+    dead = [m["target"] for m in LINK.finditer(document.read_text(encoding="utf-8"))
+            if "://" not in m["target"] and not m["target"].startswith("mailto:")
+            and not (document.parent / m["target"]).exists()]
+    assert not dead, f"{document.relative_to(ROOT)} links to missing files: {dead}"
