@@ -135,6 +135,31 @@ def test_refresh_shows_an_edit_without_advancing_time():
     assert (newest != old_newest).any()
 
 
+def test_after_a_refresh_the_picture_state_has_the_objects_where_the_picture_draws_them():
+    """The refreshed picture is the next emulated frame's, so boxes from the current RAM lag it by a frame
+    of motion; the state the picture goes with (``picture_state_text``) has them where they are drawn."""
+    env = make("ale_pong", seed=11)
+    rng = np.random.default_rng(11)
+    drawn_frames = picture_holds = current_holds = 0
+    for t in range(300):
+        env.step(int(rng.integers(env.action_space.n)))
+        assert env.picture_state_text() is None  # after a step the picture is of the state itself
+        if t % 5:
+            continue
+        env.refresh_observation()
+        drawn = pixels(env.rgb_frame(), pong.BALL_COLOR)
+        if not drawn.any():
+            continue
+        drawn_frames += 1
+        pictured = objects("ale_pong", json.loads(env.picture_state_text())).get("ball")
+        current = objects("ale_pong", env.get_toybox_state()).get("ball")
+        picture_holds += pictured is not None and not (drawn & ~pictured.native_mask()).any()
+        current_holds += current is not None and not (drawn & ~current.native_mask()).any()
+    assert drawn_frames >= 30 and picture_holds == drawn_frames
+    assert current_holds < drawn_frames / 2  # the lag the picture state corrects (0 of 50 when measured)
+    assert make("pong", seed=0).picture_state_text() is None  # Toybox renders its own state
+
+
 @pytest.mark.parametrize("bad, message", [
     ({"game": "pong"}, "not a ale_pong state"),
     ({"ram": [0] * 127}, "128 integers"),

@@ -172,6 +172,7 @@ class AleEnv(FrameStackEnv):
         self._lives = self.ale.lives()
         self._config: dict[str, Any] | None = None
         self._modifications: dict[str, dict[str, int]] = {}
+        self._picture: tuple[bytes, bytes] | None = None  # (RAM refreshed, RAM its picture goes with)
 
     # -- the raw game --------------------------------------------------------------------------
     @property
@@ -226,12 +227,25 @@ class AleEnv(FrameStackEnv):
         shows that picture too.
         """
         saved, memory = self.ale.cloneState(include_rng=True), {k: dict(v) for k, v in self._modifications.items()}
+        before = self.ale.getRAM().tobytes()
         self._run_modifications()
         self.ale.act(self._noop)
         self.ale.getScreenGrayscale(self._slots[2])
+        self._picture = (before, self.ale.getRAM().tobytes())
         self.ale.restoreState(saved)
         self._modifications = memory
         return self._show(self._slots[2])
+
+    def picture_state_text(self) -> str | None:
+        """After :meth:`refresh_observation`, the state its picture goes with: this state with the RAM
+        of the emulated frame that drew it (objects read from the current RAM lag the picture by that
+        frame's motion, 1–3 pixels); None once the state has changed (a step, a restore, a write)
+        or without a refresh. Read objects and displayed values from it; its emulator part is the
+        current state's (restoring that alone restores this state, not the picture's)."""
+        if self._picture is None or self._picture[0] != self.ale.getRAM().tobytes():
+            return None
+        return _state_text(self.game, self._picture[1], self.ale.cloneState(include_rng=True).serialize(),
+                           self._modifications)
 
     def configure(self, config: dict[str, Any] | None) -> None:
         """Make this a variant of the game: ``{"modifications": ["lazy_enemy"]}`` switches HackAtari's

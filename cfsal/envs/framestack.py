@@ -123,6 +123,12 @@ class FrameStackEnv(gym.Env):
     def game(self) -> str:
         return self.spec_game.name
 
+    def picture_state_text(self) -> str | None:
+        """The state the newest frame was drawn from, as state text, where that is not the current state;
+        None where it is (every backend after a step; Toybox always, since it renders its own state).
+        Read objects and displayed values of the newest frame from it."""
+        return None
+
     @property
     def steps(self) -> int:
         return self._steps

@@ -86,8 +86,10 @@ class PreparedPair:
     took_effect: bool
     factual_state: dict[str, Any]     # Toybox states at the start of the continuations
     intervened_state: dict[str, Any]
-    factual_json: str = ""            # the same states as JSON text (Trace.first_state): Toybox's own or
-                                      # json.dumps, whichever is at hand (parse it; do not compare texts)
+    factual_json: str = ""            # the states the first pictures show, as JSON text (Trace.first_state):
+                                      # the states above (Toybox's own text or json.dumps, whichever is at
+                                      # hand: parse it, do not compare texts), or on ALE after a refresh
+                                      # the same with the RAM the picture was drawn from
     intervened_json: str = ""
     chosen: Any = None                # what the edit chose in the start state (Intervention.edit's return)
 
@@ -124,6 +126,8 @@ class StartedPair:
     factual_settled: str         # Toybox's text of the factual arm once settled
     intervened_settled: str | dict[str, Any]  # Toybox's text (library edits) or the parsed state
     chosen: Any = None           # what the edit chose (Intervention.edit's return; JSON-ready data)
+    factual_picture: str | None = None     # the state each arm's first picture goes with, where that is
+    intervened_picture: str | None = None  # not the settled state (ALE after a refresh; env.picture_state_text)
 
     def finish(self) -> PreparedPair:
         took_effect, factual_state, intervened_state, factual_json, intervened_json = finish_pair(
@@ -132,7 +136,8 @@ class StartedPair:
                             intervened_state, factual_json, intervened_json, self.chosen)
 
     def settled_texts(self) -> SettledTexts:
-        return SettledTexts(self.factual_written, self.factual_settled, self.intervened_settled, self.chosen)
+        return SettledTexts(self.factual_written, self.factual_settled, self.intervened_settled, self.chosen,
+                            self.factual_picture, self.intervened_picture)
 
 
 @dataclass(frozen=True)
@@ -144,12 +149,16 @@ class SettledTexts:
     factual_settled: str        # Toybox's text of the factual arm once settled
     intervened_settled: str | dict[str, Any]  # Toybox's text (library edits) or the parsed state
     chosen: Any = None          # what the edit chose in the start state
+    factual_picture: str | None = None     # StartedPair's: the states the first pictures go with, where
+    intervened_picture: str | None = None  # they are not the settled ones
 
 
 def finish_pair(intervention: InterventionLike, start: dict[str, Any], restored: str,
                 texts: SettledTexts) -> tuple[bool, dict[str, Any], dict[str, Any], str, str]:
     """The second phase of :func:`prepare_pair`: whether the edit took effect, both start states
-    parsed, and both as JSON text (Trace.first_state). ``start`` is the parsed ``restored``."""
+    parsed, and as JSON text the states the arms' first pictures show (Trace.first_state: the settled
+    states, or on ALE after a refresh the states with the RAM the picture was drawn from, so that
+    objects read from them are where the picture has them). ``start`` is the parsed ``restored``."""
     # Unchanged by the round trip (the usual case): the state is the start state, its text the
     # one just written. (factual_state is then ``start`` itself, which nothing mutates.)
     same = texts.factual_settled == restored
@@ -160,8 +169,9 @@ def finish_pair(intervention: InterventionLike, start: dict[str, Any], restored:
     # Compared across the arms (both through the same JSON round trip and settling), this is
     # exactly "did the edit leave a difference", even where settling may have undone it.
     took_effect = bool(intervention.took_effect(factual_state, intervened_state))
-    return (took_effect, factual_state, intervened_state, factual_json,
-            settled if isinstance(settled, str) else json.dumps(intervened_state))
+    intervened_json = settled if isinstance(settled, str) else json.dumps(intervened_state)
+    return (took_effect, factual_state, intervened_state, texts.factual_picture or factual_json,
+            texts.intervened_picture or intervened_json)
 
 
 def start_pair(game: str, point: BranchPoint, intervention: InterventionLike, seed: np.random.SeedSequence,
@@ -239,7 +249,7 @@ def _start_restored(factual: ToyboxEnv, snapshot: EnvSnapshot, restored: str, kn
         intervened_settled = record.settled if isinstance(record, ApplyRecord) else intervened.get_toybox_state()
         chosen = record.chosen if isinstance(record, ApplyRecord) else None
     return StartedPair(factual, intervened, rng, intervention, start, restored, written, factual_settled,
-                       intervened_settled, chosen)
+                       intervened_settled, chosen, factual.picture_state_text(), intervened.picture_state_text())
 
 
 def edits_like_the_library(intervention: InterventionLike) -> bool:
