@@ -98,7 +98,7 @@ time_to_life_loss = difference_of(steps_survived, "time_to_life_loss")
 
 def _first_maps(factual: "Trace", intervened: "Trace", agent, method: str, params: dict):
     frames = np.stack([factual.first_observation, intervened.first_observation])
-    states = [json.loads(factual.first_state), json.loads(intervened.first_state)]
+    states = [json.loads(factual.shown_state), json.loads(intervened.shown_state)]  # where the frames have the objects
     return saliency(agent, frames, method=method, states=states, **params)
 
 

@@ -1,10 +1,8 @@
 """Branch frames for the report, and the plugin writing the report (`--cfsal-html`) from the outside."""
 
-import base64
 import importlib.util
 import json
 
-import ale_py
 import numpy as np
 import pytest
 from PIL import Image
@@ -76,8 +74,8 @@ def test_on_atari_frames_the_figure_outlines_the_moved_ball_at_its_ram_box(tmp_p
     """On a real Atari game the branch figure is the game's own frame, full size, with the moved ball
     outlined at both its places in both panels: each outline closes around the ball's box as
     OCAtari's RAM addresses place it (cfsal.envs.objects) in the frame the figure shows — the one
-    the emulator draws after the edit, whose RAM each trace's first state carries — to within a pixel,
-    and nothing else of the frame changes."""
+    the emulator draws after the edit, whose RAM each trace's ``shown_state`` carries — to within a
+    pixel, and nothing else of the frame changes."""
     agent = tiny_agent(game, seed=0, name="tiny")
     result = counterfactual(agent, move, samples=2, horizon=1, measure=measures.policy_total_variation, seed=1)
     media = branch_media(agent, result, tmp_path, stem=game, movie=False)
@@ -87,12 +85,11 @@ def test_on_atari_frames_the_figure_outlines_the_moved_ball_at_its_ram_box(tmp_p
         pair = result.pairs[branch["index"]]
         frames, balls = [], []
         for trace in (pair.factual, pair.intervened):
-            shown = json.loads(trace.first_state)  # the settled emulator, with the RAM its picture was drawn from
             env = make(game)
-            env.ale.restoreState(ale_py.ALEState(base64.b64decode(shown["emulator"])))  # the settled state
+            env.set_toybox_state(json.loads(trace.first_state))
             env.refresh_observation()  # as the branch was settled: the picture of the next emulated frame
             frames.append(env.rgb_frame())
-            balls.append(objects(game, shown)["ball"])  # where that picture has the ball
+            balls.append(objects(game, json.loads(trace.shown_state))["ball"])  # where that picture has it
         height, width, _ = frames[0].shape
         image = np.asarray(Image.open(branch["image"]).convert("RGB"))
         for panel, frame in ((image[:height, :width], frames[0]), (image[:height, width + 4:2 * width + 4], frames[1])):

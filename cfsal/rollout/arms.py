@@ -86,12 +86,12 @@ class PreparedPair:
     took_effect: bool
     factual_state: dict[str, Any]     # Toybox states at the start of the continuations
     intervened_state: dict[str, Any]
-    factual_json: str = ""            # the states the first pictures show, as JSON text (Trace.first_state):
-                                      # the states above (Toybox's own text or json.dumps, whichever is at
-                                      # hand: parse it, do not compare texts), or on ALE after a refresh
-                                      # the same with the RAM the picture was drawn from
+    factual_json: str = ""            # the same states as JSON text (Trace.first_state): Toybox's own or
+                                      # json.dumps, whichever is at hand (parse it; do not compare texts)
     intervened_json: str = ""
     chosen: Any = None                # what the edit chose in the start state (Intervention.edit's return)
+    factual_picture: str = ""         # the states the first pictures go with where they are not the
+    intervened_picture: str = ""      # states above (Trace.picture_state; ALE after a refresh), else ""
 
 
 def prepare_pair(game: str, point: BranchPoint, intervention: InterventionLike, seed: np.random.SeedSequence,
@@ -133,7 +133,8 @@ class StartedPair:
         took_effect, factual_state, intervened_state, factual_json, intervened_json = finish_pair(
             self.intervention, self.start, self.restored, self.settled_texts())
         return PreparedPair(self.factual, self.intervened, self.intervention_rng, took_effect, factual_state,
-                            intervened_state, factual_json, intervened_json, self.chosen)
+                            intervened_state, factual_json, intervened_json, self.chosen,
+                            self.factual_picture or "", self.intervened_picture or "")
 
     def settled_texts(self) -> SettledTexts:
         return SettledTexts(self.factual_written, self.factual_settled, self.intervened_settled, self.chosen,
@@ -156,9 +157,7 @@ class SettledTexts:
 def finish_pair(intervention: InterventionLike, start: dict[str, Any], restored: str,
                 texts: SettledTexts) -> tuple[bool, dict[str, Any], dict[str, Any], str, str]:
     """The second phase of :func:`prepare_pair`: whether the edit took effect, both start states
-    parsed, and as JSON text the states the arms' first pictures show (Trace.first_state: the settled
-    states, or on ALE after a refresh the states with the RAM the picture was drawn from, so that
-    objects read from them are where the picture has them). ``start`` is the parsed ``restored``."""
+    parsed, and both as JSON text (Trace.first_state). ``start`` is the parsed ``restored``."""
     # Unchanged by the round trip (the usual case): the state is the start state, its text the
     # one just written. (factual_state is then ``start`` itself, which nothing mutates.)
     same = texts.factual_settled == restored
@@ -169,9 +168,8 @@ def finish_pair(intervention: InterventionLike, start: dict[str, Any], restored:
     # Compared across the arms (both through the same JSON round trip and settling), this is
     # exactly "did the edit leave a difference", even where settling may have undone it.
     took_effect = bool(intervention.took_effect(factual_state, intervened_state))
-    intervened_json = settled if isinstance(settled, str) else json.dumps(intervened_state)
-    return (took_effect, factual_state, intervened_state, texts.factual_picture or factual_json,
-            texts.intervened_picture or intervened_json)
+    return (took_effect, factual_state, intervened_state, factual_json,
+            settled if isinstance(settled, str) else json.dumps(intervened_state))
 
 
 def start_pair(game: str, point: BranchPoint, intervention: InterventionLike, seed: np.random.SeedSequence,
@@ -302,6 +300,7 @@ class ArmEnvs:
         self.took_effect: list[bool] = []
         self.first_states: list[str] = []
         self.chosen: list[Any] = []
+        self.picture_states: list[str] = []
 
     def start(self, i: int, point: BranchPoint) -> None:
         self.started[i] = start_pair(self.game, point, self.interventions[i], self.seeds[i], self.settle)
@@ -341,16 +340,18 @@ class ArmEnvs:
                 observations[k] = envs[k].observation
         return rewards, lives, ended
 
-    def finish(self) -> tuple[list[bool], list[str], list[Any]]:
+    def finish(self) -> tuple[list[bool], list[str], list[Any], list[str]]:
         """Parse and serialise the start states (:meth:`StartedPair.finish`): whether each edit took
-        effect, every row's first state as JSON text, and what each pair's edit chose."""
+        effect, every row's first state as JSON text, what each pair's edit chose, and every row's
+        picture state ("" where it is the first state)."""
         if self.started is not None:
             prepared = [pair.finish() for pair in self.started]
             self.took_effect = [pair.took_effect for pair in prepared]
             self.first_states = [text for pair in prepared for text in (pair.factual_json, pair.intervened_json)]
             self.chosen = [pair.chosen for pair in prepared]
+            self.picture_states = [text for pair in prepared for text in (pair.factual_picture, pair.intervened_picture)]
             self.started = None
-        return self.took_effect, self.first_states, self.chosen
+        return self.took_effect, self.first_states, self.chosen, self.picture_states
 
     def settled_texts(self) -> list[SettledTexts]:
         """Instead of :meth:`finish` (the caller finishes with :func:`finish_pair`): each pair's texts,

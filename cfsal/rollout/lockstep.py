@@ -53,7 +53,7 @@ class Arms:
         self.agent, self.points, self.greedy, self.horizon, self.origins = agent, points, greedy, horizon, origins
         self.uniforms = arm_uniforms(seeds, horizon, common_random_numbers)
         self.envs = None if remote else ArmEnvs(agent.spec.game, interventions, seeds, settle)
-        self.results: tuple[list[bool], list[str], list[Any]] | None = None  # took_effect, first states, chosen
+        self.results: tuple[list[bool], list[str], list[Any], list[str]] | None = None  # took_effect, first states, chosen, pictures
         self.stepping: np.ndarray | None = None  # remote: the rows of the step under way
         if start:
             for i in range(len(points)):
@@ -113,7 +113,7 @@ class Arms:
         column = [np.ascontiguousarray(a[:n, k]) for a in (self.actions, self.logits, self.values, self.rewards,
                                                             self.lives)]
         return Trace(*column, ended=not self.alive[k], first_observation=self.first_observations[k],
-                     first_state=self.results[1][k])
+                     first_state=self.results[1][k], picture_state=self.results[3][k])
 
     def finish(self) -> None:
         """Parse and serialise the start states (:meth:`ArmEnvs.finish`): needed only for the
@@ -123,6 +123,6 @@ class Arms:
 
     def pairs(self) -> list[PairedBranch]:
         self.finish()
-        took_effect, _, chosen = self.results
+        took_effect, _, chosen, _ = self.results
         return [PairedBranch(point.episode, point.step, self.trace(2 * i), self.trace(2 * i + 1),
                              took_effect[i], chosen[i]) for i, point in enumerate(self.points)]

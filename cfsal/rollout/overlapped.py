@@ -103,7 +103,9 @@ def run_in_env_process(process: envprocess.EnvProcess, game: str, arms: Callable
         if len(finished[g]) == len(origins[g]):
             parts[g].results = ([took for took, _, _ in finished[g]],
                                 [text for _, *both in finished[g] for text in both],
-                                [each.chosen for each in texts[g]])
+                                [each.chosen for each in texts[g]],
+                                [text or "" for each in texts[g]
+                                 for text in (each.factual_picture, each.intervened_picture)])
 
     try:
         for g, (a, b) in enumerate(groups):

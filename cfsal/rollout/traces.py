@@ -23,7 +23,15 @@ class Trace:
     lives: np.ndarray
     ended: bool
     first_observation: np.ndarray = field(repr=False)
-    first_state: str = field(default="", repr=False)  # Toybox JSON the first observation shows
+    first_state: str = field(default="", repr=False)  # the state the arm starts from, as JSON text
+    picture_state: str = field(default="", repr=False)  # the state its first picture goes with, where not that
+
+    @property
+    def shown_state(self) -> str:
+        """The state the first observation's newest frame shows, as JSON text: read objects and displayed
+        values of that frame from it. ``first_state`` itself, except on ALE after a refresh, where the
+        picture is the next emulated frame's and this state carries that frame's RAM."""
+        return self.picture_state or self.first_state
 
     @property
     def length(self) -> int:

@@ -107,7 +107,7 @@ def _variable_function(audit: Audit, plan: ClaimPlan) -> tuple[str, str]:
         source = f'''
 def {name}(trace) -> float:
     """Distance between the centres of the {display(obj)} and the {display(player)}, in screen pixels."""
-    boxes = objects("{game}", json.loads(trace.first_state))
+    boxes = objects("{game}", json.loads(trace.shown_state))
     (x0, y0), (x1, y1) = _centre(boxes, "{obj}"), _centre(boxes, "{player}")
     return math.hypot(x1 - x0, y1 - y0)
 
@@ -131,7 +131,7 @@ def {name}(trace) -> float:
         source = f'''
 def {name}(trace) -> float:
     """The number the {display(obj)} shows, from the game state."""
-    return displayed_value("{game}", "{obj}", json.loads(trace.first_state))
+    return displayed_value("{game}", "{obj}", json.loads(trace.shown_state))
 '''
     return name, source
 
