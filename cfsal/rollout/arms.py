@@ -349,7 +349,8 @@ class ArmEnvs:
             self.took_effect = [pair.took_effect for pair in prepared]
             self.first_states = [text for pair in prepared for text in (pair.factual_json, pair.intervened_json)]
             self.chosen = [pair.chosen for pair in prepared]
-            self.picture_states = [text for pair in prepared for text in (pair.factual_picture, pair.intervened_picture)]
+            self.picture_states = [text for pair in prepared
+                                   for text in (pair.factual_picture, pair.intervened_picture)]
             self.started = None
         return self.took_effect, self.first_states, self.chosen, self.picture_states
 

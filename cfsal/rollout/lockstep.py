@@ -53,7 +53,8 @@ class Arms:
         self.agent, self.points, self.greedy, self.horizon, self.origins = agent, points, greedy, horizon, origins
         self.uniforms = arm_uniforms(seeds, horizon, common_random_numbers)
         self.envs = None if remote else ArmEnvs(agent.spec.game, interventions, seeds, settle)
-        self.results: tuple[list[bool], list[str], list[Any], list[str]] | None = None  # took_effect, first states, chosen, pictures
+        # took_effect, first states, chosen, picture states (ArmEnvs.finish)
+        self.results: tuple[list[bool], list[str], list[Any], list[str]] | None = None
         self.stepping: np.ndarray | None = None  # remote: the rows of the step under way
         if start:
             for i in range(len(points)):
